@@ -1,0 +1,39 @@
+"""Frozen models shared by every part of Squall; adapters may import only this package."""
+
+from core.models.action import Action, Pack, ParamSchema, RunnerType, split_ref
+from core.models.execution import MASK, Execution, StatusChange, new_id, utcnow
+from core.models.status import (
+    CANCELABLE,
+    COMPLETED,
+    FAILED_GROUP,
+    IN_FLIGHT,
+    RUNNABLE,
+    TRANSITIONS,
+    ExecutionStatus,
+    IllegalTransition,
+    can_transition,
+    check_transition,
+)
+
+__all__ = [
+    "CANCELABLE",
+    "COMPLETED",
+    "FAILED_GROUP",
+    "IN_FLIGHT",
+    "MASK",
+    "RUNNABLE",
+    "TRANSITIONS",
+    "Action",
+    "Execution",
+    "ExecutionStatus",
+    "IllegalTransition",
+    "Pack",
+    "ParamSchema",
+    "RunnerType",
+    "StatusChange",
+    "can_transition",
+    "check_transition",
+    "new_id",
+    "split_ref",
+    "utcnow",
+]

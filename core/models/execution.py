@@ -1,0 +1,151 @@
+"""The execution record: what was asked, what happened, and when (StackStorm's shape)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from core.models.status import COMPLETED, ExecutionStatus, check_transition
+
+MASK = "********"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    # 24 hex chars like a Mongo ObjectId, so ids look familiar to st2 users; uuid4 gives
+    # uniqueness across processes without coordination.
+    return uuid.uuid4().hex[:24]
+
+
+def isoformat(ts: datetime | None) -> str | None:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts else None
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    status: ExecutionStatus
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run of one action. Immutable: every change makes a new value the store CAS-writes."""
+
+    id: str
+    action_ref: str
+    runner_type: str
+    status: ExecutionStatus
+    parameters: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    start_timestamp: datetime = field(default_factory=utcnow)
+    end_timestamp: datetime | None = None
+    log: tuple[StatusChange, ...] = ()
+    parent: str | None = None
+    children: tuple[str, ...] = ()
+    # Who is running it (``host:pid:boot``) and the process group of its subprocess, if any;
+    # startup recovery uses both to abandon and clean up after a dead process.
+    owner: str | None = None
+    pgid: int | None = None
+    lease_expires: datetime | None = None
+
+    @classmethod
+    def request(
+        cls,
+        action_ref: str,
+        runner_type: str,
+        parameters: dict[str, Any],
+        context: dict[str, Any] | None = None,
+        parent: str | None = None,
+    ) -> Execution:
+        now = utcnow()
+        return cls(
+            id=new_id(),
+            action_ref=action_ref,
+            runner_type=runner_type,
+            status=ExecutionStatus.REQUESTED,
+            parameters=parameters,
+            context=dict(context or {}),
+            start_timestamp=now,
+            log=(StatusChange(ExecutionStatus.REQUESTED, now),),
+            parent=parent,
+        )
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status in COMPLETED
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        if self.end_timestamp is None:
+            return None
+        return round((self.end_timestamp - self.start_timestamp).total_seconds(), 6)
+
+    def transition(self, status: ExecutionStatus, **changes: Any) -> Execution:
+        """A copy in ``status``; raises IllegalTransition when the table forbids it."""
+        check_transition(self.status, status)
+        now = utcnow()
+        if status in COMPLETED:
+            changes.setdefault("end_timestamp", now)
+        return replace(
+            self, status=status, log=(*self.log, StatusChange(status, now)), **changes
+        )
+
+    def with_changes(self, **changes: Any) -> Execution:
+        return replace(self, **changes)
+
+    # -- serialization: one document shape for every store backend ------------------------
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "action_ref": self.action_ref,
+            "runner_type": self.runner_type,
+            "status": str(self.status),
+            "parameters": self.parameters,
+            "result": self.result,
+            "context": self.context,
+            "start_timestamp": isoformat(self.start_timestamp),
+            "end_timestamp": isoformat(self.end_timestamp),
+            "log": [{"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in self.log],
+            "parent": self.parent,
+            "children": list(self.children),
+            "owner": self.owner,
+            "pgid": self.pgid,
+            "lease_expires": isoformat(self.lease_expires),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Execution:
+        start = parse_ts(doc["start_timestamp"])
+        assert start is not None
+        return cls(
+            id=doc["id"],
+            action_ref=doc["action_ref"],
+            runner_type=doc["runner_type"],
+            status=ExecutionStatus(doc["status"]),
+            parameters=doc.get("parameters") or {},
+            result=doc.get("result"),
+            context=doc.get("context") or {},
+            start_timestamp=start,
+            end_timestamp=parse_ts(doc.get("end_timestamp")),
+            log=tuple(
+                StatusChange(ExecutionStatus(c["status"]), parse_ts(c["timestamp"]) or start)
+                for c in doc.get("log") or ()
+            ),
+            parent=doc.get("parent"),
+            children=tuple(doc.get("children") or ()),
+            owner=doc.get("owner"),
+            pgid=doc.get("pgid"),
+            lease_expires=parse_ts(doc.get("lease_expires")),
+        )

@@ -1,0 +1,94 @@
+"""Execution statuses, their groups and the legal transitions — as data, in one place.
+
+The names and groups are StackStorm's (st2common/constants/action.py) so pack content and
+notify rules that test ``status`` keep working unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ExecutionStatus(StrEnum):
+    REQUESTED = "requested"
+    SCHEDULED = "scheduled"
+    DELAYED = "delayed"
+    RUNNING = "running"
+    PENDING = "pending"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    RESUMING = "resuming"
+    CANCELING = "canceling"
+    CANCELED = "canceled"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    ABANDONED = "abandoned"
+
+
+S = ExecutionStatus
+
+COMPLETED: frozenset[ExecutionStatus] = frozenset(
+    {S.SUCCEEDED, S.FAILED, S.TIMEOUT, S.CANCELED, S.ABANDONED}
+)
+FAILED_GROUP: frozenset[ExecutionStatus] = frozenset({S.FAILED, S.TIMEOUT, S.ABANDONED})
+CANCELABLE: frozenset[ExecutionStatus] = frozenset(
+    {S.REQUESTED, S.SCHEDULED, S.DELAYED, S.RUNNING, S.PAUSING, S.PAUSED, S.RESUMING}
+)
+RUNNABLE: frozenset[ExecutionStatus] = frozenset(
+    {S.REQUESTED, S.SCHEDULED, S.PAUSING, S.PAUSED, S.RESUMING}
+)
+# A process that dies leaves these behind; startup recovery turns them into ``abandoned``.
+IN_FLIGHT: frozenset[ExecutionStatus] = frozenset(
+    {S.SCHEDULED, S.RUNNING, S.CANCELING, S.PAUSING, S.RESUMING}
+)
+
+TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
+    S.REQUESTED: frozenset({S.SCHEDULED, S.DELAYED, S.CANCELING, S.CANCELED, S.FAILED}),
+    S.DELAYED: frozenset({S.REQUESTED, S.SCHEDULED, S.CANCELING, S.CANCELED, S.FAILED}),
+    S.SCHEDULED: frozenset(
+        {S.RUNNING, S.CANCELING, S.CANCELED, S.FAILED, S.TIMEOUT, S.ABANDONED}
+    ),
+    S.RUNNING: frozenset(
+        {
+            S.SUCCEEDED,
+            S.FAILED,
+            S.TIMEOUT,
+            S.ABANDONED,
+            S.CANCELING,
+            S.CANCELED,
+            S.PENDING,
+            S.PAUSING,
+        }
+    ),
+    S.PENDING: frozenset(
+        {S.RUNNING, S.SUCCEEDED, S.FAILED, S.TIMEOUT, S.CANCELING, S.CANCELED, S.ABANDONED}
+    ),
+    S.PAUSING: frozenset({S.PAUSED, S.CANCELING, S.CANCELED, S.FAILED, S.ABANDONED}),
+    S.PAUSED: frozenset({S.RESUMING, S.CANCELING, S.CANCELED, S.ABANDONED}),
+    S.RESUMING: frozenset({S.RUNNING, S.CANCELING, S.CANCELED, S.FAILED, S.ABANDONED}),
+    S.CANCELING: frozenset({S.CANCELED, S.ABANDONED}),
+    S.CANCELED: frozenset(),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.TIMEOUT: frozenset(),
+    S.ABANDONED: frozenset(),
+}
+
+
+class IllegalTransition(ValueError):
+    """Raised when code asks for a status change the table does not allow."""
+
+    def __init__(self, current: ExecutionStatus, new: ExecutionStatus) -> None:
+        super().__init__(f"illegal execution status transition {current} -> {new}")
+        self.current = current
+        self.new = new
+
+
+def can_transition(current: ExecutionStatus, new: ExecutionStatus) -> bool:
+    return new in TRANSITIONS[current]
+
+
+def check_transition(current: ExecutionStatus, new: ExecutionStatus) -> None:
+    if not can_transition(current, new):
+        raise IllegalTransition(current, new)

@@ -1,0 +1,51 @@
+"""The runner contract: ``async run(ctx) -> RunnerResult``, with a complete context up front."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.models import Action, ExecutionStatus, RunnerType
+
+# Called with the process group id as soon as a runner's subprocess starts, so the service can
+# persist it and startup recovery can kill a group a dead Squall left behind.
+ProcessStarted = Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    execution_id: str
+    action: Action
+    runner_parameters: Mapping[str, Any]
+    action_parameters: Mapping[str, Any]
+    pack_config: Mapping[str, Any] = field(default_factory=dict)
+    output_limit_bytes: int = 1_048_576
+    # Set by the service to ask the runner to stop; the runner kills its process group and
+    # returns status ``canceled``.
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    on_process_start: ProcessStarted | None = None
+    # ``ST2_ACTION_*`` variables and anything else the service wants every subprocess to see.
+    env: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def timeout(self) -> float | None:
+        value = self.runner_parameters.get("timeout")
+        return float(value) if value else None
+
+
+@dataclass(frozen=True)
+class RunnerResult:
+    status: ExecutionStatus
+    result: dict[str, Any]
+
+
+class Runner(Protocol):
+    runner_type: RunnerType
+
+    async def run(self, ctx: RunContext) -> RunnerResult: ...
+
+    async def close(self) -> None:
+        """Release long-lived resources (client sessions, warmed interpreters)."""

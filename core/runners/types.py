@@ -1,0 +1,113 @@
+"""Runner type definitions (StackStorm's runner.yaml files as data, st2-format §2.4).
+
+Pure data: the pack loader and the parameter pipeline use these without starting any runner.
+"""
+
+from __future__ import annotations
+
+from core.models import RunnerType
+
+_SHELL_COMMON = {
+    "cwd": {"type": "string", "description": "Working directory where the command is run."},
+    "env": {"type": "object", "description": "Environment variables for the command."},
+    "kwarg_op": {
+        "type": "string",
+        "default": "--",
+        "description": "Operator used in front of keyword arguments.",
+    },
+    "sudo": {"type": "boolean", "default": False, "description": "Run the command with sudo."},
+    "sudo_password": {
+        "type": "string",
+        "secret": True,
+        "required": False,
+        "description": "Password for sudo.",
+    },
+    "timeout": {"type": "integer", "default": 60, "description": "Timeout in seconds."},
+}
+
+LOCAL_SHELL_CMD = RunnerType(
+    name="local-shell-cmd",
+    description="Runs a pack-authored command through bash on the Squall host.",
+    parameters={
+        "cmd": {"type": "string", "description": "Command to run (bash syntax)."},
+        **_SHELL_COMMON,
+    },
+)
+
+LOCAL_SHELL_SCRIPT = RunnerType(
+    name="local-shell-script",
+    description="Runs a pack script with arguments built from the action parameters.",
+    parameters={
+        **_SHELL_COMMON,
+        "debug": {"type": "boolean", "default": False, "description": "Run with bash -x."},
+        "content_version": {"type": "string", "description": "Accepted for st2 compatibility."},
+    },
+)
+
+PYTHON_SCRIPT = RunnerType(
+    name="python-script",
+    description="Runs a pack's Action subclass in a warmed Python interpreter.",
+    output_key="result",
+    parameters={
+        "env": {"type": "object", "description": "Environment variables for the action."},
+        "timeout": {"type": "integer", "default": 600, "description": "Timeout in seconds."},
+        "log_level": {
+            "type": "string",
+            "default": "DEBUG",
+            "enum": ["AUDIT", "CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"],
+            "description": "Log level of the action's logger.",
+        },
+        "debug": {"type": "boolean", "default": False, "description": "Debug logging."},
+        "content_version": {"type": "string", "description": "Accepted for st2 compatibility."},
+    },
+)
+
+HTTP_REQUEST = RunnerType(
+    name="http-request",
+    description="Makes an HTTP request with aiohttp.",
+    output_key="body",
+    parameters={
+        "url": {"type": "string", "required": True, "description": "URL to request."},
+        "headers": {"type": "object", "description": "HTTP headers."},
+        "cookies": {"type": "object", "description": "Cookies to send."},
+        "username": {"type": "string", "description": "Basic auth user name."},
+        "password": {"type": "string", "secret": True, "description": "Basic auth password."},
+        "allow_redirects": {
+            "type": "boolean",
+            "default": False,
+            "description": "Follow redirects (each hop is checked by the SSRF policy).",
+        },
+        "verify_ssl_cert": {"type": "boolean", "default": True, "description": "Verify TLS."},
+        "http_proxy": {"type": "string", "description": "Proxy for http:// URLs."},
+        "https_proxy": {"type": "string", "description": "Proxy for https:// URLs."},
+        "url_hosts_blacklist": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Hosts this action may not call.",
+        },
+        "url_hosts_whitelist": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "If set, the only hosts this action may call.",
+        },
+    },
+)
+
+NOOP = RunnerType(name="noop", description="Does nothing and succeeds.")
+
+RUNNER_TYPES: dict[str, RunnerType] = {
+    r.name: r for r in (LOCAL_SHELL_CMD, LOCAL_SHELL_SCRIPT, PYTHON_SCRIPT, HTTP_REQUEST, NOOP)
+}
+
+# Runner types StackStorm has that later issues add (orquesta, inquirer, action-chain) or that
+# Squall does not run (remote/winrm); the loader reports them with a clear message.
+LATER_RUNNERS = frozenset({"orquesta", "inquirer", "action-chain", "announcement"})
+UNSUPPORTED_RUNNERS = frozenset(
+    {
+        "remote-shell-cmd",
+        "remote-shell-script",
+        "winrm-cmd",
+        "winrm-ps-cmd",
+        "winrm-ps-script",
+    }
+)

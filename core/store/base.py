@@ -1,0 +1,79 @@
+"""The Store contract. Backends: ``sqlite`` (embedded default) and ``mongo`` (motor).
+
+The store is the source of truth: every status change is a compare-and-set, so two workers (or
+two button clicks) can never both win. Later issues add repositories for trigger instances, rule
+enforcements, workflow states, inquiries and kv beside ``executions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from core.models import Execution, ExecutionStatus
+
+
+@dataclass(frozen=True)
+class ExecutionQuery:
+    """Filters for listing executions; results are newest first."""
+
+    statuses: Sequence[ExecutionStatus] = ()
+    action_ref: str | None = None
+    user: str | None = None
+    parent: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class ExecutionRepository(Protocol):
+    async def insert(self, execution: Execution) -> None:
+        """Persist a new execution durably before returning."""
+
+    async def get(self, execution_id: str) -> Execution | None: ...
+
+    async def list(self, query: ExecutionQuery) -> list[Execution]: ...
+
+    async def count(self, query: ExecutionQuery) -> int: ...
+
+    async def replace(self, execution: Execution, *, expected_status: ExecutionStatus) -> bool:
+        """Write ``execution`` only if the stored status is still ``expected_status``.
+
+        Returns whether this writer won. Every status change goes through here.
+        """
+
+    async def claim(
+        self, owner: str, lease_until: datetime, now: datetime
+    ) -> Execution | None:
+        """Lease the oldest ``requested`` execution whose lease is empty or expired.
+
+        Sets ``owner`` and ``lease_expires``; status is left to the caller's CAS. Two
+        claimers never get the same execution while its lease is live.
+        """
+
+    async def renew_lease(self, execution_id: str, owner: str, lease_until: datetime) -> bool:
+        """Extend a lease this owner holds; False if another owner took it."""
+
+    async def delete_completed_before(self, cutoff: datetime) -> int:
+        """Garbage collection: remove completed executions that ended before ``cutoff``."""
+
+
+class Store(Protocol):
+    """A backend: a set of repositories plus its lifecycle."""
+
+    backend: str
+
+    @property
+    def executions(self) -> ExecutionRepository: ...
+
+    async def open(self) -> None:
+        """Connect, create the schema/indexes and run forward migrations."""
+
+    async def close(self) -> None: ...
+
+    async def schema_version(self) -> int: ...
+
+
+class StoreError(RuntimeError):
+    """A backend failure with a message fit to show a user (URL, file, reason)."""
