@@ -1,0 +1,71 @@
+"""Who owns an execution, and whether that owner (or its subprocess) is still alive.
+
+An owner id is ``host:pid:boot`` where ``boot`` is the process start time in clock ticks from
+/proc, so a recycled pid is not mistaken for the Squall process that died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _start_ticks(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (starttime) counted after the ")" that ends the command name.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+@dataclass(frozen=True)
+class OwnerId:
+    host: str
+    pid: int
+    boot: str
+
+    @classmethod
+    def current(cls) -> OwnerId:
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, _start_ticks(pid) or "0")
+
+    @classmethod
+    def parse(cls, text: str) -> OwnerId | None:
+        host, _, rest = text.rpartition(":")
+        host, _, pid = host.rpartition(":")
+        if not host or not pid.isdigit():
+            return None
+        return cls(host, int(pid), rest)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}:{self.boot}"
+
+    def is_local(self) -> bool:
+        return self.host == socket.gethostname()
+
+    def is_alive(self) -> bool:
+        """True when this owner's process still runs (only answerable on the same host)."""
+        return _start_ticks(self.pid) == self.boot
+
+
+def kill_leftover_group(pgid: int, execution_id: str) -> bool:
+    """SIGKILL a process group a dead Squall left behind, if it is really that execution's.
+
+    The leader's environment must carry ``ST2_ACTION_EXECUTION_ID=<id>``; without that proof a
+    recycled pgid could belong to anything, so we leave it alone.
+    """
+    try:
+        environ = Path(f"/proc/{pgid}/environ").read_bytes()
+    except OSError:
+        return False
+    if f"ST2_ACTION_EXECUTION_ID={execution_id}".encode() not in environ.split(b"\0"):
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+        return True
+    return False

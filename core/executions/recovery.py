@@ -1,0 +1,57 @@
+"""Startup recovery: nothing a dead process left behind stays "running" forever.
+
+An in-flight execution is abandoned when its owner is provably gone: on this host, its pid no
+longer runs with the same start time; elsewhere, its lease expired without renewal. A process
+group it left behind (e.g. ``sleep 300``) is killed once we can prove it belongs to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from core.executions.owner import OwnerId, kill_leftover_group
+from core.models import IN_FLIGHT, Execution, ExecutionStatus, utcnow
+from core.store import ExecutionQuery, Store
+
+logger = logging.getLogger(__name__)
+PAGE = 500
+ABANDONED_ERROR = "The Squall process running this execution stopped ({owner}); abandoned."
+
+
+def owner_is_gone(execution: Execution, now: datetime) -> bool:
+    owner = OwnerId.parse(execution.owner) if execution.owner else None
+    if owner is not None and owner.is_local():
+        return not owner.is_alive()
+    return execution.lease_expires is None or execution.lease_expires < now
+
+
+async def _in_flight(store: Store) -> list[Execution]:
+    found: list[Execution] = []
+    while True:
+        page = await store.executions.list(
+            ExecutionQuery(statuses=tuple(IN_FLIGHT), limit=PAGE, offset=len(found))
+        )
+        found.extend(page)
+        if len(page) < PAGE:
+            return found
+
+
+async def abandon_orphans(store: Store) -> list[Execution]:
+    """Abandon every in-flight execution whose owner is gone; return what was abandoned."""
+    now = utcnow()
+    abandoned: list[Execution] = []
+    for execution in await _in_flight(store):
+        if not owner_is_gone(execution, now):
+            continue
+        error = ABANDONED_ERROR.format(owner=execution.owner or "never started")
+        new = execution.transition(
+            ExecutionStatus.ABANDONED, result={**(execution.result or {}), "error": error}
+        )
+        if not await store.executions.replace(new, expected_status=execution.status):
+            continue  # somebody else resolved it first
+        abandoned.append(new)
+        logger.warning("execution %s abandoned: %s", execution.id, error)
+        if execution.pgid and kill_leftover_group(execution.pgid, execution.id):
+            logger.warning("killed leftover process group %s of %s", execution.pgid, execution.id)
+    return abandoned

@@ -1,0 +1,86 @@
+"""Running one scheduled execution through its runner, persisting every step."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from core.models import Action, Execution, ExecutionStatus
+from core.runners.base import RunContext, RunnerResult
+from core.runners.types import RUNNER_TYPES
+
+if TYPE_CHECKING:
+    from core.executions.service import ExecutionService, RunningExecution
+
+logger = logging.getLogger(__name__)
+S = ExecutionStatus
+SHUTDOWN_ERROR = "Squall shut down before the execution finished."
+
+
+def split_parameters(action: Action, parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(runner parameters, action parameters); a name both declare belongs to the runner."""
+    runner_names = RUNNER_TYPES[action.runner_type].parameters
+    runner = {k: v for k, v in parameters.items() if k in runner_names}
+    action_params = {k: v for k, v in parameters.items() if k not in runner_names}
+    return runner, action_params
+
+
+def action_env(service: ExecutionService, action: Action, execution: Execution) -> dict[str, str]:
+    return {
+        "ST2_ACTION_PACK_NAME": action.pack,
+        "ST2_ACTION_EXECUTION_ID": execution.id,
+        "ST2_ACTION_API_URL": service.options.api_url,
+        "ST2_ACTION_DEBUG": "0",
+    }
+
+
+async def run_execution(
+    service: ExecutionService, scheduled: Execution, running: RunningExecution
+) -> Execution | None:
+    action = service.index.actions.get(scheduled.action_ref)
+    if action is None or action.runner_type not in service.runners:
+        error = f"action {scheduled.action_ref} is no longer available"
+        return await service._cas(scheduled, S.FAILED, result={"error": error})
+    current = await service._cas(scheduled, S.RUNNING, owner=str(service.owner))
+    if current is None:
+        return None  # canceled (or taken) between scheduling and start
+    outcome = await _run_runner(service, action, current, running)
+    if outcome.status is S.CANCELED and running.abandon:
+        outcome = RunnerResult(S.ABANDONED, {**outcome.result, "error": SHUTDOWN_ERROR})
+    latest = await service.store.executions.get(current.id) or current
+    return await service.finish(latest, outcome)
+
+
+async def _run_runner(
+    service: ExecutionService, action: Action, current: Execution, running: RunningExecution
+) -> RunnerResult:
+    runner_params, action_params = split_parameters(action, current.parameters)
+    pack = service.index.packs.get(action.pack)
+
+    async def on_process_start(pgid: int) -> None:
+        latest = await service.store.executions.get(current.id)
+        if latest is not None:
+            await service.store.executions.replace(
+                latest.with_changes(pgid=pgid), expected_status=latest.status
+            )
+
+    ctx = RunContext(
+        execution_id=current.id,
+        action=action,
+        runner_parameters=runner_params,
+        action_parameters=action_params,
+        pack_config=pack.config if pack else {},
+        output_limit_bytes=service.options.output_limit_bytes,
+        cancel=running.cancel,
+        on_process_start=on_process_start,
+        env=action_env(service, action, current),
+        context=current.context,
+    )
+    try:
+        return await service.runners[action.runner_type].run(ctx)
+    except Exception as exc:  # a runner bug must end the execution, not leave it running
+        logger.exception("runner %s failed on %s", action.runner_type, current.id)
+        return RunnerResult(
+            S.FAILED, {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        )

@@ -1,0 +1,295 @@
+"""The execution service: request → (validate, render) → scheduled → running → completed.
+
+Every step is persisted, and every status change is a compare-and-set on the store, so a
+second process, a double click or a late runner can never overwrite a decision already made.
+Intake goes through the store's claim/lease, so executions requested by another process (e.g.
+``squall run --async``) are picked up by whichever ``squall serve`` is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from core.executions.api import execution_to_api
+from core.executions.owner import OwnerId
+from core.models import Action, Execution, ExecutionStatus, utcnow
+from core.packs import ContentIndex
+from core.params import ParameterError, resolve_parameters
+from core.runners.base import Runner, RunnerResult
+from core.runners.types import RUNNER_TYPES
+from core.store import Store
+
+logger = logging.getLogger(__name__)
+
+S = ExecutionStatus
+LEASE = timedelta(seconds=30)
+CANCELED_RESULT = {"message": "Action canceled by user."}
+
+
+class ExecutionError(RuntimeError):
+    """A request that cannot become an execution (unknown action, disabled, no runner)."""
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    max_concurrency: int = 32
+    output_limit_bytes: int = 1_048_576
+    api_url: str = "http://127.0.0.1:9101/api/v1"
+    # How often an idle service looks for executions other processes requested.
+    poll_interval: float = 1.0
+    heartbeat_interval: float = 2.0
+
+
+@dataclass
+class RunningExecution:
+    execution_id: str
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set at shutdown: the runner is stopped like a cancel, but the end status is ``abandoned``.
+    abandon: bool = False
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        store: Store,
+        index: ContentIndex,
+        runners: Mapping[str, Runner],
+        options: ExecutionOptions = ExecutionOptions(),
+        owner: OwnerId | None = None,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.runners = runners
+        self.options = options
+        self.owner = owner or OwnerId.current()
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(options.max_concurrency)
+        self._running: dict[str, RunningExecution] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._intake_open = False
+
+    # -- requests -------------------------------------------------------------------------
+    def action(self, ref: str) -> Action:
+        action = self.index.get_action(ref)
+        if not action.enabled:
+            raise ExecutionError(f'Action "{ref}" cannot be executed because it is disabled.')
+        if action.runner_type not in self.runners:
+            raise ExecutionError(f"runner {action.runner_type!r} of {ref} is not available")
+        return action
+
+    async def request(
+        self,
+        ref: str,
+        parameters: Mapping[str, Any],
+        *,
+        context: Mapping[str, Any] | None = None,
+        render_live: bool = True,
+        parent: str | None = None,
+    ) -> Execution:
+        """Validate and render parameters, persist a ``requested`` execution, wake a worker.
+
+        Raises ParameterError / ExecutionError / UnknownActionError before anything is stored.
+        """
+        action = self.action(ref)
+        ctx = {"user": "stanley", **(context or {}), "pack": action.pack}
+        pack = self.index.packs.get(action.pack)
+        resolved = resolve_parameters(
+            RUNNER_TYPES[action.runner_type],
+            action,
+            parameters,
+            action_context=ctx,
+            config_context=pack.config if pack else {},
+            render_live=render_live,
+        )
+        execution = Execution.request(
+            action.ref, action.runner_type, resolved.all, ctx, parent=parent
+        )
+        await self.store.executions.insert(execution)
+        logger.info("execution %s requested: %s", execution.id, action.ref)
+        self._wakeup.set()
+        return execution
+
+    async def get(self, execution_id: str) -> Execution | None:
+        return await self.store.executions.get(execution_id)
+
+    def to_api(self, execution: Execution) -> dict[str, Any]:
+        return execution_to_api(execution, self.index.actions.get(execution.action_ref))
+
+    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
+        """Wait until the execution completes.
+
+        Completions in this process resolve at once; the store is re-read every
+        ``poll_interval`` too, because another process may be the one running it.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        future: asyncio.Future[Execution] = loop.create_future()
+        self._waiters.setdefault(execution_id, []).append(future)
+        try:
+            while True:
+                current = await self.store.executions.get(execution_id)
+                if current is None:
+                    raise ExecutionError(f"execution {execution_id} not found")
+                if current.is_completed:
+                    return current
+                step = self.options.poll_interval
+                if deadline is not None:
+                    step = min(step, deadline - loop.time())
+                    if step <= 0:
+                        raise TimeoutError(f"execution {execution_id} still {current.status}")
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(asyncio.shield(future), step)
+        finally:
+            waiters = self._waiters.get(execution_id, [])
+            if future in waiters:
+                waiters.remove(future)
+            if not waiters:
+                self._waiters.pop(execution_id, None)
+
+    # -- cancel ---------------------------------------------------------------------------
+    async def cancel(self, execution_id: str, user: str = "stanley") -> Execution:
+        for _ in range(5):  # retry a lost CAS a few times: the status moved under us
+            current = await self.store.executions.get(execution_id)
+            if current is None:
+                raise ExecutionError(f"execution {execution_id} not found")
+            if current.is_completed or current.status is S.CANCELING:
+                return current
+            result = {**CANCELED_RESULT, "user": user}
+            if current.status in (S.REQUESTED, S.DELAYED, S.SCHEDULED) and (
+                current.id not in self._running
+            ):
+                done = await self._cas(current, S.CANCELED, result=result)
+            else:
+                done = await self._cas(current, S.CANCELING)
+                if done and (running := self._running.get(execution_id)):
+                    running.cancel.set()
+            if done:
+                return done
+        raise ExecutionError(f"execution {execution_id} kept changing; cancel not applied")
+
+    async def run_here(self, execution: Execution) -> Execution:
+        """Run a requested execution in this process now (the CLI's ``squall run``).
+
+        Scheduling is still a CAS: if a ``squall serve`` sharing the store took it first, we
+        simply wait for that process to finish it.
+        """
+        now = utcnow()
+        scheduled = await self._cas(
+            execution, S.SCHEDULED, owner=str(self.owner), lease_expires=now + LEASE
+        )
+        if scheduled is not None:
+            await self._execute(scheduled)
+        return await self.wait(execution.id)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._intake_open = True
+        self._loops = [
+            asyncio.create_task(self._dispatch_loop(), name="squall-dispatch"),
+            asyncio.create_task(self._heartbeat_loop(), name="squall-heartbeat"),
+        ]
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop intake, let running executions finish up to ``grace``, abandon the rest."""
+        self._intake_open = False
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        for running in list(self._running.values()):
+            running.abandon = True
+            running.cancel.set()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        for runner in self.runners.values():
+            await runner.close()
+
+    async def _dispatch_loop(self) -> None:
+        while self._intake_open:
+            await self._slots.acquire()
+            execution = await self._claim()
+            if execution is None:
+                self._slots.release()
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.options.poll_interval)
+                continue
+            task = asyncio.create_task(self._execute(execution), name=f"exec-{execution.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and (error := task.exception()):
+            logger.error("execution task crashed", exc_info=error)
+
+    async def _claim(self) -> Execution | None:
+        now = utcnow()
+        claimed = await self.store.executions.claim(str(self.owner), now + LEASE, now)
+        if claimed is None:
+            return None
+        return await self._cas(claimed, S.SCHEDULED)
+
+    async def _heartbeat_loop(self) -> None:
+        """Keep leases alive and notice cancels requested by other processes."""
+        while True:
+            await asyncio.sleep(self.options.heartbeat_interval)
+            for running in list(self._running.values()):
+                current = await self.store.executions.get(running.execution_id)
+                if current is not None and current.status is S.CANCELING:
+                    running.cancel.set()
+                await self.store.executions.renew_lease(
+                    running.execution_id, str(self.owner), utcnow() + LEASE
+                )
+
+    # -- running one execution ------------------------------------------------------------
+    async def _execute(self, scheduled: Execution) -> None:
+        from core.executions.run import run_execution  # noqa: PLC0415 — keeps this module short
+
+        running = RunningExecution(scheduled.id)
+        self._running[scheduled.id] = running
+        try:
+            final = await run_execution(self, scheduled, running)
+        finally:
+            self._running.pop(scheduled.id, None)
+        if final is not None:
+            self._notify_waiters(final)
+
+    def _notify_waiters(self, execution: Execution) -> None:
+        for future in self._waiters.pop(execution.id, []):
+            if not future.done():
+                future.set_result(execution)
+
+    async def _cas(self, current: Execution, status: ExecutionStatus, **changes: Any) -> Execution | None:
+        """Move ``current`` to ``status`` if nobody else changed it first; None if we lost."""
+        new = current.transition(status, **changes)
+        if await self.store.executions.replace(new, expected_status=current.status):
+            if new.is_completed:
+                self._notify_waiters(new)
+            return new
+        return None
+
+    async def finish(self, current: Execution, outcome: RunnerResult) -> Execution | None:
+        """Record a runner's outcome; if someone asked to cancel meanwhile, end as canceled."""
+        done = await self._cas(current, outcome.status, result=outcome.result)
+        if done is not None:
+            return done
+        latest = await self.store.executions.get(current.id)
+        if latest is not None and latest.status is S.CANCELING:
+            return await self._cas(latest, S.CANCELED, result=outcome.result)
+        return latest
+
+
+__all__ = ["ExecutionError", "ExecutionOptions", "ExecutionService", "ParameterError"]
