@@ -58,8 +58,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         )
         service = ExecutionService(store, content.index, runners, options)
         engine = Engine(settings, store, content, service)
+        await abandon_orphans(store)  # cheap, and every command then shows the truth
         if start:
-            await abandon_orphans(store)
             await service.start()
             grace = settings.executions.shutdown_grace_seconds
             stack.push_async_callback(service.stop, grace)

@@ -135,6 +135,6 @@ async def pack_validate(args: argparse.Namespace) -> int:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from bot.serve import serve_forever  # noqa: PLC0415 — the only command that needs aiohttp
+    from bot.serve import serve_forever  # only serve needs aiohttp
 
     return await serve_forever(settings_for(args), console=not args.no_console)

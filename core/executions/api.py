@@ -53,5 +53,7 @@ def execution_to_api(execution: Execution, action: Action | None) -> dict[str, A
         "start_timestamp": isoformat(execution.start_timestamp),
         "end_timestamp": isoformat(execution.end_timestamp),
         "elapsed_seconds": execution.elapsed_seconds,
-        "log": [{"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in execution.log],
+        "log": [
+            {"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in execution.log
+        ],
     }

@@ -18,7 +18,9 @@ S = ExecutionStatus
 SHUTDOWN_ERROR = "Squall shut down before the execution finished."
 
 
-def split_parameters(action: Action, parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_parameters(
+    action: Action, parameters: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(runner parameters, action parameters); a name both declare belongs to the runner."""
     runner_names = RUNNER_TYPES[action.runner_type].parameters
     runner = {k: v for k, v in parameters.items() if k in runner_names}

@@ -76,6 +76,10 @@ class ExecutionService:
         self._loops: list[asyncio.Task[None]] = []
         self._intake_open = False
 
+    @property
+    def running_count(self) -> int:
+        return len(self._running)
+
     # -- requests -------------------------------------------------------------------------
     def action(self, ref: str) -> Action:
         action = self.index.get_action(ref)
@@ -256,7 +260,7 @@ class ExecutionService:
 
     # -- running one execution ------------------------------------------------------------
     async def _execute(self, scheduled: Execution) -> None:
-        from core.executions.run import run_execution  # noqa: PLC0415 — keeps this module short
+        from core.executions.run import run_execution  # circular import otherwise
 
         running = RunningExecution(scheduled.id)
         self._running[scheduled.id] = running
@@ -272,7 +276,9 @@ class ExecutionService:
             if not future.done():
                 future.set_result(execution)
 
-    async def _cas(self, current: Execution, status: ExecutionStatus, **changes: Any) -> Execution | None:
+    async def _cas(
+        self, current: Execution, status: ExecutionStatus, **changes: Any
+    ) -> Execution | None:
         """Move ``current`` to ``status`` if nobody else changed it first; None if we lost."""
         new = current.transition(status, **changes)
         if await self.store.executions.replace(new, expected_status=current.status):

@@ -98,9 +98,7 @@ class Execution:
         now = utcnow()
         if status in COMPLETED:
             changes.setdefault("end_timestamp", now)
-        return replace(
-            self, status=status, log=(*self.log, StatusChange(status, now)), **changes
-        )
+        return replace(self, status=status, log=(*self.log, StatusChange(status, now)), **changes)
 
     def with_changes(self, **changes: Any) -> Execution:
         return replace(self, **changes)
@@ -117,7 +115,9 @@ class Execution:
             "context": self.context,
             "start_timestamp": isoformat(self.start_timestamp),
             "end_timestamp": isoformat(self.end_timestamp),
-            "log": [{"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in self.log],
+            "log": [
+                {"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in self.log
+            ],
             "parent": self.parent,
             "children": list(self.children),
             "owner": self.owner,

@@ -46,9 +46,7 @@ IN_FLIGHT: frozenset[ExecutionStatus] = frozenset(
 TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     S.REQUESTED: frozenset({S.SCHEDULED, S.DELAYED, S.CANCELING, S.CANCELED, S.FAILED}),
     S.DELAYED: frozenset({S.REQUESTED, S.SCHEDULED, S.CANCELING, S.CANCELED, S.FAILED}),
-    S.SCHEDULED: frozenset(
-        {S.RUNNING, S.CANCELING, S.CANCELED, S.FAILED, S.TIMEOUT, S.ABANDONED}
-    ),
+    S.SCHEDULED: frozenset({S.RUNNING, S.CANCELING, S.CANCELED, S.FAILED, S.TIMEOUT, S.ABANDONED}),
     S.RUNNING: frozenset(
         {
             S.SUCCEEDED,

@@ -43,9 +43,7 @@ class ExecutionRepository(Protocol):
         Returns whether this writer won. Every status change goes through here.
         """
 
-    async def claim(
-        self, owner: str, lease_until: datetime, now: datetime
-    ) -> Execution | None:
+    async def claim(self, owner: str, lease_until: datetime, now: datetime) -> Execution | None:
         """Lease the oldest ``requested`` execution whose lease is empty or expired.
 
         Sets ``owner`` and ``lease_expires``; status is left to the caller's CAS. Two

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def write_config(directory: Path, extra: str = "") -> Path:
+    """A Squall config in ``directory``: SQLite there, the e2e test pack, no listener."""
+    config = directory / "squall.yaml"
+    config.write_text(
+        "store:\n"
+        "  url: sqlite:///var/squall.db\n"
+        "packs:\n"
+        f"  paths: ['{FIXTURES / 'e2e'}']\n"
+        "http:\n"
+        "  enabled: false\n"
+        "executions:\n"
+        "  max_concurrency: 4\n" + extra
+    )
+    return config
+
+
+@pytest.fixture
+def squall_config(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+def wait_status(config: Path, execution_id: str, status: str, timeout: float = 30) -> None:
+    """Poll the SQLite file of a Squall running in another process until the status shows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(config.parent / "var" / "squall.db") as db:
+            row = db.execute("select status from executions where id = ?", (execution_id,))
+            found = row.fetchone()
+        if found and found[0] == status:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"execution {execution_id} never reached {status}")

@@ -1,0 +1,75 @@
+"""kill -9 in the middle of an action: after restart it is abandoned and its process is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def squall(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *argv, "--config", str(config), "--json"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+
+
+def wait_running(config: Path) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        listed = json.loads(squall(config, "execution", "list", "--status", "running").stdout)
+        if listed:
+            return dict(listed[0])
+        time.sleep(0.1)
+    raise AssertionError("the execution never started running")
+
+
+def wait_pgid(config: Path, execution_id: str) -> int:
+    """The process group is recorded just after spawn; read it straight from the SQLite file."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with sqlite3.connect(config.parent / "var" / "squall.db") as db:
+            row = db.execute(
+                "select json_extract(doc, '$.pgid') from executions where id = ?", (execution_id,)
+            ).fetchone()
+        if row and row[0]:
+            return int(row[0])
+        time.sleep(0.05)
+    raise AssertionError("the process group was never recorded")
+
+
+def test_kill_9_then_restart_abandons_and_kills_sleep(squall_config: Path) -> None:
+    marker = f"squall-crash-{os.getpid()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "core.local", f"cmd=sleep 300 # {marker}",
+         "--config", str(squall_config)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        running = wait_running(squall_config)
+        pgid = wait_pgid(squall_config, str(running["id"]))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        sleepers = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+        assert sleepers.stdout.strip(), "the sleep should outlive the killed Squall"
+        os.killpg(pgid, 0)  # the recorded group is the one still alive
+
+        result = squall(squall_config, "execution", "get", str(running["id"]))
+        after = json.loads(result.stdout)
+        assert after["status"] == "abandoned"
+        assert "stopped" in after["result"]["error"]
+        deadline = time.monotonic() + 10
+        while subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0:
+            assert time.monotonic() < deadline, "the leftover sleep was not killed"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        subprocess.run(["pkill", "-9", "-f", marker], check=False)

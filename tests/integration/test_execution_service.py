@@ -1,0 +1,117 @@
+"""The execution service against a real SQLite store, real packs and real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Engine, open_engine
+from bot.settings import load_settings
+from core.models import Execution, ExecutionStatus
+from tests.conftest import write_config
+
+S = ExecutionStatus
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    config = write_config(tmp_path, "  max_concurrency: 2\n  shutdown_grace_seconds: 0.2\n")
+    async with open_engine(load_settings(config)) as opened:
+        yield opened
+
+
+async def wait_for_status(engine: Engine, execution_id: str, status: S) -> Execution:
+    async def poll() -> Execution:
+        while True:
+            current = await engine.store.executions.get(execution_id)
+            assert current is not None
+            if current.status is status and (status is not S.RUNNING or current.pgid):
+                return current
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), timeout=10)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_concurrency_is_bounded(engine: Engine) -> None:
+    service = engine.executions
+    requested = [await service.request("core.local", {"cmd": "sleep 0.3"}) for _ in range(5)]
+    peak = 0
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, service.running_count)
+            await asyncio.sleep(0.005)
+
+    sampler = asyncio.create_task(sample())
+    done = [await service.wait(e.id, timeout=20) for e in requested]
+    sampler.cancel()
+    assert all(d.status is S.SUCCEEDED for d in done)
+    assert peak == 2
+
+
+async def test_cancel_running_kills_process_group(engine: Engine) -> None:
+    service = engine.executions
+    execution = await service.request("core.local", {"cmd": "sleep 30 & sleep 30"})
+    running = await wait_for_status(engine, execution.id, S.RUNNING)
+    assert running.pgid and group_alive(running.pgid)
+    canceling = await service.cancel(execution.id, user="ann")
+    assert canceling.status is S.CANCELING
+    done = await service.wait(execution.id, timeout=10)
+    assert done.status is S.CANCELED
+    assert not group_alive(running.pgid)
+    assert [c.status for c in done.log][-2:] == [S.CANCELING, S.CANCELED]
+
+
+async def test_cancel_completed_is_a_no_op(engine: Engine) -> None:
+    execution = await engine.executions.request("core.noop", {})
+    done = await engine.executions.wait(execution.id, timeout=10)
+    again = await engine.executions.cancel(execution.id)
+    assert again.status is S.SUCCEEDED and again == done
+
+
+async def test_requested_by_another_process_is_picked_up(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    settings = load_settings(config)
+    async with open_engine(settings, start=False) as requester:
+        execution = await requester.executions.request("core.echo", {"message": "later"})
+    async with open_engine(settings) as worker:
+        done = await worker.executions.wait(execution.id, timeout=10)
+    assert done.status is S.SUCCEEDED
+    assert done.result is not None and done.result["stdout"] == "later"
+
+
+async def test_shutdown_abandons_what_does_not_finish(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "  shutdown_grace_seconds: 0.2\n")
+    settings = load_settings(config)
+    async with open_engine(settings) as engine:
+        execution = await engine.executions.request("core.local", {"cmd": "sleep 30"})
+        running = await wait_for_status(engine, execution.id, S.RUNNING)
+    async with open_engine(settings, start=False) as reopened:
+        final = await reopened.store.executions.get(execution.id)
+    assert final is not None and final.status is S.ABANDONED
+    assert "shut down" in (final.result or {}).get("error", "")
+    assert running.pgid and not group_alive(running.pgid)
+
+
+async def test_runner_params_and_context(engine: Engine) -> None:
+    execution = await engine.executions.request(
+        "core.local", {"cmd": "echo $ST2_ACTION_EXECUTION_ID $ST2_ACTION_PACK_NAME"},
+        context={"user": "ann"},
+    )  # fmt: skip
+    done = await engine.executions.wait(execution.id, timeout=10)
+    assert done.result is not None
+    assert done.result["stdout"] == f"{execution.id} core"
+    assert done.context["user"] == "ann"
