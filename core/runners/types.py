@@ -5,9 +5,9 @@ Pure data: the pack loader and the parameter pipeline use these without starting
 
 from __future__ import annotations
 
-from core.models import RunnerType
+from core.models import ParamSchema, RunnerType
 
-_SHELL_COMMON = {
+_SHELL_COMMON: dict[str, ParamSchema] = {
     "cwd": {"type": "string", "description": "Working directory where the command is run."},
     "env": {"type": "object", "description": "Environment variables for the command."},
     "kwarg_op": {

@@ -1,0 +1,172 @@
+"""The settings schema: one frozen dataclass per YAML section.
+
+Defaults live here and nowhere else; ``config.example.yaml`` documents every field (a test keeps
+the two in step). Paths are resolved at parse time: every ``Path`` field and the SQLite file in
+``store.url`` are absolute in a parsed ``Settings``, relative ones taken from the folder of the
+config file (``Settings.base_dir``). To add a section, add a dataclass and a field on Settings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from bot.settings.parser import FROM_CONTEXT, Check, Context, between, parse_document
+
+# The checkout's own ``packs/`` folder (bot/settings/schema.py → repo root).
+BUNDLED_PACKS_DIR = Path(__file__).resolve().parents[2] / "packs"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
+
+_STORE_SCHEMES = ("sqlite", "mongodb", "mongodb+srv", "mongomock")
+_SQLITE_PREFIX = "sqlite:///"
+
+
+def _store_url(url: str, ctx: Context) -> str:
+    """Validate the scheme and make a relative SQLite path absolute (``sqlite:////abs/x.db``)."""
+    scheme, sep, _ = url.partition("://")
+    # The URL itself is never echoed: a Mongo URL may carry a password.
+    if not sep or scheme not in _STORE_SCHEMES:
+        raise ValueError(f"expected a sqlite:///PATH or mongodb://HOST URL, got scheme {scheme!r}")
+    if scheme != "sqlite":
+        return url
+    if not url.startswith(_SQLITE_PREFIX) or len(url) == len(_SQLITE_PREFIX):
+        raise ValueError("expected sqlite:///PATH (three slashes, then a file path)")
+    file, query_sep, query = url[len(_SQLITE_PREFIX) :].partition("?")
+    if file == ":memory:" or file.startswith("/"):
+        return url
+    absolute = os.path.normpath(ctx.base_dir / file)
+    return f"{_SQLITE_PREFIX}{absolute}{query_sep}{query}"
+
+
+def _cidr(value: str, ctx: Context) -> str:
+    try:
+        return str(ipaddress.ip_network(value))
+    except ValueError as exc:
+        raise ValueError(f"expected a CIDR network such as 10.0.0.0/8: {exc}") from None
+
+
+Cidr = Annotated[str, Check(_cidr)]
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where executions, trigger instances, workflow state and the datastore live."""
+
+    url: Annotated[str, Check(_store_url)] = "sqlite:///var/squall.db"
+
+    @property
+    def backend(self) -> Literal["sqlite", "mongodb"]:
+        return "sqlite" if self.url.startswith("sqlite:") else "mongodb"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for a file-backed SQLite store, else None."""
+        if self.backend != "sqlite":
+            return None
+        file = self.url[len(_SQLITE_PREFIX) :].partition("?")[0]
+        return None if file == ":memory:" else Path(file)
+
+
+@dataclass(frozen=True)
+class PacksSettings:
+    """Where packs are found. The bundled ``packs/`` folder is not listed: it always comes first."""
+
+    paths: tuple[Path, ...] = ()
+    config_dir: Path = Path("configs")
+
+    def resolved_paths(self, bundled_dir: Path = BUNDLED_PACKS_DIR) -> tuple[Path, ...]:
+        """The search path in load order: the bundled folder, then ``paths``, without repeats."""
+        return tuple(dict.fromkeys((bundled_dir, *self.paths)))
+
+    def config_file(self, pack: str) -> Path:
+        return self.config_dir / f"{pack}.yaml"
+
+
+@dataclass(frozen=True)
+class AliasesSettings:
+    """Site-level action alias folders, loaded after the packs' own aliases."""
+
+    paths: tuple[Path, ...] = (Path("aliases"),)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """The webhook / health listener."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, between(1, 65535)] = 9101
+
+
+@dataclass(frozen=True)
+class ExecutionsSettings:
+    max_concurrency: Annotated[int, between(1)] = 32
+    output_limit_bytes: Annotated[int, between(1024)] = 1_048_576
+    shutdown_grace_seconds: Annotated[float, between(0.0)] = 30.0
+    python_fork_server: bool = True
+
+
+@dataclass(frozen=True)
+class HttpRunnerSettings:
+    """Outbound requests of the http-request runner (``core.http``): SSRF guard rails."""
+
+    # core.runners.ssrf.DEFAULT_DENIED plus AWS's IPv6 metadata address (a test keeps this a
+    # superset of the core list).
+    denied_networks: tuple[Cidr, ...] = (
+        "0.0.0.0/8",  # "this network"; 0.0.0.0 reaches local listeners on Linux
+        "169.254.0.0/16",  # IPv4 link-local, incl. the cloud metadata service 169.254.169.254
+        "224.0.0.0/4",  # IPv4 multicast
+        "255.255.255.255/32",  # limited broadcast
+        "::/128",  # IPv6 unspecified address
+        "fe80::/10",  # IPv6 link-local
+        "ff00::/8",  # IPv6 multicast
+        "fd00:ec2::254/128",  # AWS metadata service over IPv6
+    )
+    # Exceptions carved out of denied_networks (e.g. one internal API).
+    allowed_networks: tuple[Cidr, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunnersSettings:
+    http: HttpRunnerSettings = field(default_factory=HttpRunnerSettings)
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: LogLevel = "INFO"
+    format: LogFormat = "text"
+
+
+@dataclass(frozen=True)
+class CryptoSettings:
+    """The symmetric key that encrypts secret datastore values."""
+
+    key_path: Path = Path("var/squall.key")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, parsed once at startup; nothing reads the environment later."""
+
+    store: StoreSettings = field(default_factory=StoreSettings)
+    packs: PacksSettings = field(default_factory=PacksSettings)
+    aliases: AliasesSettings = field(default_factory=AliasesSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    executions: ExecutionsSettings = field(default_factory=ExecutionsSettings)
+    runners: RunnersSettings = field(default_factory=RunnersSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    crypto: CryptoSettings = field(default_factory=CryptoSettings)
+    # Not YAML keys: filled in by the parser.
+    base_dir: Path = field(default_factory=Path.cwd, metadata={FROM_CONTEXT: "base_dir"})
+    source: Path | None = field(default=None, metadata={FROM_CONTEXT: "source"})
+
+    @classmethod
+    def defaults(cls, base_dir: str | Path | None = None) -> Settings:
+        """The settings of an empty config file in ``base_dir`` (default: the cwd)."""
+        folder = Path(os.path.abspath(base_dir if base_dir is not None else Path.cwd()))
+        return parse_document(cls, {}, Context(base_dir=folder))

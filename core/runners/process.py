@@ -1,0 +1,155 @@
+"""Run one subprocess in its own process group, with capped output, timeout and cancel.
+
+Every runner that starts a process goes through :func:`run_process`, so killing "the action"
+always means killing its whole process group: background jobs (``sleep 300 &``) die with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from core.runners.base import ProcessStarted
+from core.runners.output import cap_output
+
+# st2 reports a timed-out action with this return code (SIGKILL).
+TIMEOUT_RETURN_CODE = -9
+_CHUNK = 64 * 1024
+# After SIGKILL the pipes close at once unless a process that left the group (setsid) still
+# holds them; don't wait for such a process forever.
+_DRAIN_AFTER_KILL = 2.0
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    stdout: str
+    stderr: str
+    return_code: int
+    timed_out: bool
+    canceled: bool
+
+
+@dataclass
+class CappedBuffer:
+    """Bytes kept from a stream, and how many were read but dropped over the limit."""
+
+    limit: int
+    kept: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = max(0, self.limit - len(self.kept))
+        self.kept += chunk[:room]
+        self.dropped += max(0, len(chunk) - room)
+
+    def text(self) -> str:
+        return cap_output(bytes(self.kept), self.limit, self.dropped)
+
+
+async def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | None,
+    env: Mapping[str, str],
+    # Not asyncio.timeout(): expiry must kill the process group and still return its output.
+    timeout: float | None,
+    cancel: asyncio.Event,
+    output_limit: int,
+    on_start: ProcessStarted | None,
+) -> ProcessOutcome:
+    """Run ``argv`` (no shell) and return its output, exit code and how it ended.
+
+    Raises ``OSError`` when the program cannot be started (missing file, bad ``cwd``...).
+    """
+    if cancel.is_set():
+        return ProcessOutcome("", "", TIMEOUT_RETURN_CODE, timed_out=False, canceled=True)
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        # The child leads a new session, so its pid is also the id of a group we can kill.
+        start_new_session=True,
+    )
+    out, err = CappedBuffer(output_limit), CappedBuffer(output_limit)
+    readers = [
+        asyncio.create_task(_pump(proc.stdout, out)),
+        asyncio.create_task(_pump(proc.stderr, err)),
+    ]
+    try:
+        if on_start is not None:
+            await on_start(proc.pid)
+        finished = await _wait_finished(proc, readers, timeout, cancel)
+    except BaseException:
+        # Our caller was canceled (or on_start failed): never leave the group running.
+        _kill_group(proc.pid)
+        await _reap(proc, readers)
+        raise
+    if finished:
+        return ProcessOutcome(out.text(), err.text(), _return_code(proc), False, False)
+    _kill_group(proc.pid)
+    await _reap(proc, readers)
+    timed_out = not cancel.is_set()
+    code = TIMEOUT_RETURN_CODE if timed_out else _return_code(proc)
+    return ProcessOutcome(out.text(), err.text(), code, timed_out, canceled=not timed_out)
+
+
+async def _pump(stream: asyncio.StreamReader | None, capture: CappedBuffer) -> None:
+    """Read a pipe to EOF, keeping what fits; reading on keeps the child from blocking."""
+    if stream is None:
+        return
+    while chunk := await stream.read(_CHUNK):
+        capture.add(chunk)
+
+
+async def _wait_finished(
+    proc: asyncio.subprocess.Process,
+    readers: list[asyncio.Task[None]],
+    seconds: float | None,
+    cancel: asyncio.Event,
+) -> bool:
+    """True when the process exited and both pipes closed; False on timeout or cancel.
+
+    A background job that keeps stdout open keeps the action running, as in st2; the timeout
+    bounds that.
+    """
+    done = asyncio.ensure_future(_exited(proc, readers))
+    canceled = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait({done, canceled}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        canceled.cancel()
+        if not done.done():
+            done.cancel()
+    return done.done() and not done.cancelled()
+
+
+async def _exited(proc: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]) -> None:
+    # shield: canceling this waiter must not cancel the readers, which still drain after a kill.
+    await asyncio.shield(asyncio.gather(*readers))
+    await proc.wait()
+
+
+def _kill_group(pgid: int) -> None:
+    # The group outlives its leader while any member is alive, so the id cannot be reused yet.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _reap(proc: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]) -> None:
+    """Wait for the killed leader, and briefly for the pipes to close."""
+    await asyncio.shield(proc.wait())
+    _, pending = await asyncio.wait(readers, timeout=_DRAIN_AFTER_KILL)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _return_code(proc: asyncio.subprocess.Process) -> int:
+    return proc.returncode if proc.returncode is not None else TIMEOUT_RETURN_CODE
