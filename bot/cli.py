@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from bot import cli_commands as commands
-
-logger = logging.getLogger("squall.cli")
+from bot.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,10 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("DEBUG" if args.debug else "WARNING", "text", stream=sys.stderr)
     try:
         return asyncio.run(args.handler(args))
     except KeyboardInterrupt:

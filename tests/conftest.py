@@ -44,3 +44,15 @@ def wait_status(config: Path, execution_id: str, status: str, timeout: float = 3
             return
         time.sleep(0.05)
     raise AssertionError(f"execution {execution_id} never reached {status}")
+
+
+def group_alive(pgid: int) -> bool:
+    """True while a non-zombie process of group ``pgid`` exists (zombies await their reaper)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False

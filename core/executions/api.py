@@ -45,7 +45,7 @@ def execution_to_api(execution: Execution, action: Action | None) -> dict[str, A
         else {"ref": execution.action_ref, "runner_type": execution.runner_type},
         "runner": {"name": execution.runner_type},
         "status": str(execution.status),
-        "parameters": mask_secrets(schema, execution.parameters),
+        "parameters": scrub(mask_secrets(schema, execution.parameters), secrets),
         "result": scrub(execution.result, secrets),
         "context": execution.context,
         "parent": execution.parent,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import select
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 from tests.conftest import ROOT, wait_status, write_config
 
@@ -30,19 +33,38 @@ def start_serve(config: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> str:
-    assert proc.stdout is not None
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"{needle!r} never appeared in:\n{seen}"
-        ready, _, _ = select.select([proc.stdout], [], [], remaining)
-        if ready:
-            line = proc.stdout.readline()
-            assert line, f"serve exited before {needle!r}:\n{seen}"
-            seen += line
-    return seen
+class Output:
+    """Lines of a child's output, read on a thread so waits can be bounded."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen = ""
+        threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):  # the test closed the pipe: done
+            for line in stream:
+                self.lines.put(line)
+
+    def until(self, needle: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        start = len(self.seen)
+        while needle not in self.seen[start:]:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{needle!r} never appeared in:\n{self.seen}"
+            with contextlib.suppress(queue.Empty):
+                self.seen += self.lines.get(timeout=remaining)
+        return self.seen[start:]
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
 
 
 def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
@@ -52,43 +74,43 @@ def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
         config.read_text().replace("  enabled: false", f"  enabled: true\n  port: {port}")
     )
     proc = start_serve(config)
+    out = Output(proc)
     try:
         assert proc.stdin is not None
-        read_until(proc, "Squall console")
+        out.until("Squall console")
         proc.stdin.write("run core.echo message=hi\n")
         proc.stdin.flush()
-        output = read_until(proc, "stdout: hi")
+        output = out.until("stdout: hi")
         assert "status: succeeded" in output
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
             health = json.load(resp)
         assert health["status"] == "ok" and health["store"] == "sqlite"
         proc.stdin.write("bogus\n")
         proc.stdin.flush()
-        read_until(proc, "unknown command 'bogus'")
+        out.until("unknown command 'bogus'")
         proc.stdin.write("quit\n")
         proc.stdin.flush()
         assert proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc)
 
 
 def test_sigterm_abandons_running_and_exits_zero(tmp_path: Path) -> None:
     config = write_config(tmp_path, "  shutdown_grace_seconds: 0.5\n")
     proc = start_serve(config)
+    out = Output(proc)
     try:
         assert proc.stdin is not None
-        read_until(proc, "Squall console")
+        out.until("Squall console")
         proc.stdin.write("run core.local cmd='sleep 60'\n")
         proc.stdin.flush()
-        requested = read_until(proc, "requested")
+        requested = out.until("requested")
         execution_id = requested.split("execution ", 1)[1].split()[0]
         wait_status(config, execution_id, "running")
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc)
     got = subprocess.run(
         [sys.executable, "-m", "bot", "execution", "get", execution_id, "--json",
          "--config", str(config)],

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, group_alive
 
 
 def squall(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -48,7 +48,7 @@ def wait_pgid(config: Path, execution_id: str) -> int:
 def test_kill_9_then_restart_abandons_and_kills_sleep(squall_config: Path) -> None:
     marker = f"squall-crash-{os.getpid()}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "core.local", f"cmd=sleep 300 # {marker}",
+        [sys.executable, "-m", "bot", "run", "core.local", f"cmd=sleep 300; echo {marker}",
          "--config", str(squall_config)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -57,16 +57,14 @@ def test_kill_9_then_restart_abandons_and_kills_sleep(squall_config: Path) -> No
         pgid = wait_pgid(squall_config, str(running["id"]))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        sleepers = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
-        assert sleepers.stdout.strip(), "the sleep should outlive the killed Squall"
-        os.killpg(pgid, 0)  # the recorded group is the one still alive
+        assert group_alive(pgid), "the sleep should outlive the killed Squall"
 
         result = squall(squall_config, "execution", "get", str(running["id"]))
         after = json.loads(result.stdout)
         assert after["status"] == "abandoned"
         assert "stopped" in after["result"]["error"]
         deadline = time.monotonic() + 10
-        while subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0:
+        while group_alive(pgid):
             assert time.monotonic() < deadline, "the leftover sleep was not killed"
             time.sleep(0.05)
     finally:

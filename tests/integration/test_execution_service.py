@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from bot.app import Engine, open_engine
 from bot.settings import load_settings
 from core.models import Execution, ExecutionStatus
-from tests.conftest import write_config
+from tests.conftest import group_alive, write_config
 
 S = ExecutionStatus
 
@@ -36,12 +35,12 @@ async def wait_for_status(engine: Engine, execution_id: str, status: S) -> Execu
     return await asyncio.wait_for(poll(), timeout=10)
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+async def wait_until_gone(pgid: int) -> None:
+    async def poll() -> None:
+        while group_alive(pgid):
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout=5)
 
 
 async def test_concurrency_is_bounded(engine: Engine) -> None:
@@ -71,7 +70,7 @@ async def test_cancel_running_kills_process_group(engine: Engine) -> None:
     assert canceling.status is S.CANCELING
     done = await service.wait(execution.id, timeout=10)
     assert done.status is S.CANCELED
-    assert not group_alive(running.pgid)
+    await wait_until_gone(running.pgid)
     assert [c.status for c in done.log][-2:] == [S.CANCELING, S.CANCELED]
 
 
@@ -103,7 +102,8 @@ async def test_shutdown_abandons_what_does_not_finish(tmp_path: Path) -> None:
         final = await reopened.store.executions.get(execution.id)
     assert final is not None and final.status is S.ABANDONED
     assert "shut down" in (final.result or {}).get("error", "")
-    assert running.pgid and not group_alive(running.pgid)
+    assert running.pgid
+    await wait_until_gone(running.pgid)
 
 
 async def test_runner_params_and_context(engine: Engine) -> None:
