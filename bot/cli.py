@@ -69,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging("DEBUG" if args.debug else "WARNING", "text", stream=sys.stderr)
     try:
-        return asyncio.run(args.handler(args))
+        code: int = asyncio.run(args.handler(args))
+        return code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

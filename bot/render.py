@@ -42,9 +42,10 @@ def execution_summary(api: Mapping[str, Any]) -> str:
         "end_timestamp": api["end_timestamp"],
     }
     lines = [f"{key}: {value}" for key, value in head.items() if value is not None]
-    if api.get("parameters"):
+    given = {k: v for k, v in (api.get("parameters") or {}).items() if v is not None}
+    if given:
         lines.append("parameters:")
-        lines.append(_indented(api["parameters"]))
+        lines.append(_indented(given))
     if api.get("result") is not None:
         lines.append("result:")
         lines.append(_indented(api["result"]))

@@ -32,7 +32,7 @@ async def serve_forever(settings: Settings, *, console: bool = True) -> int:
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, settings.http.host, settings.http.port).start()
             logger.warning("listening on http://%s:%s", settings.http.host, settings.http.port)
-        waiters = [asyncio.create_task(stop.wait())]
+        waiters: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
         if console:
             prompt = Console(engine)
             try:

@@ -35,6 +35,13 @@ def parameter_schema(action: Action) -> dict[str, Any]:
     return merge_parameter_schemas(runner, action)
 
 
+def masked_parameters(schema: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """Secrets as ``********`` (an unset secret stays null), and secret text scrubbed elsewhere."""
+    masked = mask_secrets(schema, parameters)
+    masked = {k: None if parameters.get(k) is None else v for k, v in masked.items()}
+    return dict(scrub(masked, secret_values(schema, parameters)))
+
+
 def execution_to_api(execution: Execution, action: Action | None) -> dict[str, Any]:
     schema = parameter_schema(action) if action else {}
     secrets = secret_values(schema, execution.parameters)
@@ -45,7 +52,7 @@ def execution_to_api(execution: Execution, action: Action | None) -> dict[str, A
         else {"ref": execution.action_ref, "runner_type": execution.runner_type},
         "runner": {"name": execution.runner_type},
         "status": str(execution.status),
-        "parameters": scrub(mask_secrets(schema, execution.parameters), secrets),
+        "parameters": masked_parameters(schema, execution.parameters),
         "result": scrub(execution.result, secrets),
         "context": execution.context,
         "parent": execution.parent,
