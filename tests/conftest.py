@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,23 @@ def group_alive(pgid: int) -> bool:
         if int(fields[2]) == pgid and fields[0] != "Z":
             return True
     return False
+
+
+def process_alive(pid: int) -> bool:
+    """A zombie nobody has reaped yet counts as gone: it can no longer run anything."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat_line.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+async def poll_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    """Wait until ``condition()`` holds: /proc and files offer nothing to await."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def wait_dead(pid: int, timeout: float = 10) -> None:
+    await poll_until(lambda: not process_alive(pid), timeout)

@@ -22,6 +22,7 @@ from core.runners.python import PythonScriptRunner
 from core.runners.python_host import client
 from core.runners.python_host.capture import CappedBuffer, ResultSplitter
 from core.runners.python_host.protocol import DELIMITER, encode_result
+from tests.conftest import poll_until, process_alive, wait_dead
 
 S = ExecutionStatus
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,25 +60,15 @@ def _ctx(
 
 
 def _alive(pid: int) -> bool:
-    """A zombie nobody has reaped yet counts as gone: it can no longer run anything."""
-    try:
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat_line.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return process_alive(pid)
 
 
 async def _poll(condition: Callable[[], bool]) -> None:
-    """Wait until ``condition()`` holds: /proc and files offer nothing to await."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.02)
+    await poll_until(condition, WAIT)
 
 
 async def _wait_dead(pid: int) -> None:
-    await _poll(lambda: not _alive(pid))
+    await wait_dead(pid, WAIT)
 
 
 class _Started:

@@ -21,6 +21,7 @@ from core.runners.shell import (
     LocalShellCmdRunner,
     LocalShellScriptRunner,
 )
+from tests.conftest import poll_until, process_alive, wait_dead
 
 S = ExecutionStatus
 SCRIPTS = Path(__file__).parent.parent / "fixtures" / "scripts"
@@ -31,25 +32,15 @@ WAIT = 10.0  # upper bound for anything a test waits on; never reached when thin
 
 
 def _alive(pid: int) -> bool:
-    """A zombie nobody has reaped yet counts as gone: it can no longer run anything."""
-    try:
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat_line.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return process_alive(pid)
 
 
 async def _poll(condition: Callable[[], bool]) -> None:
-    """Wait until ``condition()`` holds: files and /proc offer nothing to await."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.02)
+    await poll_until(condition, WAIT)
 
 
 async def _wait_dead(pid: int) -> None:
-    await _poll(lambda: not _alive(pid))
+    await wait_dead(pid, WAIT)
 
 
 async def _wait_file(path: Path) -> str:
