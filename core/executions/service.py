@@ -222,7 +222,11 @@ class ExecutionService:
     async def _dispatch_loop(self) -> None:
         while self._intake_open:
             await self._slots.acquire()
-            execution = await self._claim()
+            try:
+                execution = await self._claim()
+            except Exception:  # a store hiccup must not kill intake for good
+                logger.exception("claiming an execution failed; retrying")
+                execution = None
             if execution is None:
                 self._slots.release()
                 self._wakeup.clear()
@@ -250,13 +254,19 @@ class ExecutionService:
         """Keep leases alive and notice cancels requested by other processes."""
         while True:
             await asyncio.sleep(self.options.heartbeat_interval)
-            for running in list(self._running.values()):
-                current = await self.store.executions.get(running.execution_id)
-                if current is not None and current.status is S.CANCELING:
-                    running.cancel.set()
-                await self.store.executions.renew_lease(
-                    running.execution_id, str(self.owner), utcnow() + LEASE
-                )
+            try:
+                await self._heartbeat()
+            except Exception:
+                logger.exception("execution heartbeat failed; retrying")
+
+    async def _heartbeat(self) -> None:
+        for running in list(self._running.values()):
+            current = await self.store.executions.get(running.execution_id)
+            if current is not None and current.status is S.CANCELING:
+                running.cancel.set()
+            await self.store.executions.renew_lease(
+                running.execution_id, str(self.owner), utcnow() + LEASE
+            )
 
     # -- running one execution ------------------------------------------------------------
     async def _execute(self, scheduled: Execution) -> None:

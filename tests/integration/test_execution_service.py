@@ -115,3 +115,35 @@ async def test_runner_params_and_context(engine: Engine) -> None:
     assert done.result is not None
     assert done.result["stdout"] == f"{execution.id} core"
     assert done.context["user"] == "ann"
+
+
+async def test_cancel_from_another_process_reaches_the_runner(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path))
+    async with open_engine(settings) as worker, open_engine(settings, start=False) as other:
+        execution = await worker.executions.request("core.local", {"cmd": "sleep 30"})
+        running = await wait_for_status(worker, execution.id, S.RUNNING)
+        canceling = await other.executions.cancel(execution.id, user="bob")
+        assert canceling.status is S.CANCELING
+        done = await other.executions.wait(execution.id, timeout=15)
+    assert done.status is S.CANCELED
+    assert running.pgid
+    await wait_until_gone(running.pgid)
+
+
+async def test_dispatch_survives_a_store_error(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_claim = engine.store.executions.claim
+    failures = 0
+
+    async def flaky_claim(*args: object, **kwargs: object) -> Execution | None:
+        nonlocal failures
+        if failures < 2:
+            failures += 1
+            raise RuntimeError("database is locked")
+        return await real_claim(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine.store.executions, "claim", flaky_claim)
+    execution = await engine.executions.request("core.noop", {})
+    done = await engine.executions.wait(execution.id, timeout=15)
+    assert done.status is S.SUCCEEDED and failures == 2
