@@ -23,7 +23,8 @@ def new_id() -> str:
 
 
 def isoformat(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts else None
+    stamp = ts.astimezone(UTC).isoformat(timespec="microseconds") if ts else None
+    return stamp.replace("+00:00", "Z") if stamp else None
 
 
 def parse_ts(value: str | None) -> datetime | None:

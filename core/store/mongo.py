@@ -1,0 +1,265 @@
+"""MongoDB store through motor, for teams that run several Squall processes on one database.
+
+Only the API subset that PyMongo's ``AsyncMongoClient`` shares with motor is used (find_one,
+find().sort().skip().limit().to_list(), insert_one, update_one, find_one_and_update, delete_many,
+count_documents, create_index), so replacing the deprecated motor is a change to
+``_make_client`` alone. ``mongomock://…`` URLs build a ``mongomock_motor`` client (tests only).
+
+Documents are ``Execution.to_doc()`` with ``_id`` in place of ``id`` and the timestamps the
+store filters or sorts on written as fixed-width UTC text, so string order is time order and
+microseconds survive (BSON dates keep only milliseconds).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from core.models import COMPLETED, Execution, ExecutionStatus
+from core.store.base import ExecutionQuery, StoreError
+
+DEFAULT_DATABASE = "squall"
+SCHEMA_VERSION = 1
+_SCHEMA_ID = "schema"
+_NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
+_OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
+_COMPLETED = sorted(str(s) for s in COMPLETED)
+
+# One list per schema version; every index a version adds, as (keys, options).
+_INDEXES: tuple[tuple[tuple[list[tuple[str, int]], dict[str, Any]], ...], ...] = (
+    (
+        (_NEWEST_FIRST, {"name": "started"}),
+        ([("status", ASCENDING), *_OLDEST_FIRST], {"name": "status"}),
+        ([("action_ref", ASCENDING), *_NEWEST_FIRST], {"name": "action"}),
+        ([("context.user", ASCENDING), *_NEWEST_FIRST], {"name": "user"}),
+        ([("parent", ASCENDING), *_NEWEST_FIRST], {"name": "parent"}),
+        ([("status", ASCENDING), ("end_timestamp", ASCENDING)], {"name": "ended"}),
+    ),
+)
+
+
+def stamp(ts: datetime | None) -> str | None:
+    """Fixed-width UTC text, so string order is time order (isoformat drops zero microseconds)."""
+    if ts is None:
+        return None
+    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _make_client(url: str) -> Any:
+    """The one place a client is built; swap motor for ``pymongo.AsyncMongoClient`` here."""
+    if url.startswith("mongomock://"):
+        from mongomock_motor import AsyncMongoMockClient
+
+        return AsyncMongoMockClient()
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    return AsyncIOMotorClient(url)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, fit for error messages and logs."""
+    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
+
+
+def database_from_url(url: str) -> str:
+    return unquote(urlsplit(url).path.lstrip("/")) or DEFAULT_DATABASE
+
+
+class MongoStore:
+    """The ``Store`` on MongoDB. Pass a ``client`` (e.g. ``AsyncMongoMockClient()``) or a ``url``.
+
+    A client built from ``url`` is created in ``open()`` (motor binds to the running loop) and
+    closed in ``close()``; a client passed in belongs to the caller.
+    """
+
+    backend: str = "mongo"
+
+    def __init__(
+        self, client: Any = None, *, database: str = DEFAULT_DATABASE, url: str | None = None
+    ) -> None:
+        if client is None and url is None:
+            raise StoreError("MongoStore needs a client or a url")
+        self.client = client
+        self.database_name = database
+        self._url = url
+        self._owns_client = client is None
+        self._executions: MongoExecutions | None = None
+
+    @classmethod
+    def from_url(cls, url: str, *, database: str | None = None) -> MongoStore:
+        return cls(database=database or database_from_url(url), url=url)
+
+    @property
+    def where(self) -> str:
+        return f"MongoDB {redact(self._url) if self._url else 'client'} db {self.database_name}"
+
+    @property
+    def executions(self) -> MongoExecutions:
+        if self._executions is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._executions
+
+    async def open(self) -> None:
+        if self._executions is not None:
+            return
+        if self.client is None and self._url is not None:
+            self.client = _make_client(self._url)
+        db = self.client[self.database_name]
+        try:
+            with _errors(self.where):
+                await _migrate(db, self.where)
+        except BaseException:
+            await self.close()
+            raise
+        self._executions = MongoExecutions(db["executions"], self.where)
+
+    async def close(self) -> None:
+        self._executions = None
+        if self._owns_client and self.client is not None:
+            # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
+            result = self.client.close()
+            if inspect.isawaitable(result):
+                await result
+            self.client = None
+
+    async def schema_version(self) -> int:
+        if self.client is None:
+            raise StoreError(f"{self.where} is not open")
+        with _errors(self.where):
+            return await _read_version(self.client[self.database_name])
+
+
+async def _read_version(db: Any) -> int:
+    meta = await db["meta"].find_one({"_id": _SCHEMA_ID})
+    return int(meta["version"]) if meta else 0
+
+
+async def _migrate(db: Any, where: str) -> None:
+    current = await _read_version(db)
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} has schema version {current}, newer than this Squall supports"
+            f" ({SCHEMA_VERSION}); upgrade Squall or use another database"
+        )
+    # create_index is idempotent, so every open re-asserts all indexes, whatever the version.
+    for version_indexes in _INDEXES:
+        for keys, options in version_indexes:
+            await db["executions"].create_index(keys, **options)
+    if current < SCHEMA_VERSION:
+        await db["meta"].update_one(
+            {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True
+        )
+
+
+@contextmanager
+def _errors(where: str) -> Iterator[None]:
+    try:
+        yield
+    except PyMongoError as exc:
+        raise StoreError(f"{where}: {exc}") from exc
+
+
+class MongoExecutions:
+    """``ExecutionRepository`` over the ``executions`` collection."""
+
+    def __init__(self, collection: Any, where: str) -> None:
+        self._coll = collection
+        self._where = where
+
+    async def insert(self, execution: Execution) -> None:
+        with _errors(self._where):
+            try:
+                await self._coll.insert_one(_to_mongo(execution))
+            except DuplicateKeyError as exc:
+                raise StoreError(f"execution {execution.id} already exists") from exc
+
+    async def get(self, execution_id: str) -> Execution | None:
+        with _errors(self._where):
+            doc = await self._coll.find_one({"_id": execution_id})
+        return None if doc is None else _from_mongo(doc)
+
+    async def list(self, query: ExecutionQuery) -> list[Execution]:
+        cursor = self._coll.find(_filter(query)).sort(_NEWEST_FIRST).skip(max(query.offset, 0))
+        if query.limit > 0:
+            cursor = cursor.limit(query.limit)
+        with _errors(self._where):
+            docs = await cursor.to_list(length=None)
+        return [_from_mongo(doc) for doc in docs]
+
+    async def count(self, query: ExecutionQuery) -> int:
+        with _errors(self._where):
+            return int(await self._coll.count_documents(_filter(query)))
+
+    async def replace(self, execution: Execution, *, expected_status: ExecutionStatus) -> bool:
+        fields = _to_mongo(execution)
+        del fields["_id"]
+        with _errors(self._where):
+            result = await self._coll.update_one(
+                {"_id": execution.id, "status": str(expected_status)}, {"$set": fields}
+            )
+        return bool(result.matched_count == 1)
+
+    async def claim(self, owner: str, lease_until: datetime, now: datetime) -> Execution | None:
+        claimable = {
+            "status": str(ExecutionStatus.REQUESTED),
+            "$or": [{"lease_expires": None}, {"lease_expires": {"$lt": stamp(now)}}],
+        }
+        with _errors(self._where):
+            doc = await self._coll.find_one_and_update(
+                claimable,
+                {"$set": {"owner": owner, "lease_expires": stamp(lease_until)}},
+                sort=_OLDEST_FIRST,
+                return_document=ReturnDocument.AFTER,
+            )
+        return None if doc is None else _from_mongo(doc)
+
+    async def renew_lease(self, execution_id: str, owner: str, lease_until: datetime) -> bool:
+        with _errors(self._where):
+            result = await self._coll.update_one(
+                {"_id": execution_id, "owner": owner},
+                {"$set": {"lease_expires": stamp(lease_until)}},
+            )
+        return bool(result.matched_count == 1)
+
+    async def delete_completed_before(self, cutoff: datetime) -> int:
+        with _errors(self._where):
+            result = await self._coll.delete_many(
+                {"status": {"$in": _COMPLETED}, "end_timestamp": {"$lt": stamp(cutoff)}}
+            )
+        return int(result.deleted_count)
+
+
+def _filter(query: ExecutionQuery) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if query.statuses:
+        found["status"] = {"$in": [str(s) for s in query.statuses]}
+    if query.action_ref is not None:
+        found["action_ref"] = query.action_ref
+    if query.user is not None:
+        found["context.user"] = query.user
+    if query.parent is not None:
+        found["parent"] = query.parent
+    return found
+
+
+def _to_mongo(execution: Execution) -> dict[str, Any]:
+    doc = execution.to_doc()
+    doc["_id"] = doc.pop("id")
+    doc["start_timestamp"] = stamp(execution.start_timestamp)
+    doc["end_timestamp"] = stamp(execution.end_timestamp)
+    doc["lease_expires"] = stamp(execution.lease_expires)
+    return doc
+
+
+def _from_mongo(doc: dict[str, Any]) -> Execution:
+    fields = dict(doc)
+    fields["id"] = fields.pop("_id")
+    return Execution.from_doc(fields)

@@ -1,0 +1,91 @@
+"""SQLite schema as ordered forward migrations; version N is ``MIGRATIONS[N - 1]``.
+
+Never edit a released migration: append a new one. Opening an older file upgrades it inside one
+``BEGIN IMMEDIATE`` transaction (SQLite DDL is transactional), so two processes opening the same
+old file cannot both migrate it, and a failed upgrade leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.store.base import StoreError
+
+Migration = Sequence[str]
+
+# v1: executions with the columns that the engine's hot paths (CAS, claim, GC, listing) filter
+# on; the whole record stays in ``doc`` so adding a model field needs no migration.
+V1_EXECUTIONS: Migration = (
+    """CREATE TABLE executions (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        action_ref TEXT NOT NULL,
+        start_timestamp TEXT NOT NULL,
+        end_timestamp TEXT,
+        owner TEXT,
+        lease_expires TEXT,
+        doc TEXT NOT NULL
+    )""",
+    "CREATE INDEX executions_started ON executions (start_timestamp, id)",
+    "CREATE INDEX executions_status ON executions (status, start_timestamp, id)",
+    "CREATE INDEX executions_action ON executions (action_ref, start_timestamp, id)",
+)
+
+# v2: list by requesting user ("my executions" in chat) and by parent workflow; existing rows
+# are backfilled from their JSON document.
+V2_USER_PARENT: Migration = (
+    "ALTER TABLE executions ADD COLUMN user TEXT",
+    "ALTER TABLE executions ADD COLUMN parent TEXT",
+    """UPDATE executions SET
+        user = CASE WHEN json_type(doc, '$.context.user') = 'text'
+                    THEN json_extract(doc, '$.context.user') END,
+        parent = json_extract(doc, '$.parent')""",
+    "CREATE INDEX executions_user ON executions (user, start_timestamp, id)",
+    "CREATE INDEX executions_parent ON executions (parent, start_timestamp, id)"
+    " WHERE parent IS NOT NULL",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1_EXECUTIONS, V2_USER_PARENT)
+LATEST = len(MIGRATIONS)
+
+_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    applied_at TEXT NOT NULL
+)"""
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, path: Path | str) -> int:
+    """Bring the file at ``path`` up to ``LATEST``; returns the version it started at."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_VERSION_TABLE)
+        start = current_version(conn)
+        if start > LATEST:
+            raise StoreError(
+                f"SQLite store {path} has schema version {start}, newer than this Squall "
+                f"supports ({LATEST}); upgrade Squall or point store.url at another file"
+            )
+        for version in range(start + 1, LATEST + 1):
+            _apply(conn, version)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return start
+
+
+def _apply(conn: sqlite3.Connection, version: int) -> None:
+    for statement in MIGRATIONS[version - 1]:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+        (version, datetime.now(UTC).isoformat()),
+    )
