@@ -126,7 +126,9 @@ async def pack_validate(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: not a pack directory")
-    config_dir = Path(args.config).resolve().parent / "configs" if args.config else None
+    settings = settings_for(args)
+    # Pack configs are checked only against a real settings file's config_dir.
+    config_dir = settings.packs.config_dir if settings.source is not None else None
     errors = validate_pack(path, config_dir=config_dir)
     data = {"path": str(path), "valid": not errors, "errors": [str(e) for e in errors]}
     human = f"{path}: OK" if not errors else "\n".join(str(e) for e in errors)

@@ -164,3 +164,17 @@ def test_bad_config_is_one_clear_error(capsys: pytest.CaptureFixture[str], tmp_p
     assert code == 1
     assert "store.url" in err and "http.prot" in err
     assert "Traceback" not in err
+
+
+def test_pack_validate_checks_pack_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pack = Path(__file__).resolve().parents[1] / "fixtures" / "packs" / "good" / "hello-st2"
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "hello_st2.yaml").write_text("retries: many\n")
+    config = tmp_path / "squall.yaml"
+    config.write_text("packs:\n  config_dir: configs\n")
+    code, out, _ = run_cli(capsys, "pack", "validate", str(pack), "--config", str(config))
+    assert code == 1
+    assert "hello_st2.yaml" in out and "retries" in out
+    assert "token" in out  # required, no default, missing
