@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bot import cli_commands as commands
 from bot.logs import configure_logging
+from core.models import ExecutionStatus
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("execution", parents=[common], help="list, get or cancel executions")
     ex_sub = ex.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     ex_list = ex_sub.add_parser("list", parents=[common], help="recent executions")
-    ex_list.add_argument("--status", action="append", help="filter by status (repeatable)")
+    ex_list.add_argument(
+        "--status",
+        action="append",
+        choices=[str(status) for status in ExecutionStatus],
+        help="filter by status (repeatable)",
+    )
     ex_list.add_argument("--action", help="filter by action ref")
     ex_list.add_argument("--user", help="filter by user")
     ex_list.add_argument("--limit", type=int, default=50)
