@@ -5,9 +5,13 @@ find().sort().skip().limit().to_list(), insert_one, update_one, find_one_and_upd
 count_documents, create_index), so replacing the deprecated motor is a change to
 ``_make_client`` alone. ``mongomock://…`` URLs build a ``mongomock_motor`` client (tests only).
 
-Documents are ``Execution.to_doc()`` with ``_id`` in place of ``id`` and the timestamps the
+Documents are ``Execution.to_doc()`` with ``_id`` in place of ``id``, the timestamps the
 store filters or sorts on written as fixed-width UTC text, so string order is time order and
-microseconds survive (BSON dates keep only milliseconds).
+microseconds survive (BSON dates keep only milliseconds), and the keys of the user data
+(parameters, result, context) escaped where MongoDB would refuse them (see mongo_keys).
+
+A URL without ``serverSelectionTimeoutMS`` gets 5 s instead of PyMongo's 30 s, so a wrong URL
+fails at startup in seconds.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.store.base import ExecutionQuery, StoreError
+from core.store.mongo_keys import escape_keys, unescape_keys
 
 DEFAULT_DATABASE = "squall"
 SCHEMA_VERSION = 1
@@ -32,6 +37,9 @@ _SCHEMA_ID = "schema"
 _NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 _OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
 _COMPLETED = sorted(str(s) for s in COMPLETED)
+# The fields of Execution.to_doc() that hold arbitrary JSON; their keys are escaped.
+_USER_DATA = ("parameters", "result", "context")
+SERVER_SELECTION_TIMEOUT_MS = 5000
 
 # One list per schema version; every index a version adds, as (keys, options).
 _INDEXES: tuple[tuple[tuple[list[tuple[str, int]], dict[str, Any]], ...], ...] = (
@@ -61,7 +69,22 @@ def _make_client(url: str) -> Any:
         return AsyncMongoMockClient()
     from motor.motor_asyncio import AsyncIOMotorClient
 
-    return AsyncIOMotorClient(url)
+    return AsyncIOMotorClient(url, **client_options(url))
+
+
+def client_options(url: str) -> dict[str, Any]:
+    """Client keyword options beyond the URL's own: a short server selection timeout.
+
+    Only added when the URL has none, since keyword options override the URL's.
+    """
+    try:
+        names = {name.lower() for name, _ in parse_qsl(urlsplit(url).query)}
+    except ValueError:
+        names = set()  # the client's own URL parser reports what is wrong
+    # URI option names are case-insensitive.
+    if "serverselectiontimeoutms" in names:
+        return {}
+    return {"serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS}
 
 
 def redact(url: str) -> str:
@@ -111,7 +134,7 @@ class MongoStore:
         if self._executions is not None:
             return
         if self.client is None and self._url is not None:
-            self.client = _make_client(self._url)
+            self.client = self._new_client(self._url)
         db = self.client[self.database_name]
         try:
             with _errors(self.where):
@@ -120,6 +143,13 @@ class MongoStore:
             await self.close()
             raise
         self._executions = MongoExecutions(db["executions"], self.where)
+
+    def _new_client(self, url: str) -> Any:
+        try:
+            with _errors(self.where):
+                return _make_client(url)
+        except ValueError as exc:  # PyMongo's URL parser raises some errors as ValueError
+            raise StoreError(f"{self.where}: {redact(str(exc))}") from exc
 
     async def close(self) -> None:
         self._executions = None
@@ -164,7 +194,16 @@ def _errors(where: str) -> Iterator[None]:
     try:
         yield
     except PyMongoError as exc:
-        raise StoreError(f"{where}: {exc}") from exc
+        raise StoreError(f"{where}: {_reason(exc)}") from exc
+
+
+def _reason(exc: PyMongoError) -> str:
+    # Redacted in case the driver quotes the URL.
+    text = redact(str(exc))
+    if isinstance(exc, ServerSelectionTimeoutError):
+        # The first part names the hosts, the reason and the timeout; the rest is a long dump.
+        return "no server reachable: " + text.partition(", Topology Description:")[0]
+    return text
 
 
 class MongoExecutions:
@@ -256,10 +295,14 @@ def _to_mongo(execution: Execution) -> dict[str, Any]:
     doc["start_timestamp"] = stamp(execution.start_timestamp)
     doc["end_timestamp"] = stamp(execution.end_timestamp)
     doc["lease_expires"] = stamp(execution.lease_expires)
+    for name in _USER_DATA:
+        doc[name] = escape_keys(doc[name])
     return doc
 
 
 def _from_mongo(doc: dict[str, Any]) -> Execution:
     fields = dict(doc)
     fields["id"] = fields.pop("_id")
+    for name in _USER_DATA:
+        fields[name] = unescape_keys(fields.get(name))
     return Execution.from_doc(fields)

@@ -18,8 +18,9 @@ from mongomock_motor import AsyncMongoMockClient
 from core.models import Execution, ExecutionStatus, StatusChange
 from core.store import ExecutionQuery, Store, StoreError, open_store, sqlite_schema
 from core.store.mongo import SCHEMA_VERSION as MONGO_SCHEMA_VERSION
-from core.store.mongo import MongoStore
+from core.store.mongo import SERVER_SELECTION_TIMEOUT_MS, MongoStore, _make_client, client_options
 from core.store.sqlite import SqliteOptions, SqliteStore, StoreBusy
+from core.store.sqlite_db import connect
 
 from .conftest import StoreFactory
 
@@ -107,6 +108,24 @@ async def test_a_failing_write_does_not_undo_concurrent_ones(store: Store) -> No
     errors = [r for r in results if r is not None]
     assert len(errors) == 1 and isinstance(errors[0], StoreError)
     assert await store.executions.count(ExecutionQuery()) == 31
+
+
+# Keys MongoDB refuses as field names; the user data may hold any of them.
+AWKWARD = {"a.b": 1, "$x": {"c.d": [{"$y": None}]}, "c\\d": "v.a.l", "plain": "$z"}
+
+
+async def test_keys_mongo_refuses_round_trip_exactly(store: Store) -> None:
+    execution = make(parameters={"headers": {"content.type": "json"}}, result=AWKWARD)
+    execution = execution.with_changes(context={**execution.context, "$ref": {"x.y": 1}})
+    await store.executions.insert(execution)
+    assert await store.executions.get(execution.id) == execution
+    assert await store.executions.list(ExecutionQuery(user="alice")) == [execution]
+
+    claimed = await store.executions.claim("w1", at(60), at(0))
+    assert claimed == execution.with_changes(owner="w1", lease_expires=at(60))
+    changed = claimed.transition(S.SCHEDULED, result={**AWKWARD, "more.keys": {"$": "\\."}})
+    assert await store.executions.replace(changed, expected_status=S.REQUESTED)
+    assert await store.executions.get(execution.id) == changed
 
 
 # -- listing ------------------------------------------------------------------------------
@@ -423,8 +442,6 @@ def test_sqlite_url_errors(url: str) -> None:
 
 
 def test_sqlite_connection_pragmas(tmp_path: Path) -> None:
-    from core.store.sqlite import connect
-
     conn = connect(tmp_path / "p.db", SqliteOptions(synchronous="full", busy_timeout_ms=1234))
     try:
         pragmas = {
@@ -518,6 +535,67 @@ async def test_mongo_open_creates_indexes() -> None:
     await store.close()
 
 
+async def test_mongo_stores_awkward_keys_escaped() -> None:
+    client: Any = AsyncMongoMockClient()
+    store = MongoStore(client)
+    await store.open()
+    execution = make(result=AWKWARD)
+    await store.executions.insert(execution)
+    raw = await client["squall"]["executions"].find_one({"_id": execution.id})
+    await store.close()
+    assert raw["result"] == {
+        "a\\u002eb": 1,
+        "\\u0024x": {"c\\u002ed": [{"\\u0024y": None}]},
+        "c\\\\d": "v.a.l",
+        "plain": "$z",
+    }
+    assert raw["context"] == {"user": "alice"}, "the indexed context.user is left alone"
+
+
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        ("mongodb://db/squall", {"serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS}),
+        ("mongodb://bot:s3cret@db1,db2/?replicaSet=rs0", {"serverSelectionTimeoutMS": 5000}),
+        ("mongodb+srv://cluster.example.com/?retryWrites=true", {"serverSelectionTimeoutMS": 5000}),
+        ("mongodb://db/?serverSelectionTimeoutMS=200", {}),
+        ("mongodb://db/?w=1&serverselectiontimeoutms=60000", {}),
+        ("mongodb://db?SERVERSELECTIONTIMEOUTMS=1", {}),
+        ("mongodb://[::1/", {"serverSelectionTimeoutMS": 5000}),
+    ],
+)
+def test_mongo_client_options_default_the_server_selection_timeout(
+    url: str, options: dict[str, Any]
+) -> None:
+    assert client_options(url) == options
+
+
+@pytest.mark.parametrize(
+    ("url", "seconds"),
+    [
+        ("mongodb://127.0.0.1:1/x", 5.0),
+        ("mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=250", 0.25),
+    ],
+)
+async def test_mongo_client_gets_the_timeout_without_a_server(url: str, seconds: float) -> None:
+    client = _make_client(url)  # connects lazily, so no server is needed
+    try:
+        assert client.options.server_selection_timeout == seconds
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mongodb://bot:s3cret@db:notaport/x", "mongodb://bot:s3cret@/x", "mongodb://bot:s3:cret@db/"],
+)
+async def test_mongo_bad_url_is_a_store_error_without_the_password(url: str) -> None:
+    store = open_store(url)
+    with pytest.raises(StoreError, match="MongoDB") as raised:
+        await store.open()
+    assert "s3cret" not in str(raised.value) and "cret" not in str(raised.value)
+
+
 async def test_mongo_url_names_database_and_hides_password() -> None:
     store = open_store("mongomock://localhost/teamdb")
     assert isinstance(store, MongoStore) and store.database_name == "teamdb"
@@ -575,8 +653,9 @@ async def test_mongo_unreachable_server_is_a_store_error_without_the_password() 
     # Port 1 on loopback refuses connections at once; the short timeout bounds the wait.
     url = "mongodb://bot:s3cret@127.0.0.1:1/teamdb?serverSelectionTimeoutMS=200"
     store = open_store(url)
-    with pytest.raises(StoreError, match=r"127\.0\.0\.1:1") as raised:
+    with pytest.raises(StoreError, match=r"no server reachable: 127\.0\.0\.1:1") as raised:
         async with asyncio.timeout(30):
             await store.open()
     assert "s3cret" not in str(raised.value)
+    assert "Topology Description" not in str(raised.value), "the driver's dump is cut"
     assert isinstance(store, MongoStore) and store.client is None, "the failed client is closed"
