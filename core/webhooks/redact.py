@@ -1,0 +1,66 @@
+"""Mask credentials in request headers and query params before they are stored or logged.
+
+st2 once persisted ``St2-Api-Key``/``X-Auth-Token``/``Cookie`` in trigger instances (security.md
+§1.1, #4983). Names are matched case-insensitively; values are replaced, not dropped, so rules
+can still see that a header was present.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from core.models import MASK
+
+# Exact names whose value is a credential but whose name says nothing about it.
+_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "st2-api-key",
+        "x-auth-token",
+        "x-hub-signature",
+        "x-hub-signature-256",
+        "x-slack-signature",
+        "stripe-signature",
+    }
+)
+# Any name containing one of these is treated as a credential.
+_FRAGMENTS = (
+    "token",
+    "secret",
+    "signature",
+    "password",
+    "passwd",
+    "api-key",
+    "api_key",
+    "apikey",
+    "credential",
+)
+# Query names are often terse (``?key=``, ``?sig=``); match those as whole words only, so
+# ``monkey`` or ``signal`` are left alone. ``code`` is how Azure Functions and OAuth pass keys.
+_QUERY_WORDS = frozenset({"key", "sig", "auth", "code", "session"})
+_WORD_SPLIT = re.compile(r"[-_.\s]+")
+
+
+def is_sensitive_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _HEADERS or any(fragment in lowered for fragment in _FRAGMENTS)
+
+
+def is_sensitive_query(name: str) -> bool:
+    lowered = name.lower()
+    words = set(_WORD_SPLIT.split(lowered))
+    return is_sensitive_header(lowered) or not words.isdisjoint(_QUERY_WORDS)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` with every credential value replaced by ``********``."""
+    return {name: MASK if is_sensitive_header(name) else value for name, value in headers.items()}
+
+
+def redact_query(query: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``query`` with every credential value replaced by ``********``."""
+    return {name: MASK if is_sensitive_query(name) else value for name, value in query.items()}
