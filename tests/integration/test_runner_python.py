@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from core.runners.python import PythonScriptRunner
 from core.runners.python_host import client
 from core.runners.python_host.capture import CappedBuffer, ResultSplitter
 from core.runners.python_host.protocol import DELIMITER, encode_result
-from tests.conftest import poll_until, process_alive, wait_dead
+from tests.conftest import poll_until, wait_dead
 
 S = ExecutionStatus
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,18 +57,6 @@ def _ctx(
         action_parameters=parameters or {},
         **kwargs,
     )
-
-
-def _alive(pid: int) -> bool:
-    return process_alive(pid)
-
-
-async def _poll(condition: Callable[[], bool]) -> None:
-    await poll_until(condition, WAIT)
-
-
-async def _wait_dead(pid: int) -> None:
-    await wait_dead(pid, WAIT)
 
 
 class _Started:
@@ -383,8 +371,8 @@ async def test_timeout_kills_the_action_and_its_children(runner: PythonScriptRun
     assert "sleeping\n" in result.result["stdout"]
     assert result.result["stderr"] == "sleeping on stderr\n"
     grandchild = int(result.result["stdout"].split()[1])
-    await _wait_dead(started.pids[0])
-    await _wait_dead(grandchild)
+    await wait_dead(started.pids[0], WAIT)
+    await wait_dead(grandchild, WAIT)
 
 
 async def test_cancel_kills_the_action_and_its_children(
@@ -398,13 +386,13 @@ async def test_cancel_kills_the_action_and_its_children(
         on_process_start=started,
     )
     task = asyncio.create_task(_run(runner, ctx))
-    await _poll(pid_file.exists)
+    await poll_until(pid_file.exists, WAIT)
     ctx.cancel.set()
     result = await task
     assert result.status is S.CANCELED
     assert "error" not in result.result
-    await _wait_dead(started.pids[0])
-    await _wait_dead(int(pid_file.read_text()))
+    await wait_dead(started.pids[0], WAIT)
+    await wait_dead(int(pid_file.read_text()), WAIT)
 
 
 async def test_cancel_before_start_runs_nothing(runner: PythonScriptRunner) -> None:
@@ -423,7 +411,7 @@ async def test_cancelling_the_run_task_kills_the_action(runner: PythonScriptRunn
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await _wait_dead(pid)
+    await wait_dead(pid, WAIT)
 
 
 async def test_twenty_concurrent_executions_each_get_their_own_result(
@@ -466,13 +454,13 @@ async def test_killed_fork_server_is_restarted(fork_runner: PythonScriptRunner) 
     old = fork_runner.fork_server_pid
     assert old is not None
     os.kill(old, signal.SIGKILL)
-    await _poll(lambda: fork_runner.fork_server_pid is None)
+    await poll_until(lambda: fork_runner.fork_server_pid is None, WAIT)
     result = await _run(fork_runner, _ctx("returns_true.py", {"value": 2}))
     assert result.status is S.SUCCEEDED
     assert result.result["result"] == 2
     new = fork_runner.fork_server_pid
     assert new is not None and new != old
-    await _wait_dead(old)
+    await wait_dead(old, WAIT)
 
 
 async def test_server_death_mid_run_fails_the_run_and_kills_the_action(
@@ -487,7 +475,7 @@ async def test_server_death_mid_run_fails_the_run_and_kills_the_action(
     result = await task
     assert result.status is S.FAILED
     assert "Python host process died" in result.result["error"]
-    await _wait_dead(pid)
+    await wait_dead(pid, WAIT)
 
 
 async def test_falls_back_to_a_subprocess_when_the_server_cannot_start(
@@ -514,7 +502,7 @@ async def test_close_stops_the_fork_server() -> None:
     assert server is not None
     await made.close()
     assert made.fork_server_pid is None
-    await _wait_dead(server)
+    await wait_dead(server, WAIT)
 
 
 # --- the bundled core pack ---------------------------------------------------------------------

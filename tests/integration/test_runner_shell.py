@@ -31,21 +31,9 @@ WAIT = 10.0  # upper bound for anything a test waits on; never reached when thin
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    return process_alive(pid)
-
-
-async def _poll(condition: Callable[[], bool]) -> None:
-    await poll_until(condition, WAIT)
-
-
-async def _wait_dead(pid: int) -> None:
-    await wait_dead(pid, WAIT)
-
-
 async def _wait_file(path: Path) -> str:
     """Contents of ``path`` once a complete line has been written to it."""
-    await _poll(lambda: path.exists() and path.read_text().endswith("\n"))
+    await poll_until(lambda: path.exists() and path.read_text().endswith("\n"), WAIT)
     return path.read_text()
 
 
@@ -160,7 +148,7 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     assert outcome.timed_out and not outcome.canceled
     assert outcome.return_code == TIMEOUT_RETURN_CODE
     assert outcome.stdout == "partial\n"  # output up to the kill is kept
-    await _wait_dead(pids[0])
+    await wait_dead(pids[0], WAIT)
 
 
 async def test_cancel_kills_the_whole_group(tmp_path: Path) -> None:
@@ -177,7 +165,7 @@ async def test_cancel_kills_the_whole_group(tmp_path: Path) -> None:
         outcome = await task
     assert outcome.canceled and not outcome.timed_out
     assert outcome.stdout == "started\n"
-    await _wait_dead(grandchild)
+    await wait_dead(grandchild, WAIT)
 
 
 async def test_canceling_the_caller_kills_the_group(tmp_path: Path) -> None:
@@ -188,7 +176,7 @@ async def test_canceling_the_caller_kills_the_group(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         async with asyncio.timeout(WAIT):
             await task
-    await _wait_dead(grandchild)
+    await wait_dead(grandchild, WAIT)
 
 
 async def test_background_job_with_closed_pipes_is_left_alone() -> None:
@@ -199,7 +187,7 @@ async def test_background_job_with_closed_pipes_is_left_alone() -> None:
     daemon = int(outcome.stdout)
     try:
         assert outcome.return_code == 0 and not outcome.timed_out
-        assert _alive(daemon)
+        assert process_alive(daemon)
     finally:
         os.kill(daemon, 9)
 
