@@ -11,6 +11,8 @@ from pathlib import Path
 from bot.settings import Settings
 from core.executions.recovery import abandon_orphans
 from core.executions.service import ExecutionOptions, ExecutionService
+from core.kv.keyfile import load_or_create_key
+from core.kv.service import KeyValueService
 from core.packs import LoadResult, load_packs
 from core.runners.registry import RunnerOptions, build_runners
 from core.store import Store, open_store
@@ -26,6 +28,13 @@ class Engine:
     store: Store
     content: LoadResult
     executions: ExecutionService
+    kv: KeyValueService
+
+
+def key_path(settings: Settings) -> Path:
+    """``crypto.key_path``; a relative path is relative to the config file's folder."""
+    path = settings.crypto.key_path.expanduser()
+    return path if path.is_absolute() else settings.base_dir / path
 
 
 def load_content(settings: Settings) -> LoadResult:
@@ -57,7 +66,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             api_url=f"http://{settings.http.host}:{settings.http.port}/api/v1",
         )
         service = ExecutionService(store, content.index, runners, options)
-        engine = Engine(settings, store, content, service)
+        kv = KeyValueService(store, load_or_create_key(key_path(settings)))
+        engine = Engine(settings, store, content, service, kv)
         await abandon_orphans(store)  # cheap, and every command then shows the truth
         if start:
             await service.start()

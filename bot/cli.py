@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import cli_commands as commands
+from bot.cli_kv import add_key_parser
 from bot.logs import configure_logging
 from core.models import ExecutionStatus
 
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = pack_sub.add_parser("validate", parents=[common], help="check a pack")
     validate.add_argument("path")
     validate.set_defaults(handler=commands.pack_validate)
+
+    add_key_parser(sub, common)
 
     serve = sub.add_parser("serve", parents=[common], help="run Squall (console chat, web)")
     serve.add_argument("--no-console", action="store_true", help="no interactive prompt")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from core.kv.model import KeyValuePair
 from core.models import Execution, ExecutionStatus
 
 
@@ -57,6 +58,31 @@ class ExecutionRepository(Protocol):
         """Garbage collection: remove completed executions that ended before ``cutoff``."""
 
 
+class KeyValueRepository(Protocol):
+    """Datastore items keyed by (scope, stored name); values are stored exactly as given.
+
+    Secrets arrive already encrypted (see core.kv.service). Expired items are invisible to
+    ``get`` and ``list`` even before ``delete_expired`` removes them.
+    """
+
+    async def get(self, scope: str, name: str) -> KeyValuePair | None: ...
+
+    async def put(self, pair: KeyValuePair) -> None:
+        """Insert or replace the item with the pair's scope and name."""
+
+    async def delete(self, scope: str, name: str) -> bool:
+        """Remove an item; False if there was none."""
+
+    async def list(
+        self, scope: str, prefix: str | None = None, user: str | None = None
+    ) -> list[KeyValuePair]:
+        """Live items of ``scope`` sorted by name; ``user`` keeps only ``<user>:`` names, and
+        ``prefix`` then applies to the name after that ``<user>:`` part."""
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Garbage collection: remove items whose expiry is at or before ``now``."""
+
+
 class Store(Protocol):
     """A backend: a set of repositories plus its lifecycle."""
 
@@ -64,6 +90,9 @@ class Store(Protocol):
 
     @property
     def executions(self) -> ExecutionRepository: ...
+
+    @property
+    def kv(self) -> KeyValueRepository: ...
 
     async def open(self) -> None:
         """Connect, create the schema/indexes and run forward migrations."""

@@ -30,9 +30,12 @@ from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeo
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.store.base import ExecutionQuery, StoreError
 from core.store.mongo_keys import escape_keys, unescape_keys
+from core.store.mongo_kv import MongoKeyValues
+from core.store.mongo_kv import create_indexes as create_kv_indexes
 
 DEFAULT_DATABASE = "squall"
-SCHEMA_VERSION = 1
+# v2 added the ``kv`` collection (mongo_kv).
+SCHEMA_VERSION = 2
 _SCHEMA_ID = "schema"
 _NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 _OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
@@ -115,6 +118,7 @@ class MongoStore:
         self._url = url
         self._owns_client = client is None
         self._executions: MongoExecutions | None = None
+        self._kv: MongoKeyValues | None = None
 
     @classmethod
     def from_url(cls, url: str, *, database: str | None = None) -> MongoStore:
@@ -130,6 +134,12 @@ class MongoStore:
             raise StoreError(f"{self.where} is not open")
         return self._executions
 
+    @property
+    def kv(self) -> MongoKeyValues:
+        if self._kv is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._kv
+
     async def open(self) -> None:
         if self._executions is not None:
             return
@@ -143,6 +153,7 @@ class MongoStore:
             await self.close()
             raise
         self._executions = MongoExecutions(db["executions"], self.where)
+        self._kv = MongoKeyValues(db["kv"], lambda: _errors(self.where))
 
     def _new_client(self, url: str) -> Any:
         try:
@@ -152,7 +163,7 @@ class MongoStore:
             raise StoreError(f"{self.where}: {redact(str(exc))}") from exc
 
     async def close(self) -> None:
-        self._executions = None
+        self._executions = self._kv = None
         if self._owns_client and self.client is not None:
             # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
             result = self.client.close()
@@ -183,6 +194,7 @@ async def _migrate(db: Any, where: str) -> None:
     for version_indexes in _INDEXES:
         for keys, options in version_indexes:
             await db["executions"].create_index(keys, **options)
+    await create_kv_indexes(db)
     if current < SCHEMA_VERSION:
         await db["meta"].update_one(
             {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True

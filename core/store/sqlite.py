@@ -18,6 +18,7 @@ from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.execution import isoformat
 from core.store.base import ExecutionQuery, StoreError
 from core.store.sqlite_db import MEMORY, Database, SqliteOptions, StoreBusy, parse_url
+from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_schema import current_version
 
 __all__ = ["SqliteExecutions", "SqliteOptions", "SqliteStore", "StoreBusy", "parse_url", "stamp"]
@@ -40,6 +41,7 @@ class SqliteStore:
         self.options = options or SqliteOptions()
         self._db: Database | None = None
         self._executions: SqliteExecutions | None = None
+        self._kv: SqliteKeyValues | None = None
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: str | None = None) -> SqliteStore:
@@ -52,14 +54,21 @@ class SqliteStore:
             raise StoreError(f"SQLite store {self.path} is not open")
         return self._executions
 
+    @property
+    def kv(self) -> SqliteKeyValues:
+        if self._kv is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._kv
+
     async def open(self) -> None:
         if self._db is None:
             self._db = Database(self.path, self.options)
             self._executions = SqliteExecutions(self._db)
+            self._kv = SqliteKeyValues(self._db)
 
     async def close(self) -> None:
         if self._db is not None:
-            db, self._db, self._executions = self._db, None, None
+            db, self._db, self._executions, self._kv = self._db, None, None, None
             await db.close()
 
     async def schema_version(self) -> int:

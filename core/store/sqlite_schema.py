@@ -48,7 +48,24 @@ V2_USER_PARENT: Migration = (
     " WHERE parent IS NOT NULL",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1_EXECUTIONS, V2_USER_PARENT)
+# v3: the key-value datastore (st2-format §12). Expiry is fixed-width UTC text like the
+# executions' timestamps; the partial index serves the TTL sweep without indexing keys that
+# never expire.
+V3_KV: Migration = (
+    """CREATE TABLE kv (
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        secret INTEGER NOT NULL,
+        encrypted INTEGER NOT NULL,
+        expire_timestamp TEXT,
+        description TEXT NOT NULL,
+        PRIMARY KEY (scope, name)
+    )""",
+    "CREATE INDEX kv_expire ON kv (expire_timestamp) WHERE expire_timestamp IS NOT NULL",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1_EXECUTIONS, V2_USER_PARENT, V3_KV)
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
