@@ -65,8 +65,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             output_limit_bytes=settings.executions.output_limit_bytes,
             api_url=f"http://{settings.http.host}:{settings.http.port}/api/v1",
         )
-        service = ExecutionService(store, content.index, runners, options)
         kv = KeyValueService(store, load_or_create_key(key_path(settings)))
+        service = ExecutionService(store, content.index, runners, options, kv=kv)
         engine = Engine(settings, store, content, service, kv)
         await abandon_orphans(store)  # cheap, and every command then shows the truth
         if start:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any
 
 from core.executions.api import execution_to_api
 from core.executions.owner import OwnerId
+from core.kv.lookup import kv_context
+from core.kv.service import KeyValueService
 from core.models import Action, Execution, ExecutionStatus, utcnow
 from core.packs import ContentIndex
 from core.params import ParameterError, resolve_parameters
@@ -30,6 +33,15 @@ logger = logging.getLogger(__name__)
 S = ExecutionStatus
 LEASE = timedelta(seconds=30)
 CANCELED_RESULT = {"message": "Action canceled by user."}
+
+
+def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
+    """Whether any default or live value names ``st2kv`` (so the datastore must be loaded)."""
+    runner = RUNNER_TYPES[action.runner_type]
+    defaults = [
+        p.get("default") for p in (*runner.parameters.values(), *action.parameters.values())
+    ]
+    return "st2kv" in json.dumps([defaults, live], default=str)
 
 
 class ExecutionError(RuntimeError):
@@ -62,12 +74,14 @@ class ExecutionService:
         runners: Mapping[str, Runner],
         options: ExecutionOptions = ExecutionOptions(),
         owner: OwnerId | None = None,
+        kv: KeyValueService | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.runners = runners
         self.options = options
         self.owner = owner or OwnerId.current()
+        self.kv = kv
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self._running: dict[str, RunningExecution] = {}
@@ -111,6 +125,7 @@ class ExecutionService:
             parameters,
             action_context=ctx,
             config_context=pack.config if pack else {},
+            kv=await self._kv_for(action, parameters if render_live else {}, ctx),
             render_live=render_live,
         )
         execution = Execution.request(
@@ -120,6 +135,14 @@ class ExecutionService:
         logger.info("execution %s requested: %s", execution.id, action.ref)
         self._wakeup.set()
         return execution
+
+    async def _kv_for(
+        self, action: Action, live: Mapping[str, Any], ctx: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """The ``st2kv`` context, loaded only when a template could read it (a hot path)."""
+        if self.kv is None or not mentions_kv(action, live):
+            return None
+        return await kv_context(self.kv, ctx.get("api_user") or ctx.get("user"))
 
     async def get(self, execution_id: str) -> Execution | None:
         return await self.store.executions.get(execution_id)

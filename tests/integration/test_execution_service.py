@@ -147,3 +147,32 @@ async def test_dispatch_survives_a_store_error(
     execution = await engine.executions.request("core.noop", {})
     done = await engine.executions.wait(execution.id, timeout=15)
     assert done.status is S.SUCCEEDED and failures == 2
+
+
+async def test_templates_read_the_datastore(engine: Engine) -> None:
+    await engine.kv.set("greeting", "hello")
+    await engine.kv.set("password", "s3cr3t-pw", secret=True)
+    await engine.kv.set("color", "blue", scope="user", user="ann")
+    execution = await engine.executions.request(
+        "core.local",
+        {
+            "cmd": "echo {{ st2kv.system.greeting }} {{ st2kv.user.color }} "
+            "{{ st2kv.system.missing }}:{{ st2kv.system.password | decrypt_kv }}"
+        },
+        context={"user": "ann"},
+    )
+    done = await engine.executions.wait(execution.id, timeout=10)
+    assert done.status is S.SUCCEEDED and done.result is not None
+    assert done.result["stdout"] == "hello blue :s3cr3t-pw"
+
+
+async def test_chat_text_is_never_a_template(engine: Engine) -> None:
+    await engine.kv.set("password", "s3cr3t-pw", secret=True)
+    execution = await engine.executions.request(
+        "core.echo",
+        {"message": "{{ st2kv.system.password | decrypt_kv }}"},
+        render_live=False,
+    )
+    done = await engine.executions.wait(execution.id, timeout=10)
+    assert done.result is not None
+    assert done.result["stdout"] == "{{ st2kv.system.password | decrypt_kv }}"
