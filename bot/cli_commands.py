@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bot.app import open_engine
+from bot.app import BUNDLED_PACKS, open_engine
 from bot.render import execution_summary, table, to_json
 from bot.settings import Settings, load_settings
 from core.executions.api import parameter_schema
@@ -129,7 +129,8 @@ async def pack_validate(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     # Pack configs are checked only against a real settings file's config_dir.
     config_dir = settings.packs.config_dir if settings.source is not None else None
-    errors = validate_pack(path, config_dir=config_dir)
+    context = [BUNDLED_PACKS, *settings.packs.paths]
+    errors = validate_pack(path, config_dir=config_dir, context_paths=context)
     data = {"path": str(path), "valid": not errors, "errors": [str(e) for e in errors]}
     human = f"{path}: OK" if not errors else "\n".join(str(e) for e in errors)
     emit(args, data, human)

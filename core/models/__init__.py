@@ -14,6 +14,7 @@ from core.models.status import (
     can_transition,
     check_transition,
 )
+from core.models.trigger import CriterionSpec, Rule, RuleAction, RuleTrigger, TriggerType
 
 __all__ = [
     "CANCELABLE",
@@ -24,13 +25,18 @@ __all__ = [
     "RUNNABLE",
     "TRANSITIONS",
     "Action",
+    "CriterionSpec",
     "Execution",
     "ExecutionStatus",
     "IllegalTransition",
     "Pack",
     "ParamSchema",
+    "Rule",
+    "RuleAction",
+    "RuleTrigger",
     "RunnerType",
     "StatusChange",
+    "TriggerType",
     "can_transition",
     "check_transition",
     "new_id",

@@ -1,4 +1,5 @@
-"""The loaded content, by ref: what the engine looks actions (and later rules, aliases…) up in."""
+"""The loaded content, by ref: what the engine looks actions, trigger types and rules (and later
+aliases…) up in."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.models import Action, Pack
+from core.models import Action, Pack, Rule, TriggerType
+from core.triggers import BUILTIN_TRIGGER_TYPES
 
 
 class UnknownContentError(KeyError):
@@ -38,10 +40,25 @@ class UnknownPackError(UnknownContentError):
     kind = "pack"
 
 
+class UnknownTriggerTypeError(UnknownContentError):
+    kind = "trigger type"
+
+
+class UnknownRuleError(UnknownContentError):
+    kind = "rule"
+
+
+def _builtin_trigger_types() -> dict[str, TriggerType]:
+    return dict(BUILTIN_TRIGGER_TYPES)
+
+
 @dataclass
 class ContentIndex:
     packs: dict[str, Pack] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
+    # Built-in types are always there: rules may use them without any pack declaring them.
+    trigger_types: dict[str, TriggerType] = field(default_factory=_builtin_trigger_types)
+    rules: dict[str, Rule] = field(default_factory=dict)
 
     def get_action(self, ref: str) -> Action:
         try:
@@ -57,3 +74,23 @@ class ContentIndex:
 
     def pack_actions(self, pack_ref: str) -> list[Action]:
         return [a for a in self.actions.values() if a.pack == pack_ref]
+
+    def get_trigger_type(self, ref: str) -> TriggerType:
+        try:
+            return self.trigger_types[ref]
+        except KeyError:
+            raise UnknownTriggerTypeError(ref, self.trigger_types) from None
+
+    def get_rule(self, ref: str) -> Rule:
+        try:
+            return self.rules[ref]
+        except KeyError:
+            raise UnknownRuleError(ref, self.rules) from None
+
+    def rules_for_trigger(self, ref: str, *, enabled_only: bool = True) -> list[Rule]:
+        """Rules listening to trigger type ``ref``, in load order (disabled ones only if asked)."""
+        return [
+            r
+            for r in self.rules.values()
+            if r.trigger.type == ref and (r.enabled or not enabled_only)
+        ]

@@ -9,15 +9,17 @@ from pathlib import Path
 from core.models import Pack
 from core.packs.actions import ActionKind
 from core.packs.config import load_config
-from core.packs.content import ContentKind, PackContent
+from core.packs.content import ContentKind, CrossPackKind, PackContent
 from core.packs.errors import PackError
 from core.packs.index import ContentIndex
 from core.packs.manifest import read_manifest
 from core.packs.paths import PackDir
+from core.packs.rules import RuleKind
+from core.packs.triggers import TriggerKind
 
 MANIFEST = "pack.yaml"
-# Later issues append rule, alias, policy, sensor, trigger and workflow kinds here.
-CONTENT_KINDS: tuple[ContentKind, ...] = (ActionKind(),)
+# Later issues append alias, policy, sensor and workflow kinds here.
+CONTENT_KINDS: tuple[ContentKind, ...] = (ActionKind(), TriggerKind(), RuleKind())
 # Refs of packs Squall ships; another path may not take them (st2 blocks them for user packs).
 BUNDLED_REFS = frozenset({"core", "packs"})
 
@@ -41,6 +43,9 @@ def load_packs(paths: Sequence[Path], *, config_dir: Path | None) -> LoadResult:
             content = load_pack(pack_dir, config_dir=config_dir, errors=result.errors)
             if content is not None:
                 _register(content, result, bundled=position == 0)
+    for kind in CONTENT_KINDS:
+        if isinstance(kind, CrossPackKind):
+            kind.resolve(result.index, result.errors)
     return result
 
 

@@ -178,3 +178,23 @@ def test_pack_validate_checks_pack_config(
     assert code == 1
     assert "hello_st2.yaml" in out and "retries" in out
     assert "token" in out  # required, no default, missing
+
+
+def test_pack_validate_resolves_references_to_bundled_packs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pack = tmp_path / "mypack"
+    (pack / "rules").mkdir(parents=True)
+    (pack / "pack.yaml").write_text("name: mypack\ndescription: d\nversion: 0.1.0\nauthor: me\n")
+    rule = (
+        "name: r\ntrigger:\n  type: core.st2.webhook\n  parameters: {url: sample}\n"
+        "action:\n  ref: core.echo\n  parameters: {message: hi}\n"
+    )
+    (pack / "rules" / "r.yaml").write_text(rule)
+    code, out, _ = run_cli(capsys, "pack", "validate", str(pack))
+    assert (code, out.strip()) == (0, f"{pack}: OK")
+    (pack / "rules" / "r.yaml").write_text(rule.replace("core.echo", "core.ecoh"))
+    code, out, _ = run_cli(capsys, "pack", "validate", str(pack))
+    assert code == 1
+    assert "r.yaml: action.ref: unknown action 'core.ecoh'; did you mean 'core.echo'?" in out
+    assert "packs/core" not in out  # only the validated pack's errors are shown

@@ -1,0 +1,150 @@
+"""Trigger type metadata (``triggers/*.yaml``): st2-format §1, registered as ``<pack>.<name>``.
+
+The helpers ``metadata_files`` and ``read_metadata`` are shared with the rules kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import SchemaError
+
+from core.models import Pack, TriggerType
+from core.packs import schemacheck
+from core.packs.content import PackContent
+from core.packs.errors import FileProblems, PackError, PackFileError
+from core.packs.index import ContentIndex
+from core.packs.paths import PackDir, UnsafePathError
+from core.packs.yamlfile import YamlDoc, load_yaml_mapping
+from core.params.validate import to_draft4
+
+TRIGGERS_DIR = "triggers"
+METADATA_SUFFIXES = (".yaml", ".yml")
+SCHEMA_KEYS = ("parameters_schema", "payload_schema")
+
+_TRIGGER_TYPE = schemacheck.validator_for(
+    {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "pattern": r"^\S+$"},
+            "pack": {"type": "string"},
+            "description": {"type": "string"},
+            "parameters_schema": {"type": "object"},
+            "payload_schema": {"type": "object"},
+            "tags": {"type": "array", "items": {"type": "object"}},
+            # Computed by st2 and ignored here, but valid in exported metadata.
+            "ref": {"type": "string"},
+            "uid": {"type": "string"},
+            "id": {"type": "string"},
+            "metadata_file": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
+)
+
+
+def metadata_files(pack_dir: PackDir, folder: str, errors: list[PackError]) -> list[str]:
+    """Pack-relative paths of the top-level ``<folder>/*.yaml|*.yml`` files, sorted."""
+    try:
+        directory = pack_dir.resolve(folder)
+    except UnsafePathError as exc:
+        errors.append(PackError(pack_dir.shown_file(folder), "", str(exc)))
+        return []
+    if not directory.is_dir():
+        return []
+    return sorted(
+        f"{folder}/{entry.name}"
+        for entry in directory.iterdir()
+        if entry.suffix in METADATA_SUFFIXES and not entry.name.startswith(".")
+    )
+
+
+def read_metadata(
+    pack_dir: PackDir, relative: str, errors: list[PackError]
+) -> tuple[YamlDoc, FileProblems] | None:
+    """The file's mapping and a problem collector for it; ``None`` if it cannot be read."""
+    shown = pack_dir.shown_file(relative)
+    try:
+        doc = load_yaml_mapping(pack_dir.resolve(relative), shown)
+    except UnsafePathError as exc:
+        errors.append(PackError(shown, "", str(exc)))
+        return None
+    except PackFileError as exc:
+        errors.append(exc.error)
+        return None
+    return doc, FileProblems(shown, errors, doc.lines)
+
+
+def check_pack_field(value: object, ref: str, what: str, problems: FileProblems) -> None:
+    if isinstance(value, str) and value != ref:
+        problems.add(("pack",), f"the {what} says pack {value!r} but it is in pack {ref!r}")
+
+
+def load_trigger_type(
+    pack_dir: PackDir, pack: Pack, relative: str, errors: list[PackError]
+) -> TriggerType | None:
+    """Load one trigger type file; ``None`` (with every problem in ``errors``) if invalid."""
+    read = read_metadata(pack_dir, relative, errors)
+    if read is None:
+        return None
+    doc, problems = read
+    data = doc.data
+    schemacheck.check(_TRIGGER_TYPE, data, problems)
+    if "name" not in data:
+        problems.add(("name",), "required key is missing")
+    check_pack_field(data.get("pack"), pack.ref, "trigger type", problems)
+    for key in SCHEMA_KEYS:
+        _check_json_schema(data.get(key), key, problems)
+    if problems.count:
+        return None
+    return TriggerType(
+        pack=pack.ref,
+        name=data["name"],
+        description=data.get("description", ""),
+        # Stored in draft 4 form (st2's ``required: true`` lifted), like the built-in types.
+        parameters_schema=to_draft4(data.get("parameters_schema", {})),
+        payload_schema=to_draft4(data.get("payload_schema", {})),
+        tags=tuple(data.get("tags", [])),
+        metadata_file=problems.file,
+    )
+
+
+def _check_json_schema(schema: object, key: str, problems: FileProblems) -> None:
+    if not isinstance(schema, Mapping):
+        return  # absent, or a wrong type already reported
+    try:
+        Draft4Validator.check_schema(to_draft4(schema))
+    except SchemaError as exc:
+        path = tuple(str(p) if not isinstance(p, int) else p for p in exc.absolute_path)
+        problems.add((key, *path), f"invalid JSON schema: {exc.message}")
+
+
+class TriggerKind:
+    """Loads ``triggers/*.yaml``; a name used twice in a pack keeps the first file."""
+
+    def load(self, content: PackContent, errors: list[PackError]) -> None:
+        seen: dict[str, str] = {}
+        for relative in metadata_files(content.directory, TRIGGERS_DIR, errors):
+            trigger = load_trigger_type(content.directory, content.pack, relative, errors)
+            if trigger is None:
+                continue
+            if trigger.name in seen:
+                shown = content.directory.shown_file(relative)
+                message = (
+                    f"trigger type {trigger.name!r} is already defined in {seen[trigger.name]}"
+                )
+                errors.append(PackError(shown, "name", message))
+                continue
+            seen[trigger.name] = relative
+            content.trigger_types.append(trigger)
+
+    def register(self, content: PackContent, index: ContentIndex, errors: list[PackError]) -> None:
+        for trigger in content.trigger_types:
+            if trigger.ref in index.trigger_types:
+                # Only the bundled core pack can collide, with a built-in type.
+                file = trigger.metadata_file or content.directory.shown
+                message = f"trigger type {trigger.ref!r} is built in and cannot be redefined"
+                errors.append(PackError(file, "name", message))
+                continue
+            index.trigger_types[trigger.ref] = trigger
