@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bot import cli_commands as commands
 from bot.cli_kv import add_key_parser
+from bot.cli_rules import add_rule_parser
 from bot.logs import configure_logging
 from core.models import ExecutionStatus
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=commands.pack_validate)
 
     add_key_parser(sub, common)
+    add_rule_parser(sub, common)
 
     serve = sub.add_parser("serve", parents=[common], help="run Squall (console chat, web)")
     serve.add_argument("--no-console", action="store_true", help="no interactive prompt")

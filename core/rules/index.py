@@ -1,0 +1,100 @@
+"""Enabled rules grouped by the trigger they listen to (st2-format §4.1, §5).
+
+A trigger is its type ref plus its parameters (webhook url, timer spec), so rules are keyed by
+both: a webhook POST to ``/hooks/a`` only looks at the rules registered on ``a``, and the cost of
+finding candidates is independent of how many other rules are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.models import Rule
+
+__all__ = [
+    "BACKSTOP",
+    "STANDARD",
+    "WEBHOOK_TRIGGER",
+    "RuleGroup",
+    "RuleIndex",
+    "TriggerKey",
+    "normalize_parameters",
+    "trigger_key",
+]
+
+STANDARD = "standard"
+BACKSTOP = "backstop"
+WEBHOOK_TRIGGER = "core.st2.webhook"
+
+# (trigger type ref, canonical JSON of the trigger parameters)
+TriggerKey = tuple[str, str]
+
+
+def normalize_parameters(trigger_ref: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """st2 strips leading/trailing ``/`` from webhook urls, so ``/a/`` and ``a`` are one hook."""
+    normalized = dict(parameters)
+    url = normalized.get("url")
+    if trigger_ref == WEBHOOK_TRIGGER and isinstance(url, str):
+        normalized["url"] = url.strip("/")
+    return normalized
+
+
+def trigger_key(trigger_ref: str, parameters: Mapping[str, Any] | None) -> TriggerKey:
+    """The key naming one trigger; key order and spacing in the parameters do not matter."""
+    normalized = normalize_parameters(trigger_ref, parameters or {})
+    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
+    return trigger_ref, canonical
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """The rules of one trigger, in load order; backstop rules apply only if no standard one
+    matched the trigger instance."""
+
+    standard: tuple[Rule, ...] = ()
+    backstop: tuple[Rule, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.standard) + len(self.backstop)
+
+
+_EMPTY = RuleGroup()
+
+
+class RuleIndex:
+    """Immutable after construction: rebuild it when the loaded content changes."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        groups: dict[TriggerKey, tuple[list[Rule], list[Rule]]] = {}
+        count = 0
+        for rule in rules:
+            if not rule.enabled:
+                continue  # st2: a disabled rule never matches
+            key = trigger_key(rule.trigger.type, rule.trigger.parameters)
+            standard, backstop = groups.setdefault(key, ([], []))
+            (backstop if rule.type == BACKSTOP else standard).append(rule)
+            count += 1
+        self._groups = {key: RuleGroup(tuple(s), tuple(b)) for key, (s, b) in groups.items()}
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def candidates(
+        self, trigger_ref: str, trigger_parameters: Mapping[str, Any] | None = None
+    ) -> RuleGroup:
+        """The enabled rules registered on exactly this trigger (type and parameters)."""
+        return self._groups.get(trigger_key(trigger_ref, trigger_parameters), _EMPTY)
+
+    def triggers(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every trigger some enabled rule listens to, as (type ref, normalized parameters):
+        what webhooks and timers must register."""
+        return [(ref, json.loads(params)) for ref, params in self._groups]
+
+    def rules(self) -> list[Rule]:
+        return [
+            rule for group in self._groups.values() for rule in (*group.standard, *group.backstop)
+        ]
