@@ -15,11 +15,20 @@ from core.models.status import (
     check_transition,
 )
 from core.models.trigger import CriterionSpec, Rule, RuleAction, RuleTrigger, TriggerType
+from core.models.trigger_instance import (
+    INSTANCE_TRANSITIONS,
+    IllegalInstanceTransition,
+    InstanceStatusChange,
+    RuleEnforcement,
+    TriggerInstance,
+    TriggerInstanceStatus,
+)
 
 __all__ = [
     "CANCELABLE",
     "COMPLETED",
     "FAILED_GROUP",
+    "INSTANCE_TRANSITIONS",
     "IN_FLIGHT",
     "MASK",
     "RUNNABLE",
@@ -28,14 +37,19 @@ __all__ = [
     "CriterionSpec",
     "Execution",
     "ExecutionStatus",
+    "IllegalInstanceTransition",
     "IllegalTransition",
+    "InstanceStatusChange",
     "Pack",
     "ParamSchema",
     "Rule",
     "RuleAction",
+    "RuleEnforcement",
     "RuleTrigger",
     "RunnerType",
     "StatusChange",
+    "TriggerInstance",
+    "TriggerInstanceStatus",
     "TriggerType",
     "can_transition",
     "check_transition",

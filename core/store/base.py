@@ -13,7 +13,13 @@ from datetime import datetime
 from typing import Protocol
 
 from core.kv.model import KeyValuePair
-from core.models import Execution, ExecutionStatus
+from core.models import (
+    Execution,
+    ExecutionStatus,
+    RuleEnforcement,
+    TriggerInstance,
+    TriggerInstanceStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,61 @@ class KeyValueRepository(Protocol):
         """Garbage collection: remove items whose expiry is at or before ``now``."""
 
 
+class TriggerInstanceRepository(Protocol):
+    """Trigger instances; at most one per (trigger, dedupe_key) when a dedupe_key is set."""
+
+    async def insert(self, instance: TriggerInstance) -> bool:
+        """Persist durably before returning; False (nothing stored) for a duplicate id or a
+        (trigger, dedupe_key) already stored, so a replayed delivery is dispatched once."""
+
+    async def get(self, instance_id: str) -> TriggerInstance | None: ...
+
+    async def list_unfinished(self, limit: int = 100) -> list[TriggerInstance]:
+        """``pending`` and ``processing`` instances, oldest first (re-processing at startup)."""
+
+    async def list(
+        self,
+        trigger: str | None = None,
+        status: TriggerInstanceStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TriggerInstance]:
+        """Newest first (by occurrence time)."""
+
+    async def replace(
+        self, instance: TriggerInstance, *, expected_status: TriggerInstanceStatus
+    ) -> bool:
+        """Write ``instance`` only if the stored status is still ``expected_status``."""
+
+    async def delete_before(self, cutoff: datetime) -> int:
+        """Garbage collection: remove processed/processing_failed instances older than cutoff."""
+
+
+class RuleEnforcementRepository(Protocol):
+    """Rule enforcements; at most one per (rule_ref, trigger_instance_id)."""
+
+    async def insert(self, enforcement: RuleEnforcement) -> bool:
+        """Persist durably; False (nothing stored) when this rule was already enforced for
+        this trigger instance (or the id exists)."""
+
+    async def get(self, enforcement_id: str) -> RuleEnforcement | None: ...
+
+    async def list(
+        self,
+        rule_ref: str | None = None,
+        trigger_instance_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RuleEnforcement]:
+        """Newest first (by enforced_at)."""
+
+    async def set_execution(self, enforcement_id: str, execution_id: str) -> bool:
+        """Record the execution the enforcement created; False if unknown or already set."""
+
+    async def delete_before(self, cutoff: datetime) -> int:
+        """Garbage collection: remove enforcements enforced before ``cutoff``."""
+
+
 class Store(Protocol):
     """A backend: a set of repositories plus its lifecycle."""
 
@@ -93,6 +154,12 @@ class Store(Protocol):
 
     @property
     def kv(self) -> KeyValueRepository: ...
+
+    @property
+    def trigger_instances(self) -> TriggerInstanceRepository: ...
+
+    @property
+    def rule_enforcements(self) -> RuleEnforcementRepository: ...
 
     async def open(self) -> None:
         """Connect, create the schema/indexes and run forward migrations."""

@@ -29,13 +29,16 @@ from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeo
 
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.store.base import ExecutionQuery, StoreError
+from core.store.mongo_events import MongoRuleEnforcements, MongoTriggerInstances
+from core.store.mongo_events import create_indexes as create_event_indexes
 from core.store.mongo_keys import escape_keys, unescape_keys
 from core.store.mongo_kv import MongoKeyValues
 from core.store.mongo_kv import create_indexes as create_kv_indexes
 
 DEFAULT_DATABASE = "squall"
-# v2 added the ``kv`` collection (mongo_kv).
-SCHEMA_VERSION = 2
+# v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
+# (mongo_events).
+SCHEMA_VERSION = 3
 _SCHEMA_ID = "schema"
 _NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 _OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
@@ -119,6 +122,8 @@ class MongoStore:
         self._owns_client = client is None
         self._executions: MongoExecutions | None = None
         self._kv: MongoKeyValues | None = None
+        self._trigger_instances: MongoTriggerInstances | None = None
+        self._rule_enforcements: MongoRuleEnforcements | None = None
 
     @classmethod
     def from_url(cls, url: str, *, database: str | None = None) -> MongoStore:
@@ -140,6 +145,18 @@ class MongoStore:
             raise StoreError(f"{self.where} is not open")
         return self._kv
 
+    @property
+    def trigger_instances(self) -> MongoTriggerInstances:
+        if self._trigger_instances is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._trigger_instances
+
+    @property
+    def rule_enforcements(self) -> MongoRuleEnforcements:
+        if self._rule_enforcements is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._rule_enforcements
+
     async def open(self) -> None:
         if self._executions is not None:
             return
@@ -154,6 +171,12 @@ class MongoStore:
             raise
         self._executions = MongoExecutions(db["executions"], self.where)
         self._kv = MongoKeyValues(db["kv"], lambda: _errors(self.where))
+        self._trigger_instances = MongoTriggerInstances(
+            db["trigger_instances"], lambda: _errors(self.where)
+        )
+        self._rule_enforcements = MongoRuleEnforcements(
+            db["rule_enforcements"], lambda: _errors(self.where)
+        )
 
     def _new_client(self, url: str) -> Any:
         try:
@@ -164,6 +187,7 @@ class MongoStore:
 
     async def close(self) -> None:
         self._executions = self._kv = None
+        self._trigger_instances = self._rule_enforcements = None
         if self._owns_client and self.client is not None:
             # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
             result = self.client.close()
@@ -195,6 +219,7 @@ async def _migrate(db: Any, where: str) -> None:
         for keys, options in version_indexes:
             await db["executions"].create_index(keys, **options)
     await create_kv_indexes(db)
+    await create_event_indexes(db)
     if current < SCHEMA_VERSION:
         await db["meta"].update_one(
             {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True

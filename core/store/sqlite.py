@@ -18,6 +18,7 @@ from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.execution import isoformat
 from core.store.base import ExecutionQuery, StoreError
 from core.store.sqlite_db import MEMORY, Database, SqliteOptions, StoreBusy, parse_url
+from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances
 from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_schema import current_version
 
@@ -42,6 +43,8 @@ class SqliteStore:
         self._db: Database | None = None
         self._executions: SqliteExecutions | None = None
         self._kv: SqliteKeyValues | None = None
+        self._trigger_instances: SqliteTriggerInstances | None = None
+        self._rule_enforcements: SqliteRuleEnforcements | None = None
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: str | None = None) -> SqliteStore:
@@ -60,15 +63,30 @@ class SqliteStore:
             raise StoreError(f"SQLite store {self.path} is not open")
         return self._kv
 
+    @property
+    def trigger_instances(self) -> SqliteTriggerInstances:
+        if self._trigger_instances is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._trigger_instances
+
+    @property
+    def rule_enforcements(self) -> SqliteRuleEnforcements:
+        if self._rule_enforcements is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._rule_enforcements
+
     async def open(self) -> None:
         if self._db is None:
             self._db = Database(self.path, self.options)
             self._executions = SqliteExecutions(self._db)
             self._kv = SqliteKeyValues(self._db)
+            self._trigger_instances = SqliteTriggerInstances(self._db)
+            self._rule_enforcements = SqliteRuleEnforcements(self._db)
 
     async def close(self) -> None:
         if self._db is not None:
             db, self._db, self._executions, self._kv = self._db, None, None, None
+            self._trigger_instances = self._rule_enforcements = None
             await db.close()
 
     async def schema_version(self) -> int:

@@ -65,7 +65,40 @@ V3_KV: Migration = (
     "CREATE INDEX kv_expire ON kv (expire_timestamp) WHERE expire_timestamp IS NOT NULL",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1_EXECUTIONS, V2_USER_PARENT, V3_KV)
+# v4: trigger instances and rule enforcements (st2-format §4.2, §5). The unique indexes are the
+# idempotency guarantees: one instance per (trigger, dedupe_key) so a replayed delivery is stored
+# once, and one enforcement per (rule, instance) so re-evaluation after a crash cannot
+# double-fire (security §2.6).
+V4_EVENTS: Migration = (
+    """CREATE TABLE trigger_instances (
+        id TEXT PRIMARY KEY,
+        trigger TEXT NOT NULL,
+        status TEXT NOT NULL,
+        occurrence_time TEXT NOT NULL,
+        dedupe_key TEXT,
+        doc TEXT NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX trigger_instances_dedupe ON trigger_instances (trigger, dedupe_key)"
+    " WHERE dedupe_key IS NOT NULL",
+    "CREATE INDEX trigger_instances_time ON trigger_instances (occurrence_time, id)",
+    "CREATE INDEX trigger_instances_trigger ON trigger_instances (trigger, occurrence_time, id)",
+    "CREATE INDEX trigger_instances_status ON trigger_instances (status, occurrence_time, id)",
+    """CREATE TABLE rule_enforcements (
+        id TEXT PRIMARY KEY,
+        rule_ref TEXT NOT NULL,
+        trigger_instance_id TEXT NOT NULL,
+        execution_id TEXT,
+        enforced_at TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        UNIQUE (rule_ref, trigger_instance_id)
+    )""",
+    "CREATE INDEX rule_enforcements_time ON rule_enforcements (enforced_at, id)",
+    "CREATE INDEX rule_enforcements_rule ON rule_enforcements (rule_ref, enforced_at, id)",
+    "CREATE INDEX rule_enforcements_instance"
+    " ON rule_enforcements (trigger_instance_id, enforced_at, id)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (V1_EXECUTIONS, V2_USER_PARENT, V3_KV, V4_EVENTS)
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -11,7 +11,7 @@ import pytest
 from mongomock_motor import AsyncMongoMockClient
 
 from core.kv import SYSTEM, USER, KeyValuePair
-from core.store import Store, StoreError, sqlite_schema
+from core.store import Store, StoreError, mongo, sqlite_schema
 from core.store.mongo import MongoStore
 from core.store.sqlite import SqliteStore
 
@@ -129,7 +129,7 @@ async def test_sqlite_v2_file_gains_the_kv_table(tmp_path: Path) -> None:
     store = SqliteStore(path)
     await store.open()
     try:
-        assert await store.schema_version() == 3
+        assert await store.schema_version() == sqlite_schema.LATEST
         await store.kv.put(pair("k", expire_timestamp=FUTURE))
         assert await store.kv.get(SYSTEM, "k") == pair("k", expire_timestamp=FUTURE)
     finally:
@@ -151,7 +151,7 @@ async def test_mongo_kv_indexes() -> None:
     try:
         indexes = await store.client["squall"]["kv"].index_information()
         assert indexes["scope_name"]["unique"] is True
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == mongo.SCHEMA_VERSION
     finally:
         await store.close()
 

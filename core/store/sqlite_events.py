@@ -1,0 +1,182 @@
+"""The SQLite trigger instance and rule enforcement repositories (sqlite_schema v4).
+
+As for executions, the whole record is the JSON ``doc``; the columns are the ones that queries
+filter, sort or enforce uniqueness on. Documents are encoded and decoded on the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from core.models import RuleEnforcement, TriggerInstance, TriggerInstanceStatus
+from core.models.trigger_instance import FINISHED
+from core.store.sqlite_db import Database
+from core.store.sqlite_kv import stamp
+
+_T = TriggerInstanceStatus
+_INSTANCE_INSERT = (
+    "INSERT INTO trigger_instances (id, trigger, status, occurrence_time, dedupe_key, doc)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSTANCE_REPLACE = (
+    "UPDATE trigger_instances SET (trigger, status, occurrence_time, dedupe_key, doc)"
+    " = (?, ?, ?, ?, ?) WHERE id = ? AND status = ?"
+)
+_INSTANCE_UNFINISHED = (
+    "SELECT doc FROM trigger_instances WHERE status IN (?, ?) ORDER BY occurrence_time, id LIMIT ?"
+)
+_FINISHED = tuple(sorted(str(s) for s in FINISHED))
+_INSTANCE_DELETE = (
+    f"DELETE FROM trigger_instances WHERE status IN ({', '.join('?' * len(_FINISHED))})"
+    " AND occurrence_time < ?"
+)
+_ENFORCEMENT_INSERT = (
+    "INSERT INTO rule_enforcements"
+    " (id, rule_ref, trigger_instance_id, execution_id, enforced_at, doc) VALUES (?, ?, ?, ?, ?, ?)"
+)
+# Only fills a blank: an enforcement never points at two executions.
+_ENFORCEMENT_SET_EXECUTION = (
+    "UPDATE rule_enforcements SET execution_id = ?, doc = json_set(doc, '$.execution_id', ?)"
+    " WHERE id = ? AND execution_id IS NULL"
+)
+
+
+class SqliteTriggerInstances:
+    """``TriggerInstanceRepository`` over the ``trigger_instances`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert(self, instance: TriggerInstance) -> bool:
+        row = (instance.id, *_instance_values(instance))
+        return await self._db.write(_insert, _INSTANCE_INSERT, row)
+
+    async def get(self, instance_id: str) -> TriggerInstance | None:
+        sql = "SELECT doc FROM trigger_instances WHERE id = ?"
+        rows = await self._db.read(_fetch, sql, (instance_id,))
+        return _load_instance(rows[0][0]) if rows else None
+
+    async def list_unfinished(self, limit: int = 100) -> list[TriggerInstance]:
+        args = (str(_T.PENDING), str(_T.PROCESSING), limit if limit > 0 else -1)
+        rows = await self._db.read(_fetch, _INSTANCE_UNFINISHED, args)
+        return [_load_instance(row[0]) for row in rows]
+
+    async def list(
+        self,
+        trigger: str | None = None,
+        status: TriggerInstanceStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TriggerInstance]:
+        where, args = _where(
+            ("trigger", trigger), ("status", None if status is None else str(status))
+        )
+        sql = f"SELECT doc FROM trigger_instances{where} ORDER BY occurrence_time DESC, id DESC"
+        rows = await self._db.read(_fetch, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
+        return [_load_instance(row[0]) for row in rows]
+
+    async def replace(
+        self, instance: TriggerInstance, *, expected_status: TriggerInstanceStatus
+    ) -> bool:
+        args = (*_instance_values(instance), instance.id, str(expected_status))
+        return await self._db.write(_change, _INSTANCE_REPLACE, args) == 1
+
+    async def delete_before(self, cutoff: datetime) -> int:
+        return await self._db.write(_change, _INSTANCE_DELETE, (*_FINISHED, stamp(cutoff)))
+
+
+class SqliteRuleEnforcements:
+    """``RuleEnforcementRepository`` over the ``rule_enforcements`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert(self, enforcement: RuleEnforcement) -> bool:
+        row = (
+            enforcement.id,
+            enforcement.rule_ref,
+            enforcement.trigger_instance_id,
+            enforcement.execution_id,
+            stamp(enforcement.enforced_at),
+            _dump(enforcement.to_doc()),
+        )
+        return await self._db.write(_insert, _ENFORCEMENT_INSERT, row)
+
+    async def get(self, enforcement_id: str) -> RuleEnforcement | None:
+        sql = "SELECT doc FROM rule_enforcements WHERE id = ?"
+        rows = await self._db.read(_fetch, sql, (enforcement_id,))
+        return _load_enforcement(rows[0][0]) if rows else None
+
+    async def list(
+        self,
+        rule_ref: str | None = None,
+        trigger_instance_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RuleEnforcement]:
+        where, args = _where(("rule_ref", rule_ref), ("trigger_instance_id", trigger_instance_id))
+        sql = f"SELECT doc FROM rule_enforcements{where} ORDER BY enforced_at DESC, id DESC"
+        rows = await self._db.read(_fetch, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
+        return [_load_enforcement(row[0]) for row in rows]
+
+    async def set_execution(self, enforcement_id: str, execution_id: str) -> bool:
+        args = (execution_id, execution_id, enforcement_id)
+        return await self._db.write(_change, _ENFORCEMENT_SET_EXECUTION, args) == 1
+
+    async def delete_before(self, cutoff: datetime) -> int:
+        sql = "DELETE FROM rule_enforcements WHERE enforced_at < ?"
+        return await self._db.write(_change, sql, (stamp(cutoff),))
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
+    return conn.execute(sql, args).fetchall()
+
+
+def _change(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
+    return conn.execute(sql, args).rowcount
+
+
+def _insert(conn: sqlite3.Connection, sql: str, row: Sequence[Any]) -> bool:
+    try:
+        conn.execute(sql, row)
+    except sqlite3.IntegrityError:
+        return False  # a duplicate: SQLite undid this statement only, not the writer's batch
+    return True
+
+
+def _where(*filters: tuple[str, str | None]) -> tuple[str, list[Any]]:
+    # Column names come from the callers' literals, never from user input.
+    pairs = [(column, value) for column, value in filters if value is not None]
+    clauses = " AND ".join(f"{column} = ?" for column, _ in pairs)
+    return (f" WHERE {clauses}" if pairs else ""), [value for _, value in pairs]
+
+
+def _page(args: list[Any], limit: int, offset: int) -> list[Any]:
+    # SQLite: a negative LIMIT is no limit.
+    return [*args, limit if limit > 0 else -1, max(offset, 0)]
+
+
+def _instance_values(instance: TriggerInstance) -> tuple[Any, ...]:
+    return (
+        instance.trigger,
+        str(instance.status),
+        stamp(instance.occurrence_time),
+        instance.dedupe_key,
+        _dump(instance.to_doc()),
+    )
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def _load_instance(text: str) -> TriggerInstance:
+    return TriggerInstance.from_doc(json.loads(text))
+
+
+def _load_enforcement(text: str) -> RuleEnforcement:
+    return RuleEnforcement.from_doc(json.loads(text))
