@@ -8,14 +8,14 @@ from typing import Any, TypeVar
 from core.models import Action, Pack, RunnerType
 from core.packs import parameters, schemacheck
 from core.packs.content import PackContent
-from core.packs.errors import FileProblems, PackError, PackFileError
+from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex
+from core.packs.metadata import metadata_files, read_metadata
 from core.packs.paths import PackDir, UnsafePathError
-from core.packs.yamlfile import YamlDoc, load_yaml_mapping
+from core.packs.yamlfile import YamlDoc
 from core.runners.types import LATER_RUNNERS, RUNNER_TYPES, UNSUPPORTED_RUNNERS
 
 ACTIONS_DIR = "actions"
-METADATA_SUFFIXES = (".yaml", ".yml")
 # Runners whose entry point is the thing they run, and the one that must not have any.
 NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "python-script"})
 NO_ENTRY_POINT = frozenset({"local-shell-cmd"})
@@ -65,38 +65,15 @@ _ACTION = schemacheck.validator_for(
 )
 
 
-def action_files(pack_dir: PackDir, errors: list[PackError]) -> list[str]:
-    """Pack-relative paths of the top-level ``actions/*.yaml|*.yml`` files, sorted."""
-    try:
-        directory = pack_dir.resolve(ACTIONS_DIR)
-    except UnsafePathError as exc:
-        errors.append(PackError(pack_dir.shown_file(ACTIONS_DIR), "", str(exc)))
-        return []
-    if not directory.is_dir():
-        return []
-    return sorted(
-        f"{ACTIONS_DIR}/{entry.name}"
-        for entry in directory.iterdir()
-        if entry.suffix in METADATA_SUFFIXES and not entry.name.startswith(".")
-    )
-
-
 def load_action(
     pack_dir: PackDir, pack: Pack, relative: str, errors: list[PackError]
 ) -> Action | None:
     """Load one action file; ``None`` (with every problem added to ``errors``) if invalid."""
-    shown = pack_dir.shown_file(relative)
-    try:
-        path = pack_dir.resolve(relative)
-        doc = load_yaml_mapping(path, shown)
-    except UnsafePathError as exc:
-        errors.append(PackError(shown, "", str(exc)))
+    read = read_metadata(pack_dir, relative, errors)
+    if read is None:
         return None
-    except PackFileError as exc:
-        errors.append(exc.error)
-        return None
-    problems = FileProblems(shown, errors, doc.lines)
-    action = _check(doc, pack, pack_dir, path, problems)
+    doc, problems = read
+    action = _check(doc, pack, pack_dir, pack_dir.resolve(relative), problems)
     return action if problems.count == 0 else None
 
 
@@ -206,7 +183,7 @@ class ActionKind:
 
     def load(self, content: PackContent, errors: list[PackError]) -> None:
         seen: dict[str, str] = {}
-        for relative in action_files(content.directory, errors):
+        for relative in metadata_files(content.directory, ACTIONS_DIR, errors):
             action = load_action(content.directory, content.pack, relative, errors)
             if action is None:
                 continue

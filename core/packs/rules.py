@@ -14,8 +14,8 @@ from core.packs import schemacheck
 from core.packs.content import PackContent
 from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex, UnknownActionError, UnknownTriggerTypeError
+from core.packs.metadata import check_pack_field, metadata_files, read_metadata
 from core.packs.paths import PackDir
-from core.packs.triggers import check_pack_field, metadata_files, read_metadata
 
 RULES_DIR = "rules"
 

@@ -1,6 +1,6 @@
 """Trigger type metadata (``triggers/*.yaml``): st2-format §1, registered as ``<pack>.<name>``.
 
-The helpers ``metadata_files`` and ``read_metadata`` are shared with the rules kind.
+Metadata files are read with the helpers in ``core/packs/metadata.py``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from jsonschema.exceptions import SchemaError
 from core.models import Pack, TriggerType
 from core.packs import schemacheck
 from core.packs.content import PackContent
-from core.packs.errors import FileProblems, PackError, PackFileError
+from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex
-from core.packs.paths import PackDir, UnsafePathError
-from core.packs.yamlfile import YamlDoc, load_yaml_mapping
+from core.packs.metadata import check_pack_field, metadata_files, read_metadata
+from core.packs.paths import PackDir
 from core.params.validate import to_draft4
 
 TRIGGERS_DIR = "triggers"
-METADATA_SUFFIXES = (".yaml", ".yml")
 SCHEMA_KEYS = ("parameters_schema", "payload_schema")
 
 _TRIGGER_TYPE = schemacheck.validator_for(
@@ -42,43 +41,6 @@ _TRIGGER_TYPE = schemacheck.validator_for(
         "additionalProperties": False,
     }
 )
-
-
-def metadata_files(pack_dir: PackDir, folder: str, errors: list[PackError]) -> list[str]:
-    """Pack-relative paths of the top-level ``<folder>/*.yaml|*.yml`` files, sorted."""
-    try:
-        directory = pack_dir.resolve(folder)
-    except UnsafePathError as exc:
-        errors.append(PackError(pack_dir.shown_file(folder), "", str(exc)))
-        return []
-    if not directory.is_dir():
-        return []
-    return sorted(
-        f"{folder}/{entry.name}"
-        for entry in directory.iterdir()
-        if entry.suffix in METADATA_SUFFIXES and not entry.name.startswith(".")
-    )
-
-
-def read_metadata(
-    pack_dir: PackDir, relative: str, errors: list[PackError]
-) -> tuple[YamlDoc, FileProblems] | None:
-    """The file's mapping and a problem collector for it; ``None`` if it cannot be read."""
-    shown = pack_dir.shown_file(relative)
-    try:
-        doc = load_yaml_mapping(pack_dir.resolve(relative), shown)
-    except UnsafePathError as exc:
-        errors.append(PackError(shown, "", str(exc)))
-        return None
-    except PackFileError as exc:
-        errors.append(exc.error)
-        return None
-    return doc, FileProblems(shown, errors, doc.lines)
-
-
-def check_pack_field(value: object, ref: str, what: str, problems: FileProblems) -> None:
-    if isinstance(value, str) and value != ref:
-        problems.add(("pack",), f"the {what} says pack {value!r} but it is in pack {ref!r}")
 
 
 def load_trigger_type(

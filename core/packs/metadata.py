@@ -1,0 +1,46 @@
+"""Reading the metadata files every content kind shares (``<folder>/*.yaml|*.yml``)."""
+
+from __future__ import annotations
+
+from core.packs.errors import FileProblems, PackError, PackFileError
+from core.packs.paths import PackDir, UnsafePathError
+from core.packs.yamlfile import YamlDoc, load_yaml_mapping
+
+METADATA_SUFFIXES = (".yaml", ".yml")
+
+
+def metadata_files(pack_dir: PackDir, folder: str, errors: list[PackError]) -> list[str]:
+    """Pack-relative paths of the top-level ``<folder>/*.yaml|*.yml`` files, sorted."""
+    try:
+        directory = pack_dir.resolve(folder)
+    except UnsafePathError as exc:
+        errors.append(PackError(pack_dir.shown_file(folder), "", str(exc)))
+        return []
+    if not directory.is_dir():
+        return []
+    return sorted(
+        f"{folder}/{entry.name}"
+        for entry in directory.iterdir()
+        if entry.suffix in METADATA_SUFFIXES and not entry.name.startswith(".")
+    )
+
+
+def read_metadata(
+    pack_dir: PackDir, relative: str, errors: list[PackError]
+) -> tuple[YamlDoc, FileProblems] | None:
+    """The file's mapping and a problem collector for it; ``None`` if it cannot be read."""
+    shown = pack_dir.shown_file(relative)
+    try:
+        doc = load_yaml_mapping(pack_dir.resolve(relative), shown)
+    except UnsafePathError as exc:
+        errors.append(PackError(shown, "", str(exc)))
+        return None
+    except PackFileError as exc:
+        errors.append(exc.error)
+        return None
+    return doc, FileProblems(shown, errors, doc.lines)
+
+
+def check_pack_field(value: object, ref: str, what: str, problems: FileProblems) -> None:
+    if isinstance(value, str) and value != ref:
+        problems.add(("pack",), f"the {what} says pack {value!r} but it is in pack {ref!r}")
