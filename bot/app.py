@@ -13,9 +13,11 @@ from core.executions.recovery import abandon_orphans
 from core.executions.service import ExecutionOptions, ExecutionService
 from core.kv.keyfile import load_or_create_key
 from core.kv.service import KeyValueService
+from core.models import utcnow
 from core.packs import LoadResult, load_packs
 from core.runners.registry import RunnerOptions, build_runners
 from core.store import Store, open_store
+from core.triggers.dispatcher import TriggerDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ class Engine:
     content: LoadResult
     executions: ExecutionService
     kv: KeyValueService
+    triggers: TriggerDispatcher
 
 
 def key_path(settings: Settings) -> Path:
@@ -67,12 +70,16 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         )
         kv = KeyValueService(store, load_or_create_key(key_path(settings)))
         service = ExecutionService(store, content.index, runners, options, kv=kv)
-        engine = Engine(settings, store, content, service, kv)
+        triggers = TriggerDispatcher(store, content.index, service, now=utcnow)
+        engine = Engine(settings, store, content, service, kv, triggers)
         await abandon_orphans(store)  # cheap, and every command then shows the truth
         if start:
             await service.start()
             grace = settings.executions.shutdown_grace_seconds
             stack.push_async_callback(service.stop, grace)
+            # Pushed after service.stop, so it runs first: no execution requests after it.
+            stack.push_async_callback(triggers.stop)
+            await triggers.recover()
         else:
             stack.push_async_callback(_close_runners, service)
         yield engine

@@ -136,6 +136,30 @@ class ExecutionService:
         self._wakeup.set()
         return execution
 
+    async def request_failed(
+        self,
+        ref: str,
+        parameters: Mapping[str, Any],
+        *,
+        context: Mapping[str, Any] | None = None,
+        error: str,
+    ) -> Execution:
+        """Persist an execution that is ``failed`` from birth, with result ``{error}``.
+
+        st2 records a rule whose parameters cannot be rendered as a failed execution rather
+        than dropping it, so the failure is visible where operators look (st2-format §4).
+        """
+        action = self.index.actions.get(ref)
+        runner_type = action.runner_type if action else ""
+        ctx = {"user": "stanley", **(context or {})}
+        if action is not None:
+            ctx["pack"] = action.pack
+        requested = Execution.request(ref, runner_type, dict(parameters), ctx)
+        failed = requested.transition(S.FAILED, result={"error": error})
+        await self.store.executions.insert(failed)
+        logger.info("execution %s failed at request: %s", failed.id, error)
+        return failed
+
     async def _kv_for(
         self, action: Action, live: Mapping[str, Any], ctx: Mapping[str, Any]
     ) -> Mapping[str, Any] | None:

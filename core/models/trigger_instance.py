@@ -70,10 +70,18 @@ class TriggerInstance:
     # instance per (trigger, dedupe_key), so a replayed delivery is dispatched once.
     dedupe_key: str | None = None
     log: tuple[InstanceStatusChange, ...] = ()
+    # Which trigger this occurrence is for (e.g. the webhook url): rules are indexed by
+    # type + parameters, and a restart must re-match with the same parameters.
+    trigger_parameters: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def new(
-        cls, trigger: str, payload: dict[str, Any], source: str = "", dedupe_key: str | None = None
+        cls,
+        trigger: str,
+        payload: dict[str, Any],
+        source: str = "",
+        dedupe_key: str | None = None,
+        trigger_parameters: dict[str, Any] | None = None,
     ) -> TriggerInstance:
         now = utcnow()
         return cls(
@@ -85,6 +93,7 @@ class TriggerInstance:
             source=source,
             dedupe_key=dedupe_key,
             log=(InstanceStatusChange(_T.PENDING, now),),
+            trigger_parameters=dict(trigger_parameters or {}),
         )
 
     def transition(self, status: TriggerInstanceStatus) -> TriggerInstance:
@@ -102,6 +111,7 @@ class TriggerInstance:
             "status": str(self.status),
             "source": self.source,
             "dedupe_key": self.dedupe_key,
+            "trigger_parameters": self.trigger_parameters,
             "log": [
                 {"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in self.log
             ],
@@ -118,6 +128,7 @@ class TriggerInstance:
             status=_T(doc["status"]),
             source=doc.get("source") or "",
             dedupe_key=doc.get("dedupe_key"),
+            trigger_parameters=doc.get("trigger_parameters") or {},
             log=tuple(
                 InstanceStatusChange(_T(c["status"]), parse_ts(c["timestamp"]) or occurred)
                 for c in doc.get("log") or ()

@@ -84,3 +84,10 @@ def test_enforcement_doc_round_trip() -> None:
         assert RuleEnforcement.from_doc(item.to_doc()) == item
     assert failed.execution_id is None
     assert fired.to_doc()["enforced_at"].endswith("Z")
+
+
+def test_trigger_parameters_survive_a_round_trip() -> None:
+    instance = TriggerInstance.new(
+        "core.st2.webhook", {"body": {}}, "webhook:x", "d-1", {"url": "x"}
+    )
+    assert TriggerInstance.from_doc(instance.to_doc()).trigger_parameters == {"url": "x"}
