@@ -1,10 +1,13 @@
-"""The aiohttp application: health endpoints now; webhooks and the REST API in later issues."""
+"""The aiohttp application: health endpoints and webhooks; the REST API in later issues."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from bot.app import Engine
+from bot.webhooks import WebhookRoutes
+from core.rules.index import RuleIndex
+from core.webhooks.handler import WEBHOOK_TRIGGER, Dispatcher
 
 ENGINE = web.AppKey("engine", Engine)
 
@@ -27,9 +30,24 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
-def build_web_app(engine: Engine) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+def webhook_urls(engine: Engine) -> frozenset[str]:
+    """The hooks some enabled rule listens to (urls already normalized by the index)."""
+    index = RuleIndex(engine.content.index.rules.values())
+    return frozenset(
+        str(params["url"])
+        for ref, params in index.triggers()
+        if ref == WEBHOOK_TRIGGER and isinstance(params.get("url"), str)
+    )
+
+
+def build_web_app(engine: Engine, dispatcher: Dispatcher | None = None) -> web.Application:
+    """``dispatcher`` defaults to the engine's trigger dispatcher (``Engine.triggers``)."""
+    settings = engine.settings.webhooks
+    # Webhook bodies are read with their own cap; this one only guards the other routes.
+    app = web.Application(client_max_size=max(1024 * 1024, settings.max_body_bytes))
     app[ENGINE] = engine
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    routes = WebhookRoutes(settings, webhook_urls(engine), dispatcher or engine.triggers)
+    routes.register(app)
     return app

@@ -2,8 +2,10 @@
 
 The schema is the dataclasses themselves: each field's type hint says how to read its key
 (``str``, ``int``, ``float``, ``bool``, ``Path``, ``Literal[...]``, ``X | None``, ``list[X]``,
-``tuple[X, ...]``, a nested dataclass) and ``Annotated[T, Check(...)]`` adds validation or
-normalisation. New settings sections are therefore new dataclasses, not new parsing code.
+``tuple[X, ...]``, ``dict[str, X]``, a nested dataclass) and ``Annotated[T, Check(...)]`` adds
+validation or normalisation; ``Annotated[T, ParseWith(...)]`` replaces the parsing of a value
+whose shape a type hint cannot say (e.g. ``none`` or a mapping). New settings sections are
+therefore new dataclasses, not new parsing code.
 
 ``${VAR}`` references are expanded on each string scalar as it is parsed (see envsubst), so
 errors come out in document order. Every error is collected with its dotted path; nothing stops
@@ -50,6 +52,16 @@ class Check:
     """``Annotated`` marker: ``func(value, ctx)`` validates or normalises a parsed value.
 
     It returns the value to keep, or raises ``ValueError`` whose text becomes the error.
+    """
+
+    func: Callable[[Any, Context], object]
+
+
+@dataclass(frozen=True)
+class ParseWith:
+    """``Annotated`` marker: ``func(value, ctx)`` parses the raw YAML value itself.
+
+    Strings anywhere inside it have had their ``${VAR}`` references expanded already.
     """
 
     func: Callable[[Any, Context], object]
@@ -149,7 +161,11 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def _parse_annotated(value: object, hint: Any, path: str, ctx: Context) -> Any:
     base, *extras = get_args(hint)
-    result = _dispatch(value, base, path, ctx)
+    custom = [extra for extra in extras if isinstance(extra, ParseWith)]
+    if custom:
+        result = custom[0].func(_expand_tree(value, ctx), ctx)
+    else:
+        result = _dispatch(value, base, path, ctx)
     for extra in extras:
         if result is INVALID:
             break
@@ -188,6 +204,35 @@ def _parse_sequence(value: object, hint: Any, path: str, ctx: Context) -> Any:
     return tuple(items) if origin is tuple else items
 
 
+def _expand_tree(value: object, ctx: Context) -> object:
+    if isinstance(value, str):
+        return str(expand(value, ctx.env)) if "${" in value else value
+    if isinstance(value, dict):
+        return {key: _expand_tree(item, ctx) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand_tree(item, ctx) for item in value]
+    return value
+
+
+def _parse_mapping(value: object, hint: Any, path: str, ctx: Context) -> Any:
+    key_hint, value_hint = get_args(hint)
+    if key_hint is not str:
+        raise TypeError(f"settings schema: only dict[str, X] is supported at {path!r}")
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        raise ValueError(_expected("mapping", value))
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            ctx.errors.append(f"{key_path(path, str(key))}: keys must be strings")
+            result[str(key)] = INVALID
+            continue
+        result[key] = _parse(item, value_hint, key_path(path, key), ctx)
+    if any(item is INVALID for item in result.values()):
+        return INVALID
+    return result
+
+
 _BY_ORIGIN: dict[Any, Callable[[object, Any, str, Context], Any]] = {
     Annotated: _parse_annotated,
     Union: _parse_optional,
@@ -195,6 +240,7 @@ _BY_ORIGIN: dict[Any, Callable[[object, Any, str, Context], Any]] = {
     Literal: _parse_literal,
     list: _parse_sequence,
     tuple: _parse_sequence,
+    dict: _parse_mapping,
 }
 
 

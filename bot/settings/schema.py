@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from bot.settings.parser import FROM_CONTEXT, Check, Context, between, parse_document
+from bot.settings.parser import (
+    FROM_CONTEXT,
+    Check,
+    Context,
+    ParseWith,
+    between,
+    parse_document,
+)
+from core.webhooks.handler import HookAuth, auth_from_config, normalize_hook
 
 # The checkout's own ``packs/`` folder (bot/settings/schema.py → repo root).
 BUNDLED_PACKS_DIR = Path(__file__).resolve().parents[2] / "packs"
@@ -103,6 +111,40 @@ class HttpSettings:
     port: Annotated[int, between(1, 65535)] = 9101
 
 
+def _hook_auth(value: object, ctx: Context) -> HookAuth:
+    return auth_from_config(value)
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    """One webhook url: how callers prove who they are (``none`` opts out explicitly)."""
+
+    auth: Annotated[HookAuth, ParseWith(_hook_auth)]
+
+
+def _hook_urls(hooks: dict[str, HookSettings], ctx: Context) -> dict[str, HookSettings]:
+    """Keys are normalized like rule urls (``/a/`` is ``a``) so lookups need no second guess."""
+    normalized: dict[str, HookSettings] = {}
+    for url, hook in hooks.items():
+        key = normalize_hook(url)
+        if key in normalized:
+            raise ValueError(f"{url!r} and another key both name hook {key!r}")
+        normalized[key] = hook
+    return normalized
+
+
+@dataclass(frozen=True)
+class WebhooksSettings:
+    """``POST /api/v1/webhooks/<url>``: body cap and per-hook auth (no entry → 401)."""
+
+    max_body_bytes: Annotated[int, between(1)] = 1_048_576
+    hooks: Annotated[dict[str, HookSettings], Check(_hook_urls)] = field(default_factory=dict)
+
+    def auth_for(self, hook: str) -> HookAuth | None:
+        found = self.hooks.get(normalize_hook(hook))
+        return None if found is None else found.auth
+
+
 @dataclass(frozen=True)
 class ExecutionsSettings:
     max_concurrency: Annotated[int, between(1)] = 32
@@ -157,6 +199,7 @@ class Settings:
     packs: PacksSettings = field(default_factory=PacksSettings)
     aliases: AliasesSettings = field(default_factory=AliasesSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     executions: ExecutionsSettings = field(default_factory=ExecutionsSettings)
     runners: RunnersSettings = field(default_factory=RunnersSettings)
     log: LogSettings = field(default_factory=LogSettings)

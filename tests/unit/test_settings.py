@@ -240,8 +240,8 @@ def test_all_errors_are_reported_together_with_paths(tmp_path: Path) -> None:
         load_settings(config, env={})
     assert caught.value.errors == [
         "stor: unknown key (did you mean 'store'?)",
-        "zzz: unknown key (expected one of store, packs, aliases, http, executions, runners,"
-        " log, crypto)",
+        "zzz: unknown key (expected one of store, packs, aliases, http, webhooks, executions,"
+        " runners, log, crypto)",
         "store.url: expected string, got integer",
         "packs.paths: expected list, got string",
         "packs.config_dir: expected path, got list",
@@ -275,8 +275,8 @@ def test_all_errors_are_reported_together_with_paths(tmp_path: Path) -> None:
         ("runners:\n  http: [1]\n", "runners.http: expected mapping, got list"),
         (
             "1: x\n",
-            "1: unknown key (expected one of store, packs, aliases, http, executions,"
-            " runners, log, crypto)",
+            "1: unknown key (expected one of store, packs, aliases, http, webhooks,"
+            " executions, runners, log, crypto)",
         ),
     ],
 )
@@ -503,3 +503,92 @@ def test_example_config_documents_every_key_with_a_comment() -> None:
             f"line {number + 1}: {line.strip()} is undocumented"
         )
         assert previous.startswith(match.group(1) + "#"), f"line {number + 1}: comment indent"
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+def test_webhook_hooks_parse_every_auth_kind(tmp_path: Path) -> None:
+    text = (
+        "webhooks:\n"
+        "  max_body_bytes: 2048\n"
+        "  hooks:\n"
+        "    /gh/:\n"
+        "      auth: {preset: github, secret: '${GH_SECRET}'}\n"
+        "    open:\n"
+        "      auth: none\n"
+        "    custom:\n"
+        "      auth: {type: hmac, header: X-Sig, algorithm: sha512, encoding: base64,"
+        " prefix: 'v=', secret: s3}\n"
+    )
+    s = load_settings(write(tmp_path, text), env={"GH_SECRET": "topsecret"})
+    assert s.webhooks.max_body_bytes == 2048
+    gh = s.webhooks.auth_for("gh")
+    assert gh is not None and gh.label == "github" and gh.secret == b"topsecret"
+    assert "topsecret" not in repr(gh)
+    opened = s.webhooks.auth_for("open")
+    assert opened is not None and opened.kind == "none" and opened.label == "none"
+    custom = s.webhooks.auth_for("custom")
+    assert custom is not None and custom.scheme is not None
+    assert (custom.label, custom.scheme.algorithm, custom.scheme.prefix) == ("hmac", "sha512", "v=")
+    assert s.webhooks.auth_for("missing") is None
+
+
+def test_webhook_defaults(tmp_path: Path) -> None:
+    s = Settings.defaults(tmp_path)
+    assert s.webhooks.max_body_bytes == 1_048_576
+    assert s.webhooks.hooks == {}
+
+
+@pytest.mark.parametrize(
+    ("auth", "error"),
+    [
+        ("nope", "expected 'none' or a mapping"),
+        ("{preset: gitlab, secret: x}", "preset: must be one of github, slack, stripe, hmac"),
+        ("{preset: github}", "secret: is required"),
+        ("{type: hmac, secret: x}", "header: is required"),
+        ("{preset: github, secret: x, colour: red}", "colour: unknown field"),
+    ],
+)
+def test_webhook_auth_errors_name_the_hook(tmp_path: Path, auth: str, error: str) -> None:
+    text = f"webhooks:\n  hooks:\n    gh:\n      auth: {auth}\n"
+    errors = errors_of(tmp_path, text)
+    assert len(errors) == 1
+    assert errors[0].startswith("webhooks.hooks.gh.auth: ")
+    assert error in errors[0]
+
+
+def test_webhook_hooks_must_be_a_mapping_of_entries(tmp_path: Path) -> None:
+    assert errors_of(tmp_path, "webhooks:\n  hooks: [a]\n") == [
+        "webhooks.hooks: expected mapping, got list"
+    ]
+    assert errors_of(tmp_path, "webhooks:\n  hooks:\n    gh: {}\n") == [
+        "webhooks.hooks.gh.auth: required key is missing"
+    ]
+    assert errors_of(tmp_path, "webhooks:\n  hooks:\n    1: {auth: none}\n") == [
+        "webhooks.hooks.1: keys must be strings"
+    ]
+
+
+def test_webhook_secret_env_errors_are_reported(tmp_path: Path) -> None:
+    text = "webhooks:\n  hooks:\n    gh:\n      auth: {preset: github, secret: '${NOPE}'}\n"
+    errors = errors_of(tmp_path, text)
+    assert len(errors) == 1 and errors[0].startswith("webhooks.hooks.gh.auth: ")
+    assert "NOPE" in errors[0]
+
+
+@dataclass(frozen=True)
+class _Limits:
+    sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def test_parser_reads_dict_of_str_with_item_paths(tmp_path: Path) -> None:
+    ctx = Context(base_dir=tmp_path, env={"N": "7"})
+    parsed = parse_document(_Limits, {"sizes": {"a": 1, "b": "${N}"}}, ctx)
+    assert parsed.sizes == {"a": 1, "b": 7}
+    with pytest.raises(SettingsError) as caught:
+        parse_document(_Limits, {"sizes": {"a": "x", "b": True}}, Context(base_dir=tmp_path))
+    assert caught.value.errors == [
+        "sizes.a: expected integer, got string",
+        "sizes.b: expected integer, got boolean",
+    ]

@@ -1,0 +1,129 @@
+"""aiohttp routes for ``/api/v1/webhooks``: bytes in, core.webhooks.handler decides, 202 out.
+
+A 202 is only sent once the dispatcher returned, i.e. the trigger instance is persisted; if the
+store is down the caller gets a 503 and can retry (the provider's own redelivery).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from bot.settings.schema import WebhooksSettings
+from core.packs.index import UnknownTriggerTypeError
+from core.webhooks.handler import (
+    GENERIC_HOOK,
+    WEBHOOK_TRIGGER,
+    Dispatcher,
+    WebhookError,
+    authorize,
+    build_payload,
+    check_declared_size,
+    generic_target,
+    normalize_hook,
+    parse_body,
+    require_auth,
+)
+
+logger = logging.getLogger(__name__)
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WebhookRoutes:
+    """The hooks some enabled rule listens to, their settings, and where instances go."""
+
+    settings: WebhooksSettings
+    hooks: frozenset[str]
+    dispatcher: Dispatcher
+
+    def register(self, app: web.Application) -> None:
+        app.router.add_get("/api/v1/webhooks", self.list_hooks)
+        app.router.add_get("/api/v1/webhooks/{url:.*}", self.show_hook)
+        app.router.add_post("/api/v1/webhooks/{url:.*}", self.receive)
+
+    async def list_hooks(self, request: web.Request) -> web.Response:
+        return web.json_response([self._row(hook) for hook in sorted({*self.hooks, GENERIC_HOOK})])
+
+    async def show_hook(self, request: web.Request) -> web.Response:
+        hook = normalize_hook(request.match_info["url"])
+        if hook != GENERIC_HOOK and hook not in self.hooks:
+            return _error(404, f"Webhook {hook} not registered with st2")
+        return web.json_response(self._row(hook))
+
+    def _row(self, hook: str) -> dict[str, str]:
+        # "required" = no auth configured yet: the hook answers 401 until it is.
+        auth = self.settings.auth_for(hook)
+        return {"url": hook, "auth": "required" if auth is None else auth.label}
+
+    async def receive(self, request: web.Request) -> web.Response:
+        hook = normalize_hook(request.match_info["url"])
+        try:
+            return await self._receive(hook, request)
+        except WebhookError as refused:
+            logger.info("webhook %r refused (%d): %s", hook, refused.status, refused.message)
+            return _error(refused.status, refused.message)
+
+    async def _receive(self, hook: str, request: web.Request) -> web.Response:
+        if hook != GENERIC_HOOK and hook not in self.hooks:
+            raise WebhookError(404, f"Webhook {hook} not registered with st2")
+        # Refuse an unconfigured hook before spending anything on its body.
+        auth = require_auth(hook, self.settings.auth_for(hook))
+        body = await _read_capped(request, self.settings.max_body_bytes)
+        delivery_id = authorize(hook, auth, request.headers, body, time.time())
+        parsed = parse_body(request.headers.get("Content-Type", ""), body)
+        if hook == GENERIC_HOOK:
+            trigger, payload = generic_target(parsed)
+            parameters: dict[str, Any] | None = None
+        else:
+            trigger, payload = WEBHOOK_TRIGGER, build_payload(request.headers, parsed)
+            parameters = {"url": hook}
+        # Scoped by hook: two hooks may well see the same provider delivery id.
+        dedupe_key = None if delivery_id is None else f"{hook}:{delivery_id}"
+        await self._dispatch(hook, trigger, payload, parameters, dedupe_key)
+        return web.json_response(parsed, status=202)
+
+    async def _dispatch(
+        self,
+        hook: str,
+        trigger: str,
+        payload: dict[str, Any],
+        parameters: dict[str, Any] | None,
+        dedupe_key: str | None,
+    ) -> None:
+        try:
+            instance = await self.dispatcher.dispatch(
+                trigger,
+                payload,
+                trigger_parameters=parameters,
+                source=f"webhook:{hook}",
+                dedupe_key=dedupe_key,
+            )
+        except UnknownTriggerTypeError:
+            raise WebhookError(400, f"unknown trigger type {trigger!r}") from None
+        except Exception:
+            # Whatever broke (store down, disk full), the delivery was not persisted: say so.
+            logger.exception("webhook %s: dispatch failed", hook)
+            raise WebhookError(503, "could not store the trigger instance; retry later") from None
+        if instance is None:
+            logger.info("webhook %s: duplicate delivery %s acknowledged", hook, dedupe_key)
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; refuse as soon as more arrive (a lying Content-Length)."""
+    check_declared_size(request.content_length, limit)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.content.iter_chunked(_CHUNK):
+        total += len(chunk)
+        check_declared_size(total, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"faultstring": message}, status=status)

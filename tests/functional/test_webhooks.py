@@ -1,0 +1,287 @@
+"""Webhooks over real HTTP on 127.0.0.1: the app of bot/web.py on an engine from a temp config."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import test_utils
+
+from bot.app import Engine, open_engine
+from bot.settings import load_settings
+from bot.settings.schema import HookSettings
+from bot.web import build_web_app
+from core.models import MASK
+from core.models.status import ExecutionStatus
+from core.models.trigger_instance import TriggerInstance
+from core.store.base import ExecutionQuery
+from core.webhooks.handler import HookAuth
+
+SECRET = "hook-secret"
+LIMIT = 4096
+RULE = """---
+name: {name}
+pack: hooks_demo
+enabled: true
+trigger:
+  type: core.st2.webhook
+  parameters:
+    url: {url}
+criteria:
+  trigger.body.name:
+    type: equals
+    pattern: st2
+action:
+  ref: core.echo
+  parameters:
+    message: "{{{{ trigger.body.name }}}}"
+"""
+CONFIG = f"""store:
+  url: sqlite:///var/squall.db
+packs:
+  paths: ['{{packs}}']
+http:
+  enabled: false
+executions:
+  max_concurrency: 2
+webhooks:
+  max_body_bytes: {LIMIT}
+  hooks:
+    /gh/:
+      auth: {{{{preset: github, secret: '${{{{HOOK_SECRET}}}}'}}}}
+    open:
+      auth: none
+"""
+
+
+def write_pack(root: Path) -> Path:
+    rules = root / "packs" / "hooks_demo" / "rules"
+    rules.mkdir(parents=True)
+    (rules.parent / "pack.yaml").write_text(
+        "ref: hooks_demo\nname: hooks_demo\ndescription: webhook tests\nversion: 0.1.0\n"
+        "author: Squall tests\n"
+    )
+    for name, url in (("gh", "gh"), ("open", "/open/"), ("noauth", "noauth")):
+        (rules / f"{name}.yaml").write_text(RULE.format(name=name, url=url))
+    return root / "packs"
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    config = tmp_path / "squall.yaml"
+    config.write_text(CONFIG.format(packs=write_pack(tmp_path)))
+    settings = load_settings(config, env={"HOOK_SECRET": SECRET})
+    async with open_engine(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def client(engine: Engine) -> AsyncIterator[test_utils.TestClient[Any, Any]]:
+    server = test_utils.TestServer(build_web_app(engine), host="127.0.0.1")
+    async with test_utils.TestClient(server) as opened:
+        yield opened
+
+
+def signed(body: bytes, delivery: str = "d-1") -> dict[str, str]:
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": f"sha256={digest}",
+        "X-GitHub-Delivery": delivery,
+    }
+
+
+async def instances(engine: Engine, hook: str) -> list[TriggerInstance]:
+    found = await engine.store.trigger_instances.list(limit=100)
+    return [i for i in found if i.source == f"webhook:{hook}"]
+
+
+Client = test_utils.TestClient[Any, Any]
+BODY = json.dumps({"name": "nobody"}).encode()
+
+
+async def test_unsigned_github_hook_is_401(client: Client, engine: Engine) -> None:
+    resp = await client.post("/api/v1/webhooks/gh", data=BODY)
+    assert resp.status == 401
+    assert "missing header" in (await resp.json())["faultstring"]
+    assert await instances(engine, "gh") == []
+
+
+async def test_signed_github_hook_is_202_and_persisted(client: Client, engine: Engine) -> None:
+    resp = await client.post("/api/v1/webhooks/gh/", data=BODY, headers=signed(BODY))
+    assert resp.status == 202
+    assert await resp.json() == {"name": "nobody"}
+    [stored] = await instances(engine, "gh")
+    assert stored.trigger == "core.st2.webhook"
+    assert stored.dedupe_key == "gh:d-1"
+    assert stored.payload["body"] == {"name": "nobody"}
+    assert stored.payload["headers_lower"]["x-hub-signature-256"] == MASK
+    assert stored.payload["headers_lower"]["x-github-delivery"] == "d-1"
+
+
+async def test_one_changed_byte_is_refused_and_nothing_stored(
+    client: Client, engine: Engine
+) -> None:
+    tampered = BODY.replace(b"nobody", b"nobodY")
+    resp = await client.post("/api/v1/webhooks/gh", data=tampered, headers=signed(BODY))
+    assert resp.status == 403
+    text = await resp.text()
+    assert "signature mismatch" in text and SECRET not in text
+    assert await instances(engine, "gh") == []
+
+
+async def test_a_replayed_delivery_is_acknowledged_once(client: Client, engine: Engine) -> None:
+    for _ in range(2):
+        resp = await client.post("/api/v1/webhooks/gh", data=BODY, headers=signed(BODY))
+        assert resp.status == 202
+    assert len(await instances(engine, "gh")) == 1
+
+
+async def test_an_oversized_body_is_413_and_nothing_stored(client: Client, engine: Engine) -> None:
+    big = json.dumps({"pad": "x" * LIMIT}).encode()
+    resp = await client.post("/api/v1/webhooks/gh", data=big, headers=signed(big))
+    assert resp.status == 413
+    assert await instances(engine, "gh") == []
+
+
+async def test_a_chunked_body_over_the_cap_is_413(client: Client, engine: Engine) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b" " * 1024
+
+    resp = await client.post("/api/v1/webhooks/open", data=chunks())
+    assert resp.status == 413
+    assert await instances(engine, "open") == []
+
+
+async def test_unknown_hook_is_404(client: Client) -> None:
+    resp = await client.post("/api/v1/webhooks/nope", json={})
+    assert resp.status == 404
+    assert (await resp.json())["faultstring"] == "Webhook nope not registered with st2"
+
+
+async def test_a_hook_without_auth_settings_is_401(client: Client, engine: Engine) -> None:
+    resp = await client.post("/api/v1/webhooks/noauth", json={"name": "st2"})
+    assert resp.status == 401
+    assert "API keys" in (await resp.json())["faultstring"]
+    assert await instances(engine, "noauth") == []
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b'"just a string"', "application/json"),
+        (b"[" * 2000 + b"]" * 2000, "application/json"),
+        (b"[" * 100 + b"]" * 100, "application/json"),
+        (b"\x00\x01", "application/octet-stream"),
+        (b"\xff\xfe", "text/plain"),
+    ],
+)
+async def test_bad_bodies_are_400_never_500(
+    client: Client, engine: Engine, data: bytes, content_type: str
+) -> None:
+    headers = {"Content-Type": content_type}
+    resp = await client.post("/api/v1/webhooks/open", data=data, headers=headers)
+    assert resp.status == 400
+    assert await instances(engine, "open") == []
+
+
+async def test_form_bodies_are_dicts_of_lists(client: Client, engine: Engine) -> None:
+    resp = await client.post("/api/v1/webhooks/open", data={"name": "st2"})
+    assert resp.status == 202
+    [stored] = await instances(engine, "open")
+    assert stored.payload["body"] == {"name": ["st2"]}
+
+
+async def test_auth_none_hook_runs_the_rule_end_to_end(client: Client, engine: Engine) -> None:
+    resp = await client.post("/api/v1/webhooks/open", json={"name": "st2"})
+    assert resp.status == 202
+    assert await resp.json() == {"name": "st2"}
+    execution = await wait_for_echo(engine)
+    assert execution["status"] == ExecutionStatus.SUCCEEDED
+    assert execution["stdout"] == "st2"
+
+
+async def wait_for_echo(engine: Engine) -> dict[str, Any]:
+    query = ExecutionQuery(action_ref="core.echo")
+    for _ in range(600):
+        for execution in await engine.store.executions.list(query):
+            if execution.status == ExecutionStatus.SUCCEEDED and execution.result:
+                return {"status": execution.status, "stdout": execution.result["stdout"]}
+        await asyncio.sleep(0.05)
+    # Say where it stopped: no instance, no enforcement, or an execution that failed.
+    instances = [i.status for i in await engine.store.trigger_instances.list()]
+    enforcements = [e.failure_reason for e in await engine.store.rule_enforcements.list()]
+    executions = [(e.status, e.result) for e in await engine.store.executions.list(query)]
+    raise AssertionError(f"no echo: {instances=} {enforcements=} {executions=}")
+
+
+async def test_generic_st2_hook_follows_the_same_auth_rules(client: Client) -> None:
+    resp = await client.post("/api/v1/webhooks/st2", json={"trigger": "core.st2.webhook"})
+    assert resp.status == 401
+
+
+async def test_generic_st2_hook_dispatches_the_named_trigger(engine: Engine) -> None:
+    hooks = {**engine.settings.webhooks.hooks, "st2": HookSettings(auth=HookAuth(kind="none"))}
+    webhooks = dataclasses.replace(engine.settings.webhooks, hooks=hooks)
+    opened = dataclasses.replace(
+        engine, settings=dataclasses.replace(engine.settings, webhooks=webhooks)
+    )
+    app = build_web_app(opened)
+    async with test_utils.TestClient(test_utils.TestServer(app, host="127.0.0.1")) as client:
+        url = "/api/v1/webhooks/st2"
+        missing = await client.post(url, json={"payload": {}})
+        assert (missing.status, (await missing.json())["faultstring"]) == (
+            400,
+            "Trigger not specified.",
+        )
+        unknown = await client.post(url, json={"trigger": "no.such", "payload": {}})
+        assert unknown.status == 400
+        sent = {"trigger": "core.st2.webhook", "payload": {"a": 1}}
+        resp = await client.post(url, json=sent)
+        assert resp.status == 202 and await resp.json() == sent
+    [stored] = await instances(engine, "st2")
+    assert stored.payload == {"a": 1}
+
+
+async def test_listing_shows_hooks_and_auth_kinds(client: Client) -> None:
+    resp = await client.get("/api/v1/webhooks")
+    assert resp.status == 200
+    assert await resp.json() == [
+        {"url": "gh", "auth": "github"},
+        {"url": "noauth", "auth": "required"},
+        {"url": "open", "auth": "none"},
+        {"url": "st2", "auth": "required"},
+    ]
+    one = await client.get("/api/v1/webhooks/gh/")
+    assert (one.status, await one.json()) == (200, {"url": "gh", "auth": "github"})
+    assert (await client.get("/api/v1/webhooks/nope")).status == 404
+
+
+class BrokenDispatcher:
+    async def dispatch(
+        self,
+        trigger_ref: str,
+        payload: dict[str, Any],
+        *,
+        trigger_parameters: dict[str, Any] | None = None,
+        source: str = "",
+        dedupe_key: str | None = None,
+    ) -> TriggerInstance | None:
+        raise ConnectionError("store is down")
+
+
+async def test_a_failed_dispatch_is_503_never_202(engine: Engine) -> None:
+    app = build_web_app(engine, dispatcher=BrokenDispatcher())
+    async with test_utils.TestClient(test_utils.TestServer(app, host="127.0.0.1")) as client:
+        resp = await client.post("/api/v1/webhooks/open", json={"name": "st2"})
+        assert resp.status == 503
+        assert "retry" in (await resp.json())["faultstring"]

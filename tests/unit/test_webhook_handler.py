@@ -1,0 +1,199 @@
+"""The webhook decision logic without HTTP: auth, limits, body parsing, payloads."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+
+from core.models import MASK
+from core.webhooks.handler import (
+    MAX_JSON_DEPTH,
+    HookAuth,
+    WebhookError,
+    auth_from_config,
+    authorize,
+    build_payload,
+    check_declared_size,
+    generic_target,
+    normalize_hook,
+    parse_body,
+)
+
+SECRET = "It's a Secret to Everybody"
+BODY = b'{"name": "st2"}'
+
+
+def github_headers(body: bytes, secret: str = SECRET, delivery: str = "d-1") -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Delivery": delivery}
+
+
+def refusal(call: Any, *args: Any) -> WebhookError:
+    with pytest.raises(WebhookError) as caught:
+        call(*args)
+    return caught.value
+
+
+GITHUB = auth_from_config({"preset": "github", "secret": SECRET})
+
+
+# --- auth settings ------------------------------------------------------------------------------
+
+
+def test_auth_from_config_kinds() -> None:
+    assert auth_from_config("none") == HookAuth(kind="none")
+    assert GITHUB.kind == "signature" and GITHUB.label == "github"
+    assert SECRET not in repr(GITHUB)
+    custom = auth_from_config({"type": "hmac", "header": "X-Sig", "secret": "s"})
+    assert custom.label == "hmac"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "expected 'none' or a mapping"),
+        ("None", "expected 'none' or a mapping"),
+        ({"preset": "github"}, "secret: is required"),
+        ({"preset": "github", "secret": ""}, "secret: must be a non-empty string"),
+        ({"type": "hmac", "secret": "x"}, "header: is required"),
+        ({"preset": "nope", "secret": "x"}, "preset: must be one of"),
+    ],
+)
+def test_auth_from_config_errors(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        auth_from_config(value)
+
+
+# --- authorize ----------------------------------------------------------------------------------
+
+
+def test_a_hook_without_auth_is_401_and_says_why() -> None:
+    error = refusal(authorize, "gh", None, {}, BODY, 0.0)
+    assert error.status == 401
+    assert "webhooks.hooks.gh.auth" in error.message and "API keys" in error.message
+
+
+def test_auth_none_lets_anyone_in() -> None:
+    assert authorize("open", HookAuth(kind="none"), {}, BODY, 0.0) is None
+
+
+def test_a_good_github_signature_returns_the_delivery_id() -> None:
+    assert authorize("gh", GITHUB, github_headers(BODY), BODY, 0.0) == "d-1"
+
+
+def test_a_missing_signature_is_401() -> None:
+    error = refusal(authorize, "gh", GITHUB, {"X-GitHub-Delivery": "d"}, BODY, 0.0)
+    assert error.status == 401 and "missing header" in error.message
+
+
+def test_a_changed_body_is_403_without_leaking_anything() -> None:
+    headers = github_headers(BODY)
+    error = refusal(authorize, "gh", GITHUB, headers, BODY.replace(b"st2", b"st3"), 0.0)
+    assert error.status == 403 and error.message == "signature check failed: signature mismatch"
+    assert SECRET not in error.message and headers["X-Hub-Signature-256"] not in error.message
+
+
+def test_a_signature_with_another_secret_is_403() -> None:
+    error = refusal(authorize, "gh", GITHUB, github_headers(BODY, secret="other"), BODY, 0.0)
+    assert error.status == 403
+
+
+# --- size ---------------------------------------------------------------------------------------
+
+
+def test_declared_size_over_the_cap_is_413() -> None:
+    check_declared_size(None, 10)
+    check_declared_size(10, 10)
+    assert refusal(check_declared_size, 11, 10).status == 413
+
+
+# --- body parsing -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        ("application/json", BODY, {"name": "st2"}),
+        ("application/json; charset=utf-8", b"[1, 2]", [1, 2]),
+        ("", BODY, {"name": "st2"}),
+        ("application/json", b"", {}),
+        ("application/vnd.github+json", BODY, {"name": "st2"}),
+        ("application/x-www-form-urlencoded", b"a=1&a=2&b=", {"a": ["1", "2"], "b": [""]}),
+        ("text/plain", "héllo".encode(), "héllo"),
+    ],
+)
+def test_bodies_are_parsed_by_content_type(content_type: str, body: bytes, expected: Any) -> None:
+    assert parse_body(content_type, body) == expected
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "message"),
+    [
+        ("application/json", b"{not json", "invalid JSON"),
+        ("application/json", b'"a string"', "must be an object or an array"),
+        ("application/json", b"42", "must be an object or an array"),
+        ("application/json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        ("application/json", b"[" * 200 + b"]" * 200, f"deeper than {MAX_JSON_DEPTH}"),
+        ("application/json", b"[" + b"9" * 5000 + b"]", "invalid JSON"),
+        ("application/json", b'{"a": "\xff"}', "not valid UTF-8"),
+        ("application/octet-stream", b"\x00", "Unsupported Content-Type"),
+        ("multipart/form-data; boundary=x", b"", "Unsupported Content-Type"),
+    ],
+)
+def test_bad_bodies_are_400(content_type: str, body: bytes, message: str) -> None:
+    error = refusal(parse_body, content_type, body)
+    assert error.status == 400 and message in error.message
+
+
+def test_nesting_at_the_limit_is_accepted() -> None:
+    depth = MAX_JSON_DEPTH
+    assert parse_body("application/json", b"[" * depth + b"]" * depth) is not None
+
+
+# --- payloads -----------------------------------------------------------------------------------
+
+
+def test_payload_masks_credentials_in_both_header_views() -> None:
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": "sha256=abc",
+        "St2-Api-Key": "k",
+        "Cookie": "session=1",
+    }
+    payload = build_payload(headers, {"name": "st2"})
+    assert payload["body"] == {"name": "st2"}
+    assert payload["headers"]["Content-Type"] == "application/json"
+    assert payload["headers"]["X-Hub-Signature-256"] == MASK
+    assert payload["headers_lower"]["st2-api-key"] == MASK
+    assert payload["headers_lower"]["cookie"] == MASK
+    assert "sha256=abc" not in json.dumps(payload)
+
+
+# --- the generic st2 hook -----------------------------------------------------------------------
+
+
+def test_generic_target() -> None:
+    assert generic_target({"trigger": "a.b", "payload": {"x": 1}}) == ("a.b", {"x": 1})
+    assert generic_target({"trigger": "a.b"}) == ("a.b", {})
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({}, "Trigger not specified."),
+        ({"trigger": 5}, "trigger must be a string"),
+        ({"trigger": "a.b", "payload": [1]}, "payload must be a JSON object"),
+    ],
+)
+def test_generic_target_errors(body: Any, message: str) -> None:
+    error = refusal(generic_target, body)
+    assert error.status == 400 and message in error.message
+
+
+def test_normalize_hook() -> None:
+    assert normalize_hook("/github/push/") == "github/push"
