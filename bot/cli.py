@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import cli_commands as commands
+from bot.cli_events import add_event_parsers
 from bot.cli_kv import add_key_parser
 from bot.cli_rules import add_rule_parser
 from bot.logs import configure_logging
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_key_parser(sub, common)
     add_rule_parser(sub, common)
+    add_event_parsers(sub, common)
 
     serve = sub.add_parser("serve", parents=[common], help="run Squall (console chat, web)")
     serve.add_argument("--no-console", action="store_true", help="no interactive prompt")
