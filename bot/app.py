@@ -14,6 +14,7 @@ from core.executions.service import ExecutionOptions, ExecutionService
 from core.kv.keyfile import load_or_create_key
 from core.kv.service import KeyValueService
 from core.models import utcnow
+from core.notify import Notifier
 from core.packs import LoadResult, load_packs
 from core.runners.registry import RunnerOptions, build_runners
 from core.store import Store, open_store
@@ -71,6 +72,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         kv = KeyValueService(store, load_or_create_key(key_path(settings)))
         service = ExecutionService(store, content.index, runners, options, kv=kv)
         triggers = TriggerDispatcher(store, content.index, service, now=utcnow)
+        if start:  # a short-lived CLI process would close the store under its trigger tasks
+            service.add_completion_listener(Notifier(triggers, content.index).on_completed)
         engine = Engine(settings, store, content, service, kv, triggers)
         await abandon_orphans(store)  # cheap, and every command then shows the truth
         if start:

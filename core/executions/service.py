@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 S = ExecutionStatus
 LEASE = timedelta(seconds=30)
 CANCELED_RESULT = {"message": "Action canceled by user."}
+CompletionListener = Callable[[Execution], Awaitable[None]]
 
 
 def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
@@ -89,10 +90,16 @@ class ExecutionService:
         self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._intake_open = False
+        self._listeners: list[CompletionListener] = []
+        self._listener_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def running_count(self) -> int:
         return len(self._running)
+
+    def add_completion_listener(self, callback: CompletionListener) -> None:
+        """Call ``callback`` (in its own task) for each execution completed in this process."""
+        self._listeners.append(callback)
 
     # -- requests -------------------------------------------------------------------------
     def action(self, ref: str) -> Action:
@@ -263,8 +270,17 @@ class ExecutionService:
             running.cancel.set()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
+        await self._stop_listeners(grace)
         for runner in self.runners.values():
             await runner.close()
+
+    async def _stop_listeners(self, grace: float) -> None:
+        if self._listener_tasks:
+            await asyncio.wait(set(self._listener_tasks), timeout=grace)
+        pending = list(self._listener_tasks)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _dispatch_loop(self) -> None:
         while self._intake_open:
@@ -333,6 +349,20 @@ class ExecutionService:
             if not future.done():
                 future.set_result(execution)
 
+    def _notify_listeners(self, execution: Execution) -> None:
+        # Own tasks: a slow or failing listener must never delay or break the execution path.
+        for listener in self._listeners:
+            task = asyncio.create_task(self._call_listener(listener, execution))
+            self._listener_tasks.add(task)
+            task.add_done_callback(self._listener_tasks.discard)
+
+    @staticmethod
+    async def _call_listener(listener: CompletionListener, execution: Execution) -> None:
+        try:
+            await listener(execution)
+        except Exception:
+            logger.exception("completion listener failed for execution %s", execution.id)
+
     async def _cas(
         self, current: Execution, status: ExecutionStatus, **changes: Any
     ) -> Execution | None:
@@ -341,6 +371,7 @@ class ExecutionService:
         if await self.store.executions.replace(new, expected_status=current.status):
             if new.is_completed:
                 self._notify_waiters(new)
+                self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner
             return new
         return None
 
