@@ -21,14 +21,21 @@ def squall(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def wait_running(config: Path) -> dict[str, object]:
-    deadline = time.monotonic() + 30
+def wait_running(config: Path, proc: subprocess.Popen[bytes], log: Path) -> str:
+    """The id of the running execution, read straight from the SQLite file (no extra process
+    competing for the store); fails at once, with its output, if ``squall run`` died."""
+    database = config.parent / "var" / "squall.db"
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        listed = json.loads(squall(config, "execution", "list", "--status", "running").stdout)
-        if listed:
-            return dict(listed[0])
-        time.sleep(0.1)
-    raise AssertionError("the execution never started running")
+        if proc.poll() is not None:
+            raise AssertionError(f"squall run exited {proc.returncode}: {log.read_text()}")
+        if database.exists():
+            with sqlite3.connect(database) as db:
+                row = db.execute("select id from executions where status = 'running'").fetchone()
+            if row:
+                return str(row[0])
+        time.sleep(0.05)
+    raise AssertionError(f"the execution never started running: {log.read_text()}")
 
 
 def wait_pgid(config: Path, execution_id: str) -> int:
@@ -47,19 +54,21 @@ def wait_pgid(config: Path, execution_id: str) -> int:
 
 def test_kill_9_then_restart_abandons_and_kills_sleep(squall_config: Path) -> None:
     marker = f"squall-crash-{os.getpid()}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "core.local", f"cmd=sleep 300; echo {marker}",
-         "--config", str(squall_config)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    log = squall_config.parent / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "core.local", f"cmd=sleep 300; echo {marker}",
+             "--config", str(squall_config)],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
-        running = wait_running(squall_config)
-        pgid = wait_pgid(squall_config, str(running["id"]))
+        execution_id = wait_running(squall_config, proc, log)
+        pgid = wait_pgid(squall_config, execution_id)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert group_alive(pgid), "the sleep should outlive the killed Squall"
 
-        result = squall(squall_config, "execution", "get", str(running["id"]))
+        result = squall(squall_config, "execution", "get", execution_id)
         after = json.loads(result.stdout)
         assert after["status"] == "abandoned"
         assert "stopped" in after["result"]["error"]
