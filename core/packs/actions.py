@@ -10,7 +10,7 @@ from core.packs import parameters, schemacheck
 from core.packs.content import PackContent
 from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex
-from core.packs.metadata import metadata_files, read_metadata
+from core.packs.metadata import load_all, read_metadata
 from core.packs.paths import PackDir, UnsafePathError
 from core.packs.yamlfile import YamlDoc
 from core.runners.types import LATER_RUNNERS, RUNNER_TYPES, UNSUPPORTED_RUNNERS
@@ -182,18 +182,7 @@ class ActionKind:
     """Loads ``actions/*.yaml``; a name used twice in a pack keeps the first file."""
 
     def load(self, content: PackContent, errors: list[PackError]) -> None:
-        seen: dict[str, str] = {}
-        for relative in metadata_files(content.directory, ACTIONS_DIR, errors):
-            action = load_action(content.directory, content.pack, relative, errors)
-            if action is None:
-                continue
-            if action.name in seen:
-                shown = content.directory.shown_file(relative)
-                message = f"action {action.name!r} is already defined in {seen[action.name]}"
-                errors.append(PackError(shown, "name", message))
-                continue
-            seen[action.name] = relative
-            content.actions.append(action)
+        content.actions.extend(load_all(content, ACTIONS_DIR, "action", load_action, errors))
 
     def register(self, content: PackContent, index: ContentIndex, errors: list[PackError]) -> None:
         for action in content.actions:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from core.models import Pack
+from core.packs.content import PackContent
 from core.packs.errors import FileProblems, PackError, PackFileError
 from core.packs.paths import PackDir, UnsafePathError
 from core.packs.yamlfile import YamlDoc, load_yaml_mapping
@@ -44,3 +49,35 @@ def read_metadata(
 def check_pack_field(value: object, ref: str, what: str, problems: FileProblems) -> None:
     if isinstance(value, str) and value != ref:
         problems.add(("pack",), f"the {what} says pack {value!r} but it is in pack {ref!r}")
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+Named = TypeVar("Named", bound=_Named)
+
+
+def load_all(
+    content: PackContent,
+    folder: str,
+    what: str,
+    load_one: Callable[[PackDir, Pack, str, list[PackError]], Named | None],
+    errors: list[PackError],
+) -> list[Named]:
+    """Every valid item of ``<folder>/*.yaml``; a name used twice keeps the first file."""
+    seen: dict[str, str] = {}
+    items: list[Named] = []
+    for relative in metadata_files(content.directory, folder, errors):
+        item = load_one(content.directory, content.pack, relative, errors)
+        if item is None:
+            continue
+        if item.name in seen:
+            shown = content.directory.shown_file(relative)
+            message = f"{what} {item.name!r} is already defined in {seen[item.name]}"
+            errors.append(PackError(shown, "name", message))
+            continue
+        seen[item.name] = relative
+        items.append(item)
+    return items

@@ -14,7 +14,7 @@ from core.packs import schemacheck
 from core.packs.content import PackContent
 from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex, UnknownActionError, UnknownTriggerTypeError
-from core.packs.metadata import check_pack_field, metadata_files, read_metadata
+from core.packs.metadata import check_pack_field, load_all, read_metadata
 from core.packs.paths import PackDir
 
 RULES_DIR = "rules"
@@ -154,18 +154,7 @@ class RuleKind:
     """Loads ``rules/*.yaml``; a name used twice in a pack is an error, the first file wins."""
 
     def load(self, content: PackContent, errors: list[PackError]) -> None:
-        seen: dict[str, str] = {}
-        for relative in metadata_files(content.directory, RULES_DIR, errors):
-            rule = load_rule(content.directory, content.pack, relative, errors)
-            if rule is None:
-                continue
-            if rule.name in seen:
-                shown = content.directory.shown_file(relative)
-                message = f"rule {rule.name!r} is already defined in {seen[rule.name]}"
-                errors.append(PackError(shown, "name", message))
-                continue
-            seen[rule.name] = relative
-            content.rules.append(rule)
+        content.rules.extend(load_all(content, RULES_DIR, "rule", load_rule, errors))
 
     def register(self, content: PackContent, index: ContentIndex, errors: list[PackError]) -> None:
         # Unchecked until ``resolve``: pack refs are unique, so rule refs cannot collide.

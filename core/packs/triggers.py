@@ -15,7 +15,7 @@ from core.packs import schemacheck
 from core.packs.content import PackContent
 from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex
-from core.packs.metadata import check_pack_field, metadata_files, read_metadata
+from core.packs.metadata import check_pack_field, load_all, read_metadata
 from core.packs.paths import PackDir
 from core.params.validate import to_draft4
 
@@ -86,20 +86,9 @@ class TriggerKind:
     """Loads ``triggers/*.yaml``; a name used twice in a pack keeps the first file."""
 
     def load(self, content: PackContent, errors: list[PackError]) -> None:
-        seen: dict[str, str] = {}
-        for relative in metadata_files(content.directory, TRIGGERS_DIR, errors):
-            trigger = load_trigger_type(content.directory, content.pack, relative, errors)
-            if trigger is None:
-                continue
-            if trigger.name in seen:
-                shown = content.directory.shown_file(relative)
-                message = (
-                    f"trigger type {trigger.name!r} is already defined in {seen[trigger.name]}"
-                )
-                errors.append(PackError(shown, "name", message))
-                continue
-            seen[trigger.name] = relative
-            content.trigger_types.append(trigger)
+        content.trigger_types.extend(
+            load_all(content, TRIGGERS_DIR, "trigger type", load_trigger_type, errors)
+        )
 
     def register(self, content: PackContent, index: ContentIndex, errors: list[PackError]) -> None:
         for trigger in content.trigger_types:
