@@ -79,4 +79,5 @@ def test_kill_9_then_restart_abandons_and_kills_sleep(squall_config: Path) -> No
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.wait(timeout=10)  # reaped, so no ResourceWarning leaks into a later test
         subprocess.run(["pkill", "-9", "-f", marker], check=False)
