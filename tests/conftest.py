@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from bot.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -78,3 +82,16 @@ async def poll_until(condition: Callable[[], bool], timeout: float = 10) -> None
 
 async def wait_dead(pid: int, timeout: float = 10) -> None:
     await poll_until(lambda: not process_alive(pid), timeout)
+
+
+def cli(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:
+    """Run ``squall ARGV --config CONFIG`` in-process: (exit code, stdout, stderr)."""
+    code = main([*argv, "--config", str(config)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, Any]:
+    code, out, err = cli(capsys, config, *argv, "--json")
+    assert out, err
+    return code, json.loads(out)

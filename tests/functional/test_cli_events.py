@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.app import open_engine
-from bot.cli import main
 from bot.settings import load_settings
 from core.models.trigger_instance import FINISHED
 from core.store.base import ExecutionQuery
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, cli, cli_json
 
 WEBHOOK = "core.st2.webhook"
 
@@ -29,18 +26,6 @@ def config(tmp_path: Path) -> Path:
         "webhooks:\n  hooks:\n    sample:\n      auth: none\n"
     )
     return path
-
-
-def cli(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--config", str(config)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def cli_json(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, Any]:
-    code, out, err = cli(capsys, config, *argv, "--json")
-    assert out, err
-    return code, json.loads(out)
 
 
 async def _fire(config: Path) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, cli, cli_json
 
 RULE_TEST = FIXTURES / "rule_test"
 RULE_FILE = RULE_TEST / "rule_demo" / "rules" / "greet.yaml"
@@ -25,18 +24,6 @@ def config(tmp_path: Path) -> Path:
         "http:\n  enabled: false\n"
     )
     return path
-
-
-def cli(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--config", str(config)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def cli_json(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, Any]:
-    code, out, err = cli(capsys, config, *argv, "--json")
-    assert out, err
-    return code, json.loads(out)
 
 
 def instance(tmp_path: Path, data: Any) -> str:
