@@ -98,7 +98,54 @@ V4_EVENTS: Migration = (
     " ON rule_enforcements (trigger_instance_id, enforced_at, id)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (V1_EXECUTIONS, V2_USER_PARENT, V3_KV, V4_EVENTS)
+# v5: webhook API keys (only a hash is stored) and rule enable/disable overrides set from the
+# CLI on top of the pack files' ``enabled``.
+V5_KEYS_RULE_STATES: Migration = (
+    """CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        doc TEXT NOT NULL
+    )""",
+    """CREATE TABLE rule_states (
+        ref TEXT PRIMARY KEY,
+        enabled INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        doc TEXT NOT NULL
+    )""",
+)
+
+# v6: approvals (one decision wins: CAS on status) and the audit log of chat decisions.
+V6_APPROVALS_AUDIT: Migration = (
+    """CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        doc TEXT NOT NULL
+    )""",
+    "CREATE INDEX approvals_status ON approvals (status, created_at, id)",
+    "CREATE INDEX approvals_expiry ON approvals (expires_at) WHERE expires_at IS NOT NULL",
+    """CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        user TEXT,
+        doc TEXT NOT NULL
+    )""",
+    "CREATE INDEX audit_at ON audit (at, seq)",
+    "CREATE INDEX audit_user ON audit (user, at, seq)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    V1_EXECUTIONS,
+    V2_USER_PARENT,
+    V3_KV,
+    V4_EVENTS,
+    V5_KEYS_RULE_STATES,
+    V6_APPROVALS_AUDIT,
+)
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

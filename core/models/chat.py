@@ -1,0 +1,117 @@
+"""Platform-neutral chat models: what adapters receive and what they are asked to post.
+
+Adapters (Slack, Discord, errbot, console) translate between these and their platform; the
+engine and the bot never see a platform payload. Every button carries the text command it
+stands for, so a click and a typed command go through one permission check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChatIdentity:
+    """Who spoke: adapter + workspace/guild + user id. Never a display name."""
+
+    adapter: str
+    workspace: str
+    user_id: str
+
+    @property
+    def key(self) -> str:
+        """Stable text form used in settings (``users.<name>.identities``) and the audit log."""
+        return f"{self.adapter}:{self.workspace}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class ChatPlace:
+    """Where a message lives: channel (or DM), optional thread, optional message id."""
+
+    adapter: str
+    channel: str
+    thread: str | None = None
+    message_id: str | None = None
+    is_direct: bool = False
+
+    def to_context(self) -> dict[str, Any]:
+        """The ``context.chat`` of an execution started from here."""
+        return {
+            "adapter": self.adapter,
+            "channel": self.channel,
+            "thread": self.thread,
+            "message": self.message_id,
+            "direct": self.is_direct,
+        }
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """One inbound message, slash command or button click, already platform-neutral."""
+
+    identity: ChatIdentity
+    place: ChatPlace
+    text: str
+    display_name: str = ""  # for rendering only, never for decisions
+    mentioned: bool = False  # the bot was addressed by mention (no prefix needed)
+    from_self: bool = False  # the bot's own message echoed back
+    from_bot: bool = False  # another bot
+    kind: str = "message"  # message | command (slash) | button
+    reply_token: str | None = None  # platform handle for an ephemeral/deferred reply
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    command: str  # the equivalent typed command, e.g. "cancel 6650…"
+    style: str = "default"  # default | primary | danger
+
+
+@dataclass(frozen=True)
+class Field:
+    title: str
+    value: str
+    short: bool = True
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A whole text too long for a message, attached as a file where the adapter can."""
+
+    filename: str
+    content: str
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message to post (or the new content of one to edit)."""
+
+    text: str = ""
+    title: str | None = None
+    status: str | None = None  # e.g. an execution status, for adapters that colour cards
+    fields: tuple[Field, ...] = ()
+    code: str | None = None  # one preformatted block (output)
+    buttons: tuple[Button, ...] = ()
+    footer: str | None = None  # context line: execution id, elapsed time
+    attachment: Attachment | None = None
+    ephemeral: bool = False  # only the addressed user sees it, where supported
+    extra: dict[str, Any] = field(default_factory=dict)  # per-platform pass-through (alias extra)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """Handle of a posted message, enough to edit it later."""
+
+    place: ChatPlace
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    buttons: bool = False
+    edits: bool = False
+    threads: bool = False
+    files: bool = False
+    ephemeral: bool = False
+    max_text: int = 4000
