@@ -16,6 +16,7 @@ from core.kv.service import KeyValueService
 from core.models import utcnow
 from core.notify import Notifier
 from core.packs import LoadResult, load_packs
+from core.rules.ruleset import RuleSet
 from core.runners.registry import RunnerOptions, build_runners
 from core.store import Store, open_store
 from core.triggers.dispatcher import TriggerDispatcher
@@ -33,6 +34,7 @@ class Engine:
     executions: ExecutionService
     kv: KeyValueService
     triggers: TriggerDispatcher
+    rules: RuleSet
 
 
 def key_path(settings: Settings) -> Path:
@@ -71,10 +73,11 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         )
         kv = KeyValueService(store, load_or_create_key(key_path(settings)))
         service = ExecutionService(store, content.index, runners, options, kv=kv)
-        triggers = TriggerDispatcher(store, content.index, service, now=utcnow)
+        rules = RuleSet(content.index.rules.values())
+        triggers = TriggerDispatcher(store, content.index, service, now=utcnow, rules=rules)
         if start:  # a short-lived CLI process would close the store under its trigger tasks
             service.add_completion_listener(Notifier(triggers, content.index).on_completed)
-        engine = Engine(settings, store, content, service, kv, triggers)
+        engine = Engine(settings, store, content, service, kv, triggers, rules)
         await abandon_orphans(store)  # cheap, and every command then shows the truth
         if start:
             await service.start()

@@ -6,8 +6,7 @@ from aiohttp import web
 
 from bot.app import Engine
 from bot.webhooks import WebhookRoutes
-from core.rules.index import RuleIndex
-from core.webhooks.handler import WEBHOOK_TRIGGER, Dispatcher
+from core.webhooks.handler import Dispatcher
 
 ENGINE = web.AppKey("engine", Engine)
 
@@ -30,16 +29,6 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
-def webhook_urls(engine: Engine) -> frozenset[str]:
-    """The hooks some enabled rule listens to (urls already normalized by the index)."""
-    index = RuleIndex(engine.content.index.rules.values())
-    return frozenset(
-        str(params["url"])
-        for ref, params in index.triggers()
-        if ref == WEBHOOK_TRIGGER and isinstance(params.get("url"), str)
-    )
-
-
 def build_web_app(engine: Engine, dispatcher: Dispatcher | None = None) -> web.Application:
     """``dispatcher`` defaults to the engine's trigger dispatcher (``Engine.triggers``)."""
     settings = engine.settings.webhooks
@@ -48,6 +37,6 @@ def build_web_app(engine: Engine, dispatcher: Dispatcher | None = None) -> web.A
     app[ENGINE] = engine
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    routes = WebhookRoutes(settings, webhook_urls(engine), dispatcher or engine.triggers)
+    routes = WebhookRoutes(settings, engine.triggers.rules, dispatcher or engine.triggers)
     routes.register(app)
     return app

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.settings.schema import WebhooksSettings
 from core.packs.index import UnknownTriggerTypeError
+from core.rules.ruleset import RuleSet
 from core.webhooks.handler import (
     GENERIC_HOOK,
     WEBHOOK_TRIGGER,
@@ -38,8 +39,12 @@ class WebhookRoutes:
     """The hooks some enabled rule listens to, their settings, and where instances go."""
 
     settings: WebhooksSettings
-    hooks: frozenset[str]
+    rules: RuleSet  # read per request: enabling a rule opens its hook without a restart
     dispatcher: Dispatcher
+
+    @property
+    def hooks(self) -> frozenset[str]:
+        return self.rules.webhook_urls()
 
     def register(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/webhooks", self.list_hooks)

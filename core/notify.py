@@ -58,11 +58,12 @@ class Notifier:
     def __init__(self, dispatcher: TriggerDispatcher, index: ContentIndex) -> None:
         self.dispatcher = dispatcher
         self.index = index
+
+    @property
+    def emit_action_trigger(self) -> bool:
         # An actiontrigger costs three store writes per execution; emit it only when an enabled
-        # rule consumes it (content does not change while running).
-        self.emit_action_trigger = any(
-            rule.enabled and rule.trigger.type == ACTION_TRIGGER for rule in index.rules.values()
-        )
+        # rule consumes it (asked each time: rules can be enabled while running).
+        return self.dispatcher.rules.consumes(ACTION_TRIGGER)
 
     async def on_completed(self, execution: Execution) -> None:
         """Emit the triggers for one completed execution; never raises."""

@@ -27,8 +27,9 @@ from core.kv.lookup import kv_context
 from core.models import Action, Rule
 from core.models.trigger_instance import RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.packs import ContentIndex
-from core.rules.index import WEBHOOK_TRIGGER, RuleIndex, normalize_parameters
+from core.rules.index import WEBHOOK_TRIGGER, normalize_parameters
 from core.rules.matcher import RULE_USER, RenderedAction, match_rules, render_action
+from core.rules.ruleset import RuleSet
 from core.store import Store
 
 __all__ = ["TriggerDispatcher", "webhook_source"]
@@ -61,12 +62,13 @@ class TriggerDispatcher:
         executions: ExecutionService,
         *,
         now: Callable[[], datetime],
+        rules: RuleSet | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.executions = executions
         self.now = now
-        self.rules = RuleIndex(index.rules.values())  # content is immutable while running
+        self.rules = rules if rules is not None else RuleSet(index.rules.values())
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- intake ---------------------------------------------------------------------------
@@ -136,7 +138,7 @@ class TriggerDispatcher:
 
     async def _enforce_all(self, instance: TriggerInstance, parameters: dict[str, Any]) -> None:
         matches = match_rules(
-            self.rules, instance.trigger, parameters, instance.payload, now=self.now()
+            self.rules.index, instance.trigger, parameters, instance.payload, now=self.now()
         )
         for match in matches:
             if not match.matched:
