@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SUITES = ("bench.store", "bench.python_runner", "bench.executions")
+SUITES = (
+    "bench.store",
+    "bench.python_runner",
+    "bench.executions",
+    "bench.rules",
+    "bench.aliases",
+    "bench.webhooks",
+    "bench.timers",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.settings import Settings
 from core.executions.recovery import abandon_orphans
 from core.executions.service import ExecutionOptions, ExecutionService
+from core.gc import GarbageCollector, GcPolicy
 from core.kv.keyfile import load_or_create_key
 from core.kv.service import KeyValueService
 from core.models import utcnow
 from core.notify import Notifier
 from core.packs import LoadResult, load_packs
+from core.rules.refresh import load_overrides, refresh_forever
 from core.rules.ruleset import RuleSet
-from core.runners.registry import RunnerOptions, build_runners
+from core.runners.inject_trigger import TriggerSink
+from core.runners.registry import RunnerOptions, build_runners, connect_trigger_sink
 from core.store import Store, open_store
 from core.triggers.dispatcher import TriggerDispatcher
+from core.triggers.timers import TimerService
 
 logger = logging.getLogger(__name__)
 
+# How often `serve` looks for trigger instances other processes stored pending.
+TRIGGER_SWEEP_SECONDS = 3.0
 BUNDLED_PACKS = Path(__file__).resolve().parent.parent / "packs"
 
 
@@ -45,7 +54,9 @@ def key_path(settings: Settings) -> Path:
 
 def load_content(settings: Settings) -> LoadResult:
     paths = [BUNDLED_PACKS, *settings.packs.paths]
-    result = load_packs(paths, config_dir=settings.packs.config_dir)
+    result = load_packs(
+        paths, config_dir=settings.packs.config_dir, alias_paths=settings.aliases.paths
+    )
     for error in result.errors:
         logger.error("pack content skipped: %s", error)
     return result
@@ -59,26 +70,33 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         await store.open()
         stack.push_async_callback(store.close)
         content = load_content(settings)
+        kv = KeyValueService(store, load_or_create_key(key_path(settings)))
         runners = build_runners(
             RunnerOptions(
                 python_fork_server=settings.executions.python_fork_server,
                 http_denied_networks=tuple(settings.runners.http.denied_networks),
                 http_allowed_networks=tuple(settings.runners.http.allowed_networks),
-            )
+            ),
+            datastore=kv,
         )
         options = ExecutionOptions(
             max_concurrency=settings.executions.max_concurrency,
             output_limit_bytes=settings.executions.output_limit_bytes,
             api_url=f"http://{settings.http.host}:{settings.http.port}/api/v1",
         )
-        kv = KeyValueService(store, load_or_create_key(key_path(settings)))
         service = ExecutionService(store, content.index, runners, options, kv=kv)
         rules = RuleSet(content.index.rules.values())
+        await load_overrides(rules, store.rule_states)  # `rule enable|disable`, before any use
         triggers = TriggerDispatcher(store, content.index, service, now=utcnow, rules=rules)
-        if start:  # a short-lived CLI process would close the store under its trigger tasks
-            service.add_completion_listener(Notifier(triggers, content.index).on_completed)
+        # Instances an execution emits in a short-lived CLI process are only stored (its
+        # tasks would die with it); a `serve` sweeps them up.
+        emitter = triggers if start else triggers.store_only()
+        notifier = Notifier(emitter, content.index)
+        service.add_completion_listener(notifier.on_completed)
+        connect_trigger_sink(runners, _trigger_sink(emitter))
         engine = Engine(settings, store, content, service, kv, triggers, rules)
-        await abandon_orphans(store)  # cheap, and every command then shows the truth
+        for abandoned in await abandon_orphans(store):  # every command then shows the truth
+            await notifier.on_completed(abandoned)
         if start:
             await service.start()
             grace = settings.executions.shutdown_grace_seconds
@@ -86,11 +104,74 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             # Pushed after service.stop, so it runs first: no execution requests after it.
             stack.push_async_callback(triggers.stop)
             await triggers.recover()
+            _start_task(stack, triggers.sweep_forever(TRIGGER_SWEEP_SECONDS), "trigger-sweep")
+            await _start_timers(stack, triggers, rules, settings)
+            refresh = refresh_forever(rules, store.rule_states, settings.rules.refresh_seconds)
+            _start_task(stack, refresh, "rule-refresh")
+            _start_gc(stack, store, settings)
         else:
-            stack.push_async_callback(_close_runners, service)
+            # stop() of a service that never started: waits for the completion listeners
+            # (their actiontrigger instances must be stored) and closes the runners.
+            stack.push_async_callback(service.stop, settings.executions.shutdown_grace_seconds)
         yield engine
 
 
-async def _close_runners(service: ExecutionService) -> None:
-    for runner in service.runners.values():
-        await runner.close()
+async def _start_timers(
+    stack: contextlib.AsyncExitStack,
+    triggers: TriggerDispatcher,
+    rules: RuleSet,
+    settings: Settings,
+) -> None:
+    if not settings.timers.enabled:
+        return
+    timers = TimerService(
+        triggers,
+        rules,
+        now=utcnow,
+        default_timezone=settings.timers.default_timezone,
+        misfire_grace=timedelta(seconds=settings.timers.misfire_grace_seconds),
+    )
+    await timers.start()
+    # Pushed after triggers.stop, so it runs first: no tick is dispatched into a stopped one.
+    stack.push_async_callback(timers.stop)
+
+
+def _trigger_sink(triggers: TriggerDispatcher) -> TriggerSink:
+    async def dispatch(ref: str, payload: dict[str, Any], source: str) -> str:
+        instance = await triggers.dispatch(ref, payload, source=source)
+        return instance.id if instance is not None else ""
+
+    return dispatch
+
+
+def _start_task(
+    stack: contextlib.AsyncExitStack, work: Coroutine[Any, Any, None], name: str
+) -> None:
+    """A background loop, cancelled on the way out (before the store closes)."""
+    stack.push_async_callback(_cancel, asyncio.create_task(work, name=name))
+
+
+def gc_policy(settings: Settings) -> GcPolicy:
+    def days(value: float | None) -> timedelta | None:
+        return None if value is None else timedelta(days=value)
+
+    gc = settings.gc
+    return GcPolicy(
+        executions_ttl=days(gc.executions_ttl_days),
+        trigger_instances_ttl=days(gc.trigger_instances_ttl_days),
+        rule_enforcements_ttl=days(gc.rule_enforcements_ttl_days),
+    )
+
+
+def _start_gc(stack: contextlib.AsyncExitStack, store: Store, settings: Settings) -> None:
+    interval = settings.gc.interval_seconds
+    if interval is None:
+        return
+    collector = GarbageCollector(store, gc_policy(settings), now=utcnow)
+    _start_task(stack, collector.run_forever(interval), "garbage-collector")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

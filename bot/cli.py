@@ -8,7 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from bot import cli_commands as commands
+from bot.cli_aliases import add_alias_parser
+from bot.cli_apikeys import add_apikey_parser
+from bot.cli_doctor import add_doctor_parser
 from bot.cli_events import add_event_parsers
+from bot.cli_gc import add_gc_parser
 from bot.cli_kv import add_key_parser
 from bot.cli_rules import add_rule_parser
 from bot.logs import configure_logging
@@ -69,8 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=commands.pack_validate)
 
     add_key_parser(sub, common)
+    add_apikey_parser(sub, common)
     add_rule_parser(sub, common)
+    add_alias_parser(sub, common)
     add_event_parsers(sub, common)
+    add_doctor_parser(sub, common)
+    add_gc_parser(sub, common)
 
     serve = sub.add_parser("serve", parents=[common], help="run Squall (console chat, web)")
     serve.add_argument("--no-console", action="store_true", help="no interactive prompt")

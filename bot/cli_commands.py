@@ -11,7 +11,8 @@ from bot.render import execution_summary, table, to_json
 from bot.settings import Settings, load_settings
 from core.executions.api import parameter_schema
 from core.models import ExecutionStatus
-from core.packs import validate_pack
+from core.packs import load_packs, validate_pack
+from core.packs.errors import PackError
 from core.params import parse_cli_value
 from core.store import ExecutionQuery
 
@@ -122,6 +123,13 @@ async def pack_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def notify_route_errors(path: Path, settings: Settings) -> list[PackError]:
+    """``notify.*.routes`` of the pack's actions that name no configured route."""
+    from bot.chat_routes import route_errors  # chat wiring is not needed by other commands
+
+    return route_errors(load_packs([path], config_dir=None).index, settings.routes)
+
+
 async def pack_validate(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_dir():
@@ -131,6 +139,8 @@ async def pack_validate(args: argparse.Namespace) -> int:
     config_dir = settings.packs.config_dir if settings.source is not None else None
     context = [BUNDLED_PACKS, *settings.packs.paths]
     errors = validate_pack(path, config_dir=config_dir, context_paths=context)
+    if settings.source is not None:  # only a real settings file says which routes exist
+        errors += notify_route_errors(path, settings)
     data = {"path": str(path), "valid": not errors, "errors": [str(e) for e in errors]}
     human = f"{path}: OK" if not errors else "\n".join(str(e) for e in errors)
     emit(args, data, human)

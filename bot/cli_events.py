@@ -14,13 +14,12 @@ from bot.render import table
 from core.models import Rule, TriggerType
 from core.models.trigger_instance import FINISHED, TriggerInstance, TriggerInstanceStatus
 from core.rules.index import WEBHOOK_TRIGGER, normalize_parameters
-from core.webhooks.handler import normalize_hook
+from core.webhooks.handler import effective_auth, normalize_hook
 
 INSTANCE_COLUMNS = ("id", "trigger", "status", "occurrence_time", "source")
 ENFORCEMENT_COLUMNS = (
     "id", "rule_ref", "trigger_instance_id", "execution_id", "failure_reason", "enforced_at",
 )  # fmt: skip
-NO_AUTH = "401 (no auth configured)"
 REEMIT_TIMEOUT = 30.0
 POLL_SECONDS = 0.02
 
@@ -189,11 +188,11 @@ def hooks_of(rules: list[Rule]) -> dict[str, list[str]]:
 async def webhook_list(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     async with open_engine(settings, start=False) as engine:
-        hooks = hooks_of(list(engine.content.index.rules.values()))
+        hooks = hooks_of(engine.rules.all())  # with rule enable|disable applied
     rows = []
     for url, rules in sorted(hooks.items()):
-        auth = settings.webhooks.auth_for(url)
-        rows.append({"url": url, "rules": rules, "auth": NO_AUTH if auth is None else auth.label})
+        auth = effective_auth(settings.webhooks.auth_for(url))
+        rows.append({"url": url, "rules": rules, "auth": auth.label})
     human = [{**row, "rules": ", ".join(row["rules"])} for row in rows]
     emit(args, rows, table(human, ("url", "auth", "rules")))
     return 0

@@ -1,4 +1,9 @@
-"""``squall rule list|get|test``: loaded rules, and a dry run like ``st2-rule-tester`` (§4)."""
+"""``squall rule list|get|enable|disable|test``: loaded rules, their on/off switch, and a dry run
+like ``st2-rule-tester`` (§4).
+
+``enable``/``disable`` store an override in the store (``rule_states``); every command shows the
+effective state, and a running ``serve`` picks the change up within ``rules.refresh_seconds``.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ from typing import Any
 
 import yaml
 
-from bot.app import open_engine
+from bot.app import Engine, open_engine
 from bot.cli_commands import emit, settings_for
 from bot.render import table
 from core.models import Pack, Rule
+from core.models.rule_state import overrides_of
 from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex
 from core.packs.paths import PackDir
@@ -25,6 +31,8 @@ from core.rules.matcher import RenderedAction, render_action
 from core.runners.types import RUNNER_TYPES
 
 LIST_COLUMNS = ("ref", "enabled", "type", "trigger", "action", "description")
+# Who switched a rule from the command line; chat commands will record the chat user instead.
+CLI_USER = "cli"
 RULE_SUFFIXES = (".yaml", ".yml")
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
@@ -34,7 +42,7 @@ def add_rule_parser(
     sub: SubParsers[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     """Register ``rule`` and its sub-commands on the top-level sub-parsers ``sub``."""
-    rule = sub.add_parser("rule", parents=[common], help="list, show or test rules")
+    rule = sub.add_parser("rule", parents=[common], help="list, show, switch or test rules")
     rule_sub = rule.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
 
     list_ = rule_sub.add_parser("list", parents=[common], help="loaded rules")
@@ -47,6 +55,11 @@ def add_rule_parser(
     get = rule_sub.add_parser("get", parents=[common], help="one rule")
     get.add_argument("ref")
     get.set_defaults(handler=rule_get)
+
+    for name, enabled in (("enable", True), ("disable", False)):
+        switch = rule_sub.add_parser(name, parents=[common], help=f"{name} a rule (live)")
+        switch.add_argument("ref")
+        switch.set_defaults(handler=rule_switch, enabled=enabled)
 
     test = rule_sub.add_parser(
         "test", parents=[common], help="match a trigger instance, run nothing"
@@ -84,7 +97,7 @@ def _row(api: dict[str, Any]) -> dict[str, Any]:
 
 async def rule_list(args: argparse.Namespace) -> int:
     async with open_engine(settings_for(args), start=False) as engine:
-        rules = sorted(engine.content.index.rules.values(), key=lambda r: r.ref)
+        rules = sorted(engine.rules.all(), key=lambda r: r.ref)
     apis = [
         rule_to_api(r)
         for r in rules
@@ -96,10 +109,28 @@ async def rule_list(args: argparse.Namespace) -> int:
 
 async def rule_get(args: argparse.Namespace) -> int:
     async with open_engine(settings_for(args), start=False) as engine:
-        rule = engine.content.index.get_rule(args.ref)
+        rule = _effective(engine, args.ref)
     api = rule_to_api(rule)
     emit(args, api, yaml.safe_dump(api, sort_keys=False).rstrip())
     return 0
+
+
+async def rule_switch(args: argparse.Namespace) -> int:
+    """``rule enable|disable REF``: store the override; unknown refs fail with a suggestion."""
+    async with open_engine(settings_for(args), start=False) as engine:
+        engine.content.index.get_rule(args.ref)  # UnknownRuleError: "did you mean …"
+        states = engine.store.rule_states
+        await states.set(args.ref, args.enabled, by_user=CLI_USER)
+        engine.rules.apply_overrides(overrides_of(await states.list()))
+        rule = _effective(engine, args.ref)
+    word = "enabled" if rule.enabled else "disabled"
+    emit(args, rule_to_api(rule), f"rule {rule.ref} {word}")
+    return 0
+
+
+def _effective(engine: Engine, ref: str) -> Rule:
+    """The rule with ``rule enable|disable`` applied; UnknownRuleError names near misses."""
+    return engine.rules.get(ref) or engine.content.index.get_rule(ref)
 
 
 # --- rule test ----------------------------------------------------------------------------------
@@ -142,13 +173,13 @@ def load_rule_file(path: Path, index: ContentIndex) -> Rule:
     return rule
 
 
-def _find_rule(spec: str, index: ContentIndex) -> Rule:
+def _find_rule(spec: str, engine: Engine) -> Rule:
     path = Path(spec)
     if spec.endswith(RULE_SUFFIXES) or path.is_file():
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such rule file")
-        return load_rule_file(path, index)
-    return index.get_rule(spec)
+        return load_rule_file(path, engine.content.index)
+    return _effective(engine, spec)
 
 
 def _evaluate(rule: Rule, trigger: str | None, payload: dict[str, Any]) -> CriteriaResult:
@@ -211,7 +242,7 @@ async def rule_test(args: argparse.Namespace) -> int:
     trigger, payload = read_trigger_instance(Path(args.trigger_instance))
     async with open_engine(settings_for(args), start=False) as engine:
         index = engine.content.index
-        rule = _find_rule(args.rule, index)
+        rule = _find_rule(args.rule, engine)
         result = _evaluate(rule, trigger, payload)
         rendered = _render(rule, index, payload) if result.matched else None
     report = _report(rule, result, rendered)

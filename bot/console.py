@@ -1,15 +1,21 @@
-"""The interactive console prompt of ``squall serve`` (replaced by console chat later)."""
+"""Built-in chat commands: the seam where the inbound pipeline (``bot/inbound.py``) plugs in.
+
+Until aliases, permissions and approvals land, every chat event goes to ``BuiltinCommands``:
+``run``, ``executions``, ``execution``, ``cancel``, ``actions``, ``help`` and (from the console
+only) ``quit``. ``run`` posts a run card that the result later edits in place.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
-import sys
 from collections.abc import Awaitable, Callable
-from typing import TextIO
 
+from adapters.base import ChatAdapter, ChatEvent, OutgoingMessage
 from bot.app import Engine
 from bot.cli_commands import EXECUTION_COLUMNS, describe_error, parse_params
+from bot.outbound import Delivery, DeliveryError, RunCards
 from bot.render import execution_summary, table
 from core.executions.api import parameter_schema
 from core.store import ExecutionQuery
@@ -21,18 +27,29 @@ HELP = """commands:
   cancel ID             cancel an execution
   actions               list actions
   help                  this text
-  quit                  stop Squall"""
+  quit                  stop Squall (console only)"""
+
+Command = Callable[[ChatEvent, list[str]], Awaitable[str | None]]
 
 
-class Console:
-    """Reads commands line by line and prints results; never blocks the event loop."""
+def command_text(event: ChatEvent, prefix: str) -> str | None:
+    """The command in ``event``: prefixed in a channel, as-is when addressed or direct."""
+    text = event.text.strip()
+    if prefix and text.startswith(prefix):
+        return text[len(prefix) :].strip()
+    if event.mentioned or event.place.is_direct:
+        return text
+    return None
 
-    def __init__(self, engine: Engine, out: TextIO = sys.stdout) -> None:
+
+class BuiltinCommands:
+    def __init__(self, engine: Engine, delivery: Delivery, cards: RunCards, prefix: str) -> None:
         self.engine = engine
-        self.out = out
+        self.delivery = delivery
+        self.cards = cards
+        self.prefix = prefix
         self.stop_requested = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._handlers: dict[str, Callable[[list[str]], Awaitable[None]]] = {
+        self._commands: dict[str, Command] = {
             "run": self._run,
             "executions": self._executions,
             "execution": self._execution,
@@ -43,80 +60,67 @@ class Console:
             "exit": self._quit,
         }
 
-    def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+    async def __call__(self, adapter: ChatAdapter, event: ChatEvent) -> None:
+        text = command_text(event, self.prefix)
+        if not text:
+            return
+        reply = await self.reply_to(event, text)
+        if reply:
+            with contextlib.suppress(DeliveryError):  # already logged and counted
+                await self.delivery.send(event.place, OutgoingMessage(text=reply))
 
-    async def handle_line(self, line: str) -> None:
+    async def reply_to(self, event: ChatEvent, text: str) -> str | None:
         try:
-            words = shlex.split(line)
+            words = shlex.split(text)
         except ValueError as exc:
-            self.say(f"error: {exc}")
-            return
-        if not words:
-            return
-        handler = self._handlers.get(words[0])
-        if handler is None:
-            self.say(f"unknown command {words[0]!r}; type 'help'")
-            return
+            return f"error: {exc}"
+        command = self._commands.get(words[0]) if words else None
+        if command is None:
+            return f"unknown command {words[0]!r}; type 'help'" if words else None
         try:
-            await handler(words[1:])
+            return await command(event, words[1:])
         except Exception as exc:
-            self.say(f"error: {describe_error(exc)}")
+            return f"error: {describe_error(exc)}"
 
-    async def _run(self, words: list[str]) -> None:
+    async def _run(self, event: ChatEvent, words: list[str]) -> str | None:
         if not words:
             raise ValueError("usage: run REF [k=v ...]")
         service = self.engine.executions
         action = service.action(words[0])
         params = parse_params(parameter_schema(action), words[1:])
-        execution = await service.request(action.ref, params, context={"user": "console"})
-        self.say(f"execution {execution.id} requested ({action.ref})")
-        task = asyncio.create_task(self._report(execution.id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        context = {"user": event.identity.key, "chat": event.place.to_context()}
+        execution = await service.request(action.ref, params, context=context)
+        await self.cards.post_ack(event.place, execution)
+        return None
 
-    async def _report(self, execution_id: str) -> None:
-        done = await self.engine.executions.wait(execution_id)
-        self.say(execution_summary(self.engine.executions.to_api(done)))
-
-    async def _executions(self, words: list[str]) -> None:
+    async def _executions(self, event: ChatEvent, words: list[str]) -> str:
         limit = int(words[0]) if words else 10
         found = await self.engine.store.executions.list(ExecutionQuery(limit=limit))
         apis = [self.engine.executions.to_api(e) for e in found]
         rows = [{**a, "action": a["action"]["ref"], "user": a["context"].get("user")} for a in apis]
-        self.say(table(rows, EXECUTION_COLUMNS))
+        return table(rows, EXECUTION_COLUMNS)
 
-    async def _execution(self, words: list[str]) -> None:
+    async def _execution(self, event: ChatEvent, words: list[str]) -> str:
         execution = await self.engine.store.executions.get(words[0] if words else "")
         if execution is None:
             raise LookupError("execution not found")
-        self.say(execution_summary(self.engine.executions.to_api(execution)))
+        return execution_summary(self.engine.executions.to_api(execution))
 
-    async def _cancel(self, words: list[str]) -> None:
-        execution = await self.engine.executions.cancel(words[0] if words else "", "console")
-        self.say(f"execution {execution.id}: {execution.status}")
+    async def _cancel(self, event: ChatEvent, words: list[str]) -> str:
+        execution = await self.engine.executions.cancel(
+            words[0] if words else "", event.identity.key
+        )
+        return f"execution {execution.id}: {execution.status}"
 
-    async def _actions(self, words: list[str]) -> None:
+    async def _actions(self, event: ChatEvent, words: list[str]) -> str:
         actions = sorted(self.engine.content.index.actions.values(), key=lambda a: a.ref)
-        self.say(table([a.to_api() for a in actions], ("ref", "runner_type", "description")))
+        return table([a.to_api() for a in actions], ("ref", "runner_type", "description"))
 
-    async def _help(self, words: list[str]) -> None:
-        self.say(HELP)
+    async def _help(self, event: ChatEvent, words: list[str]) -> str:
+        return HELP
 
-    async def _quit(self, words: list[str]) -> None:
+    async def _quit(self, event: ChatEvent, words: list[str]) -> str:
+        if event.identity.adapter != "console":
+            return "quit works on the console only"
         self.stop_requested.set()
-
-    async def run(self, reader: asyncio.StreamReader) -> None:
-        self.say("Squall console. Type 'help' for commands.")
-        while not self.stop_requested.is_set():
-            line = await reader.readline()
-            if not line:  # EOF: keep serving without a prompt
-                return
-            await self.handle_line(line.decode(errors="replace").strip())
-
-
-async def stdin_reader() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
+        return "stopping Squall"

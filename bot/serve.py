@@ -1,4 +1,9 @@
-"""``squall serve``: the engine, the web listener and the console in one process."""
+"""``squall serve``: the engine, the web listener and every chat adapter in one process.
+
+Everything is entered on one AsyncExitStack and unwinds in reverse: chat intake stops first,
+then the listener, then the engine (running executions get ``executions.shutdown_grace_seconds``
+to finish, the rest are abandoned), and the adapters close last so late results still post.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ import signal
 from aiohttp import web
 
 from bot.app import open_engine
-from bot.console import Console, stdin_reader
+from bot.chat import close_adapters
+from bot.chat_runtime import configured_adapters, open_chat
 from bot.logs import configure_logging
 from bot.settings import Settings
 from bot.web import build_web_app
@@ -25,30 +31,20 @@ async def serve_forever(settings: Settings, *, console: bool = True) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
+        adapters = configured_adapters(settings, console=console)
+        stack.push_async_callback(close_adapters, adapters)
         engine = await stack.enter_async_context(open_engine(settings))
+        chat = await stack.enter_async_context(open_chat(engine, adapters))
         if settings.http.enabled:
-            runner = web.AppRunner(build_web_app(engine), access_log=None)
+            runner = web.AppRunner(build_web_app(engine, chat_health=chat.health), access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, settings.http.host, settings.http.port).start()
             logger.warning("listening on http://%s:%s", settings.http.host, settings.http.port)
-        waiters: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
-        if console:
-            prompt = Console(engine)
-            try:
-                reader = await stdin_reader()
-            except (OSError, ValueError) as exc:  # stdin is a regular file or closed
-                logger.warning("console disabled: %s", exc)
-            else:
-                waiters.append(asyncio.create_task(_console_until_quit(prompt, reader)))
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for task in waiters:
+        quit_requested = asyncio.create_task(chat.commands.stop_requested.wait())
+        signalled = asyncio.create_task(stop.wait())
+        await asyncio.wait({quit_requested, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (quit_requested, signalled):
             task.cancel()
         logger.warning("shutting down")
     return 0
-
-
-async def _console_until_quit(prompt: Console, reader: asyncio.StreamReader) -> None:
-    await prompt.run(reader)
-    if not prompt.stop_requested.is_set():
-        await asyncio.Event().wait()  # stdin closed: keep serving until a signal

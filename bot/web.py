@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from bot.app import Engine
@@ -9,6 +11,9 @@ from bot.webhooks import WebhookRoutes
 from core.webhooks.handler import Dispatcher
 
 ENGINE = web.AppKey("engine", Engine)
+# Chat adapter states and delivery failures (``ChatRuntime.health``), when chat runs.
+ChatHealth = Callable[[], dict[str, object]]
+CHAT_HEALTH: web.AppKey[ChatHealth] = web.AppKey("chat_health")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -19,6 +24,7 @@ async def healthz(request: web.Request) -> web.Response:
             "store": engine.store.backend,
             "packs": len(engine.content.index.packs),
             "actions": len(engine.content.index.actions),
+            **(request.app[CHAT_HEALTH]() if CHAT_HEALTH in request.app else {}),
         }
     )
 
@@ -29,14 +35,23 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
-def build_web_app(engine: Engine, dispatcher: Dispatcher | None = None) -> web.Application:
+def build_web_app(
+    engine: Engine,
+    dispatcher: Dispatcher | None = None,
+    *,
+    chat_health: ChatHealth | None = None,
+) -> web.Application:
     """``dispatcher`` defaults to the engine's trigger dispatcher (``Engine.triggers``)."""
     settings = engine.settings.webhooks
     # Webhook bodies are read with their own cap; this one only guards the other routes.
     app = web.Application(client_max_size=max(1024 * 1024, settings.max_body_bytes))
     app[ENGINE] = engine
+    if chat_health is not None:
+        app[CHAT_HEALTH] = chat_health
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    routes = WebhookRoutes(settings, engine.triggers.rules, dispatcher or engine.triggers)
+    routes = WebhookRoutes(
+        settings, engine.triggers.rules, dispatcher or engine.triggers, engine.store.api_keys
+    )
     routes.register(app)
     return app

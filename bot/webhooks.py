@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.settings.schema import WebhooksSettings
 from core.packs.index import UnknownTriggerTypeError
 from core.rules.ruleset import RuleSet
+from core.webhooks.apikey_check import ApiKeyLookup, require_api_key
 from core.webhooks.handler import (
     GENERIC_HOOK,
     WEBHOOK_TRIGGER,
@@ -24,10 +25,10 @@ from core.webhooks.handler import (
     authorize,
     build_payload,
     check_declared_size,
+    effective_auth,
     generic_target,
     normalize_hook,
     parse_body,
-    require_auth,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class WebhookRoutes:
     settings: WebhooksSettings
     rules: RuleSet  # read per request: enabling a rule opens its hook without a restart
     dispatcher: Dispatcher
+    api_keys: ApiKeyLookup  # read per request: a revoked key is refused at once
 
     @property
     def hooks(self) -> frozenset[str]:
@@ -52,18 +54,25 @@ class WebhookRoutes:
         app.router.add_post("/api/v1/webhooks/{url:.*}", self.receive)
 
     async def list_hooks(self, request: web.Request) -> web.Response:
+        # Reading the hook list needs an API key, as every st2 API call does.
+        try:
+            await self._check_api_key(request)
+        except WebhookError as refused:
+            return _error(refused.status, refused.message)
         return web.json_response([self._row(hook) for hook in sorted({*self.hooks, GENERIC_HOOK})])
 
     async def show_hook(self, request: web.Request) -> web.Response:
         hook = normalize_hook(request.match_info["url"])
+        try:
+            await self._check_api_key(request)
+        except WebhookError as refused:
+            return _error(refused.status, refused.message)
         if hook != GENERIC_HOOK and hook not in self.hooks:
             return _error(404, f"Webhook {hook} not registered with st2")
         return web.json_response(self._row(hook))
 
     def _row(self, hook: str) -> dict[str, str]:
-        # "required" = no auth configured yet: the hook answers 401 until it is.
-        auth = self.settings.auth_for(hook)
-        return {"url": hook, "auth": "required" if auth is None else auth.label}
+        return {"url": hook, "auth": effective_auth(self.settings.auth_for(hook)).label}
 
     async def receive(self, request: web.Request) -> web.Response:
         hook = normalize_hook(request.match_info["url"])
@@ -74,10 +83,13 @@ class WebhookRoutes:
             return _error(refused.status, refused.message)
 
     async def _receive(self, hook: str, request: web.Request) -> web.Response:
+        auth = effective_auth(self.settings.auth_for(hook))
+        if auth.kind == "api-key":
+            # As st2's auth middleware: before the 404, so callers without a key cannot probe
+            # which hooks exist, and before spending anything on the body.
+            await self._check_api_key(request)
         if hook != GENERIC_HOOK and hook not in self.hooks:
             raise WebhookError(404, f"Webhook {hook} not registered with st2")
-        # Refuse an unconfigured hook before spending anything on its body.
-        auth = require_auth(hook, self.settings.auth_for(hook))
         body = await _read_capped(request, self.settings.max_body_bytes)
         delivery_id = authorize(hook, auth, request.headers, body, time.time())
         parsed = parse_body(request.headers.get("Content-Type", ""), body)
@@ -91,6 +103,16 @@ class WebhookRoutes:
         dedupe_key = None if delivery_id is None else f"{hook}:{delivery_id}"
         await self._dispatch(hook, trigger, payload, parameters, dedupe_key)
         return web.json_response(parsed, status=202)
+
+    async def _check_api_key(self, request: web.Request) -> None:
+        """WebhookError 401 without a valid key, 503 when the store cannot tell."""
+        try:
+            await require_api_key(self.api_keys, request.headers, request.query)
+        except WebhookError:
+            raise
+        except Exception:
+            logger.exception("webhook API key lookup failed")
+            raise WebhookError(503, "could not check the API key; retry later") from None
 
     async def _dispatch(
         self,

@@ -23,7 +23,13 @@ from core.templates import render_template, render_value
 from core.triggers.builtin import ACTION_TRIGGER, NOTIFY_TRIGGER
 from core.triggers.dispatcher import TriggerDispatcher
 
-__all__ = ["Notifier", "notify_sections"]
+__all__ = [
+    "Notifier",
+    "notify_context",
+    "notify_sections",
+    "section_message",
+    "section_routes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,27 @@ def _render(value: Any, context: Mapping[str, Any]) -> Any:
     except (TemplateError, ValueError, TypeError):
         logger.warning("notify template could not be rendered; kept as written", exc_info=True)
         return value
+
+
+def notify_context(api: Mapping[str, Any]) -> dict[str, Any]:
+    """What notify templates see (st2's names), from the masked execution API dict."""
+    return {
+        "action_parameters": api["parameters"],
+        "action_context": api["context"],
+        "action_results": api["result"],
+    }
+
+
+def section_message(
+    section: str, spec: Mapping[str, Any], ref: str, context: Mapping[str, Any]
+) -> Any:
+    """The rendered ``message`` of one notify section (st2's default when none is written)."""
+    return _render(spec.get("message") or f"Action {ref} {SECTIONS[section]}.", context)
+
+
+def section_routes(spec: Mapping[str, Any]) -> list[str]:
+    """``routes`` (st2's ``channels`` is the older name) of one notify section."""
+    return [str(route) for route in spec.get("routes") or spec.get("channels") or []]
 
 
 class Notifier:
@@ -97,11 +124,7 @@ class Notifier:
         action = self.index.actions.get(execution.action_ref)
         if action is None or not action.notify:
             return
-        context = {
-            "action_parameters": api["parameters"],
-            "action_context": api["context"],
-            "action_results": api["result"],
-        }
+        context = notify_context(api)
         for section in notify_sections(action.notify, execution.status):
             await self._notify_section(section, action.notify[section], api, context)
 
@@ -113,11 +136,10 @@ class Notifier:
         context: Mapping[str, Any],
     ) -> None:
         ref = api["action"]["ref"]
-        message = _render(spec.get("message") or f"Action {ref} {SECTIONS[section]}.", context)
+        message = section_message(section, spec, ref, context)
         data = _render(dict(spec.get("data") or {}), context)
         data = {**data, "result": json.dumps(api["result"], default=str)}
-        routes = list(spec.get("routes") or spec.get("channels") or [])
-        for route in routes:
+        for route in section_routes(spec):
             payload = {
                 "execution_id": api["id"],
                 "status": api["status"],

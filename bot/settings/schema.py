@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
+from bot.settings.authz import default_users, roles_setting, users_setting
 from bot.settings.parser import (
     FROM_CONTEXT,
     Check,
@@ -22,6 +24,7 @@ from bot.settings.parser import (
     between,
     parse_document,
 )
+from core.authz import AuthzConfig, Role, UserSpec
 from core.webhooks.handler import HookAuth, auth_from_config, normalize_hook
 
 # The checkout's own ``packs/`` folder (bot/settings/schema.py → repo root).
@@ -135,7 +138,7 @@ def _hook_urls(hooks: dict[str, HookSettings], ctx: Context) -> dict[str, HookSe
 
 @dataclass(frozen=True)
 class WebhooksSettings:
-    """``POST /api/v1/webhooks/<url>``: body cap and per-hook auth (no entry → 401)."""
+    """``POST /api/v1/webhooks/<url>``: body cap and per-hook auth (no entry → API key)."""
 
     max_body_bytes: Annotated[int, between(1)] = 1_048_576
     hooks: Annotated[dict[str, HookSettings], Check(_hook_urls)] = field(default_factory=dict)
@@ -143,6 +146,33 @@ class WebhooksSettings:
     def auth_for(self, hook: str) -> HookAuth | None:
         found = self.hooks.get(normalize_hook(hook))
         return None if found is None else found.auth
+
+
+@dataclass(frozen=True)
+class RulesSettings:
+    """How a running ``serve`` follows ``squall rule enable|disable`` from other processes."""
+
+    refresh_seconds: Annotated[float, between(0.1)] = 2.0
+
+
+def _timezone(name: str, ctx: Context) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r} (expected an IANA name such as UTC)") from None
+    return name
+
+
+@dataclass(frozen=True)
+class TimersSettings:
+    """Timer rules (``core.st2.IntervalTimer``/``DateTimer``/``CronTimer``) in ``squall serve``."""
+
+    enabled: bool = True
+    # Timezone of timer rules that name none (st2's ``timer.local_timezone``).
+    default_timezone: Annotated[str, Check(_timezone)] = "UTC"
+    # Ticks missed by more than this are skipped; missed ones within it coalesce into one fire.
+    # At least 1 s: a tick is always handled a little after its time.
+    misfire_grace_seconds: Annotated[float, between(1.0)] = 60.0
 
 
 @dataclass(frozen=True)
@@ -192,6 +222,45 @@ class CryptoSettings:
 
 
 @dataclass(frozen=True)
+class GcSettings:
+    """In-process garbage collection; a TTL left null keeps that kind of record forever."""
+
+    executions_ttl_days: Annotated[float, between(1.0)] | None = None
+    trigger_instances_ttl_days: Annotated[float, between(1.0)] | None = None
+    rule_enforcements_ttl_days: Annotated[float, between(1.0)] | None = None
+    # Null stops the periodic pass altogether (expired datastore items stay until read).
+    interval_seconds: Annotated[float, between(1.0)] | None = 600.0
+
+
+@dataclass(frozen=True)
+class ConsoleChatSettings:
+    """The terminal chat adapter of ``squall serve``."""
+
+    # None: on exactly when no other chat adapter is configured.
+    enabled: bool | None = None
+    user_id: str = "console"
+    channel: str = "console"
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """Chat adapters and how the bot talks through them."""
+
+    prefix: str = "!"
+    # Tries per outbound post (run cards, notifications) before it is logged and counted failed.
+    delivery_attempts: Annotated[int, between(1, 20)] = 4
+    console: ConsoleChatSettings = field(default_factory=ConsoleChatSettings)
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    """A named chat destination for ``notify.routes`` and the ``chatops`` pack."""
+
+    adapter: str
+    channel: str
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, parsed once at startup; nothing reads the environment later."""
 
@@ -200,13 +269,32 @@ class Settings:
     aliases: AliasesSettings = field(default_factory=AliasesSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
+    rules: RulesSettings = field(default_factory=RulesSettings)
+    timers: TimersSettings = field(default_factory=TimersSettings)
     executions: ExecutionsSettings = field(default_factory=ExecutionsSettings)
     runners: RunnersSettings = field(default_factory=RunnersSettings)
     log: LogSettings = field(default_factory=LogSettings)
     crypto: CryptoSettings = field(default_factory=CryptoSettings)
+    gc: GcSettings = field(default_factory=GcSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
+    routes: dict[str, RouteSettings] = field(default_factory=dict)
+    # Permissions (core.authz): YAML mappings by name, kept as tuples; see bot/settings/authz.
+    users: Annotated[tuple[UserSpec, ...], ParseWith(users_setting)] = field(
+        default_factory=default_users
+    )
+    roles: Annotated[tuple[Role, ...], ParseWith(roles_setting)] = ()
     # Not YAML keys: filled in by the parser.
     base_dir: Path = field(default_factory=Path.cwd, metadata={FROM_CONTEXT: "base_dir"})
     source: Path | None = field(default=None, metadata={FROM_CONTEXT: "source"})
+
+    def __post_init__(self) -> None:
+        # Cross-section checks (unknown roles, an identity given to two users): ValueError
+        # naming users.<name>.<key>, reported by the parser like any other settings error.
+        AuthzConfig(users=self.users, roles=self.roles)
+
+    @property
+    def authz(self) -> AuthzConfig:
+        return AuthzConfig(users=self.users, roles=self.roles)
 
     @classmethod
     def defaults(cls, base_dir: str | Path | None = None) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from core.kv.decrypted import with_decrypted_as_secret
 from core.models import MASK, Action, Execution
 from core.models.execution import isoformat
 from core.params import mask_secrets, merge_parameter_schemas, secret_values
@@ -43,7 +44,8 @@ def masked_parameters(schema: dict[str, Any], parameters: dict[str, Any]) -> dic
 
 
 def execution_to_api(execution: Execution, action: Action | None) -> dict[str, Any]:
-    schema = parameter_schema(action) if action else {}
+    # Parameters that received decrypted datastore secrets are masked like ``secret: true``.
+    schema = with_decrypted_as_secret(parameter_schema(action) if action else {}, execution.context)
     secrets = secret_values(schema, execution.parameters)
     return {
         "id": execution.id,

@@ -19,11 +19,14 @@ from typing import Any
 
 from core.executions.api import execution_to_api
 from core.executions.owner import OwnerId
+from core.kv.decrypted import mark_decrypted, recording_decryptions
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
 from core.models import Action, Execution, ExecutionStatus, utcnow
 from core.packs import ContentIndex
 from core.params import ParameterError, resolve_parameters
+from core.policies import PolicyGate, compile_policies
+from core.policies.retry import RetryRequest
 from core.runners.base import Runner, RunnerResult
 from core.runners.types import RUNNER_TYPES
 from core.store import Store
@@ -92,6 +95,13 @@ class ExecutionService:
         self._intake_open = False
         self._listeners: list[CompletionListener] = []
         self._listener_tasks: set[asyncio.Task[None]] = set()
+        self.policies = PolicyGate(
+            compile_policies(index.policies.values()),
+            store,
+            self._cas,
+            self._request_retry,
+            self._wakeup.set,
+        )
 
     @property
     def running_count(self) -> int:
@@ -126,15 +136,17 @@ class ExecutionService:
         action = self.action(ref)
         ctx = {"user": "stanley", **(context or {}), "pack": action.pack}
         pack = self.index.packs.get(action.pack)
-        resolved = resolve_parameters(
-            RUNNER_TYPES[action.runner_type],
-            action,
-            parameters,
-            action_context=ctx,
-            config_context=pack.config if pack else {},
-            kv=await self._kv_for(action, parameters if render_live else {}, ctx),
-            render_live=render_live,
-        )
+        with recording_decryptions() as decrypted:  # shown masked like secrets (core.kv)
+            resolved = resolve_parameters(
+                RUNNER_TYPES[action.runner_type],
+                action,
+                parameters,
+                action_context=ctx,
+                config_context=pack.config if pack else {},
+                kv=await self._kv_for(action, parameters if render_live else {}, ctx),
+                render_live=render_live,
+            )
+        ctx = mark_decrypted(ctx, resolved.all, decrypted)
         execution = Execution.request(
             action.ref, action.runner_type, resolved.all, ctx, parent=parent
         )
@@ -166,6 +178,17 @@ class ExecutionService:
         await self.store.executions.insert(failed)
         logger.info("execution %s failed at request: %s", failed.id, error)
         return failed
+
+    async def _request_retry(self, retry: RetryRequest) -> Execution:
+        # The stored parameters were rendered and validated once (immutable defaults included):
+        # re-resolving them would render templates twice, so they are reused as they are.
+        action = self.action(retry.action_ref)
+        execution = Execution.request(
+            action.ref, action.runner_type, retry.parameters, {**retry.context, "pack": action.pack}
+        )
+        await self.store.executions.insert(execution)
+        self._wakeup.set()
+        return execution
 
     async def _kv_for(
         self, action: Action, live: Mapping[str, Any], ctx: Mapping[str, Any]
@@ -239,16 +262,21 @@ class ExecutionService:
         Scheduling is still a CAS: if a ``squall serve`` sharing the store took it first, we
         simply wait for that process to finish it.
         """
+        if self.policies.governs(execution.action_ref) and not await self.policies.admit(execution):
+            return await self.wait(execution.id)  # delayed (a `serve` runs it) or canceled
         now = utcnow()
         scheduled = await self._cas(
             execution, S.SCHEDULED, owner=str(self.owner), lease_expires=now + LEASE
         )
         if scheduled is not None:
             await self._execute(scheduled)
-        return await self.wait(execution.id)
+        done = await self.wait(execution.id)
+        await self.policies.settle()  # release waiters, request a retry before the CLI exits
+        return done
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
+        await self.policies.recover()
         self._intake_open = True
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="squall-dispatch"),
@@ -271,6 +299,7 @@ class ExecutionService:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         await self._stop_listeners(grace)
+        await self.policies.close()
         for runner in self.runners.values():
             await runner.close()
 
@@ -307,11 +336,14 @@ class ExecutionService:
             logger.error("execution task crashed", exc_info=error)
 
     async def _claim(self) -> Execution | None:
-        now = utcnow()
-        claimed = await self.store.executions.claim(str(self.owner), now + LEASE, now)
-        if claimed is None:
-            return None
-        return await self._cas(claimed, S.SCHEDULED)
+        while True:
+            now = utcnow()
+            claimed = await self.store.executions.claim(str(self.owner), now + LEASE, now)
+            if claimed is None:
+                return None
+            # A concurrency policy may delay or cancel it; then the next one gets its turn.
+            if not self.policies.governs(claimed.action_ref) or await self.policies.admit(claimed):
+                return await self._cas(claimed, S.SCHEDULED)
 
     async def _heartbeat_loop(self) -> None:
         """Keep leases alive and notice cancels requested by other processes."""
@@ -372,6 +404,7 @@ class ExecutionService:
             if new.is_completed:
                 self._notify_waiters(new)
                 self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner
+                self.policies.on_completed(new)
             return new
         return None
 

@@ -13,6 +13,7 @@ from typing import Any
 from jinja2.exceptions import TemplateRuntimeError
 
 from core.kv.crypto import DecryptionError, KeyRing, decrypt
+from core.kv.decrypted import record_decryption
 from core.kv.model import KeyValuePair
 from core.kv.names import SYSTEM, USER, split_user_key
 from core.kv.service import KeyValueService
@@ -83,9 +84,11 @@ def decrypt_kv(value: Any) -> str:
     if not value.encrypted:
         raise TemplateRuntimeError(f"datastore key {value.name!r} is not encrypted")
     try:
-        return value.plaintext()
+        plaintext = value.plaintext()
     except DecryptionError as exc:
         raise TemplateRuntimeError(str(exc)) from None
+    record_decryption(plaintext)
+    return plaintext
 
 
 def register() -> None:

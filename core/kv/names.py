@@ -5,8 +5,10 @@ Pure functions only; the store and services decide *who* may use a name.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime, timedelta
+from urllib.parse import unquote
 
 SYSTEM = "system"
 USER = "user"
@@ -23,6 +25,8 @@ _SCOPE_ALIASES = {
 
 # ``:`` separates namespaces (``user:key``, ``pack.Class:key``).
 NAMESPACE_SEPARATOR = ":"
+# What ``encode_user`` escapes: the separator, and ``%`` so decoding is unambiguous.
+_USER_ESCAPES = re.compile("[%:]")
 
 # st2 has no documented cap; ours keeps one key name from bloating indexes and log lines.
 MAX_NAME_LENGTH = 512
@@ -79,18 +83,34 @@ def _validate_namespace(kind: str, value: str) -> str:
     return value
 
 
+def encode_user(user: str) -> str:
+    """The user part of a stored name: ``%`` and ``:`` percent-encoded, anything else as is.
+
+    Chat identities (``slack:T1:U1``) contain ``:``; encoding keeps ``<user>:<key>``
+    unambiguous while plain names keep st2's exact wire form (``alice:token``).
+    """
+    if not isinstance(user, str) or not user.strip():
+        raise KeyNameError("datastore user name must be a non-empty string")
+    if _has_control_chars(user):
+        raise KeyNameError(f"datastore user name {user!r} contains control characters")
+    return _USER_ESCAPES.sub(lambda match: f"%{ord(match.group()):02X}", user)
+
+
+def decode_user(encoded: str) -> str:
+    return unquote(encoded)
+
+
 def user_key_name(user: str, name: str) -> str:
-    """The stored name of a user-scoped key: ``<user>:<key>``."""
-    _validate_namespace("user name", user)
-    return validate_name(f"{user}{NAMESPACE_SEPARATOR}{validate_name(name)}")
+    """The stored name of a user-scoped key: ``<encoded user>:<key>``."""
+    return validate_name(f"{encode_user(user)}{NAMESPACE_SEPARATOR}{validate_name(name)}")
 
 
 def split_user_key(stored_name: str) -> tuple[str, str]:
-    """``<user>:<key>`` → ``(user, key)``; the key part may itself contain ``:``."""
+    """``<encoded user>:<key>`` → ``(user, key)``; the key part may itself contain ``:``."""
     user, sep, name = stored_name.partition(NAMESPACE_SEPARATOR)
     if not sep or not user or not name:
         raise KeyNameError(f"{stored_name!r} is not a user-scoped key name ('<user>:<key>')")
-    return user, name
+    return decode_user(user), name
 
 
 def local_key_name(pack: str, class_name: str, name: str) -> str:

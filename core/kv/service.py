@@ -10,7 +10,14 @@ from datetime import UTC, datetime
 
 from core.kv.crypto import KeyRing
 from core.kv.model import KeyValuePair
-from core.kv.names import SYSTEM, USER, canonical_scope, expire_timestamp, stored_name
+from core.kv.names import (
+    SYSTEM,
+    USER,
+    canonical_scope,
+    encode_user,
+    expire_timestamp,
+    stored_name,
+)
 from core.store.base import Store
 
 
@@ -74,7 +81,8 @@ class KeyValueService:
         """Live pairs sorted by stored name; in the user scope, ``user``'s own keys only
         (every user's when ``user`` is None, for administrators)."""
         scope = canonical_scope(scope)
-        owner = user if scope == USER else None
+        # The store matches the stored-name prefix, so it needs the user as stored.
+        owner = encode_user(user) if scope == USER and user is not None else None
         pairs = await self.store.kv.list(scope, prefix=prefix, user=owner)
         return [pair.opened(self.keys) for pair in pairs] if decrypt else pairs
 

@@ -1,6 +1,7 @@
 """Frozen models shared by every part of Squall; adapters may import only this package."""
 
 from core.models.action import Action, Pack, ParamSchema, RunnerType, split_ref
+from core.models.alias import Alias, AliasApproval, AliasFormat
 from core.models.execution import MASK, Execution, StatusChange, new_id, utcnow
 from core.models.status import (
     CANCELABLE,
@@ -34,6 +35,9 @@ __all__ = [
     "RUNNABLE",
     "TRANSITIONS",
     "Action",
+    "Alias",
+    "AliasApproval",
+    "AliasFormat",
     "CriterionSpec",
     "Execution",
     "ExecutionStatus",

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from core.models import Action, Pack, Rule, TriggerType
+from core.models import Action, Alias, Pack, Rule, TriggerType
+from core.models.policy import Policy
 from core.packs.errors import PackError
 from core.packs.index import ContentIndex
 from core.packs.paths import PackDir
@@ -22,6 +23,8 @@ class PackContent:
     actions: list[Action] = field(default_factory=list)
     trigger_types: list[TriggerType] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    aliases: list[Alias] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
 
 
 class ContentKind(Protocol):

@@ -7,7 +7,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.models import Action, Pack, Rule, TriggerType
+from core.models import Action, Alias, Pack, Rule, TriggerType
+from core.models.policy import Policy
 from core.triggers import BUILTIN_TRIGGER_TYPES
 
 
@@ -48,6 +49,10 @@ class UnknownRuleError(UnknownContentError):
     kind = "rule"
 
 
+class UnknownAliasError(UnknownContentError):
+    kind = "alias"
+
+
 def _builtin_trigger_types() -> dict[str, TriggerType]:
     return dict(BUILTIN_TRIGGER_TYPES)
 
@@ -59,6 +64,8 @@ class ContentIndex:
     # Built-in types are always there: rules may use them without any pack declaring them.
     trigger_types: dict[str, TriggerType] = field(default_factory=_builtin_trigger_types)
     rules: dict[str, Rule] = field(default_factory=dict)
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
 
     def get_action(self, ref: str) -> Action:
         try:
@@ -86,6 +93,12 @@ class ContentIndex:
             return self.rules[ref]
         except KeyError:
             raise UnknownRuleError(ref, self.rules) from None
+
+    def get_alias(self, ref: str) -> Alias:
+        try:
+            return self.aliases[ref]
+        except KeyError:
+            raise UnknownAliasError(ref, self.aliases) from None
 
     def rules_for_trigger(self, ref: str, *, enabled_only: bool = True) -> list[Rule]:
         """Rules listening to trigger type ``ref``, in load order (disabled ones only if asked)."""

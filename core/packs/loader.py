@@ -8,18 +8,26 @@ from pathlib import Path
 
 from core.models import Pack
 from core.packs.actions import ActionKind
+from core.packs.aliases import AliasKind, load_site_aliases
 from core.packs.config import load_config
 from core.packs.content import ContentKind, CrossPackKind, PackContent
 from core.packs.errors import PackError
 from core.packs.index import ContentIndex
 from core.packs.manifest import read_manifest
 from core.packs.paths import PackDir
+from core.packs.policies import PolicyKind
 from core.packs.rules import RuleKind
 from core.packs.triggers import TriggerKind
 
 MANIFEST = "pack.yaml"
-# Later issues append alias, policy, sensor and workflow kinds here.
-CONTENT_KINDS: tuple[ContentKind, ...] = (ActionKind(), TriggerKind(), RuleKind())
+# Later issues append sensor and workflow kinds here.
+CONTENT_KINDS: tuple[ContentKind, ...] = (
+    ActionKind(),
+    TriggerKind(),
+    RuleKind(),
+    PolicyKind(),
+    AliasKind(),
+)
 # Refs of packs Squall ships; another path may not take them (st2 blocks them for user packs).
 BUNDLED_REFS = frozenset({"core", "packs"})
 
@@ -30,12 +38,15 @@ class LoadResult:
     errors: list[PackError] = field(default_factory=list)
 
 
-def load_packs(paths: Sequence[Path], *, config_dir: Path | None) -> LoadResult:
+def load_packs(
+    paths: Sequence[Path], *, config_dir: Path | None, alias_paths: Sequence[Path] = ()
+) -> LoadResult:
     """Load every pack under ``paths``; the first path is the bundled ``packs/`` folder.
 
     Each path is a pack directory (it has ``pack.yaml``) or a directory of packs. Errors are
     collected: a pack with a broken ``pack.yaml`` is skipped, a broken action is left out, and
-    a pack ref seen twice keeps the first pack.
+    a pack ref seen twice keeps the first pack. Site aliases (``alias_paths``) come after
+    every pack, before references are resolved.
     """
     result = LoadResult(ContentIndex())
     for position, path in enumerate(paths):
@@ -43,6 +54,7 @@ def load_packs(paths: Sequence[Path], *, config_dir: Path | None) -> LoadResult:
             content = load_pack(pack_dir, config_dir=config_dir, errors=result.errors)
             if content is not None:
                 _register(content, result, bundled=position == 0)
+    load_site_aliases(alias_paths, result.index, result.errors)
     for kind in CONTENT_KINDS:
         if isinstance(kind, CrossPackKind):
             kind.resolve(result.index, result.errors)

@@ -7,6 +7,7 @@ registered, because the trigger type and the action it names may come from a lat
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from core.models import Pack, Rule, RuleAction, RuleTrigger
@@ -16,6 +17,8 @@ from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex, UnknownActionError, UnknownTriggerTypeError
 from core.packs.metadata import check_pack_field, load_all, read_metadata
 from core.packs.paths import PackDir
+from core.triggers.builtin import TIMER_TYPES
+from core.triggers.timer_specs import TimerSpecError, build_trigger
 
 RULES_DIR = "rules"
 
@@ -131,10 +134,21 @@ def reference_problems(rule: Rule, index: ContentIndex, problems: FileProblems) 
         problems.add(("trigger", "type"), str(exc))
     else:
         _check_parameters(trigger_type.parameters_schema, rule.trigger.parameters, problems)
+        if not problems.count:
+            _check_timer(rule, problems)
     try:
         index.get_action(rule.action.ref)
     except UnknownActionError as exc:
         problems.add(("action", "ref"), str(exc))
+
+
+def _check_timer(rule: Rule, problems: FileProblems) -> None:
+    """What the schema cannot see: timezone names, date strings, cron expressions."""
+    if rule.trigger.type in TIMER_TYPES:
+        try:
+            build_trigger(rule.trigger.type, rule.trigger.parameters, UTC)
+        except TimerSpecError as exc:
+            problems.add(("trigger", "parameters"), str(exc))
 
 
 def _check_parameters(

@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.kv.service import KeyValueService
 from core.models import ExecutionStatus
 from core.runners.base import RunContext, RunnerResult
+from core.runners.python_datastore import DatastoreCaller, DatastoreChannel, DatastoreHandler
 from core.runners.python_host.capture import Capture, quiet
 from core.runners.python_host.client import (
     ActionProcess,
@@ -55,10 +57,12 @@ class PythonScriptRunner:
         use_fork_server: bool = True,
         python: str = sys.executable,
         max_result_bytes: int = MAX_RESULT_BYTES,
+        datastore: KeyValueService | None = None,
     ) -> None:
         self._use_fork_server = use_fork_server
         self._python = python
         self._max_result_bytes = max_result_bytes
+        self._datastore = datastore
         self._server: ForkServer | None = None
         self._server_lock = asyncio.Lock()
         self._retry_at = 0.0
@@ -75,12 +79,21 @@ class PythonScriptRunner:
             return _failed(f'Action "{ctx.action.ref}" is missing entry_point attribute')
         if ctx.cancel.is_set():
             return RunnerResult(ExecutionStatus.CANCELED, _empty_body())
-        request = json.dumps(build_request(ctx, entry), default=str).encode()
-        capture, process = await self._start(request, ctx.output_limit_bytes)
+        channel = self._datastore_channel(ctx)
+        extra_fds = () if channel is None else (channel.child_fd,)
         try:
-            ending, returncode = await self._supervise(ctx, process, capture.drained)
+            request = build_request(ctx, entry, datastore=channel is not None)
+            encoded = json.dumps(request, default=str).encode()
+            capture, process = await self._start(encoded, ctx.output_limit_bytes, extra_fds)
+            if channel is not None:
+                channel.release_child_fd()
+            try:
+                ending, returncode = await self._supervise(ctx, process, capture.drained)
+            finally:
+                await capture.finish(DRAIN_TIMEOUT)
         finally:
-            await capture.finish(DRAIN_TIMEOUT)
+            if channel is not None:
+                await channel.close()
         finished = Finished(
             ending=ending,
             returncode=returncode,
@@ -98,12 +111,20 @@ class PythonScriptRunner:
                 await self._server.close()
                 self._server = None
 
-    async def _start(self, request: bytes, output_limit: int) -> tuple[Capture, ActionProcess]:
+    def _datastore_channel(self, ctx: RunContext) -> DatastoreChannel | None:
+        if self._datastore is None:
+            return None
+        return DatastoreChannel(DatastoreHandler(self._datastore, DatastoreCaller.of(ctx.context)))
+
+    async def _start(
+        self, request: bytes, output_limit: int, extra_fds: tuple[int, ...]
+    ) -> tuple[Capture, ActionProcess]:
+        """``extra_fds`` (the datastore socket) follow stdio in the child: fd 3."""
         server = await self._fork_server()
         if server is not None:
             capture = Capture(request, output_limit, self._max_result_bytes)
             try:
-                return capture, await server.launch(capture.child_fds)
+                return capture, await server.launch((*capture.child_fds, *extra_fds))
             except HostUnavailable as e:
                 log.warning("python-script: fork server refused a run (%s); spawning", e)
                 await capture.abort()
@@ -114,7 +135,7 @@ class PythonScriptRunner:
                 capture.release_child_fds()
         capture = Capture(request, output_limit, self._max_result_bytes)
         try:
-            return capture, await spawn_once(self._python, capture.child_fds)
+            return capture, await spawn_once(self._python, (*capture.child_fds, *extra_fds))
         except BaseException:
             await capture.abort()
             raise
@@ -193,7 +214,7 @@ async def _returncode(process: ActionProcess) -> int | None:
         return None
 
 
-def build_request(ctx: RunContext, entry: Path) -> Request:
+def build_request(ctx: RunContext, entry: Path, *, datastore: bool = False) -> Request:
     pack_path = str(ctx.action.pack_path)
     return Request(
         entry_point=str(entry),
@@ -205,6 +226,7 @@ def build_request(ctx: RunContext, entry: Path) -> Request:
         # st2 runs actions in the action runner's working directory; so do we.
         cwd=os.getcwd(),
         log_level=_log_level(ctx.runner_parameters),
+        datastore=datastore,
     )
 
 

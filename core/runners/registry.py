@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.kv.service import KeyValueService
 from core.runners.base import Runner
+from core.runners.chat_post import ChatPoster, ChatPostRunner
 from core.runners.http import HttpRequestRunner
+from core.runners.inject_trigger import InjectTriggerRunner, TriggerSink
 from core.runners.noop import NoopRunner
 from core.runners.python import PythonScriptRunner
 from core.runners.shell import LocalShellCmdRunner, LocalShellScriptRunner
@@ -28,12 +32,31 @@ def http_policy(options: RunnerOptions) -> HttpPolicy:
     )
 
 
-def build_runners(options: RunnerOptions = RunnerOptions()) -> dict[str, Runner]:
+def build_runners(
+    options: RunnerOptions = RunnerOptions(), *, datastore: KeyValueService | None = None
+) -> dict[str, Runner]:
+    """``datastore`` backs python actions' ``action_service`` (None: it refuses)."""
     runners: list[Runner] = [
         LocalShellCmdRunner(),
         LocalShellScriptRunner(),
-        PythonScriptRunner(use_fork_server=options.python_fork_server),
+        PythonScriptRunner(use_fork_server=options.python_fork_server, datastore=datastore),
         HttpRequestRunner(http_policy(options)),
         NoopRunner(),
+        InjectTriggerRunner(),
+        ChatPostRunner(),
     ]
     return {runner.runner_type.name: runner for runner in runners}
+
+
+def connect_trigger_sink(runners: dict[str, Runner], sink: TriggerSink) -> None:
+    """Give ``core.inject_trigger`` the engine's dispatcher (built after the runners)."""
+    for runner in runners.values():
+        if isinstance(runner, InjectTriggerRunner):
+            runner.connect(sink)
+
+
+def connect_chat_poster(runners: Mapping[str, Runner], poster: ChatPoster) -> None:
+    """Give the ``chatops`` pack's runner the bot's outbound delivery (``squall serve`` only)."""
+    for runner in runners.values():
+        if isinstance(runner, ChatPostRunner):
+            runner.connect(poster)

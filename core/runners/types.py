@@ -95,8 +95,36 @@ HTTP_REQUEST = RunnerType(
 
 NOOP = RunnerType(name="noop", description="Does nothing and succeeds.")
 
+# Squall's own: ``core.inject_trigger`` hands its trigger to the engine's dispatcher.
+INJECT_TRIGGER = RunnerType(
+    name="inject-trigger", description="Dispatches a trigger instance so rules can fire."
+)
+
+# Squall's own: the ``chatops`` pack posts through the chat adapters of ``squall serve``.
+CHAT_POST = RunnerType(
+    name="chat-post",
+    description="Posts a message or an execution's result card to a chat channel or route.",
+    parameters={
+        "operation": {
+            "type": "string",
+            "enum": ["message", "result"],
+            "default": "message",
+            "description": "Post the 'message' parameter, or the result of 'execution_id'.",
+        },
+    },
+)
+
 RUNNER_TYPES: dict[str, RunnerType] = {
-    r.name: r for r in (LOCAL_SHELL_CMD, LOCAL_SHELL_SCRIPT, PYTHON_SCRIPT, HTTP_REQUEST, NOOP)
+    r.name: r
+    for r in (
+        LOCAL_SHELL_CMD,
+        LOCAL_SHELL_SCRIPT,
+        PYTHON_SCRIPT,
+        HTTP_REQUEST,
+        NOOP,
+        INJECT_TRIGGER,
+        CHAT_POST,
+    )
 }
 
 # Runner types StackStorm has that later issues add (orquesta, inquirer, action-chain) or that

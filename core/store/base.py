@@ -20,6 +20,10 @@ from core.models import (
     TriggerInstance,
     TriggerInstanceStatus,
 )
+from core.models.apikey import ApiKey
+from core.models.approval import Approval, ApprovalStatus
+from core.models.audit import AuditEntry
+from core.models.rule_state import RuleState
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,59 @@ class RuleEnforcementRepository(Protocol):
         """Garbage collection: remove enforcements enforced before ``cutoff``."""
 
 
+class ApiKeyRepository(Protocol):
+    """Webhook API keys, found by the hash of the key (the plaintext is never stored)."""
+
+    async def insert(self, key: ApiKey) -> None:
+        """Persist a new key; StoreError if its id or hash already exists."""
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The unrevoked key with this hash, if any (revoked keys are never returned)."""
+
+    async def list(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+
+    async def revoke(self, key_id: str, at: datetime) -> bool:
+        """Mark a key revoked; False if there is no such key or it was already revoked."""
+
+
+class RuleStateRepository(Protocol):
+    """``rule enable|disable`` overrides of the pack files' ``enabled``, by rule ref."""
+
+    async def set(self, ref: str, enabled: bool, by_user: str) -> RuleState:
+        """Insert or replace the override of ``ref``; returns what was stored."""
+
+    async def list(self) -> list[RuleState]:
+        """Every override, sorted by ref (see core.models.rule_state.overrides_of)."""
+
+
+class ApprovalRepository(Protocol):
+    """Approvals; every status change is a compare-and-set on the stored status."""
+
+    async def insert(self, approval: Approval) -> None:
+        """Persist durably before returning; StoreError if the id exists."""
+
+    async def get(self, approval_id: str) -> Approval | None: ...
+
+    async def replace(self, approval: Approval, *, expected_status: ApprovalStatus) -> bool:
+        """Write ``approval`` only if the stored status is still ``expected_status``."""
+
+    async def list_expired(self, now: datetime, limit: int = 100) -> list[Approval]:
+        """Pending approvals whose expiry is at or before ``now``, soonest expiry first."""
+
+    async def list(self, status: ApprovalStatus | None = None, limit: int = 50) -> list[Approval]:
+        """Newest first (by created_at)."""
+
+
+class AuditRepository(Protocol):
+    """The append-only audit log."""
+
+    async def insert(self, entry: AuditEntry) -> None: ...
+
+    async def list(self, limit: int = 50, user: str | None = None) -> list[AuditEntry]:
+        """Newest first; ``user`` keeps only that Squall user's entries."""
+
+
 class Store(Protocol):
     """A backend: a set of repositories plus its lifecycle."""
 
@@ -160,6 +217,18 @@ class Store(Protocol):
 
     @property
     def rule_enforcements(self) -> RuleEnforcementRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def rule_states(self) -> RuleStateRepository: ...
+
+    @property
+    def approvals(self) -> ApprovalRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
 
     async def open(self) -> None:
         """Connect, create the schema/indexes and run forward migrations."""

@@ -29,16 +29,24 @@ from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeo
 
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.store.base import ExecutionQuery, StoreError
+from core.store.mongo_apikeys import MongoApiKeys
+from core.store.mongo_apikeys import create_indexes as create_api_key_indexes
+from core.store.mongo_approvals import MongoApprovals
+from core.store.mongo_approvals import create_indexes as create_approval_indexes
+from core.store.mongo_audit import MongoAudit
+from core.store.mongo_audit import create_indexes as create_audit_indexes
 from core.store.mongo_events import MongoRuleEnforcements, MongoTriggerInstances
 from core.store.mongo_events import create_indexes as create_event_indexes
 from core.store.mongo_keys import escape_keys, unescape_keys
 from core.store.mongo_kv import MongoKeyValues
 from core.store.mongo_kv import create_indexes as create_kv_indexes
+from core.store.mongo_rule_states import MongoRuleStates
 
 DEFAULT_DATABASE = "squall"
 # v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
-# (mongo_events).
-SCHEMA_VERSION = 3
+# (mongo_events), v4 API keys (mongo_apikeys) and rule states (mongo_rule_states), v5
+# approvals (mongo_approvals) and the audit log (mongo_audit).
+SCHEMA_VERSION = 5
 _SCHEMA_ID = "schema"
 _NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 _OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
@@ -124,6 +132,10 @@ class MongoStore:
         self._kv: MongoKeyValues | None = None
         self._trigger_instances: MongoTriggerInstances | None = None
         self._rule_enforcements: MongoRuleEnforcements | None = None
+        self._api_keys: MongoApiKeys | None = None
+        self._rule_states: MongoRuleStates | None = None
+        self._approvals: MongoApprovals | None = None
+        self._audit: MongoAudit | None = None
 
     @classmethod
     def from_url(cls, url: str, *, database: str | None = None) -> MongoStore:
@@ -157,6 +169,30 @@ class MongoStore:
             raise StoreError(f"{self.where} is not open")
         return self._rule_enforcements
 
+    @property
+    def api_keys(self) -> MongoApiKeys:
+        if self._api_keys is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._api_keys
+
+    @property
+    def rule_states(self) -> MongoRuleStates:
+        if self._rule_states is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._rule_states
+
+    @property
+    def approvals(self) -> MongoApprovals:
+        if self._approvals is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._approvals
+
+    @property
+    def audit(self) -> MongoAudit:
+        if self._audit is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._audit
+
     async def open(self) -> None:
         if self._executions is not None:
             return
@@ -177,6 +213,10 @@ class MongoStore:
         self._rule_enforcements = MongoRuleEnforcements(
             db["rule_enforcements"], lambda: _errors(self.where)
         )
+        self._api_keys = MongoApiKeys(db["api_keys"], lambda: _errors(self.where))
+        self._rule_states = MongoRuleStates(db["rule_states"], lambda: _errors(self.where))
+        self._approvals = MongoApprovals(db["approvals"], lambda: _errors(self.where))
+        self._audit = MongoAudit(db["audit"], lambda: _errors(self.where))
 
     def _new_client(self, url: str) -> Any:
         try:
@@ -188,6 +228,8 @@ class MongoStore:
     async def close(self) -> None:
         self._executions = self._kv = None
         self._trigger_instances = self._rule_enforcements = None
+        self._api_keys, self._rule_states = None, None
+        self._approvals, self._audit = None, None
         if self._owns_client and self.client is not None:
             # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
             result = self.client.close()
@@ -220,6 +262,9 @@ async def _migrate(db: Any, where: str) -> None:
             await db["executions"].create_index(keys, **options)
     await create_kv_indexes(db)
     await create_event_indexes(db)
+    await create_api_key_indexes(db)
+    await create_approval_indexes(db)
+    await create_audit_indexes(db)
     if current < SCHEMA_VERSION:
         await db["meta"].update_one(
             {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True

@@ -17,9 +17,13 @@ from typing import Any
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.execution import isoformat
 from core.store.base import ExecutionQuery, StoreError
+from core.store.sqlite_apikeys import SqliteApiKeys
+from core.store.sqlite_approvals import SqliteApprovals
+from core.store.sqlite_audit import SqliteAudit
 from core.store.sqlite_db import MEMORY, Database, SqliteOptions, StoreBusy, parse_url
 from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances
 from core.store.sqlite_kv import SqliteKeyValues
+from core.store.sqlite_rule_states import SqliteRuleStates
 from core.store.sqlite_schema import current_version
 
 __all__ = ["SqliteExecutions", "SqliteOptions", "SqliteStore", "StoreBusy", "parse_url", "stamp"]
@@ -45,6 +49,10 @@ class SqliteStore:
         self._kv: SqliteKeyValues | None = None
         self._trigger_instances: SqliteTriggerInstances | None = None
         self._rule_enforcements: SqliteRuleEnforcements | None = None
+        self._api_keys: SqliteApiKeys | None = None
+        self._rule_states: SqliteRuleStates | None = None
+        self._approvals: SqliteApprovals | None = None
+        self._audit: SqliteAudit | None = None
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: str | None = None) -> SqliteStore:
@@ -75,6 +83,30 @@ class SqliteStore:
             raise StoreError(f"SQLite store {self.path} is not open")
         return self._rule_enforcements
 
+    @property
+    def api_keys(self) -> SqliteApiKeys:
+        if self._api_keys is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._api_keys
+
+    @property
+    def rule_states(self) -> SqliteRuleStates:
+        if self._rule_states is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._rule_states
+
+    @property
+    def approvals(self) -> SqliteApprovals:
+        if self._approvals is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._approvals
+
+    @property
+    def audit(self) -> SqliteAudit:
+        if self._audit is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._audit
+
     async def open(self) -> None:
         if self._db is None:
             self._db = Database(self.path, self.options)
@@ -82,11 +114,17 @@ class SqliteStore:
             self._kv = SqliteKeyValues(self._db)
             self._trigger_instances = SqliteTriggerInstances(self._db)
             self._rule_enforcements = SqliteRuleEnforcements(self._db)
+            self._api_keys = SqliteApiKeys(self._db)
+            self._rule_states = SqliteRuleStates(self._db)
+            self._approvals = SqliteApprovals(self._db)
+            self._audit = SqliteAudit(self._db)
 
     async def close(self) -> None:
         if self._db is not None:
             db, self._db, self._executions, self._kv = self._db, None, None, None
             self._trigger_instances = self._rule_enforcements = None
+            self._api_keys, self._rule_states = None, None
+            self._approvals, self._audit = None, None
             await db.close()
 
     async def schema_version(self) -> int:

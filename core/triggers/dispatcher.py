@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.executions.service import ExecutionService, mentions_kv
@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 T = TriggerInstanceStatus
 WEBHOOK_SOURCE = "webhook:"
 RECOVER_PAGE = 100
+# The sweep picks up ``pending`` instances other processes stored (a CLI run's actiontrigger);
+# the age keeps it off instances their own process is about to claim.
+SWEEP_PAGE = 200
+SWEEP_MIN_AGE = timedelta(seconds=2)
 
 
 def webhook_source(url: str) -> str:
@@ -63,6 +67,7 @@ class TriggerDispatcher:
         *,
         now: Callable[[], datetime],
         rules: RuleSet | None = None,
+        process: bool = True,
     ) -> None:
         self.store = store
         self.index = index
@@ -70,6 +75,10 @@ class TriggerDispatcher:
         self.now = now
         self.rules = rules if rules is not None else RuleSet(index.rules.values())
         self._tasks: set[asyncio.Task[None]] = set()
+        # False in short-lived processes: ``dispatch`` only stores the instance ``pending``
+        # and a ``squall serve`` sweep processes it.
+        self.process_here = process
+        self._active: set[str] = set()  # instance ids with a processing task here
 
     # -- intake ---------------------------------------------------------------------------
     async def dispatch(
@@ -94,16 +103,25 @@ class TriggerDispatcher:
         if not await self.store.trigger_instances.insert(instance):
             logger.info("trigger instance %s/%s is a duplicate", trigger_ref, dedupe_key)
             return None
-        self._spawn(instance)
+        if self.process_here:
+            self._spawn(instance)
         return instance
+
+    def store_only(self) -> TriggerDispatcher:
+        """A dispatcher over the same store and rules that never processes here."""
+        return TriggerDispatcher(
+            self.store, self.index, self.executions, now=self.now, rules=self.rules, process=False
+        )
 
     def _spawn(self, instance: TriggerInstance) -> None:
         task = asyncio.create_task(self.process(instance), name=f"trigger-{instance.id}")
         self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        self._active.add(instance.id)
+        task.add_done_callback(lambda done: self._task_done(done, instance.id))
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[None], instance_id: str) -> None:
         self._tasks.discard(task)
+        self._active.discard(instance_id)
         if not task.cancelled() and (error := task.exception()):
             logger.error("trigger instance task crashed", exc_info=error)
 
@@ -226,6 +244,31 @@ class TriggerDispatcher:
                     await self.process(instance)
                 except Exception:  # one bad row must not block startup or the others
                     logger.exception("recovering trigger instance %s failed", instance.id)
+
+    async def sweep(self, min_age: timedelta = SWEEP_MIN_AGE) -> int:
+        """Process ``pending`` instances stored by other processes; returns how many started.
+
+        Only ``pending``: a ``processing`` one may belong to a live process (CAS protects
+        only the pending → processing claim), so those wait for ``recover`` at a start.
+        """
+        cutoff = self.now() - min_age
+        page = await self.store.trigger_instances.list_unfinished(SWEEP_PAGE)
+        found = [
+            i
+            for i in page
+            if i.status is T.PENDING and i.id not in self._active and i.occurrence_time <= cutoff
+        ]
+        for instance in found:
+            self._spawn(instance)
+        return len(found)
+
+    async def sweep_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:  # a store hiccup must not end the sweeping for good
+                logger.exception("sweeping pending trigger instances failed")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Let in-flight instances finish up to ``grace``; cancelled ones are recovered later."""

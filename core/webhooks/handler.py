@@ -50,17 +50,18 @@ class Dispatcher(Protocol):
 
 @dataclass(frozen=True)
 class HookAuth:
-    """How one hook authenticates its callers; ``kind="none"`` is the explicit opt-out."""
+    """How one hook authenticates its callers; ``kind="none"`` is the explicit opt-out and
+    ``api-key`` (st2's way, and the default for a hook without settings) needs a stored key."""
 
-    kind: Literal["none", "signature"]
+    kind: Literal["none", "signature", "api-key"]
     scheme: SignatureScheme | None = None
     secret: bytes = field(default=b"", repr=False)
 
     @property
     def label(self) -> str:
-        """A name safe to list: ``none``, a preset name, or ``hmac``."""
+        """A name safe to list: ``none``, ``api-key``, a preset name, or ``hmac``."""
         if self.scheme is None:
-            return "none"
+            return self.kind
         names = [name for name, preset in PRESETS.items() if preset.header == self.scheme.header]
         return names[0] if names else "hmac"
 
@@ -92,23 +93,23 @@ def check_declared_size(content_length: int | None, limit: int) -> None:
         raise WebhookError(413, f"body larger than {limit} bytes")
 
 
-def require_auth(hook: str, auth: HookAuth | None) -> HookAuth:
-    """Auth is required by default: a hook with no settings entry refuses everyone."""
-    if auth is None:
-        raise WebhookError(
-            401,
-            f"webhook {hook} has no auth configured (webhooks.hooks.{hook}.auth); "
-            "API keys are not supported yet",
-        )
-    return auth
+API_KEY_AUTH = HookAuth(kind="api-key")
+
+
+def effective_auth(auth: HookAuth | None) -> HookAuth:
+    """Auth is required by default: a hook with no settings entry needs an API key."""
+    return API_KEY_AUTH if auth is None else auth
 
 
 def authorize(
-    hook: str, auth: HookAuth | None, headers: Mapping[str, str], body: bytes, now: float
+    hook: str, auth: HookAuth, headers: Mapping[str, str], body: bytes, now: float
 ) -> str | None:
-    """Check the caller; returns the delivery id (for deduplication) when the scheme has one."""
-    auth = require_auth(hook, auth)
-    if auth.scheme is None:
+    """Check a hook's signature over ``body``; returns the delivery id when the scheme has one.
+
+    Only signatures are checked here: an ``api-key`` hook's key is checked before its body is
+    read (core.webhooks.apikey_check), and ``none`` lets everyone in.
+    """
+    if auth.kind != "signature" or auth.scheme is None:
         return None
     verdict = verify(auth.scheme, auth.secret, headers, body, now)
     if not verdict.ok:

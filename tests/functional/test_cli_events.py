@@ -114,7 +114,7 @@ def test_webhook_list(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     assert code == 0
     by_url = {row["url"]: row for row in rows}
     assert by_url["sample"] == {"url": "sample", "rules": ["dispatch_demo.greet"], "auth": "none"}
-    assert by_url["pair"]["auth"] == "401 (no auth configured)"
+    assert by_url["pair"]["auth"] == "api-key"
     assert by_url["pair"]["rules"] == ["dispatch_demo.pair_disabled", "dispatch_demo.pair_echo"]
     code, out, _ = cli(capsys, config, "webhook", "list")
     assert code == 0 and "sample" in out and "dispatch_demo.greet" in out

@@ -82,7 +82,7 @@ def test_user_scope_and_ttl(capsys: pytest.CaptureFixture[str], squall_config: P
     [
         (("key", "set", "k", "v", "--ttl", "0"), "error: datastore TTL must be positive, not 0\n"),
         (("key", "delete", "nope"), "error: datastore key 'nope' not found in scope system\n"),
-        (("key", "set", "k", "v", "--scope", "user", "--user", "a:b"), "must not contain"),
+        (("key", "set", "k", "v", "--scope", "user", "--user", "a\nb"), "control characters"),
     ],
 )
 def test_errors_are_one_line(

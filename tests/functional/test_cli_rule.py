@@ -1,4 +1,5 @@
-"""``squall rule list|get|test`` in process, on the rule_demo fixture pack (nothing is run)."""
+"""``squall rule list|get|enable|disable|test`` in process, on the rule_demo fixture pack
+(nothing is run)."""
 
 from __future__ import annotations
 
@@ -170,3 +171,43 @@ def test_disabled_rule_does_not_match(capsys: pytest.CaptureFixture[str], config
     )
     assert (code, report["matched"]) == (1, False)
     assert "disabled" in report["reason"]
+
+
+# --- rule enable|disable ------------------------------------------------------------------------
+
+
+def test_enable_and_disable_change_the_effective_state(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, rule = cli_json(capsys, config, "rule", "enable", "rule_demo.dormant")
+    assert (code, rule["ref"], rule["enabled"]) == (0, "rule_demo.dormant", True)
+    code, rules = cli_json(capsys, config, "rule", "list")
+    assert [r["ref"] for r in rules] == ["rule_demo.dormant", "rule_demo.greet"]
+    code, out, _ = cli(capsys, config, "rule", "disable", "rule_demo.greet")
+    assert (code, out.strip()) == (0, "rule rule_demo.greet disabled")
+    code, rule = cli_json(capsys, config, "rule", "get", "rule_demo.greet")
+    assert rule["enabled"] is False
+    code, rules = cli_json(capsys, config, "rule", "list")
+    assert [r["ref"] for r in rules] == ["rule_demo.dormant"]
+    # rule test sees the stored state too: the enabled dormant rule is evaluated, not skipped.
+    code, report = cli_json(
+        capsys, config, "rule", "test", "rule_demo.greet", "--trigger-instance", str(MATCH)
+    )
+    assert (code, report["matched"]) == (1, False) and "disabled" in report["reason"]
+
+
+def test_switching_an_unknown_rule_fails_with_a_suggestion(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    for command in ("enable", "disable"):
+        code, out, err = cli(capsys, config, "rule", command, "rule_demo.gret")
+        assert (code, out) == (1, "")
+        assert err.strip() == (
+            "error: unknown rule 'rule_demo.gret'; did you mean 'rule_demo.greet'?"
+        )
+    code, rules = cli_json(capsys, config, "rule", "list", "--all")
+    assert {r["ref"]: r["enabled"] for r in rules} == {
+        "chatops.notify": False,  # bundled, off by default
+        "rule_demo.dormant": False,
+        "rule_demo.greet": True,
+    }

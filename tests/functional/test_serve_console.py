@@ -1,4 +1,4 @@
-"""``squall serve`` as a user runs it: type a command at the console, get the result."""
+"""``squall serve`` as a user runs it: type at the console chat, see the run card update."""
 
 from __future__ import annotations
 
@@ -80,11 +80,20 @@ def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
         out.until("Squall console")
         proc.stdin.write("run core.echo message=hi\n")
         proc.stdin.flush()
-        output = out.until("stdout: hi")
-        assert "status: succeeded" in output
+        output = out.until("core.echo (succeeded)")
+        assert "execution " in output and "requested (core.echo)" in output
+        assert "\n    hi\n" in out.until("· ")  # the card's code block, then its footer
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
             health = json.load(resp)
         assert health["status"] == "ok" and health["store"] == "sqlite"
+        assert health["adapters"] == {"console": "connected"}
+        assert health["delivery_failures"] == 0
+        doctor = subprocess.run(
+            [sys.executable, "-m", "bot", "doctor", "--config", str(config)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert doctor.returncode == 0, doctor.stdout
+        assert "ok    serve: running; adapters {'console': 'connected'}" in doctor.stdout
         proc.stdin.write("bogus\n")
         proc.stdin.flush()
         out.until("unknown command 'bogus'")
@@ -117,3 +126,24 @@ def test_sigterm_abandons_running_and_exits_zero(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert json.loads(got.stdout)["status"] == "abandoned"
+
+
+def test_sigterm_lets_running_work_finish_and_posts_its_result(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "  shutdown_grace_seconds: 30\n")
+    proc = start_serve(config)
+    out = Output(proc)
+    try:
+        assert proc.stdin is not None
+        out.until("Squall console")
+        proc.stdin.write("run core.local cmd='sleep 1.5; echo slept'\n")
+        proc.stdin.flush()
+        requested = out.until("requested")
+        execution_id = requested.split("execution ", 1)[1].split()[0]
+        wait_status(config, execution_id, "running")
+        os.kill(proc.pid, signal.SIGTERM)
+        finished = out.until("core.local (succeeded)")
+        assert "↻ updated" in finished
+        assert "    slept" in out.until("· ")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        stop(proc)

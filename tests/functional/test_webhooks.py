@@ -7,21 +7,25 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import test_utils
+from aiohttp import test_utils, web
 
 from bot.app import Engine, open_engine
 from bot.settings import load_settings
 from bot.settings.schema import HookSettings
 from bot.web import build_web_app
-from core.models import MASK
+from bot.webhooks import WebhookRoutes
+from core.models import MASK, utcnow
+from core.models.apikey import ApiKey
 from core.models.status import ExecutionStatus
 from core.models.trigger_instance import TriggerInstance
 from core.store.base import ExecutionQuery
+from core.webhooks.apikeys import MAX_KEY_CHARS, generate_api_key, key_id_of_hash
 from core.webhooks.handler import HookAuth
 
 SECRET = "hook-secret"
@@ -161,17 +165,94 @@ async def test_a_chunked_body_over_the_cap_is_413(client: Client, engine: Engine
     assert await instances(engine, "open") == []
 
 
-async def test_unknown_hook_is_404(client: Client) -> None:
-    resp = await client.post("/api/v1/webhooks/nope", json={})
+async def test_unknown_hook_is_404_for_key_holders_only(client: Client, engine: Engine) -> None:
+    assert (await client.post("/api/v1/webhooks/nope", json={})).status == 401
+    plaintext, _ = await create_key(engine)
+    headers = {"St2-Api-Key": plaintext}
+    resp = await client.post("/api/v1/webhooks/nope", json={}, headers=headers)
     assert resp.status == 404
     assert (await resp.json())["faultstring"] == "Webhook nope not registered with st2"
 
 
-async def test_a_hook_without_auth_settings_is_401(client: Client, engine: Engine) -> None:
+async def create_key(engine: Engine) -> tuple[str, ApiKey]:
+    """What ``squall apikey create`` does: the plaintext for the caller, the hash stored."""
+    plaintext, stored = generate_api_key()
+    key = ApiKey(id=key_id_of_hash(stored), key_hash=stored, created_at=utcnow(), name="test")
+    await engine.store.api_keys.insert(key)
+    return plaintext, key
+
+
+async def test_a_hook_without_auth_settings_needs_an_api_key(
+    client: Client, engine: Engine
+) -> None:
     resp = await client.post("/api/v1/webhooks/noauth", json={"name": "st2"})
     assert resp.status == 401
-    assert "API keys" in (await resp.json())["faultstring"]
+    assert "St2-Api-Key" in (await resp.json())["faultstring"]
+    wrong = await client.post(
+        "/api/v1/webhooks/noauth", json={"name": "st2"}, headers={"St2-Api-Key": "sqk_nope"}
+    )
+    assert (wrong.status, await wrong.json()) == (
+        401,
+        {"faultstring": "invalid or revoked API key"},
+    )
+    huge = {"X-Auth-Token": "k" * (MAX_KEY_CHARS + 1)}
+    resp = await client.post("/api/v1/webhooks/noauth", json={"name": "st2"}, headers=huge)
+    assert resp.status == 401
     assert await instances(engine, "noauth") == []
+
+
+async def test_a_valid_api_key_runs_the_rule_and_is_never_stored(
+    client: Client, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    plaintext, _ = await create_key(engine)
+    caplog.set_level(logging.DEBUG)
+    headers = {"St2-Api-Key": plaintext, "Cookie": "session=abc"}
+    resp = await client.post("/api/v1/webhooks/noauth", json={"name": "st2"}, headers=headers)
+    assert resp.status == 202
+    execution = await wait_for_echo(engine)
+    assert execution["stdout"] == "st2"
+    [stored] = await instances(engine, "noauth")
+    assert stored.payload["headers_lower"]["st2-api-key"] == MASK
+    assert stored.payload["headers_lower"]["cookie"] == MASK
+    assert plaintext not in json.dumps(stored.to_doc()) and plaintext not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("header", "query"),
+    [("X-Auth-Token", None), ("st2-api-key", None), (None, "st2-api-key"), (None, "x-auth-token")],
+)
+async def test_st2_header_and_query_fallbacks_are_accepted(
+    client: Client, engine: Engine, header: str | None, query: str | None
+) -> None:
+    plaintext, _ = await create_key(engine)
+    resp = await client.post(
+        "/api/v1/webhooks/noauth",
+        json={"name": "x"},
+        headers={header: plaintext} if header else {},
+        params={query: plaintext} if query else {},
+    )
+    assert resp.status == 202
+    [stored] = await instances(engine, "noauth")
+    assert plaintext not in json.dumps(stored.to_doc())
+
+
+async def test_a_revoked_key_is_refused_at_once(client: Client, engine: Engine) -> None:
+    plaintext, key = await create_key(engine)
+    headers = {"St2-Api-Key": plaintext}
+    ok = await client.post("/api/v1/webhooks/noauth", json={"name": "x"}, headers=headers)
+    assert ok.status == 202
+    assert await engine.store.api_keys.revoke(key.id, utcnow())
+    refused = await client.post("/api/v1/webhooks/noauth", json={"name": "y"}, headers=headers)
+    assert refused.status == 401
+    assert len(await instances(engine, "noauth")) == 1
+
+
+async def test_signature_and_open_hooks_ignore_api_keys(client: Client, engine: Engine) -> None:
+    plaintext, _ = await create_key(engine)
+    # A key is no substitute for a configured signature.
+    resp = await client.post("/api/v1/webhooks/gh", data=BODY, headers={"St2-Api-Key": plaintext})
+    assert resp.status == 401 and "missing header" in (await resp.json())["faultstring"]
+    assert (await client.post("/api/v1/webhooks/open", json={})).status == 202
 
 
 @pytest.mark.parametrize(
@@ -224,9 +305,15 @@ async def wait_for_echo(engine: Engine) -> dict[str, Any]:
     raise AssertionError(f"no echo: {instances=} {enforcements=} {executions=}")
 
 
-async def test_generic_st2_hook_follows_the_same_auth_rules(client: Client) -> None:
-    resp = await client.post("/api/v1/webhooks/st2", json={"trigger": "core.st2.webhook"})
+async def test_generic_st2_hook_follows_the_same_auth_rules(client: Client, engine: Engine) -> None:
+    sent = {"trigger": "core.st2.webhook", "payload": {"a": 1}}
+    resp = await client.post("/api/v1/webhooks/st2", json=sent)
     assert resp.status == 401
+    plaintext, _ = await create_key(engine)
+    resp = await client.post("/api/v1/webhooks/st2", json=sent, headers={"St2-Api-Key": plaintext})
+    assert resp.status == 202
+    [stored] = await instances(engine, "st2")
+    assert stored.payload == {"a": 1}
 
 
 async def test_generic_st2_hook_dispatches_the_named_trigger(engine: Engine) -> None:
@@ -252,14 +339,20 @@ async def test_generic_st2_hook_dispatches_the_named_trigger(engine: Engine) -> 
     assert stored.payload == {"a": 1}
 
 
-async def test_listing_shows_hooks_and_auth_kinds(client: Client) -> None:
+async def test_listing_shows_hooks_and_auth_kinds_to_key_holders(
+    client: Client, engine: Engine
+) -> None:
+    assert (await client.get("/api/v1/webhooks")).status == 401
+    assert (await client.get("/api/v1/webhooks/gh")).status == 401
+    plaintext, _ = await create_key(engine)
+    client.session.headers["St2-Api-Key"] = plaintext
     resp = await client.get("/api/v1/webhooks")
     assert resp.status == 200
     assert await resp.json() == [
         {"url": "gh", "auth": "github"},
-        {"url": "noauth", "auth": "required"},
+        {"url": "noauth", "auth": "api-key"},
         {"url": "open", "auth": "none"},
-        {"url": "st2", "auth": "required"},
+        {"url": "st2", "auth": "api-key"},
     ]
     one = await client.get("/api/v1/webhooks/gh/")
     assert (one.status, await one.json()) == (200, {"url": "gh", "auth": "github"})
@@ -285,3 +378,21 @@ async def test_a_failed_dispatch_is_503_never_202(engine: Engine) -> None:
         resp = await client.post("/api/v1/webhooks/open", json={"name": "st2"})
         assert resp.status == 503
         assert "retry" in (await resp.json())["faultstring"]
+
+
+class BrokenKeys:
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        raise ConnectionError("store is down")
+
+
+async def test_a_failed_key_lookup_is_503_never_202(engine: Engine) -> None:
+    app = web.Application()
+    WebhookRoutes(engine.settings.webhooks, engine.rules, engine.triggers, BrokenKeys()).register(
+        app
+    )
+    async with test_utils.TestClient(test_utils.TestServer(app, host="127.0.0.1")) as client:
+        headers = {"St2-Api-Key": "sqk_whatever"}
+        resp = await client.post("/api/v1/webhooks/noauth", json={"name": "st2"}, headers=headers)
+        assert resp.status == 503
+        assert "retry" in (await resp.json())["faultstring"]
+    assert await instances(engine, "noauth") == []

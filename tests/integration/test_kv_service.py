@@ -66,6 +66,18 @@ async def test_user_scope_uses_user_prefixed_names(kv: KeyValueService) -> None:
     assert await kv.delete("token", scope=USER, user="alice") is False
 
 
+async def test_chat_identities_own_separate_user_keys(kv: KeyValueService) -> None:
+    await kv.set("token", "one", scope=USER, user="slack:T1:U1")
+    await kv.set("U1:token", "other", scope=USER, user="slack:T1")
+    mine = await kv.list(scope=USER, user="slack:T1:U1")
+    assert [(p.to_api(False)["user"], p.value) for p in mine] == [("slack:T1:U1", "one")]
+    theirs = await kv.list(scope=USER, user="slack:T1")
+    assert [p.value for p in theirs] == ["other"]
+    context = await kv_context(kv, "slack:T1:U1")
+    assert render(context, d="{{ st2kv.user.token }}") == {"d": "one"}
+    assert await kv.delete("token", scope=USER, user="slack:T1:U1") is True
+
+
 async def test_ttl_sets_expiry_and_expired_keys_vanish(kv: KeyValueService) -> None:
     stored = await kv.set("tmp", "x", ttl=60, now=NOW)
     assert stored.expire_timestamp == NOW + timedelta(seconds=60)
@@ -79,7 +91,7 @@ async def test_ttl_sets_expiry_and_expired_keys_vanish(kv: KeyValueService) -> N
     [
         ({"scope": "global"}, "unknown datastore scope"),
         ({"scope": USER}, "needs a user name"),
-        ({"scope": USER, "user": "a:b"}, "must not contain"),
+        ({"scope": USER, "user": "a\nb"}, "control characters"),
         ({"ttl": 0}, "TTL must be positive"),
     ],
 )

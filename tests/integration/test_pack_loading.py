@@ -19,6 +19,7 @@ CORE_ACTIONS = [
     "core.echo",
     "core.error",
     "core.http",
+    "core.inject_trigger",
     "core.local",
     "core.local_sudo",
     "core.noop",
@@ -46,7 +47,8 @@ def everything() -> LoadResult:
 def test_bundled_core_pack_loads_without_errors() -> None:
     result = load_packs([BUNDLED], config_dir=None)
     assert result.errors == []
-    assert sorted(result.index.actions) == CORE_ACTIONS
+    core_actions = sorted(ref for ref in result.index.actions if ref.startswith("core."))
+    assert core_actions == CORE_ACTIONS
     core = result.index.get_pack("core")
     assert (core.ref, core.name, core.version, core.author) == ("core", "core", "0.1.0", "Squall")
     assert validate_pack(BUNDLED / "core") == []
@@ -235,8 +237,8 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
             (
                 bad + "typo_runner.yaml",
                 "runner_type",
-                "unknown runner 'local-shell-command'; known runners: http-request, "
-                "local-shell-cmd, local-shell-script, noop, python-script",
+                "unknown runner 'local-shell-command'; known runners: chat-post, http-request, "
+                "inject-trigger, local-shell-cmd, local-shell-script, noop, python-script",
             ),
         ]
     )
@@ -340,6 +342,7 @@ def test_every_error_is_accounted_for(everything: LoadResult) -> None:
 def test_broken_packs_do_not_stop_the_others(everything: LoadResult) -> None:
     assert set(everything.index.packs) == {
         "core",
+        "chatops",
         "hello_st2",
         "minimal",
         "bad_actions",

@@ -302,10 +302,10 @@ async def test_sensor_base_classes_are_importable(runner: PythonScriptRunner) ->
     assert result.result["result"] == {"interval": 7, "config": {"a": 1}, "events": ["polled"]}
 
 
-async def test_datastore_calls_say_it_is_not_available_yet(runner: PythonScriptRunner) -> None:
+async def test_without_a_datastore_calls_are_refused(runner: PythonScriptRunner) -> None:
     result = await _run(runner, _ctx("uses_datastore.py"))
     assert result.status is S.FAILED
-    expected = "RuntimeError: the datastore is not available yet in this Squall version"
+    expected = "RuntimeError: the datastore is not available to this action process"
     assert expected in result.result["stderr"]
 
 

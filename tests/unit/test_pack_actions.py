@@ -73,8 +73,8 @@ def test_name_and_runner_are_required(tmp_path: Path) -> None:
         ("winrm-ps-cmd", "runner 'winrm-ps-cmd' is not supported by Squall"),
         (
             "run-local",
-            "unknown runner 'run-local'; known runners: http-request, local-shell-cmd, "
-            "local-shell-script, noop, python-script",
+            "unknown runner 'run-local'; known runners: chat-post, http-request, "
+            "inject-trigger, local-shell-cmd, local-shell-script, noop, python-script",
         ),
     ],
 )

@@ -240,8 +240,8 @@ def test_all_errors_are_reported_together_with_paths(tmp_path: Path) -> None:
         load_settings(config, env={})
     assert caught.value.errors == [
         "stor: unknown key (did you mean 'store'?)",
-        "zzz: unknown key (expected one of store, packs, aliases, http, webhooks, executions,"
-        " runners, log, crypto)",
+        "zzz: unknown key (expected one of store, packs, aliases, http, webhooks, rules, timers,"
+        " executions, runners, log, crypto, gc, chat, routes, users, roles)",
         "store.url: expected string, got integer",
         "packs.paths: expected list, got string",
         "packs.config_dir: expected path, got list",
@@ -275,8 +275,8 @@ def test_all_errors_are_reported_together_with_paths(tmp_path: Path) -> None:
         ("runners:\n  http: [1]\n", "runners.http: expected mapping, got list"),
         (
             "1: x\n",
-            "1: unknown key (expected one of store, packs, aliases, http, webhooks,"
-            " executions, runners, log, crypto)",
+            "1: unknown key (expected one of store, packs, aliases, http, webhooks, rules,"
+            " timers, executions, runners, log, crypto, gc, chat, routes, users, roles)",
         ),
     ],
 )

@@ -11,6 +11,7 @@ import pytest
 
 from core.models import MASK
 from core.webhooks.handler import (
+    API_KEY_AUTH,
     MAX_JSON_DEPTH,
     HookAuth,
     WebhookError,
@@ -18,6 +19,7 @@ from core.webhooks.handler import (
     authorize,
     build_payload,
     check_declared_size,
+    effective_auth,
     generic_target,
     normalize_hook,
     parse_body,
@@ -71,10 +73,11 @@ def test_auth_from_config_errors(value: object, message: str) -> None:
 # --- authorize ----------------------------------------------------------------------------------
 
 
-def test_a_hook_without_auth_is_401_and_says_why() -> None:
-    error = refusal(authorize, "gh", None, {}, BODY, 0.0)
-    assert error.status == 401
-    assert "webhooks.hooks.gh.auth" in error.message and "API keys" in error.message
+def test_a_hook_without_auth_settings_needs_an_api_key() -> None:
+    assert effective_auth(None) == API_KEY_AUTH and API_KEY_AUTH.label == "api-key"
+    assert effective_auth(GITHUB) is GITHUB
+    # The key is checked before the body is read (apikey_check); no signature is expected.
+    assert authorize("hook", API_KEY_AUTH, {}, BODY, 0.0) is None
 
 
 def test_auth_none_lets_anyone_in() -> None:

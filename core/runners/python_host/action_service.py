@@ -1,13 +1,14 @@
 """``self.action_service`` of a python action: datastore calls, routed through one transport.
 
-Every method turns into ``transport(method, arguments)``. Today the transport refuses; when the
-datastore lands it becomes a request over the host's control socket answered by Squall, and
-nothing here or in pack code changes.
+Every method turns into ``transport(method, arguments)``: a request over the datastore socket
+answered by Squall's ``KeyValueService`` (``datastore_client.py``), or a refusal when the
+process has no datastore.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 SYSTEM_SCOPE = "system"
@@ -15,7 +16,19 @@ Transport = Callable[[str, dict[str, Any]], Any]
 
 
 def datastore_unavailable(method: str, arguments: dict[str, Any]) -> Any:
-    raise RuntimeError("the datastore is not available yet in this Squall version")
+    raise RuntimeError("the datastore is not available to this action process")
+
+
+@dataclass(frozen=True)
+class KeyValuePair:
+    """What ``list_values`` returns: st2 gives client model objects with these attributes."""
+
+    name: str
+    value: str
+    secret: bool = False
+    encrypted: bool = False
+    scope: str = SYSTEM_SCOPE
+    expire_timestamp: str | None = None
 
 
 class ActionService:
@@ -39,25 +52,31 @@ class ActionService:
 
     def get_value(
         self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE, decrypt: bool = False
-    ) -> Any:
+    ) -> str | None:
+        """The value, or None when the key does not exist (or expired)."""
         args = {"name": self._key(name, local), "scope": scope, "decrypt": decrypt}
-        return self._transport("get_value", args)
+        result: str | None = self._transport("get_value", args)
+        return result
 
     def set_value(
         self,
         name: str,
-        value: Any,
+        value: str,
         ttl: int | None = None,
         local: bool = True,
         scope: str = SYSTEM_SCOPE,
         encrypt: bool = False,
-    ) -> Any:
+    ) -> bool:
         args = {"name": self._key(name, local), "value": value, "ttl": ttl}
-        return self._transport("set_value", {**args, "scope": scope, "encrypt": encrypt})
+        return bool(self._transport("set_value", {**args, "scope": scope, "encrypt": encrypt}))
 
-    def delete_value(self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE) -> Any:
-        return self._transport("delete_value", {"name": self._key(name, local), "scope": scope})
+    def delete_value(self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE) -> bool:
+        """True if the key existed."""
+        args = {"name": self._key(name, local), "scope": scope}
+        return bool(self._transport("delete_value", args))
 
-    def list_values(self, local: bool = True, prefix: str | None = None) -> Any:
+    def list_values(self, local: bool = True, prefix: str | None = None) -> list[KeyValuePair]:
+        """System-scope pairs under ``prefix`` (within this action's namespace if ``local``)."""
         full_prefix = self._key(prefix or "", local) if local else prefix
-        return self._transport("list_values", {"prefix": full_prefix})
+        items = self._transport("list_values", {"prefix": full_prefix}) or []
+        return [KeyValuePair(**item) for item in items]

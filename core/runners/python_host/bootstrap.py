@@ -1,4 +1,4 @@
-"""Entry script of the Python host, run as ``python -I bootstrap.py serve <fd> | once``.
+"""Entry script of the Python host: ``python -I bootstrap.py serve <fd> | once [<fd>...]``.
 
 Gives pack code a clean ``sys.path`` (stdlib, the venv's site-packages and the st2 shim, but not
 Squall's own ``core``/``bot``/``adapters``), then loads this package under a private name and
@@ -75,9 +75,9 @@ def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "serve":
         code: int = host_module("server").main(int(argv[1]))
         return code
-    if argv == ["once"]:
-        host_module("child").main_once()
-    print("usage: bootstrap.py serve <socket fd> | once", file=sys.stderr)
+    if argv[:1] == ["once"] and all(arg.isdigit() for arg in argv[1:]):
+        host_module("child").main_once([int(fd) for fd in argv[1:]])
+    print("usage: bootstrap.py serve <socket fd> | once [<extra fd>...]", file=sys.stderr)
     return 2
 
 

@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, NoReturn
 
-from .action_service import ActionService
+from .action_service import ActionService, datastore_unavailable
+from .datastore_client import SocketTransport
 from .protocol import (
+    DATASTORE_FD,
     INVALID_STATUS_EXIT_CODE,
     INVALID_STATUS_MESSAGE,
     Request,
@@ -40,7 +42,8 @@ class ActionLoadError(Exception):
 
 
 def forked(fds: Sequence[int], cleanup: Callable[[], None]) -> NoReturn:
-    """Fork-server entry: become the action process on ``fds`` (stdin, stdout, stderr)."""
+    """Fork-server entry: become the action process on ``fds`` (stdin, stdout, stderr, and
+    optionally the datastore socket, which becomes fd 3)."""
     code = 1
     try:
         # First, so the runner's killpg(pid) also reaches anything the action starts.
@@ -51,16 +54,21 @@ def forked(fds: Sequence[int], cleanup: Callable[[], None]) -> NoReturn:
         for target, fd in enumerate(lifted):
             os.dup2(fd, target)
         # Whatever else the server holds (its socket, other runs' pipes) must not leak in.
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        os.closerange(len(lifted), os.sysconf("SC_OPEN_MAX"))
         code = run_stdio()
     finally:
         finish(code)
 
 
-def main_once() -> NoReturn:
-    """Fallback entry: a fresh interpreter whose stdio already are the action's pipes."""
+def main_once(extra_fds: Sequence[int] = ()) -> NoReturn:
+    """Fallback entry: a fresh interpreter whose stdio already are the action's pipes; the
+    inherited ``extra_fds`` move to fd 3 and up, where a forked child has them."""
     code = 1
     try:
+        for target, fd in enumerate(extra_fds, start=3):
+            if fd != target:
+                os.dup2(fd, target)
+                os.close(fd)
         code = run_stdio()
     finally:
         finish(code)
@@ -157,7 +165,13 @@ def _instantiate(request: Request) -> Any:
     utils = importlib.import_module("st2common.runners.utils")
     module = _load_module(request["entry_point"])
     action_cls = _find_action_class(module, base, request["entry_point"])
-    service = ActionService(request["pack"], action_cls.__name__, request["log_level"])
+    transport = SocketTransport(DATASTORE_FD) if request.get("datastore") else None
+    service = ActionService(
+        request["pack"],
+        action_cls.__name__,
+        request["log_level"],
+        transport or datastore_unavailable,
+    )
     return utils.get_action_class_instance(action_cls, request["config"], service)
 
 

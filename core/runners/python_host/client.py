@@ -54,15 +54,22 @@ def kill_group(pid: int) -> None:
 
 
 async def spawn_once(python: str, fds: Sequence[int]) -> ActionProcess:
-    """The fallback: one fresh interpreter per execution, same request/result protocol."""
+    """The fallback: one fresh interpreter per execution, same request/result protocol.
+
+    ``fds`` beyond stdio (the datastore socket) are inherited and named on the command line;
+    the child moves them to fd 3 and up, as the fork server's children have them.
+    """
+    extra = list(fds[3:])
     proc = await asyncio.create_subprocess_exec(
         python,
         *HOST_FLAGS,
         BOOTSTRAP,
         "once",
+        *(str(fd) for fd in extra),
         stdin=fds[0],
         stdout=fds[1],
         stderr=fds[2],
+        pass_fds=extra,
         start_new_session=True,
     )
     return ActionProcess(proc.pid, asyncio.ensure_future(proc.wait()))

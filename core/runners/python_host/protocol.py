@@ -6,6 +6,8 @@ Two channels:
   and the file descriptors it carries): Squall sends ``run`` with the action's stdin, stdout and
   stderr pipe ends; the server answers ``started`` (the pid, which is also the process group id)
   or ``error``, and later ``exit`` with the return code once it has reaped the child.
+* The optional **datastore socket** (the child's fd 3) carries ``action_service`` calls as
+  JSON lines, answered by Squall (``datastore_client.py``).
 * The action's **stdin** carries the request (a JSON object, see ``Request``) and the action's
   **stdout** carries the result between two ``DELIMITER`` s, exactly like StackStorm's wrapper.
 """
@@ -23,8 +25,11 @@ INVALID_STATUS_MESSAGE = "Status returned from the action run() method must eith
 
 # Control messages are a few dozen bytes; this bounds one datagram read.
 MAX_MESSAGE = 4096
-# stdin, stdout, stderr of the action, in that order.
+# stdin, stdout, stderr of the action, in that order, then optionally the datastore socket.
 FDS_PER_RUN = 3
+MAX_FDS_PER_RUN = FDS_PER_RUN + 1
+# Where the action finds its end of the datastore socket (see ``datastore_client.py``).
+DATASTORE_FD = 3
 
 
 class Request(TypedDict):
@@ -38,6 +43,8 @@ class Request(TypedDict):
     env: dict[str, str]
     cwd: str
     log_level: str
+    # True when fd 3 is a datastore channel to Squall (else ``action_service`` refuses).
+    datastore: bool
 
 
 def encode(message: dict[str, Any]) -> bytes:

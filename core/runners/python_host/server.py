@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from . import child
-from .protocol import FDS_PER_RUN, MAX_MESSAGE, decode, encode
+from .protocol import FDS_PER_RUN, MAX_FDS_PER_RUN, MAX_MESSAGE, decode, encode
 
 # What pack actions import most, paid once here instead of once per execution. Missing
 # optional ones (yaml, six, requests) are skipped.
@@ -80,7 +80,7 @@ class Server:
         self.sock.send(encode(message))
 
     def on_request(self) -> bool:
-        data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, FDS_PER_RUN)
+        data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, MAX_FDS_PER_RUN)
         try:
             if not data:
                 return False  # Squall closed its end: stop serving.
@@ -95,7 +95,7 @@ class Server:
         try:
             if message.get("op") != "run" or not isinstance(request_id, int):
                 raise ValueError(f"bad request {message!r}")
-            if len(fds) != FDS_PER_RUN:
+            if not FDS_PER_RUN <= len(fds) <= MAX_FDS_PER_RUN:
                 raise ValueError(f"bad request {message!r} with {len(fds)} fds")
             pid = os.fork()
         except (OSError, ValueError) as e:

@@ -1,0 +1,156 @@
+"""The console adapter: lines typed on the terminal (or piped in) are chat messages.
+
+Input is read on a daemon thread — ``input()`` with readline history when stdin is a terminal,
+plain lines when it is a pipe or a file — so a blocked read never holds up the event loop or the
+process exit. Output goes to a writer callable (stdout by default) as the lines of
+``convert.to_lines``; an edit re-prints the card with an "updated" marker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from adapters.base import (
+    AdapterState,
+    Capabilities,
+    ChatAdapter,
+    ChatEvent,
+    ChatIdentity,
+    ChatPlace,
+    OutgoingMessage,
+    SentMessage,
+)
+from adapters.console.convert import to_lines
+
+BANNER = "Squall console. Type 'help' for commands."
+WORKSPACE = "local"
+PROMPT = "squall> "
+# The terminal can re-print a card (an edit) but has no buttons, threads or file uploads.
+CONSOLE_CAPABILITIES = Capabilities(edits=True)
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    """One line of input and who typed it where (the terminal is always the configured user)."""
+
+    text: str
+    user_id: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What the console printed, for observers such as the TestChat helper."""
+
+    place: ChatPlace
+    message: OutgoingMessage
+    message_id: str
+    edited: bool
+    text: str
+
+
+Writer = Callable[[str], None]
+Observer = Callable[[Posted], None]
+
+
+def print_line(text: str) -> None:
+    print(text, flush=True)
+
+
+class ConsoleAdapter(ChatAdapter):
+    def __init__(
+        self,
+        *,
+        name: str = "console",
+        user_id: str = "console",
+        channel: str = "console",
+        write: Writer = print_line,
+        observer: Observer | None = None,
+        capabilities: Capabilities = CONSOLE_CAPABILITIES,
+        read_stdin: bool = True,
+    ) -> None:
+        self.name = name
+        self.capabilities = capabilities
+        self.state = AdapterState.STARTING
+        self.user_id = user_id
+        self.channel = channel
+        self._write = write
+        self._observer = observer
+        self._read_stdin = read_stdin
+        self._ids = itertools.count(1)
+        self._queue: asyncio.Queue[ConsoleLine | None] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: threading.Thread | None = None
+
+    async def connect(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.state = AdapterState.CONNECTED
+        if self._read_stdin and self._reader is None:  # one reader, even if connected twice
+            self._write(BANNER)
+            self._reader = threading.Thread(
+                target=self._read_terminal, name="console-input", daemon=True
+            )
+            self._reader.start()
+
+    def push(self, line: ConsoleLine | None) -> None:
+        """Queue one inbound line (None ends ``events()``); safe to call from any thread."""
+        if self._loop is None:
+            self._queue.put_nowait(line)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed: Squall is exiting
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+
+    def _read_terminal(self) -> None:
+        interactive = sys.stdin.isatty()
+        if interactive:
+            with contextlib.suppress(ImportError):  # gives input() line editing and history
+                import readline  # noqa: F401
+        while True:
+            text: str | None
+            try:
+                text = input(PROMPT) if interactive else sys.stdin.readline()
+            except (EOFError, OSError, ValueError):
+                text = None
+            if text is None or (not interactive and not text):  # Ctrl-D, or a pipe at EOF
+                self.push(None)
+                return
+            self.push(ConsoleLine(text.strip(), self.user_id, self.channel))
+
+    async def events(self) -> AsyncIterator[ChatEvent]:
+        while (line := await self._queue.get()) is not None:
+            if line.text:
+                yield self._event(line)
+
+    def _event(self, line: ConsoleLine) -> ChatEvent:
+        return ChatEvent(
+            identity=ChatIdentity(self.name, WORKSPACE, line.user_id),
+            place=ChatPlace(self.name, line.channel, is_direct=True),
+            text=line.text,
+            display_name=line.user_id,
+            mentioned=True,  # the terminal talks to the bot only
+        )
+
+    async def send(self, place: ChatPlace, message: OutgoingMessage) -> SentMessage:
+        message_id = str(next(self._ids))
+        self._print(place, message, message_id, edited=False)
+        return SentMessage(place, message_id)
+
+    async def edit(self, sent: SentMessage, message: OutgoingMessage) -> SentMessage:
+        self._print(sent.place, message, sent.message_id, edited=True)
+        return sent
+
+    def _print(self, place: ChatPlace, message: OutgoingMessage, mid: str, edited: bool) -> None:
+        text = "\n".join(to_lines(place, message, edited=edited))
+        self._write(text)
+        if self._observer is not None:
+            self._observer(Posted(place, message, mid, edited, text))
+
+    async def close(self) -> None:
+        self.state = AdapterState.CLOSED
+        self.push(None)

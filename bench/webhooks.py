@@ -1,0 +1,175 @@
+"""Webhook → rule → ``core.noop`` execution, end to end, at a fixed offered rate.
+
+The real aiohttp app listens on 127.0.0.1 over the real engine on a temp SQLite file. A loopback
+load generator starts one POST every ``1/rate`` seconds for a few seconds (open loop: a slow
+server does not slow the offered load) and then stops. Reported per rate: completed events/s
+over the whole run (first POST to last completion), POST → execution completed latency, and
+POST → 202 latency. Completion times come from the service's completion listener; the
+instance each completion belongs to is joined to its POST afterwards, from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import Engine, open_engine
+from bot.settings import load_settings
+from bot.web import build_web_app
+from core.models import Execution
+
+RATES = (100, 300, 1000)  # POSTs per second offered
+SECONDS = 3.0  # per rate
+DRAIN_TIMEOUT = 60.0  # seconds to wait for the backlog once the generator stopped
+RULE = """name: noop
+pack: benchhooks
+enabled: true
+trigger: {type: core.st2.webhook, parameters: {url: bench}}
+criteria:
+  trigger.body.kind: {type: equals, pattern: bench}
+action: {ref: core.noop}
+"""
+
+
+def write_site(workdir: Path) -> Path:
+    rules = workdir / "packs" / "benchhooks" / "rules"
+    rules.mkdir(parents=True)
+    (rules.parent / "pack.yaml").write_text(
+        "ref: benchhooks\nname: benchhooks\ndescription: bench\nversion: 0.1.0\nauthor: bench\n"
+    )
+    (rules / "noop.yaml").write_text(RULE)
+    config = workdir / "bench-webhooks.yaml"
+    config.write_text(
+        "store:\n  url: sqlite:///bench-webhooks.db\n"
+        f"packs:\n  paths: ['{workdir / 'packs'}']\n"
+        "http:\n  enabled: false\nexecutions:\n  max_concurrency: 32\n"
+        "webhooks:\n  hooks:\n    bench: {auth: none}\n"
+    )
+    return config
+
+
+class Recorder:
+    """POST send / 202 times by sequence number, completion times by trigger instance id."""
+
+    def __init__(self) -> None:
+        self.reset(0)
+
+    def reset(self, expected: int) -> None:
+        self.sent: dict[int, float] = {}
+        self.accepted: dict[int, float] = {}
+        self.completed: dict[str, float] = {}
+        self.done = asyncio.Event()
+        self.expected = expected
+
+    async def on_completed(self, execution: Execution) -> None:
+        instance = execution.context.get("trigger_instance") or {}
+        if instance.get("id"):
+            self.completed[str(instance["id"])] = time.perf_counter()
+        if self.expected and len(self.completed) >= self.expected:
+            self.done.set()
+
+
+async def generate(session: aiohttp.ClientSession, url: str, rate: int, rec: Recorder) -> None:
+    """Open loop: POST number n starts at n / rate seconds, whether or not earlier ones ended."""
+
+    async def one(seq: int) -> None:
+        rec.sent[seq] = time.perf_counter()
+        async with session.post(url, json={"kind": "bench", "seq": seq}) as resp:
+            if resp.status != 202:
+                raise RuntimeError(f"POST {seq}: {resp.status} {await resp.text()}")
+            rec.accepted[seq] = time.perf_counter()
+
+    start = time.perf_counter()
+    tasks = []
+    for seq in range(int(rate * SECONDS)):
+        await asyncio.sleep(max(0.0, start + seq / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(seq)))
+    await asyncio.gather(*tasks)
+
+
+async def measure(engine: Engine, rec: Recorder, url: str, rate: int) -> dict[str, Any]:
+    rec.reset(int(rate * SECONDS))
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await generate(session, url, rate, rec)
+    async with asyncio.timeout(DRAIN_TIMEOUT):
+        await rec.done.wait()
+    seq_of = await instance_sequences(engine, rec.expected)
+    end_to_end = sorted(rec.completed[i] - rec.sent[seq_of[i]] for i in rec.completed)
+    accepted = sorted(rec.accepted[s] - rec.sent[s] for s in rec.accepted)
+    wall = max(rec.completed.values()) - min(rec.sent.values())
+    return {
+        "benchmark": "webhook → rule → core.noop",
+        "offered_per_sec": rate,
+        "events": len(end_to_end),
+        "completed_per_sec": round(len(end_to_end) / wall, 1),
+        "e2e_ms_p50": ms(percentile(end_to_end, 0.50)),
+        "e2e_ms_p99": ms(percentile(end_to_end, 0.99)),
+        "202_ms_p50": ms(percentile(accepted, 0.50)),
+        "202_ms_p99": ms(percentile(accepted, 0.99)),
+    }
+
+
+async def instance_sequences(engine: Engine, count: int) -> dict[str, int]:
+    """Trigger instance id → the ``seq`` its POST carried (read once the load is over)."""
+    found: dict[str, int] = {}
+    offset = 0
+    while offset < count + 500:
+        page = await engine.store.trigger_instances.list(limit=500, offset=offset)
+        if not page:
+            break
+        found.update({i.id: int(i.payload["body"]["seq"]) for i in page})
+        offset += len(page)
+    return found
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * fraction))]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+async def run(workdir: Path) -> list[dict[str, Any]]:
+    settings = load_settings(write_site(workdir))
+    rows = []
+    rec = Recorder()
+    async with open_engine(settings) as engine:
+        engine.executions.add_completion_listener(rec.on_completed)
+        runner = web.AppRunner(build_web_app(engine), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            port = runner.addresses[0][1]
+            url = f"http://127.0.0.1:{port}/api/v1/webhooks/bench"
+            for rate in RATES:
+                rows.append(await measure(engine, rec, url, rate))
+                await wipe(engine)
+        finally:
+            await runner.cleanup()
+    return rows
+
+
+async def wipe(engine: Engine) -> None:
+    """Each rate starts from an empty store, like the first one (GC with a cutoff in the future)."""
+    future = datetime.now(UTC) + timedelta(days=1)
+    await engine.store.executions.delete_completed_before(future)
+    await engine.store.trigger_instances.delete_before(future)
+    await engine.store.rule_enforcements.delete_before(future)
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(asyncio.run(run(Path(tmp))), indent=2))
+    sys.exit(0)

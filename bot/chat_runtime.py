@@ -1,0 +1,81 @@
+"""Wires chat into a running engine: delivery, run cards, routes, the chatops runner, the bot.
+
+``squall serve`` and the functional tests (with a TestChat adapter) build chat the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from adapters.base import ChatAdapter
+from adapters.console import ConsoleAdapter
+from bot.app import Engine
+from bot.chat import ChatBot
+from bot.chat_routes import ChatOutbox, RouteSink, route_adapter_errors, route_errors
+from bot.console import BuiltinCommands
+from bot.outbound import Delivery, RunCards
+from bot.settings import Settings
+from core.runners.registry import connect_chat_poster
+
+
+class ChatConfigError(ValueError):
+    """Routes name an adapter that is not running, or actions name routes that do not exist."""
+
+
+@dataclass
+class ChatRuntime:
+    bot: ChatBot
+    delivery: Delivery
+    cards: RunCards
+    outbox: ChatOutbox
+    commands: BuiltinCommands
+
+    def health(self) -> dict[str, object]:
+        return {"adapters": self.bot.states(), "delivery_failures": self.delivery.failures}
+
+
+def configured_adapters(settings: Settings, *, console: bool = True) -> list[ChatAdapter]:
+    """Every chat adapter the settings enable; the console when nothing else is configured.
+
+    ``console=False`` (``serve --no-console``) leaves the terminal out whatever the settings say.
+    """
+    adapters: list[ChatAdapter] = []  # platform adapters (Slack, Discord, …) are added here
+    wanted = settings.chat.console
+    enabled = wanted.enabled if wanted.enabled is not None else not adapters
+    if console and enabled:
+        adapters.append(ConsoleAdapter(user_id=wanted.user_id, channel=wanted.channel))
+    return adapters
+
+
+def check_chat_config(engine: Engine, adapters: Sequence[ChatAdapter]) -> None:
+    routes = engine.settings.routes
+    problems = route_adapter_errors(routes, (a.name for a in adapters))
+    problems += [str(error) for error in route_errors(engine.content.index, routes)]
+    if problems:
+        raise ChatConfigError("chat configuration:\n  " + "\n  ".join(problems))
+
+
+@contextlib.asynccontextmanager
+async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIterator[ChatRuntime]:
+    """Connect the adapters and serve their events; on exit, stop intake.
+
+    The adapters are left open: the caller closes them (``close_adapters``) after the engine
+    has stopped, so results of executions finishing in the shutdown grace still reach chat.
+    """
+    check_chat_config(engine, adapters)
+    settings = engine.settings
+    delivery = Delivery({a.name: a for a in adapters}, attempts=settings.chat.delivery_attempts)
+    cards = RunCards(delivery, engine.executions)
+    outbox = ChatOutbox(delivery, settings.routes, cards)
+    engine.executions.add_completion_listener(cards.on_completed)
+    engine.executions.add_completion_listener(RouteSink(outbox, engine.content.index).on_completed)
+    connect_chat_poster(engine.executions.runners, outbox)
+    commands = BuiltinCommands(engine, delivery, cards, settings.chat.prefix)
+    bot = ChatBot(adapters, commands)
+    await bot.start()
+    try:
+        yield ChatRuntime(bot, delivery, cards, outbox, commands)
+    finally:
+        await bot.stop_intake()

@@ -1,0 +1,188 @@
+"""Chat end to end over the real console adapter (TestChat): run cards, routes, retries, chatops."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.base import Capabilities, ChatPlace
+from adapters.console.testing import TestChat
+from bot.app import open_engine
+from bot.chat import close_adapters
+from bot.chat_runtime import ChatConfigError, ChatRuntime, open_chat
+from bot.settings import load_settings
+from tests.conftest import FIXTURES, poll_until
+
+CHAT_PACK = FIXTURES / "chat"
+
+
+def config(tmp_path: Path, routes: str = "  ops: {adapter: console, channel: alerts}\n") -> Path:
+    path = tmp_path / "squall.yaml"
+    path.write_text(
+        "store: {url: 'sqlite:///var/squall.db'}\n"
+        f"packs: {{paths: ['{CHAT_PACK}']}}\n"
+        "http: {enabled: false}\n"
+        "executions: {max_concurrency: 4, python_fork_server: false}\n"
+        "chat: {delivery_attempts: 3}\n"
+        f"routes:\n{routes}"
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running(path: Path, chat: TestChat) -> AsyncIterator[ChatRuntime]:
+    settings = load_settings(path)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(close_adapters, [chat.adapter])
+        engine = await stack.enter_async_context(open_engine(settings))
+        yield await stack.enter_async_context(open_chat(engine, [chat.adapter]))
+
+
+async def test_run_card_is_posted_then_edited_with_the_result(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("run core.echo message=hello")
+        ack = await chat.next_message()
+        assert ack.message.status == "requested" and not ack.edited
+        done = await chat.wait_for(lambda p: p.edited)
+        assert done.message_id == ack.message_id
+        assert done.message.status == "succeeded"
+        assert done.message.code == "hello"
+        assert "↻ updated" in done.text
+
+
+async def test_secret_output_is_masked_on_the_card(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("run chat_demo.secret_echo token=hunter2")
+        done = await chat.wait_for(lambda p: p.edited)
+        assert done.message.code == "token is ********"
+        assert all("hunter2" not in posted.text for posted in chat.posted)
+
+
+async def test_long_output_is_truncated_on_the_card(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("run chat_demo.long_output count=3000")
+        done = await chat.wait_for(lambda p: p.edited, timeout=20)
+        assert done.message.code is not None
+        assert "more characters]" in done.message.code
+        assert len(done.message.code) < chat.adapter.capabilities.max_text
+
+
+async def test_notify_route_reaches_its_channel_without_a_rule(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("run chat_demo.announce who=ana")
+        note = await chat.wait_for(lambda p: p.place.channel == "alerts")
+        assert note.message.text == "ana announced"
+        assert note.text.startswith("[#alerts] chat_demo.announce (succeeded)")
+
+
+async def test_a_failed_post_is_retried(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat) as runtime:
+        chat.fail_next_sends(2)  # attempts: 3, so the third try posts
+        chat.push("help")
+        reply = await chat.next_message()
+        assert reply.text.startswith("[#console] commands:")
+        assert runtime.delivery.failures == 0
+        chat.fail_next_sends(3)
+        chat.push("help")
+        await poll_until(lambda: runtime.delivery.failures == 1)
+        chat.push("actions")
+        after = await chat.next_message()
+        assert "chatops.post_message" in after.text
+        assert runtime.health()["delivery_failures"] == 1
+
+
+async def test_chatops_post_message_to_a_route_and_post_result(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("run chatops.post_message route=ops message='deploy done'")
+        posted = await chat.wait_for(lambda p: p.place.channel == "alerts")
+        assert posted.text == "[#alerts] deploy done"
+        done = await chat.wait_for(lambda p: p.edited and p.message.title == "chatops.post_message")
+        assert done.message.status == "succeeded"
+        chat.push("run core.noop")
+        noop = await chat.wait_for(lambda p: p.edited and p.message.title == "core.noop")
+        execution_id = (noop.message.footer or "").split()[1]
+        chat.push(f"run chatops.post_result execution_id={execution_id} channel=reports")
+        result = await chat.wait_for(lambda p: p.place.channel == "reports")
+        assert result.message.title == "core.noop" and result.message.status == "succeeded"
+
+
+async def test_chatops_to_an_unknown_route_fails_the_execution(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("run chatops.post_message route=nowhere message=x")
+        done = await chat.wait_for(lambda p: p.edited)
+        assert done.message.status == "failed"
+        assert "unknown route 'nowhere'" in (done.message.code or "")
+
+
+async def test_unknown_notify_route_is_refused_at_load_naming_the_file(tmp_path: Path) -> None:
+    chat = TestChat()
+    with pytest.raises(ChatConfigError) as caught:
+        async with running(
+            config(tmp_path, routes="  other: {adapter: console, channel: x}\n"), chat
+        ):
+            pass
+    message = str(caught.value)
+    assert "announce.yaml: notify.on-success.routes: unknown route 'ops'" in message
+
+
+async def test_route_to_an_adapter_that_is_not_running_is_refused(tmp_path: Path) -> None:
+    chat = TestChat()
+    routes = "  ops: {adapter: slack, channel: C1}\n"
+    with pytest.raises(
+        ChatConfigError, match=re.escape("routes.ops.adapter: unknown adapter 'slack'")
+    ):
+        async with running(config(tmp_path, routes=routes), chat):
+            pass
+
+
+async def test_someone_else_cannot_quit_and_channel_messages_need_the_prefix(
+    tmp_path: Path,
+) -> None:
+    chat = TestChat(name="console")
+    async with running(config(tmp_path), chat) as runtime:
+        chat.push("help", user_id="bob", channel="general")
+        first = await chat.next_message()
+        assert first.place.channel == "general" and "commands:" in first.text
+        chat.push("quit")
+        await chat.wait_for(lambda p: "stopping Squall" in p.text)
+        assert runtime.commands.stop_requested.is_set()
+
+
+async def test_without_edits_the_result_is_a_reply_in_the_cards_thread(tmp_path: Path) -> None:
+    chat = TestChat(capabilities=Capabilities(edits=False))
+    async with running(config(tmp_path), chat):
+        chat.push("run core.echo message=threaded")
+        ack = await chat.next_message()
+        reply = await chat.next_message()
+        assert not reply.edited and reply.message_id != ack.message_id
+        assert reply.place.thread == ack.message_id
+        assert reply.message.code == "threaded"
+
+
+async def test_a_card_can_carry_alias_texts_or_skip_the_result(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat) as runtime:
+        service, place = runtime.cards.executions, ChatPlace("console", "console")
+        first = await service.request("core.noop", {})
+        await runtime.cards.post_ack(
+            place, first, "on it", render=lambda api: f"done: {api['status']}"
+        )
+        assert (await chat.next_message()).message.text == "on it"
+        assert (await chat.wait_for(lambda p: p.edited)).message.code == "done: succeeded"
+        second = await service.request("core.noop", {})
+        await runtime.cards.post_ack(place, second, "quiet", post_result=False)
+        await service.wait(second.id, timeout=10)
+        chat.push("help")  # anything posted after the ack is the help text, not a result
+        assert (await chat.next_message()).message.text == "quiet"
+        assert "commands:" in (await chat.next_message()).text

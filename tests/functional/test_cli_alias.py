@@ -1,0 +1,107 @@
+"""``squall alias list|match`` end to end through the CLI entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, cli, cli_json, write_config
+
+SITE = FIXTURES / "aliases" / "site"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path, f"aliases:\n  paths: ['{SITE}']\n")
+
+
+def test_list_shows_bundled_and_site_aliases(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, data = cli_json(capsys, config, "alias", "list")
+    assert code == 0
+    refs = [a["ref"] for a in data]
+    assert {"core.echo", "core.noop", "core.uuid", "ops.ping", "site.ping"} <= set(refs)
+    uuid = next(a for a in data if a["ref"] == "core.uuid")
+    assert uuid["formats"][0]["representation"] == ["uuid {{uuid_type=uuid4}}"]
+
+
+def test_match_prints_alias_format_and_parameters(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, data = cli_json(capsys, config, "alias", "match", "echo hello world")
+    assert (code, data) == (
+        0,
+        {
+            "alias": "core.echo",
+            "format": "echo {{message}}",
+            "parameters": {"message": "hello world"},
+        },
+    )
+
+
+def test_match_picks_the_most_specific_format(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, data = cli_json(capsys, config, "alias", "match", "ping 8.8.8.8 count 3")
+    assert (code, data["alias"], data["parameters"]) == (
+        0,
+        "ops.ping",
+        {"host": "8.8.8.8", "count": "3"},
+    )
+
+
+def test_no_match_exits_1_with_the_reason(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    code, out, err = cli(capsys, config, "alias", "match", "launch rockets")
+    assert (code, out) == (1, "")
+    assert "error: Command 'launch rockets' matched no patterns" in err
+
+
+def test_ambiguity_exits_1_listing_candidates(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    site = tmp_path / "aliases"
+    site.mkdir()
+    for name in ("a", "b"):
+        (site / f"{name}.yaml").write_text(
+            f"name: {name}\naction_ref: core.noop\nformats: ['deploy {{{{app}}}}']\n"
+        )
+    config = write_config(tmp_path)
+    code, data = cli_json(capsys, config, "alias", "match", "deploy web")
+    assert code == 1
+    assert [c["alias"] for c in data["candidates"]] == ["site.a", "site.b"]
+    assert "matched more than 1 pattern" in data["error"]
+
+
+def test_match_multiple_lists_every_parameter_set(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    text = "JKROWLING-4 is a duplicate of JRRTOLKIEN-24 which is a duplicate of DRSEUSS-12"
+    code, data = cli_json(capsys, config, "alias", "match", text)
+    assert (code, data["alias"], data["parameters"]) == (
+        0,
+        "site.duplicates",
+        {"issue_key": "JRRTOLKIEN-24"},
+    )
+    assert data["all_parameters"] == [{"issue_key": "JRRTOLKIEN-24"}, {"issue_key": "DRSEUSS-12"}]
+
+
+def test_match_casts_to_the_action_types(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    code, out, _ = cli(capsys, config, "alias", "match", "echo 42")
+    assert code == 0
+    assert out.splitlines() == ["core.echo  (echo {{message}})", "  message: '42'"]
+
+
+def test_pack_validate_reports_alias_errors(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    pack = tmp_path / "demo"
+    (pack / "aliases").mkdir(parents=True)
+    (pack / "pack.yaml").write_text("name: demo\nversion: 1.0.0\ndescription: d\nauthor: me\n")
+    (pack / "aliases" / "go.yaml").write_text("name: go\naction_ref: demo.missing\nformats: [go]\n")
+    code, data = cli_json(capsys, config, "pack", "validate", str(pack))
+    assert code == 1
+    assert data["errors"] == [
+        f"{pack / 'aliases' / 'go.yaml'}: action_ref: unknown action 'demo.missing'"
+    ]

@@ -1,0 +1,71 @@
+"""``squall doctor``: every check runs, problems are named, exit 1 when something is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, cli
+
+CHAT_PACK = FIXTURES / "chat"
+
+
+def write(tmp_path: Path, routes: str) -> Path:
+    path = tmp_path / "squall.yaml"
+    path.write_text(
+        "store: {url: 'sqlite:///var/squall.db'}\n"
+        f"packs: {{paths: ['{CHAT_PACK}']}}\n"
+        "http: {enabled: false}\n"
+        f"routes:\n{routes}"
+    )
+    return path
+
+
+def test_a_healthy_setup_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, "  ops: {adapter: console, channel: alerts}\n")
+    code, out, _ = cli(capsys, config, "doctor")
+    assert code == 0, out
+    assert f"ok    config: {config}" in out
+    assert "ok    store: sqlite, schema version" in out
+    assert "ok    adapter console: credentials ok" in out
+    assert "FAIL" not in out
+
+
+def test_routes_and_notify_problems_are_each_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, "  pager: {adapter: slack, channel: C1}\n")
+    code, out, _ = cli(capsys, config, "doctor")
+    assert code == 1
+    assert "FAIL  routes: routes.pager.adapter: unknown adapter 'slack'" in out
+    assert "announce.yaml: notify.on-success.routes: unknown route 'ops'" in out
+    assert "ok    store" in out  # later checks still ran
+
+
+def test_an_unreadable_config_is_the_problem_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "squall.yaml"
+    config.write_text("stor: {}\n")
+    code, out, _ = cli(capsys, config, "doctor")
+    assert code == 1
+    assert out.startswith("FAIL  config:") and "stor: unknown key" in out
+
+
+def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, "  ops: {adapter: console, channel: alerts}\n")
+    code, out, _ = cli(capsys, config, "doctor", "--json")
+    assert code == 0 and '"ok": true' in out
+
+
+def test_pack_validate_names_unknown_notify_routes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = str(CHAT_PACK / "chat_demo")
+    good = write(tmp_path, "  ops: {adapter: console, channel: alerts}\n")
+    assert cli(capsys, good, "pack", "validate", pack)[0] == 0
+    bad = write(tmp_path, "  {}\n")
+    code, out, _ = cli(capsys, bad, "pack", "validate", pack)
+    assert code == 1
+    assert "announce.yaml: notify.on-success.routes: unknown route 'ops'" in out

@@ -1,0 +1,87 @@
+"""Run cards: per-runner default bodies, truncation with a marker, attachments, masked secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.cards import ack_card, default_body, result_card, truncate
+from core.executions.api import execution_to_api
+from core.models import Action, Execution, ExecutionStatus
+from core.models.chat import Capabilities, Field
+
+
+def api(runner: str, result: dict[str, Any], status: str = "succeeded") -> dict[str, Any]:
+    return {
+        "id": "ex1",
+        "action": {"ref": "demo.act"},
+        "runner": {"name": runner},
+        "status": status,
+        "result": result,
+        "elapsed_seconds": 1.5,
+    }
+
+
+def test_ack_card_offers_cancel_as_a_typed_command() -> None:
+    card = ack_card(api("noop", {}, "requested"))
+    assert card.text == "execution ex1 requested (demo.act)"
+    assert card.status == "requested"
+    assert [b.command for b in card.buttons] == ["cancel ex1"]
+    assert ack_card(api("noop", {}), "on it").text == "on it"
+
+
+def test_shell_body_is_stdout_stderr_and_return_code() -> None:
+    fields, output = default_body(
+        api("local-shell-cmd", {"stdout": "out", "stderr": "err", "return_code": 3})
+    )
+    assert fields == (Field("return_code", "3"),)
+    assert output == "out\nstderr:\nerr"
+
+
+def test_python_body_is_the_result_and_http_body_is_status_and_body() -> None:
+    fields, output = default_body(api("python-script", {"result": {"a": 1}, "exit_code": 0}))
+    assert fields == (Field("exit_code", "0"),) and '"a": 1' in output
+    fields, output = default_body(api("http-request", {"status_code": 201, "body": "made"}))
+    assert fields == (Field("status_code", "201"),) and output == "made"
+
+
+def test_alias_rendered_text_replaces_the_default_body() -> None:
+    card = result_card(api("local-shell-cmd", {"stdout": "raw"}), Capabilities(), "pretty")
+    assert card.code == "pretty" and card.fields == ()
+    assert card.footer == "execution ex1 · 1.50s"
+
+
+def test_truncate_marks_how_much_is_hidden() -> None:
+    assert truncate("abc", 5, attached=False) == "abc"
+    assert truncate("abcdefgh", 3, attached=False) == "abc\n… [truncated: 5 more characters]"
+    assert truncate("abcdefgh", 3, attached=True).endswith("full output attached]")
+
+
+def test_long_output_is_truncated_and_attached_whole_only_where_files_work() -> None:
+    long = "x" * 5000
+    body = api("local-shell-cmd", {"stdout": long, "return_code": 0})
+    no_files = result_card(body, Capabilities(max_text=1000))
+    assert no_files.attachment is None
+    assert no_files.code is not None and len(no_files.code) < 1000
+    assert "truncated: 4400 more characters]" in no_files.code
+    with_files = result_card(body, Capabilities(max_text=1000, files=True))
+    assert with_files.attachment is not None and with_files.attachment.content == long
+    assert with_files.code is not None and "full output attached" in with_files.code
+
+
+def test_secret_parameters_never_reach_the_card() -> None:
+    action = Action(
+        pack="demo",
+        name="act",
+        runner_type="local-shell-cmd",
+        pack_path=Path("/packs/demo"),
+        parameters={"token": {"type": "string", "secret": True}},
+    )
+    execution = Execution.request(
+        "demo.act", "local-shell-cmd", {"token": "hunter2", "cmd": "echo"}
+    )
+    done = execution.with_changes(
+        status=ExecutionStatus.SUCCEEDED, result={"stdout": "token is hunter2", "return_code": 0}
+    )
+    card = result_card(execution_to_api(done, action), Capabilities())
+    assert card.code == "token is ********"
