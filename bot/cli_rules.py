@@ -27,7 +27,8 @@ from core.packs.rules import load_rule, reference_problems
 from core.packs.yamlfile import load_yaml_mapping
 from core.params import mask_secrets, merge_parameter_schemas
 from core.rules.criteria import CriteriaResult, evaluate_criteria
-from core.rules.matcher import RenderedAction, render_action
+from core.kv.lookup import kv_context
+from core.rules.matcher import RULE_USER, RenderedAction, render_action
 from core.runners.types import RUNNER_TYPES
 
 LIST_COLUMNS = ("ref", "enabled", "type", "trigger", "action", "description")
@@ -191,10 +192,14 @@ def _evaluate(rule: Rule, trigger: str | None, payload: dict[str, Any]) -> Crite
     return evaluate_criteria(rule.criteria, payload, now=datetime.now(UTC))
 
 
-def _render(rule: Rule, index: ContentIndex, payload: dict[str, Any]) -> RenderedAction:
+async def _render(rule: Rule, engine: Engine, payload: dict[str, Any]) -> RenderedAction:
+    index = engine.content.index
     action = index.get_action(rule.action.ref)
     pack = index.packs.get(action.pack)
-    rendered = render_action(rule, action, payload, pack_config=pack.config if pack else {})
+    # The real datastore, as the dispatcher would render it (st2kv.system / st2kv.user).
+    kv = await kv_context(engine.kv, RULE_USER)
+    config = pack.config if pack else {}
+    rendered = render_action(rule, action, payload, pack_config=config, kv=kv)
     runner = RUNNER_TYPES.get(action.runner_type)
     if not rendered.ok or runner is None:
         return rendered
@@ -241,10 +246,9 @@ def _human(report: dict[str, Any]) -> str:
 async def rule_test(args: argparse.Namespace) -> int:
     trigger, payload = read_trigger_instance(Path(args.trigger_instance))
     async with open_engine(settings_for(args), start=False) as engine:
-        index = engine.content.index
         rule = _find_rule(args.rule, engine)
         result = _evaluate(rule, trigger, payload)
-        rendered = _render(rule, index, payload) if result.matched else None
+        rendered = await _render(rule, engine, payload) if result.matched else None
     report = _report(rule, result, rendered)
     emit(args, report, _human(report))
     # A rendering failure would make st2 create an execution that fails at once.

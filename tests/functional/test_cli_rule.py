@@ -211,3 +211,20 @@ def test_switching_an_unknown_rule_fails_with_a_suggestion(
         "rule_demo.dormant": False,
         "rule_demo.greet": True,
     }
+
+
+def test_rendering_reads_the_real_datastore(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    assert cli(capsys, config, "key", "set", "greeting", "hello")[0] == 0
+    rule = tmp_path / "kv_greet.yaml"
+    rule.write_text(
+        RULE_FILE.read_text().replace(
+            '"{{ trigger.body.name }}"', '"{{ st2kv.system.greeting }} {{ trigger.body.name }}"'
+        )
+    )
+    code, report = cli_json(
+        capsys, config, "rule", "test", str(rule), "--trigger-instance", str(MATCH)
+    )
+    assert code == 0
+    assert report["action"]["parameters"]["message"] == "hello st2"
