@@ -18,6 +18,7 @@ import yaml
 from bot.app import Engine, open_engine
 from bot.cli_commands import emit, settings_for
 from bot.render import table
+from core.kv.lookup import kv_context
 from core.models import Pack, Rule
 from core.models.rule_state import overrides_of
 from core.packs.errors import FileProblems, PackError
@@ -27,7 +28,6 @@ from core.packs.rules import load_rule, reference_problems
 from core.packs.yamlfile import load_yaml_mapping
 from core.params import mask_secrets, merge_parameter_schemas
 from core.rules.criteria import CriteriaResult, evaluate_criteria
-from core.kv.lookup import kv_context
 from core.rules.matcher import RULE_USER, RenderedAction, render_action
 from core.runners.types import RUNNER_TYPES
 
