@@ -27,6 +27,7 @@ from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
+from core.shellquote import SHELL_FILTERS
 from core.template_filters import ST2_FILTERS
 
 MAX_SOURCE_CHARS = 1 << 20
@@ -367,6 +368,7 @@ def _build_environment() -> _SquallEnvironment:
     env.globals.pop("lipsum", None)
     _guard_builtin_filters(env.filters)
     env.filters.update(ST2_FILTERS)
+    env.filters.update(SHELL_FILTERS)  # used only by rewritten shell `cmd` templates
     for name, fn in list(env.filters.items()):
         env.filters[name] = bounded_filter(name, fn)
     env.filters[_LOOP_GUARD] = _loop_guard

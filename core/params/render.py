@@ -21,7 +21,12 @@ from core.params.errors import ParameterError
 from core.params.graph import topological_order
 from core.params.schema import merge_parameter_schemas
 from core.params.validate import check_required, validate_value
+from core.shellquote import shell_quoted_template
 from core.templates import is_template, render_value, value_variables
+
+# The runner parameter handed to a shell; values rendered into it are quoted for their place.
+SHELL_COMMAND = "cmd"
+SHELL_RUNNERS = frozenset({"local-shell-cmd", "local-shell-script"})
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,16 @@ def _check_dependencies(nodes: Mapping[str, _Node], context: Mapping[str, Any]) 
                 )
 
 
-def _resolve(name: str, node: _Node, param: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+def _resolve(
+    name: str, node: _Node, param: Mapping[str, Any], context: Mapping[str, Any], shell: bool
+) -> Any:
     value = node.value
     if node.template:
         try:
+            if shell and isinstance(value, str):
+                value = shell_quoted_template(value)
             value = render_value(value, context)
-        except TemplateError as exc:
+        except (TemplateError, ValueError) as exc:
             raise ParameterError(f'Failed to render parameter "{name}": {exc}', param=name) from exc
     try:
         return cast_value(param, value)
@@ -144,7 +153,8 @@ def resolve_parameters(
     _check_dependencies(nodes, context)
     for name in topological_order({name: node.reads for name, node in nodes.items()}):
         # Values enter the context already cast, so later templates see declared types.
-        context[name] = _resolve(name, nodes[name], schema[name], context)
+        shell = name == SHELL_COMMAND and runner.name in SHELL_RUNNERS
+        context[name] = _resolve(name, nodes[name], schema[name], context, shell)
     values = {name: context[name] for name in schema}
     check_required(schema, values)
     for name, value in values.items():
