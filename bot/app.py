@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings
+from core.aliases import AliasIndex
+from core.approval_gate import ApprovalGate
+from core.approvals import ApprovalService
+from core.audit import AuditLog
+from core.authz import Authorizer
 from core.executions.recovery import abandon_orphans
 from core.executions.service import ExecutionOptions, ExecutionService
 from core.gc import GarbageCollector, GcPolicy
@@ -32,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 # How often `serve` looks for trigger instances other processes stored pending.
 TRIGGER_SWEEP_SECONDS = 3.0
+# How often `serve` expires approvals past their TTL and applies decisions a crash left behind.
+APPROVAL_SWEEP_SECONDS = 2.0
 BUNDLED_PACKS = Path(__file__).resolve().parent.parent / "packs"
 
 
@@ -44,6 +51,11 @@ class Engine:
     kv: KeyValueService
     triggers: TriggerDispatcher
     rules: RuleSet
+    authz: Authorizer
+    audit: AuditLog
+    approvals: ApprovalService
+    gate: ApprovalGate
+    aliases: AliasIndex
 
 
 def key_path(settings: Settings) -> Path:
@@ -94,7 +106,15 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         notifier = Notifier(emitter, content.index)
         service.add_completion_listener(notifier.on_completed)
         connect_trigger_sink(runners, _trigger_sink(emitter))
-        engine = Engine(settings, store, content, service, kv, triggers, rules)
+        authz = Authorizer(settings.authz)
+        audit = AuditLog(store)
+        approvals = ApprovalService(store, authz, audit)
+        gate = ApprovalGate(service, approvals)
+        aliases = AliasIndex(content.index.aliases.values())
+        engine = Engine(
+            settings, store, content, service, kv, triggers, rules, authz, audit, approvals, gate,
+            aliases,
+        )  # fmt: skip
         for abandoned in await abandon_orphans(store):  # every command then shows the truth
             await notifier.on_completed(abandoned)
         if start:
@@ -109,6 +129,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             refresh = refresh_forever(rules, store.rule_states, settings.rules.refresh_seconds)
             _start_task(stack, refresh, "rule-refresh")
             _start_gc(stack, store, settings)
+            await gate.reconcile()
+            _start_task(stack, _sweep_approvals(approvals, gate), "approval-sweep")
         else:
             # stop() of a service that never started: waits for the completion listeners
             # (their actiontrigger instances must be stored) and closes the runners.
@@ -169,6 +191,18 @@ def _start_gc(stack: contextlib.AsyncExitStack, store: Store, settings: Settings
         return
     collector = GarbageCollector(store, gc_policy(settings), now=utcnow)
     _start_task(stack, collector.run_forever(interval), "garbage-collector")
+
+
+async def _sweep_approvals(approvals: ApprovalService, gate: ApprovalGate) -> None:
+    """Expire approvals past their TTL (the gate then ends their executions) and re-apply
+    decisions another process made but did not apply."""
+    while True:
+        await asyncio.sleep(APPROVAL_SWEEP_SECONDS)
+        try:
+            await approvals.expire_due()
+            await gate.reconcile()
+        except Exception:  # a store hiccup (Mongo failover): try again next time
+            logger.exception("approval sweep failed")
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

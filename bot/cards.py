@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from core.aliases.render import RenderedResult
+from core.models.approval import Approval, ApprovalStatus
 from core.models.chat import Attachment, Button, Capabilities, Field, OutgoingMessage
 
 TRUNCATED = "… [truncated: {hidden} more characters{where}]"
@@ -33,6 +36,13 @@ def ack_card(api: Mapping[str, Any], text: str | None = None) -> OutgoingMessage
         title=ref,
         status=str(api["status"]),
         buttons=(Button("Cancel", f"cancel {api['id']}", "danger"),),
+    )
+
+
+def status_card(api: Mapping[str, Any]) -> OutgoingMessage:
+    """A card's last state when its alias posts no result: title, status, footer."""
+    return OutgoingMessage(
+        title=api["action"]["ref"], status=str(api["status"]), footer=footer(api)
     )
 
 
@@ -72,21 +82,100 @@ def truncate(text: str, limit: int, *, attached: bool) -> str:
     return f"{text[:limit]}\n{marker}"
 
 
+def _fit(
+    text: str, api: Mapping[str, Any], capabilities: Capabilities
+) -> tuple[str, Attachment | None]:
+    """``text`` cut to what the platform shows, and the whole of it as a file where possible."""
+    limit = max(100, capabilities.max_text - CARD_OVERHEAD)
+    attachment = None
+    if len(text) > limit and capabilities.files:
+        attachment = Attachment(f"{api['id']}.txt", text)
+    return truncate(text, limit, attached=attachment is not None), attachment
+
+
+def rerun_button(api: Mapping[str, Any]) -> tuple[Button, ...]:
+    return (Button("Re-run", f"rerun {api['id']}"),)
+
+
 def result_card(
-    api: Mapping[str, Any], capabilities: Capabilities, rendered: str | None = None
+    api: Mapping[str, Any], capabilities: Capabilities, rendered: RenderedResult | None = None
 ) -> OutgoingMessage:
     """The card's final content: status, the alias-rendered text or the runner's default body."""
-    fields, output = ((), rendered) if rendered is not None else default_body(api)
-    limit = max(100, capabilities.max_text - CARD_OVERHEAD)
-    too_long = len(output) > limit
-    attachment = None
-    if too_long and capabilities.files:
-        attachment = Attachment(f"{api['id']}.txt", output)
+    if rendered is not None:
+        text, attachment = _fit(rendered.text, api, capabilities)
+        return OutgoingMessage(
+            text=text,
+            pretext=rendered.pretext,
+            title=api["action"]["ref"],
+            status=str(api["status"]),
+            footer=footer(api),
+            attachment=attachment,
+            buttons=rerun_button(api),
+            extra=dict(rendered.extra),
+        )
+    fields, output = default_body(api)
+    code, attachment = _fit(output, api, capabilities) if output else (None, None)
     return OutgoingMessage(
         title=api["action"]["ref"],
         status=str(api["status"]),
         fields=fields,
-        code=truncate(output, limit, attached=attachment is not None) if output else None,
+        code=code,
         footer=footer(api),
         attachment=attachment,
+        buttons=rerun_button(api),
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "never"
+
+
+def _approval_fields(approval: Approval) -> tuple[Field, ...]:
+    who = [*approval.approvers, *(f"role:{r}" for r in approval.approver_roles)]
+    fields = [Field("requested by", approval.requester), Field("approvers", ", ".join(who))]
+    if not approval.requester_may_approve:
+        fields.append(Field("four eyes", "the requester may not approve"))
+    if approval.expires_at is not None:
+        fields.append(Field("expires", _when(approval.expires_at)))
+    parameters = approval.subject.get("parameters")
+    if isinstance(parameters, Mapping):
+        shown = {k: v for k, v in parameters.items() if v is not None}
+        fields += [Field(str(k), as_text(v)) for k, v in sorted(shown.items())]
+    return tuple(fields)
+
+
+def approval_card(approval: Approval) -> OutgoingMessage:
+    """An approval waiting for an answer; each button is the typed command it stands for."""
+    if approval.status is not ApprovalStatus.PENDING:
+        return approval_outcome_card(approval)
+    return OutgoingMessage(
+        title=approval.title,
+        text=approval.description,
+        status="awaiting approval",
+        fields=_approval_fields(approval),
+        buttons=(
+            Button("Approve", f"approve {approval.id}", "primary"),
+            Button("Deny", f"deny {approval.id}", "danger"),
+        ),
+        footer=f"approval {approval.id}",
+        approval=approval,
+    )
+
+
+def approval_outcome(approval: Approval) -> str:
+    if approval.status is ApprovalStatus.EXPIRED:
+        return f"expired at {_when(approval.expires_at)}"
+    by = f" by {approval.decided_by}" if approval.decided_by else ""
+    return f"{approval.status}{by} at {_when(approval.decided_at)}"
+
+
+def approval_outcome_card(approval: Approval) -> OutgoingMessage:
+    """The card after the decision: who decided and when; no buttons any more."""
+    return OutgoingMessage(
+        title=approval.title,
+        text=approval_outcome(approval),
+        status=str(approval.status),
+        fields=_approval_fields(approval),
+        footer=f"approval {approval.id}",
+        approval=approval,
     )

@@ -6,16 +6,21 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from adapters.base import ChatAdapter
 from adapters.console import ConsoleAdapter
 from bot.app import Engine
+from bot.approval_cards import ApprovalCards
 from bot.chat import ChatBot
 from bot.chat_routes import ChatOutbox, RouteSink, route_adapter_errors, route_errors
-from bot.console import BuiltinCommands
-from bot.outbound import Delivery, RunCards
+from bot.commands import ChatCommands
+from bot.inbound import Inbound, addressed, identify, ignore_own, rate_limit
+from bot.launch import Launcher
+from bot.outbound import Delivery, Replies, RunCards
+from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from core.runners.registry import connect_chat_poster
 
@@ -30,7 +35,8 @@ class ChatRuntime:
     delivery: Delivery
     cards: RunCards
     outbox: ChatOutbox
-    commands: BuiltinCommands
+    commands: ChatCommands
+    approval_cards: ApprovalCards
 
     def health(self) -> dict[str, object]:
         return {"adapters": self.bot.states(), "delivery_failures": self.delivery.failures}
@@ -67,15 +73,33 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
     check_chat_config(engine, adapters)
     settings = engine.settings
     delivery = Delivery({a.name: a for a in adapters}, attempts=settings.chat.delivery_attempts)
-    cards = RunCards(delivery, engine.executions)
+    cards = RunCards(delivery, engine.executions, aliases=engine.content.index.aliases.get)
     outbox = ChatOutbox(delivery, settings.routes, cards)
     engine.executions.add_completion_listener(cards.on_completed)
     engine.executions.add_completion_listener(RouteSink(outbox, engine.content.index).on_completed)
     connect_chat_poster(engine.executions.runners, outbox)
-    commands = BuiltinCommands(engine, delivery, cards, settings.chat.prefix)
-    bot = ChatBot(adapters, commands)
+    approval_cards = ApprovalCards(delivery, engine.approvals, engine.gate)
+    replies = Replies(delivery)
+    launcher = Launcher(engine, cards, approval_cards, replies)
+    approval_cards.post_run_cards_with(launcher.post_released)
+    # Late-bound: `runtime` exists by the time anyone can type `status`.
+    commands = ChatCommands(
+        engine, replies, launcher, prefix=settings.chat.prefix, health=lambda: runtime.health()
+    )
+    limits = settings.chat.rate_limit
+    inbound = Inbound(
+        [
+            ignore_own(settings.chat.ignore_bots),
+            addressed(settings.chat.prefix),
+            identify(engine.authz),
+            rate_limit(RateLimiter(limits.burst, limits.per_minute, time.monotonic), replies),
+        ],
+        commands.route,
+    )
+    bot = ChatBot(adapters, inbound)
+    runtime = ChatRuntime(bot, delivery, cards, outbox, commands, approval_cards)
     await bot.start()
     try:
-        yield ChatRuntime(bot, delivery, cards, outbox, commands)
+        yield runtime
     finally:
         await bot.stop_intake()

@@ -6,7 +6,9 @@ and counted in ``failures`` for ``/healthz`` and ``squall doctor``.
 
 ``RunCards`` posts the ack card of an execution and, as an ExecutionService completion listener,
 edits it with the result (or replies in its thread when the adapter cannot edit). The result comes
-straight from the engine, never through a rule. Card handles live in memory; the execution's
+straight from the engine, never through a rule. An execution started through an alias shows that
+alias's ``result`` (found again by ``context.action_alias_ref``); ``result.enabled: false`` posts
+no result (a card only gets its final status). Card handles live in memory; the execution's
 ``context.chat`` is the durable part: an execution started from chat whose card this process does
 not know (it was requested before a restart) gets its result as a new message in that place.
 Executions that completed while Squall was down are not re-posted.
@@ -18,19 +20,27 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from adapters.base import Capabilities, ChatAdapter, ChatPlace, OutgoingMessage, SentMessage
-from bot.cards import ack_card, result_card
+from adapters.base import (
+    Capabilities,
+    ChatAdapter,
+    ChatEvent,
+    ChatPlace,
+    OutgoingMessage,
+    SentMessage,
+)
+from bot.cards import ack_card, result_card, status_card
+from core.aliases.render import render_result
 from core.executions.service import ExecutionService
-from core.models import Execution
+from core.models import Alias, Execution
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# The alias ``result`` text for an execution (API dict), or None for the runner's default card.
-ResultRenderer = Callable[[Mapping[str, Any]], str | None]
+# The alias an execution was started through (``context.action_alias_ref``), if it still exists.
+AliasLookup = Callable[[str], Alias | None]
 
 
 class DeliveryError(RuntimeError):
@@ -92,6 +102,31 @@ class Delivery:
         raise AssertionError("unreachable: attempts >= 1")
 
 
+def reply_place(place: ChatPlace) -> ChatPlace:
+    """Where answers to a message go: its thread in a channel, the conversation in a DM."""
+    if place.is_direct:
+        return ChatPlace(place.adapter, place.channel, place.thread, None, True)
+    return ChatPlace(place.adapter, place.channel, place.thread or place.message_id)
+
+
+class Replies:
+    """Answers to the person who spoke: in their thread, privately where the adapter can."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+
+    async def say(
+        self, event: ChatEvent, reply: str | OutgoingMessage, *, private: bool = False
+    ) -> SentMessage | None:
+        message = OutgoingMessage(text=reply) if isinstance(reply, str) else reply
+        if private:
+            message = replace(message, ephemeral=True, audience=event.identity.user_id)
+        try:
+            return await self.delivery.send(reply_place(event.place), message)
+        except (DeliveryError, LookupError):
+            return None  # already logged and counted by Delivery
+
+
 def backoff(attempt: int, base: float, cap: float = 30.0) -> float:
     """Exponential delay, half of it random, so many retries do not hit a platform together."""
     delay = min(cap, base * 2 ** (attempt - 1))
@@ -111,38 +146,33 @@ def place_from_context(context: Mapping[str, Any]) -> ChatPlace | None:
 
 @dataclass
 class _Card:
-    """One posted ack (None until posted, or if posting failed) and how to show its result."""
+    """One posted ack: None until posted (or if posting failed)."""
 
     sent: asyncio.Future[SentMessage | None]
-    render: ResultRenderer | None
-    post_result: bool
 
 
 class RunCards:
     def __init__(
-        self, delivery: Delivery, executions: ExecutionService, *, ack_timeout: float = 30.0
+        self,
+        delivery: Delivery,
+        executions: ExecutionService,
+        *,
+        aliases: AliasLookup = lambda ref: None,
+        ack_timeout: float = 30.0,
     ) -> None:
         self.delivery = delivery
         self.executions = executions
+        self.aliases = aliases
         self.ack_timeout = ack_timeout
         self._cards: dict[str, _Card] = {}
 
     async def post_ack(
-        self,
-        place: ChatPlace,
-        execution: Execution,
-        text: str | None = None,
-        *,
-        render: ResultRenderer | None = None,
-        post_result: bool = True,
+        self, place: ChatPlace, execution: Execution, text: str | None = None
     ) -> SentMessage | None:
-        """Post the ack card; call it right after ``request`` so the result finds the card.
-
-        ``render`` gives the alias ``result`` text (None: the runner's default card);
-        ``post_result=False`` (an alias with ``result.enabled: false``) posts no result.
-        """
+        """Post the ack card (``text``: the alias ack); call it right after ``request`` so
+        the result finds the card."""
         sent_future: asyncio.Future[SentMessage | None] = asyncio.get_running_loop().create_future()
-        self._cards[execution.id] = _Card(sent_future, render, post_result)
+        self._cards[execution.id] = _Card(sent_future)
         sent = None
         try:
             api = self.executions.to_api(execution)
@@ -157,36 +187,41 @@ class RunCards:
         known = self._cards.pop(execution.id, None)
         sent = None
         if known is not None:
-            if not known.post_result:
-                return
             async with asyncio.timeout(self.ack_timeout):
                 sent = await known.sent
         place = sent.place if sent is not None else place_from_context(execution.context)
         if place is None or place.adapter not in self.delivery.adapters:
             return
-        render = known.render if known is not None else None
+        card = self.card(execution, self.delivery.capabilities(place.adapter))
         try:
-            card = self.card(execution, self.delivery.capabilities(place.adapter), render)
-            if sent is not None:
+            if (
+                card is None
+                and sent is not None
+                and self.delivery.capabilities(place.adapter).edits
+            ):
+                await self.delivery.edit(sent, status_card(self.executions.to_api(execution)))
+            elif card is not None and sent is not None:
                 await self.delivery.reply_or_edit(sent, card)
-            else:
+            elif card is not None:
                 await self.delivery.send(place, card)
         except DeliveryError:
             logger.warning("result of execution %s not posted", execution.id)
 
-    def card(
-        self,
-        execution: Execution,
-        capabilities: Capabilities,
-        render: ResultRenderer | None = None,
-    ) -> OutgoingMessage:
+    def card(self, execution: Execution, capabilities: Capabilities) -> OutgoingMessage | None:
+        """The result card; None when the execution's alias says ``result.enabled: false``."""
         api = self.executions.to_api(execution)
-        return result_card(api, capabilities, render(api) if render is not None else None)
+        alias_ref = execution.context.get("action_alias_ref")
+        alias = self.aliases(alias_ref) if isinstance(alias_ref, str) else None
+        if alias is None:
+            return result_card(api, capabilities)
+        rendered = render_result(alias, api)
+        return None if rendered is None else result_card(api, capabilities, rendered)
 
     async def post_result(self, execution_id: str, place: ChatPlace) -> SentMessage:
         """``chatops.post_result``: the result card of any execution, as a new message."""
         execution = await self.executions.get(execution_id)
         if execution is None:
             raise LookupError(f"execution {execution_id!r} not found")
-        card = self.card(execution, self.delivery.capabilities(place.adapter))
+        api = self.executions.to_api(execution)
+        card = result_card(api, self.delivery.capabilities(place.adapter))
         return await self.delivery.send(place, card)

@@ -100,13 +100,20 @@ class ApprovalService:
         return lambda: self._listeners.remove(listener)
 
     async def create(
-        self, request: ApprovalRequest, *, requester: SquallUser, place: dict[str, Any]
+        self,
+        request: ApprovalRequest,
+        *,
+        requester: SquallUser,
+        place: dict[str, Any],
+        approval_id: str | None = None,
     ) -> Approval:
+        """Store a pending approval; ``approval_id`` lets the caller name it beforehand (so a
+        gated execution can point at its approval before the approval exists)."""
         schema = request.schema if request.schema is not None else dict(APPROVE_OR_DENY)
         _check_request(request, schema)
         now = self._now()
         approval = Approval(
-            id=Approval.new_id(),
+            id=approval_id or Approval.new_id(),
             title=request.title,
             description=request.description,
             requester=requester.name,
@@ -160,6 +167,19 @@ class ApprovalService:
         except ApprovalRefused as refused:
             await self._record("approval.refuse", approval, user, place, False, refused.reason)
             raise
+
+    async def withdraw(self, approval_id: str, *, reason: str) -> Approval | None:
+        """Squall itself cancels a pending approval (what it gated went away); None if it was
+        not pending."""
+        approval = await self._store.approvals.get(approval_id)
+        if approval is None or approval.status is not _PENDING:
+            return None
+        canceled = approval.decide(_CANCELED, at=self._now())
+        if not await self._store.approvals.replace(canceled, expected_status=_PENDING):
+            return None
+        await self._record("approval.withdraw", canceled, None, None, True, reason)
+        await self._notify(canceled)
+        return canceled
 
     async def expire_due(self) -> list[Approval]:
         """Mark pending approvals past their TTL expired; returns those this call expired."""

@@ -42,6 +42,9 @@ class ConsoleLine:
     text: str
     user_id: str
     channel: str
+    # The terminal is a direct conversation; tests also say things "in a channel".
+    direct: bool = True
+    from_bot: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,12 +131,14 @@ class ConsoleAdapter(ChatAdapter):
                 yield self._event(line)
 
     def _event(self, line: ConsoleLine) -> ChatEvent:
+        line_id = f"in-{next(self._ids)}"
         return ChatEvent(
             identity=ChatIdentity(self.name, WORKSPACE, line.user_id),
-            place=ChatPlace(self.name, line.channel, is_direct=True),
+            place=ChatPlace(self.name, line.channel, message_id=line_id, is_direct=line.direct),
             text=line.text,
             display_name=line.user_id,
-            mentioned=True,  # the terminal talks to the bot only
+            mentioned=line.direct,  # the terminal talks to the bot only
+            from_bot=line.from_bot,
         )
 
     async def send(self, place: ChatPlace, message: OutgoingMessage) -> SentMessage:

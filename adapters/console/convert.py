@@ -9,12 +9,11 @@ UPDATED_MARKER = "↻ updated"
 
 
 def header(place: ChatPlace, message: OutgoingMessage, *, edited: bool) -> str:
-    """``[#channel] ↻ updated (only you) Title (status)``."""
+    """``[#channel] ↻ updated Title (status)``. (The terminal has one reader, so a private
+    reply looks like any other.)"""
     parts = [f"[#{place.channel}]"]
     if edited:
         parts.append(UPDATED_MARKER)
-    if message.ephemeral:
-        parts.append("(only you)")
     if message.title:
         parts.append(message.title)
     if message.status:
@@ -40,6 +39,8 @@ def button_lines(message: OutgoingMessage) -> list[str]:
 def to_lines(place: ChatPlace, message: OutgoingMessage, *, edited: bool = False) -> list[str]:
     """The lines the console prints for ``message`` (a card re-printed on edit)."""
     lines = [header(place, message, edited=edited)]
+    if message.pretext:
+        lines.append(message.pretext)
     text = message.text.splitlines()
     if text and not (message.title or message.status):  # a plain reply reads as one line
         lines[0] = f"{lines[0]} {text.pop(0)}"

@@ -60,9 +60,18 @@ class TestChat:
         """Make the next ``count`` posts fail as a platform outage would (ConnectionLost)."""
         self.adapter.failing_sends = count
 
-    def push(self, text: str, *, user_id: str | None = None, channel: str | None = None) -> None:
-        """Say ``text`` as ``user_id`` in ``channel`` (defaults: the console user and channel)."""
-        line = ConsoleLine(text, user_id or self.user_id, channel or self.channel)
+    def push(
+        self,
+        text: str,
+        *,
+        user_id: str | None = None,
+        channel: str | None = None,
+        direct: bool = True,
+        from_bot: bool = False,
+    ) -> None:
+        """Say ``text`` as ``user_id`` in ``channel`` (defaults: the console user and channel);
+        ``direct=False`` says it in a shared channel, where the bot needs its prefix."""
+        line = ConsoleLine(text, user_id or self.user_id, channel or self.channel, direct, from_bot)
         self.adapter.push(line)
 
     async def next_message(self, timeout: float = 10) -> Posted:

@@ -243,12 +243,23 @@ class ConsoleChatSettings:
 
 
 @dataclass(frozen=True)
+class RateLimitSettings:
+    """Per-user chat command budget: ``burst`` at once, refilled at ``per_minute``."""
+
+    burst: Annotated[int, between(1)] = 10
+    per_minute: Annotated[float, between(0.1)] = 30.0
+
+
+@dataclass(frozen=True)
 class ChatSettings:
     """Chat adapters and how the bot talks through them."""
 
     prefix: str = "!"
+    # Messages from other bots (integrations, webhooks posting to chat) are not commands.
+    ignore_bots: bool = True
     # Tries per outbound post (run cards, notifications) before it is logged and counted failed.
     delivery_attempts: Annotated[int, between(1, 20)] = 4
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     console: ConsoleChatSettings = field(default_factory=ConsoleChatSettings)
 
 

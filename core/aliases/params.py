@@ -7,6 +7,7 @@ context (``action_alias_ref``, ``api_user``, ``user``, ``source_channel``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,11 @@ from core.params import ParameterError, cast_value, merge_parameter_schemas
 from core.params.context import KV_NAME, kv_context
 from core.templates import TemplateError, render_value
 
-__all__ = ["alias_parameters", "cast_alias_value"]
+__all__ = ["alias_parameters", "cast_alias_value", "check_control_characters"]
+
+# C0 controls but tab, DEL and C1: terminal escapes, NUL, and newlines that split commands.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+ALLOW_CONTROL = "allow_control_characters"
 
 
 def alias_parameters(
@@ -69,3 +74,26 @@ def cast_alias_value(name: str, schema: ParamSchema | None, value: Any) -> Any:
         return cast_value(schema, value)
     except ParameterError as exc:
         raise ParameterError(f"parameter {name!r}: {exc}", param=name) from exc
+
+
+def check_control_characters(schema: Mapping[str, ParamSchema], values: Mapping[str, Any]) -> None:
+    """Refuse control characters (newlines included) in values typed in chat, unless the
+    parameter declares ``allow_control_characters: true``. Raises ``ParameterError``."""
+    for name, value in values.items():
+        if (schema.get(name) or {}).get(ALLOW_CONTROL) is True:
+            continue
+        if any(_CONTROL.search(text) for text in _texts(value)):
+            raise ParameterError(
+                f"parameter {name!r}: control characters (such as newlines) are not allowed",
+                param=name,
+            )
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for item in value.values() for t in _texts(item)]
+    if isinstance(value, list | tuple):
+        return [t for item in value for t in _texts(item)]
+    return []

@@ -37,6 +37,8 @@ S = ExecutionStatus
 LEASE = timedelta(seconds=30)
 CANCELED_RESULT = {"message": "Action canceled by user."}
 CompletionListener = Callable[[Execution], Awaitable[None]]
+# Sees the resolved parameters of a request before it is stored; raises to refuse it.
+Admission = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
@@ -128,10 +130,15 @@ class ExecutionService:
         context: Mapping[str, Any] | None = None,
         render_live: bool = True,
         parent: str | None = None,
+        hold: bool = False,
+        admit: Admission | None = None,
     ) -> Execution:
         """Validate and render parameters, persist a ``requested`` execution, wake a worker.
 
-        Raises ParameterError / ExecutionError / UnknownActionError before anything is stored.
+        ``hold=True`` stores it ``pending`` instead: nothing runs it until ``release`` (an
+        approval-gated request). ``admit`` sees the final parameters (defaults applied) before
+        anything is stored and raises to refuse them (chat permission checks). Raises
+        ParameterError / ExecutionError / UnknownActionError before anything is stored.
         """
         action = self.action(ref)
         ctx = {"user": "stanley", **(context or {}), "pack": action.pack}
@@ -147,13 +154,38 @@ class ExecutionService:
                 render_live=render_live,
             )
         ctx = mark_decrypted(ctx, resolved.all, decrypted)
+        if admit is not None:
+            await admit(resolved.all)
         execution = Execution.request(
-            action.ref, action.runner_type, resolved.all, ctx, parent=parent
+            action.ref, action.runner_type, resolved.all, ctx, parent=parent, held=hold
         )
         await self.store.executions.insert(execution)
-        logger.info("execution %s requested: %s", execution.id, action.ref)
-        self._wakeup.set()
+        logger.info("execution %s %s: %s", execution.id, execution.status, action.ref)
+        if not hold:
+            self._wakeup.set()
         return execution
+
+    async def release(self, execution_id: str, context: Mapping[str, Any]) -> Execution | None:
+        """A held (``pending``) execution goes to ``requested`` with ``context`` merged in.
+
+        None when it is no longer pending (canceled meanwhile, or released by someone else).
+        """
+        current = await self.store.executions.get(execution_id)
+        if current is None or current.status is not S.PENDING:
+            return None
+        released = await self._cas(current, S.REQUESTED, context={**current.context, **context})
+        if released is not None:
+            self._wakeup.set()
+        return released
+
+    async def end_held(
+        self, execution_id: str, status: ExecutionStatus, result: dict[str, Any]
+    ) -> Execution | None:
+        """A held execution ends without running (denied → canceled, expired → timeout)."""
+        current = await self.store.executions.get(execution_id)
+        if current is None or current.status is not S.PENDING:
+            return None
+        return await self._cas(current, status, result=result)
 
     async def request_failed(
         self,
@@ -244,7 +276,7 @@ class ExecutionService:
             if current.is_completed or current.status is S.CANCELING:
                 return current
             result = {**CANCELED_RESULT, "user": user}
-            if current.status in (S.REQUESTED, S.DELAYED, S.SCHEDULED) and (
+            if current.status in (S.REQUESTED, S.DELAYED, S.SCHEDULED, S.PENDING) and (
                 current.id not in self._running
             ):
                 done = await self._cas(current, S.CANCELED, result=result)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.models.approval import Approval
+
 
 @dataclass(frozen=True)
 class ChatIdentity:
@@ -88,6 +90,7 @@ class OutgoingMessage:
     """A message to post (or the new content of one to edit)."""
 
     text: str = ""
+    pretext: str | None = None  # a line shown before the card (st2's ``{~}`` split)
     title: str | None = None
     status: str | None = None  # e.g. an execution status, for adapters that colour cards
     fields: tuple[Field, ...] = ()
@@ -95,8 +98,11 @@ class OutgoingMessage:
     buttons: tuple[Button, ...] = ()
     footer: str | None = None  # context line: execution id, elapsed time
     attachment: Attachment | None = None
-    ephemeral: bool = False  # only the addressed user sees it, where supported
+    ephemeral: bool = False  # only ``audience`` sees it, where the adapter supports that
+    audience: str | None = None  # the platform user id an ephemeral message is for
     extra: dict[str, Any] = field(default_factory=dict)  # per-platform pass-through (alias extra)
+    # An approval card: adapters with buttons/forms render its response schema themselves.
+    approval: Approval | None = None
 
 
 @dataclass(frozen=True)

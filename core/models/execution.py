@@ -69,17 +69,21 @@ class Execution:
         parameters: dict[str, Any],
         context: dict[str, Any] | None = None,
         parent: str | None = None,
+        *,
+        held: bool = False,
     ) -> Execution:
+        """A new execution: ``requested``, or ``pending`` when ``held`` for an approval."""
         now = utcnow()
+        status = ExecutionStatus.PENDING if held else ExecutionStatus.REQUESTED
         return cls(
             id=new_id(),
             action_ref=action_ref,
             runner_type=runner_type,
-            status=ExecutionStatus.REQUESTED,
+            status=status,
             parameters=parameters,
             context=dict(context or {}),
             start_timestamp=now,
-            log=(StatusChange(ExecutionStatus.REQUESTED, now),),
+            log=(StatusChange(status, now),),
             parent=parent,
         )
 

@@ -59,8 +59,19 @@ TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
             S.PAUSING,
         }
     ),
+    # ``pending``: waiting for a person — an inquiry (running → pending → …), or an execution
+    # held for approval from birth (pending → requested once approved).
     S.PENDING: frozenset(
-        {S.RUNNING, S.SUCCEEDED, S.FAILED, S.TIMEOUT, S.CANCELING, S.CANCELED, S.ABANDONED}
+        {
+            S.REQUESTED,
+            S.RUNNING,
+            S.SUCCEEDED,
+            S.FAILED,
+            S.TIMEOUT,
+            S.CANCELING,
+            S.CANCELED,
+            S.ABANDONED,
+        }
     ),
     S.PAUSING: frozenset({S.PAUSED, S.CANCELING, S.CANCELED, S.FAILED, S.ABANDONED}),
     S.PAUSED: frozenset({S.RESUMING, S.CANCELING, S.CANCELED, S.ABANDONED}),

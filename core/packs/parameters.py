@@ -39,6 +39,8 @@ PARAM_META_SCHEMA: dict[str, Any] = {
         "immutable": _BOOL,
         "secret": _BOOL,
         "position": {"type": "integer", "minimum": 0},
+        # Squall: chat values with control characters (newlines too) are refused unless true.
+        "allow_control_characters": _BOOL,
         "enum": {"type": "array", "minItems": 1},
         "format": _STRING,
         "pattern": {"type": "string", "format": "regex"},

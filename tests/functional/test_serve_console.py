@@ -96,7 +96,16 @@ def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
         assert "ok    serve: running; adapters {'console': 'connected'}" in doctor.stdout
         proc.stdin.write("bogus\n")
         proc.stdin.flush()
-        out.until("unknown command 'bogus'")
+        out.until("I don't know 'bogus'. Type help.")
+        proc.stdin.write("!help\n")
+        proc.stdin.flush()
+        assert "echo {{message}}" in out.until("Built-in commands:")
+        proc.stdin.write("!echo hello\n")
+        proc.stdin.flush()
+        out.until("I'll take it from here! Your execution ID for reference is")
+        done = out.until("core.echo (succeeded)")
+        assert "↻ updated" in done
+        assert "hello" in out.until("· ")
         proc.stdin.write("quit\n")
         proc.stdin.flush()
         assert proc.wait(timeout=20) == 0

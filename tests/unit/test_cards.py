@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cards import ack_card, default_body, result_card, truncate
+from core.aliases.render import RenderedResult
 from core.executions.api import execution_to_api
 from core.models import Action, Execution, ExecutionStatus
 from core.models.chat import Capabilities, Field
@@ -46,9 +47,19 @@ def test_python_body_is_the_result_and_http_body_is_status_and_body() -> None:
 
 
 def test_alias_rendered_text_replaces_the_default_body() -> None:
-    card = result_card(api("local-shell-cmd", {"stdout": "raw"}), Capabilities(), "pretty")
-    assert card.code == "pretty" and card.fields == ()
+    rendered = RenderedResult("head", "pretty", {"slack": {"color": "good"}})
+    card = result_card(api("local-shell-cmd", {"stdout": "raw"}), Capabilities(), rendered)
+    assert (card.pretext, card.text, card.code, card.fields) == ("head", "pretty", None, ())
+    assert card.extra == {"slack": {"color": "good"}}
     assert card.footer == "execution ex1 · 1.50s"
+    assert [b.command for b in card.buttons] == ["rerun ex1"]
+
+
+def test_long_alias_text_is_cut_and_attached() -> None:
+    rendered = RenderedResult(None, "y" * 3000)
+    card = result_card(api("noop", {}), Capabilities(files=True, max_text=1000), rendered)
+    assert len(card.text) < 1000 and card.text.endswith("full output attached]")
+    assert card.attachment is not None and card.attachment.content == "y" * 3000
 
 
 def test_truncate_marks_how_much_is_hidden() -> None:

@@ -36,7 +36,7 @@ def test_card_shows_title_status_fields_code_buttons_and_footer() -> None:
 def test_an_edit_is_marked_and_a_whisper_says_so() -> None:
     message = OutgoingMessage(title="core.noop", status="succeeded", ephemeral=True)
     assert to_lines(PLACE, message, edited=True) == [
-        f"[#ops] {UPDATED_MARKER} (only you) core.noop (succeeded)"
+        f"[#ops] {UPDATED_MARKER} core.noop (succeeded)"
     ]
 
 
