@@ -1,17 +1,21 @@
-"""``squall alias list|match``: loaded action aliases, and which one a chat text would run."""
+"""``squall alias list|match|test``: loaded aliases, which one a chat text would run, and what
+running it posts (ack and result) without any chat."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
-from bot.app import load_content
+from bot.app import Engine, load_content, open_engine
 from bot.cli_commands import emit, settings_for
 from bot.render import table
 from core.aliases import AliasIndex, AliasMatch, AmbiguousAliasMatch, NoAliasMatch
 from core.aliases.api import alias_to_api
 from core.aliases.params import alias_parameters
+from core.aliases.render import render_ack, render_result
+from core.models import ExecutionStatus
 from core.params import ParameterError
 from core.runners.types import RUNNER_TYPES
 
@@ -34,6 +38,12 @@ def add_alias_parser(
     match = alias_sub.add_parser("match", parents=[common], help="which alias TEXT runs")
     match.add_argument("text", metavar="TEXT", help='a chat command, e.g. "echo hi"')
     match.set_defaults(handler=alias_match)
+    test = alias_sub.add_parser(
+        "test", parents=[common], help="match TEXT, run it here, print the ack and the result"
+    )
+    test.add_argument("text", metavar="TEXT", help='a chat command, e.g. "echo hi"')
+    test.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (300)")
+    test.set_defaults(handler=alias_test)
 
 
 async def alias_list(args: argparse.Namespace) -> int:
@@ -88,3 +98,58 @@ def _fail(args: argparse.Namespace, reason: str, candidates: list[dict[str, Any]
         emit(args, {"error": reason, "candidates": candidates}, "")
     print(f"error: {reason}", file=sys.stderr)
     return 1
+
+
+async def alias_test(args: argparse.Namespace) -> int:
+    """Like chat would: match, run (as the local operator, approval skipped), render."""
+    async with open_engine(settings_for(args), start=False) as engine:
+        try:
+            matches = engine.aliases.match(args.text)
+        except (AmbiguousAliasMatch, NoAliasMatch) as exc:
+            return _fail(args, str(exc), [])
+        reports = []
+        for match in matches:
+            try:
+                reports.append(await _run_match(engine, match, args.timeout))
+            except (ParameterError, ValueError, LookupError) as exc:
+                return _fail(args, str(exc), [])
+    data: Any = reports[0] if len(reports) == 1 else reports
+    emit(args, data, "\n\n".join(_human_test(report) for report in reports))
+    succeeded = all(r["execution"]["status"] == ExecutionStatus.SUCCEEDED for r in reports)
+    return 0 if succeeded else 1
+
+
+async def _run_match(engine: Engine, match: AliasMatch, timeout: float) -> dict[str, Any]:
+    action = engine.executions.action(match.alias.action_ref)
+    params = _typed(match, action)
+    context = {"user": CLI_USER, "api_user": CLI_USER, "action_alias_ref": match.alias.ref}
+    service = engine.executions
+    execution = await service.request(action.ref, params, context=context, render_live=False)
+    ack = render_ack(match.alias, service.to_api(execution))
+    done = await asyncio.wait_for(service.run_here(execution), timeout)
+    result = render_result(match.alias, service.to_api(done))
+    return {
+        "alias": match.alias.ref,
+        "format": match.representation,
+        "parameters": params,
+        "approval_skipped": match.alias.approval is not None,
+        "ack": ack,
+        "result": None if result is None else {"pretext": result.pretext, "text": result.text},
+        "execution": service.to_api(done),
+    }
+
+
+def _human_test(report: dict[str, Any]) -> str:
+    lines = [f"{report['alias']}  ({report['format']})"]
+    if report["approval_skipped"]:
+        lines.append("  (its approval was skipped: the CLI runs as the local operator)")
+    lines.append(f"ack: {report['ack'] if report['ack'] is not None else '(disabled)'}")
+    result = report["result"]
+    if result is None:
+        lines.append("result: (disabled)")
+    else:
+        body = result["text"] if not result["pretext"] else f"{result['pretext']}\n{result['text']}"
+        lines.append(f"result:\n{body}")
+    execution = report["execution"]
+    lines.append(f"execution {execution['id']}: {execution['status']}")
+    return "\n".join(lines)

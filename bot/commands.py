@@ -26,7 +26,7 @@ from bot.render import execution_summary, table
 from core.aliases import AmbiguousAliasMatch, NoAliasMatch
 from core.aliases.params import alias_parameters
 from core.approvals import ApprovalRefused
-from core.authz import SquallUser
+from core.authz import Decision, SquallUser
 from core.executions.api import parameter_schema
 from core.executions.service import ExecutionError
 from core.kv.lookup import kv_context
@@ -161,13 +161,14 @@ class ChatCommands:
         """Its owner may cancel it, and anyone allowed to run it with these parameters."""
         user = turn.squall_user
         if execution.context.get("user") == user.name:
-            return
-        decision = self.engine.authz.check(
-            user,
-            action_ref=execution.action_ref,
-            channel=turn.place.channel,
-            parameters=execution.parameters,
-        )
+            decision = Decision(True, "the user started this execution")
+        else:
+            decision = self.engine.authz.check(
+                user,
+                action_ref=execution.action_ref,
+                channel=turn.place.channel,
+                parameters=execution.parameters,
+            )
         await self.engine.audit.record_check(
             user, decision, action_ref=execution.action_ref, place=turn.place, kind="authz.cancel"
         )

@@ -105,3 +105,27 @@ def test_pack_validate_reports_alias_errors(
     assert data["errors"] == [
         f"{pack / 'aliases' / 'go.yaml'}: action_ref: unknown action 'demo.missing'"
     ]
+
+
+def test_alias_test_runs_and_prints_ack_and_result(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, out, _ = cli(capsys, config, "alias", "test", "echo hello there")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "core.echo  (echo {{message}})"
+    assert lines[1].startswith("ack: I'll take it from here! Your execution ID for reference is")
+    assert lines[2:4] == ["result:", "hello there"]
+    assert lines[4].endswith(": succeeded")
+
+
+def test_alias_test_json_and_failure_exit_code(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, data = cli_json(capsys, config, "alias", "test", "uuid uuid1")
+    assert code == 0
+    assert data["parameters"] == {"uuid_type": "uuid1"}
+    assert data["ack"] is None  # the bundled uuid alias disables its ack
+    assert data["result"]["text"] == data["execution"]["result"]["result"]
+    code, _, err = cli(capsys, config, "alias", "test", "launch rockets")
+    assert code == 1 and "matched no patterns" in err
