@@ -18,6 +18,7 @@ SUITES = (
     "bench.executions",
     "bench.rules",
     "bench.aliases",
+    "bench.chat",
     "bench.webhooks",
     "bench.timers",
 )

@@ -41,6 +41,7 @@ class TestChat:
         self.user_id = user_id
         self.channel = channel
         self.posted: list[Posted] = []
+        self._observers: list[Callable[[Posted], None]] = []
         self._unread: asyncio.Queue[Posted] = asyncio.Queue()
         self.adapter = _OutageConsole(
             name=name,
@@ -55,6 +56,18 @@ class TestChat:
     def _observe(self, posted: Posted) -> None:
         self.posted.append(posted)
         self._unread.put_nowait(posted)
+        for observer in self._observers:
+            observer(posted)
+
+    def add_observer(self, observer: Callable[[Posted], None]) -> None:
+        """Also call ``observer`` for every post and edit, as it happens (benchmarks time it)."""
+        self._observers.append(observer)
+
+    def drain(self) -> None:
+        """Forget posts not yet read with ``next_message`` (and ``posted``): bounded memory."""
+        self.posted.clear()
+        while not self._unread.empty():
+            self._unread.get_nowait()
 
     def fail_next_sends(self, count: int) -> None:
         """Make the next ``count`` posts fail as a platform outage would (ConnectionLost)."""
