@@ -19,7 +19,7 @@ from bot.approval_cards import ApprovalCards
 from bot.inbound import Turn
 from bot.outbound import Replies, RunCards, place_from_context, reply_place
 from core.aliases.params import check_control_characters
-from core.aliases.render import render_ack
+from core.aliases.render import render_ack, render_ack_extra
 from core.approval_gate import GatedRequest
 from core.approvals import split_approvers
 from core.authz import SquallUser
@@ -105,12 +105,14 @@ class Launcher:
         place = place_from_context(execution.context)
         if place is None:
             return
-        text = None
+        text, extra = None, None
         if alias is not None:
-            text = render_ack(alias, self.engine.executions.to_api(execution))
+            api = self.engine.executions.to_api(execution)
+            text = render_ack(alias, api)
             if text is None:
                 return
-        await self.cards.post_ack(place, execution, text)
+            extra = render_ack_extra(alias, api)
+        await self.cards.post_ack(place, execution, text, extra)
 
     async def _hold(
         self,

@@ -167,16 +167,23 @@ class RunCards:
         self._cards: dict[str, _Card] = {}
 
     async def post_ack(
-        self, place: ChatPlace, execution: Execution, text: str | None = None
+        self,
+        place: ChatPlace,
+        execution: Execution,
+        text: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> SentMessage | None:
-        """Post the ack card (``text``: the alias ack); call it right after ``request`` so
-        the result finds the card."""
+        """Post the ack card (``text`` and ``extra``: the alias ack); call it right after
+        ``request`` so the result finds the card."""
         sent_future: asyncio.Future[SentMessage | None] = asyncio.get_running_loop().create_future()
         self._cards[execution.id] = _Card(sent_future)
         sent = None
         try:
             api = self.executions.to_api(execution)
-            sent = await self.delivery.send(place, ack_card(api, text))
+            card = ack_card(api, text)
+            if extra:
+                card = replace(card, extra=dict(extra))
+            sent = await self.delivery.send(place, card)
         except (DeliveryError, LookupError):
             logger.warning("ack card of execution %s not posted", execution.id)
         sent_future.set_result(sent)

@@ -96,6 +96,7 @@ async def test_alias_ack_then_result_in_the_same_card(tmp_path: Path) -> None:
         chat.push("greet “Big World”", user_id="alice")  # smart quotes typed on a phone
         ack = await chat.next_message()
         assert ack.message.text == "greeting Big World" and ack.message.status == "requested"
+        assert ack.message.extra == {"slack": {"color": "requested"}}
         done = await chat.wait_for(lambda p: p.edited)
         assert done.message_id == ack.message_id
         assert (done.message.pretext, done.message.text) == ("Greeted", "Big World")
