@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from aiohttp import web
 
 from core.models.chat import (
     Attachment,
@@ -35,9 +37,13 @@ __all__ = [
     "ConnectionLost",
     "CredentialError",
     "Field",
+    "HttpRoute",
     "OutgoingMessage",
     "SentMessage",
 ]
+
+
+HttpRoute = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
 
 
 class AdapterState(enum.StrEnum):
@@ -88,3 +94,7 @@ class ChatAdapter(abc.ABC):
     async def check(self) -> str | None:
         """Verify credentials without serving (``squall doctor``): None, or what is wrong."""
         return None
+
+    def http_routes(self) -> Sequence[HttpRoute]:
+        """(method, path, aiohttp handler) to mount on Squall's listener (Slack's HTTP mode)."""
+        return ()

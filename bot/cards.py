@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from core.aliases.render import RenderedResult
-from core.models.approval import Approval, ApprovalStatus
+from core.models.approval import APPROVE_OR_DENY, Approval, ApprovalStatus
 from core.models.chat import Attachment, Button, Capabilities, Field, OutgoingMessage
 
 TRUNCATED = "… [truncated: {hidden} more characters{where}]"
@@ -144,19 +144,47 @@ def _approval_fields(approval: Approval) -> tuple[Field, ...]:
     return tuple(fields)
 
 
+def approval_buttons(approval: Approval) -> tuple[Button, ...]:
+    """Approve/Deny for the default schema; one button per choice for a single enum field.
+
+    Other schemas get no buttons here: adapters with forms add one (Slack's modal), and the
+    card text shows the typed ``respond <id> {json}``.
+    """
+    if approval.schema == APPROVE_OR_DENY:
+        return (
+            Button("Approve", f"approve {approval.id}", "primary"),
+            Button("Deny", f"deny {approval.id}", "danger"),
+        )
+    properties = approval.schema.get("properties") or {}
+    if len(properties) == 1:
+        [(name, spec)] = properties.items()
+        choices = spec.get("enum") if isinstance(spec, Mapping) else None
+        if isinstance(choices, list) and 0 < len(choices) <= 10:
+            return tuple(
+                Button(as_text(c), f"respond {approval.id} {json.dumps({name: c})}")
+                for c in choices
+            )
+    return ()
+
+
 def approval_card(approval: Approval) -> OutgoingMessage:
     """An approval waiting for an answer; each button is the typed command it stands for."""
     if approval.status is not ApprovalStatus.PENDING:
         return approval_outcome_card(approval)
+    buttons = approval_buttons(approval)
+    text = approval.description
+    if not buttons:
+        fields = ", ".join(str(k) for k in approval.schema.get("properties") or {})
+        hint = f"answer with: respond {approval.id} {{JSON}}" + (
+            f" (fields: {fields})" if fields else ""
+        )
+        text = f"{text}\n{hint}" if text else hint
     return OutgoingMessage(
         title=approval.title,
-        text=approval.description,
+        text=text,
         status="awaiting approval",
         fields=_approval_fields(approval),
-        buttons=(
-            Button("Approve", f"approve {approval.id}", "primary"),
-            Button("Deny", f"deny {approval.id}", "danger"),
-        ),
+        buttons=buttons,
         footer=f"approval {approval.id}",
         approval=approval,
     )

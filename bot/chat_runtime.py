@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from adapters.base import ChatAdapter
 from adapters.console import ConsoleAdapter
+from adapters.slack import SlackAdapter, SlackConfig
 from bot.app import Engine
 from bot.approval_cards import ApprovalCards
 from bot.chat import ChatBot
@@ -47,12 +48,31 @@ def configured_adapters(settings: Settings, *, console: bool = True) -> list[Cha
 
     ``console=False`` (``serve --no-console``) leaves the terminal out whatever the settings say.
     """
-    adapters: list[ChatAdapter] = []  # platform adapters (Slack, Discord, …) are added here
+    adapters: list[ChatAdapter] = []
+    if settings.chat.slack.enabled:
+        adapters.append(slack_adapter(settings))
     wanted = settings.chat.console
     enabled = wanted.enabled if wanted.enabled is not None else not adapters
     if console and enabled:
         adapters.append(ConsoleAdapter(user_id=wanted.user_id, channel=wanted.channel))
     return adapters
+
+
+def slack_adapter(settings: Settings) -> SlackAdapter:
+    slack = settings.chat.slack
+    return SlackAdapter(
+        SlackConfig(
+            bot_token=slack.bot_token,
+            mode=slack.mode,
+            app_token=slack.app_token,
+            signing_secret=slack.signing_secret,
+            slash_command=slack.slash_command,
+            api_url=slack.api_url,
+            events_path=slack.events_path,
+            ping_interval=slack.ping_interval,
+            max_body_bytes=settings.webhooks.max_body_bytes,
+        )
+    )
 
 
 def check_chat_config(engine: Engine, adapters: Sequence[ChatAdapter]) -> None:

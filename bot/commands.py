@@ -90,9 +90,8 @@ class ChatCommands:
         if command is not None and (first != "run" or self._names_action(turn.text)):
             try:
                 words = shlex.split(turn.text)[1:]
-            except ValueError as exc:
-                await self.say(turn, f"error: {exc}", private=PRIVATE)
-                return
+            except ValueError:  # an apostrophe in JSON (respond) or a stray quote: plain words
+                words = turn.text.split()[1:]
             await self._guarded(turn, command.handler(self, turn, words))
             return
         await self._guarded(turn, self.run_alias(turn))
@@ -330,6 +329,23 @@ async def _approve(cmd: ChatCommands, turn: Turn, words: list[str]) -> None:
 @builtin("deny", "deny ID", "deny a request someone else made")
 async def _deny(cmd: ChatCommands, turn: Turn, words: list[str]) -> None:
     await _answer(cmd, turn, words, approved=False)
+
+
+@builtin("respond", "respond ID {JSON}", "answer an approval that asks for more than yes/no")
+async def _respond(cmd: ChatCommands, turn: Turn, words: list[str]) -> None:
+    if not words:
+        raise ValueError("which approval? give its id, then the answer as JSON")
+    # shlex split the JSON on spaces: take everything after the id from the raw text.
+    raw = turn.text.split(maxsplit=2)[2] if len(turn.text.split(maxsplit=2)) > 2 else "{}"
+    try:
+        response = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"the answer must be JSON: {exc}") from None
+    if not isinstance(response, dict):
+        raise ValueError('the answer must be a JSON object, e.g. {"approved": true}')
+    await cmd.engine.approvals.respond(
+        words[0], turn.squall_user, response, turn.place.to_context()
+    )
 
 
 @builtin("whoami", "whoami", "who Squall thinks you are, and your roles")

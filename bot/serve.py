@@ -36,7 +36,8 @@ async def serve_forever(settings: Settings, *, console: bool = True) -> int:
         engine = await stack.enter_async_context(open_engine(settings))
         chat = await stack.enter_async_context(open_chat(engine, adapters))
         if settings.http.enabled:
-            runner = web.AppRunner(build_web_app(engine, chat_health=chat.health), access_log=None)
+            app = build_web_app(engine, chat_health=chat.health, adapters=adapters)
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, settings.http.host, settings.http.port).start()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from adapters.base import ChatAdapter
 from bot.app import Engine
 from bot.webhooks import WebhookRoutes
 from core.webhooks.handler import Dispatcher
@@ -40,6 +41,7 @@ def build_web_app(
     dispatcher: Dispatcher | None = None,
     *,
     chat_health: ChatHealth | None = None,
+    adapters: Sequence[ChatAdapter] = (),
 ) -> web.Application:
     """``dispatcher`` defaults to the engine's trigger dispatcher (``Engine.triggers``)."""
     settings = engine.settings.webhooks
@@ -54,4 +56,7 @@ def build_web_app(
         settings, engine.triggers.rules, dispatcher or engine.triggers, engine.store.api_keys
     )
     routes.register(app)
+    for adapter in adapters:  # e.g. Slack's Events API endpoint in HTTP mode
+        for method, path, handler in adapter.http_routes():
+            app.router.add_route(method, path, handler)
     return app

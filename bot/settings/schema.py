@@ -250,6 +250,45 @@ class RateLimitSettings:
     per_minute: Annotated[float, between(0.1)] = 30.0
 
 
+def _slash_command(value: str, ctx: Context) -> str:
+    if not value.startswith("/") or len(value) < 2 or " " in value:
+        raise ValueError(f"expected a slash command such as /squall, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """The Slack adapter (slack-bolt). Tokens come from the environment: ``${SLACK_BOT_TOKEN}``."""
+
+    enabled: bool = False
+    # socket: Socket Mode, no public URL (bot + app token). http: Events API on Squall's
+    # listener at ``events_path`` (bot token + signing secret; needs http.enabled).
+    mode: Literal["socket", "http"] = "socket"
+    bot_token: str = ""
+    app_token: str = ""
+    signing_secret: str = ""
+    slash_command: Annotated[str, Check(_slash_command)] = "/squall"
+    events_path: str = "/slack/events"
+    # Slack's Web API; tests point it at a local fake.
+    api_url: str = "https://slack.com/api/"
+    # Seconds between Socket Mode liveness checks (and websocket pings).
+    ping_interval: Annotated[float, between(0.05)] = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.enabled:
+            return
+        if not self.bot_token.startswith("xoxb-"):
+            raise ValueError("bot_token: expected a bot token (xoxb-…), e.g. ${SLACK_BOT_TOKEN}")
+        if self.mode == "socket" and not self.app_token.startswith("xapp-"):
+            raise ValueError(
+                "app_token: Socket Mode needs an app-level token (xapp-…), e.g. ${SLACK_APP_TOKEN}"
+            )
+        if self.mode == "http" and not self.signing_secret:
+            raise ValueError("signing_secret: HTTP mode needs it, e.g. ${SLACK_SIGNING_SECRET}")
+        if not self.events_path.startswith("/"):
+            raise ValueError("events_path: expected a path starting with /")
+
+
 @dataclass(frozen=True)
 class ChatSettings:
     """Chat adapters and how the bot talks through them."""
@@ -261,6 +300,7 @@ class ChatSettings:
     delivery_attempts: Annotated[int, between(1, 20)] = 4
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     console: ConsoleChatSettings = field(default_factory=ConsoleChatSettings)
+    slack: SlackSettings = field(default_factory=SlackSettings)
 
 
 @dataclass(frozen=True)
@@ -302,6 +342,8 @@ class Settings:
         # Cross-section checks (unknown roles, an identity given to two users): ValueError
         # naming users.<name>.<key>, reported by the parser like any other settings error.
         AuthzConfig(users=self.users, roles=self.roles)
+        if self.chat.slack.enabled and self.chat.slack.mode == "http" and not self.http.enabled:
+            raise ValueError("chat.slack.mode: http needs the listener (http.enabled: true)")
 
     @property
     def authz(self) -> AuthzConfig:

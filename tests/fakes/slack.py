@@ -1,0 +1,293 @@
+"""A fake Slack on 127.0.0.1: the Web API, response_url sink, file uploads and Socket Mode.
+
+Only Slack's network boundary is faked: slack-bolt and slack_sdk run unmodified against it.
+Every Web API call is recorded (method, arguments, time); ``wait_for`` waits for calls with a
+bound. Faults are scripted per method (``fail_next``: a status such as 429 with headers), a
+token can be refused (``refuse``), and the Socket Mode websocket can be dropped to test
+reconnects. Messages are form or JSON bodies, as slack_sdk sends both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from aiohttp import WSMsgType, web
+
+TEAM = "T1"
+BOT_USER = "UBOT"
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test"
+APP_TOKEN = "xapp-1-A1-test"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    at: float
+    token: str
+
+
+@dataclass
+class _Fault:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeSlack:
+    calls: list[Call] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # response_url posts
+    channels: dict[str, str] = field(default_factory=lambda: {"alerts": "C0ALERTS"})
+    refused: set[str] = field(default_factory=set)
+    acks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    socket_opens: int = 0
+    base: str = ""
+
+    def __post_init__(self) -> None:
+        self._faults: dict[str, list[_Fault]] = {}
+        self._changed = asyncio.Condition()
+        self._ts = itertools.count(1)
+        self._envelopes: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._socket: web.WebSocketResponse | None = None
+        self._connected = asyncio.Event()
+
+    # -- set-up -------------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"{self.base}/hooks/{name}"
+
+    def refuse(self, token: str) -> None:
+        self.refused.add(token)
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int,
+        count: int = 1,
+        headers: dict[str, str] | None = None,
+        error: str = "fatal_error",
+    ) -> None:
+        fault = _Fault(status, headers or {}, {"ok": False, "error": error})
+        self._faults.setdefault(method, []).extend([fault] * count)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/hooks/{name:.*}", self._hook)
+        app.router.add_get("/link", self._link)
+        return app
+
+    # -- recorded calls -------------------------------------------------------------------
+    def called(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10) -> list[Call]:
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.called(method)) >= count), timeout
+            )
+        return self.called(method)
+
+    async def wait_for_response(self, count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.responses) >= count), timeout
+            )
+        return self.responses
+
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    # -- the Web API ----------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        raw = await request.text()
+        if request.content_type == "application/json":
+            args = json.loads(raw or "{}")
+        else:
+            args = {**dict(request.query), **dict(parse_qsl(raw))}
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        token = token or str(args.get("token") or "")
+        await self._record(Call(method, args, time.monotonic(), token))
+        faults = self._faults.get(method)
+        if faults:
+            fault = faults.pop(0)
+            return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        if not token.startswith(("xoxb-", "xapp-")) or token in self.refused:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        return web.json_response(self._answer(method, args))
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "team_id": TEAM, "user_id": BOT_USER, "bot_id": "BBOT"}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"{self.base.replace('http', 'ws')}/link"}
+        if method in ("chat.postMessage", "chat.update"):
+            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+            return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
+        if method == "conversations.list":
+            listed = [{"id": cid, "name": name} for name, cid in self.channels.items()]
+            return {"ok": True, "channels": listed, "response_metadata": {"next_cursor": ""}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts)}"
+            return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = args["files"] if isinstance(args["files"], list) else json.loads(args["files"])
+            return {"ok": True, "files": [{"id": f["id"]} for f in files]}
+        return {"ok": True}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text="OK")
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        async with self._changed:
+            self.responses.append({"url": request.match_info["name"], **body})
+            self._changed.notify_all()
+        return web.Response(text="ok")
+
+    # -- Socket Mode ----------------------------------------------------------------------
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.socket_opens += 1
+        self._socket = ws
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        self._connected.set()
+        pump = asyncio.create_task(self._pump(ws))
+        try:
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    self.acks.put_nowait(json.loads(frame.data))
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            self._connected.clear()
+        return ws
+
+    async def _pump(self, ws: web.WebSocketResponse) -> None:
+        while (envelope := await self._envelopes.get()) is not None:
+            await ws.send_json(envelope)
+
+    async def wait_connected(self, opens: int = 1, timeout: float = 10) -> None:
+        async with asyncio.timeout(timeout):
+            while self.socket_opens < opens or not self._connected.is_set():
+                await asyncio.sleep(0.02)
+
+    def push_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        envelope_id = f"env-{next(self._ts)}"
+        self._envelopes.put_nowait(
+            {"envelope_id": envelope_id, "type": kind, "accepts_response_payload": True,
+             "payload": payload}
+        )  # fmt: skip
+        return envelope_id
+
+    async def drop_socket(self) -> None:
+        """The connection breaks, as a network or a Slack restart would break it."""
+        if self._socket is not None:
+            await self._socket.close()
+
+
+@contextlib.asynccontextmanager
+async def running_fake() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fake.base = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        fake._envelopes.put_nowait(None)
+        await runner.cleanup()
+
+
+# -- signed requests, as Slack sends them ---------------------------------------------------
+def sign(body: str, *, secret: str = SIGNING_SECRET, ts: float | None = None) -> dict[str, str]:
+    stamp = str(int(time.time() if ts is None else ts))
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def slash_command(
+    text: str, user: str, *, channel: str = "C0GENERAL", response_url: str
+) -> dict[str, Any]:
+    return {
+        "token": "unused", "team_id": TEAM, "team_domain": "squall", "channel_id": channel,
+        "channel_name": "general", "user_id": user, "user_name": user.lower(),
+        "command": "/squall", "text": text, "api_app_id": "A1", "is_enterprise_install": "false",
+        "response_url": response_url, "trigger_id": "trig-1",
+    }  # fmt: skip
+
+
+def block_action(
+    value: str,
+    user: str,
+    *,
+    message_ts: str,
+    channel: str = "C0GENERAL",
+    response_url: str,
+    action_id: str = "squall-0",
+) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+        "api_app_id": "A1",
+        "team": {"id": TEAM, "domain": "squall"},
+        "channel": {"id": channel, "name": "general"},
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        "message": {"ts": message_ts, "bot_id": "BBOT", "type": "message", "text": "card"},
+        "response_url": response_url,
+        "trigger_id": "trig-2",
+        "actions": [
+            {"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+             "action_ts": "1700000100.000001"}
+        ],
+    }  # fmt: skip
+
+
+def event_callback(event: dict[str, Any], event_id: str = "Ev1") -> dict[str, Any]:
+    return {
+        "token": "unused", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
+        "event_id": event_id, "event_time": int(time.time()), "event": event,
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+    }  # fmt: skip
+
+
+def form(fields: dict[str, Any]) -> str:
+    return urlencode(fields)
+
+
+def interactive(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload)})
