@@ -40,7 +40,11 @@ class ChatRuntime:
     approval_cards: ApprovalCards
 
     def health(self) -> dict[str, object]:
-        return {"adapters": self.bot.states(), "delivery_failures": self.delivery.failures}
+        return {
+            "adapters": self.bot.states(),
+            "delivery_failures": self.delivery.failures,
+            "delivery_failures_recent": list(self.delivery.recent_failures),
+        }
 
 
 def configured_adapters(settings: Settings, *, console: bool = True) -> list[ChatAdapter]:

@@ -120,6 +120,8 @@ async def check_running_serve(settings: Settings, report: Report) -> None:
     failures = health.get("delivery_failures", 0)
     if failures:
         report.warn("chat delivery", f"{failures} posts failed after every retry (see the log)")
+    for lost in health.get("delivery_failures_recent") or []:
+        report.warn("chat delivery", f"{lost.get('at')} {lost.get('what')}: {lost.get('error')}")
 
 
 def fetch_json(url: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -34,11 +35,12 @@ from adapters.base import (
 from bot.cards import ack_card, result_card, status_card
 from core.aliases.render import render_result
 from core.executions.service import ExecutionService
-from core.models import Alias, Execution
+from core.models import Alias, Execution, utcnow
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+RECENT_FAILURES = 20
 # The alias an execution was started through (``context.action_alias_ref``), if it still exists.
 AliasLookup = Callable[[str], Alias | None]
 
@@ -55,6 +57,8 @@ class Delivery:
         self.attempts = attempts
         self.base_delay = base_delay
         self.failures = 0
+        # The latest posts that failed every attempt: what, where, when, why (no message text).
+        self.recent_failures: deque[dict[str, str]] = deque(maxlen=RECENT_FAILURES)
 
     def adapter(self, name: str) -> ChatAdapter:
         try:
@@ -66,25 +70,31 @@ class Delivery:
     def capabilities(self, name: str) -> Capabilities:
         return self.adapter(name).capabilities
 
-    async def send(self, place: ChatPlace, message: OutgoingMessage) -> SentMessage:
+    async def send(
+        self, place: ChatPlace, message: OutgoingMessage, *, about: str = ""
+    ) -> SentMessage:
+        """Post ``message``; ``about`` (e.g. "result of execution X") names it if it is lost."""
         adapter = self.adapter(place.adapter)
-        return await self._retry(
-            f"post to {place.adapter}/{place.channel}", adapter.send, place, message
-        )
+        what = f"{about or 'post'} to {place.adapter}/{place.channel}"
+        return await self._retry(what, adapter.send, place, message)
 
-    async def edit(self, sent: SentMessage, message: OutgoingMessage) -> SentMessage:
+    async def edit(
+        self, sent: SentMessage, message: OutgoingMessage, *, about: str = ""
+    ) -> SentMessage:
         adapter = self.adapter(sent.place.adapter)
-        what = f"edit {sent.message_id} in {sent.place.adapter}/{sent.place.channel}"
+        what = f"{about or 'edit'} ({sent.message_id}) in {sent.place.adapter}/{sent.place.channel}"
         return await self._retry(what, adapter.edit, sent, message)
 
-    async def reply_or_edit(self, sent: SentMessage, message: OutgoingMessage) -> SentMessage:
+    async def reply_or_edit(
+        self, sent: SentMessage, message: OutgoingMessage, *, about: str = ""
+    ) -> SentMessage:
         """Edit in place where the adapter can, else reply in the message's thread."""
         if self.capabilities(sent.place.adapter).edits:
-            return await self.edit(sent, message)
+            return await self.edit(sent, message, about=about)
         place = sent.place
         thread = place.thread or sent.message_id
         reply_place = ChatPlace(place.adapter, place.channel, thread, None, place.is_direct)
-        return await self.send(reply_place, message)
+        return await self.send(reply_place, message, about=about)
 
     async def _retry(
         self, what: str, call: Callable[[Any, OutgoingMessage], Awaitable[T]], *args: Any
@@ -95,6 +105,10 @@ class Delivery:
             except Exception as exc:
                 if attempt == self.attempts:
                     self.failures += 1
+                    self.recent_failures.append(
+                        {"at": utcnow().isoformat(timespec="seconds"), "what": what,
+                         "error": str(exc)[:300]}
+                    )  # fmt: skip
                     logger.error("chat delivery failed: %s after %d tries: %s", what, attempt, exc)
                     raise DeliveryError(f"{what} failed after {attempt} tries: {exc}") from exc
                 logger.warning("chat delivery retry: %s (try %d): %s", what, attempt, exc)
@@ -183,7 +197,7 @@ class RunCards:
             card = ack_card(api, text)
             if extra:
                 card = replace(card, extra=dict(extra))
-            sent = await self.delivery.send(place, card)
+            sent = await self.delivery.send(place, card, about=f"ack of execution {execution.id}")
         except (DeliveryError, LookupError):
             logger.warning("ack card of execution %s not posted", execution.id)
         sent_future.set_result(sent)
@@ -200,17 +214,16 @@ class RunCards:
         if place is None or place.adapter not in self.delivery.adapters:
             return
         card = self.card(execution, self.delivery.capabilities(place.adapter))
+        about = f"result of execution {execution.id}"
+        edits = self.delivery.capabilities(place.adapter).edits
         try:
-            if (
-                card is None
-                and sent is not None
-                and self.delivery.capabilities(place.adapter).edits
-            ):
-                await self.delivery.edit(sent, status_card(self.executions.to_api(execution)))
+            if card is None and sent is not None and edits:
+                status = status_card(self.executions.to_api(execution))
+                await self.delivery.edit(sent, status, about=about)
             elif card is not None and sent is not None:
-                await self.delivery.reply_or_edit(sent, card)
+                await self.delivery.reply_or_edit(sent, card, about=about)
             elif card is not None:
-                await self.delivery.send(place, card)
+                await self.delivery.send(place, card, about=about)
         except DeliveryError:
             logger.warning("result of execution %s not posted", execution.id)
 

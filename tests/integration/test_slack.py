@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from adapters.base import ChatIdentity, ChatPlace, CredentialError, OutgoingMess
 from bot.app import Engine, open_engine
 from bot.chat import close_adapters
 from bot.chat_runtime import ChatRuntime, configured_adapters, open_chat
+from bot.cli_doctor import Report, check_running_serve
 from bot.settings import load_settings
 from bot.web import build_web_app
 from core.approvals import ApprovalRequest
@@ -385,3 +386,27 @@ async def test_invalid_app_token_fails_fast_in_socket_mode(tmp_path: Path) -> No
         with pytest.raises(CredentialError, match="app token"):
             async with squall(tmp_path, fake, mode="socket"):
                 pass
+
+
+async def test_a_result_that_cannot_be_posted_is_counted_and_shown_by_doctor(
+    tmp_path: Path,
+) -> None:
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        fake.fail_next("chat.update", status=200, count=4, error="channel_not_found")
+        await sq.command("greet lost")
+        await fake.wait_for("chat.update", 4, timeout=20)
+        async with asyncio.timeout(10):
+            while sq.chat.delivery.failures == 0:
+                await asyncio.sleep(0.05)
+        assert sq.client is not None
+        health = await (await sq.client.get("/healthz")).json()
+        [lost] = health["delivery_failures_recent"]
+        assert lost["what"].startswith("result of execution ")
+        assert "channel_not_found" in lost["error"]
+        settings = sq.engine.settings
+        port = sq.client.server.port
+        assert port is not None
+        local = replace(settings, http=replace(settings.http, host="127.0.0.1", port=port))
+        report = Report()
+        await check_running_serve(local, report)
+        assert any("result of execution" in line for line in report.lines)
