@@ -83,6 +83,7 @@ _CREDENTIAL_ERRORS: Final = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
      "no_permission", "missing_scope", "not_allowed_token_type"}
 )  # fmt: skip
+_SEEN_EVENTS: Final = 10_000
 _RESPONSE_URL_SECONDS: Final = 25 * 60  # Slack keeps a response_url for 30 minutes
 # Every button Squall puts on a card (``squall-<n>``), but not the form button.
 _CARD_BUTTON: Final = re.compile(rf"^{ACTION_PREFIX}-\d+$")
@@ -157,6 +158,7 @@ class SlackAdapter(ChatAdapter):
         self._locks: dict[str, asyncio.Lock] = {}
         self._response_urls: dict[tuple[str, str], tuple[str, float]] = {}
         self._approvals: dict[str, Approval] = {}
+        self._seen_events: dict[str, None] = {}  # insertion-ordered: the oldest go first
         self._register_listeners()
 
     # -- inbound (bolt listeners: translate and queue, nothing more) -------------------------
@@ -173,12 +175,27 @@ class SlackAdapter(ChatAdapter):
             self._inbox.put_nowait(event)
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        team = str(body.get("team_id") or event.get("team") or self.team_id)
-        self._queue(message_event(event, team, self.bot_user_id, mention=True))
+        if self._first_delivery(body):
+            team = str(body.get("team_id") or event.get("team") or self.team_id)
+            self._queue(message_event(event, team, self.bot_user_id, mention=True))
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        team = str(body.get("team_id") or event.get("team") or self.team_id)
-        self._queue(message_event(event, team, self.bot_user_id, mention=False))
+        if self._first_delivery(body):
+            team = str(body.get("team_id") or event.get("team") or self.team_id)
+            self._queue(message_event(event, team, self.bot_user_id, mention=False))
+
+    def _first_delivery(self, body: dict[str, Any]) -> bool:
+        """Slack re-sends an event it thinks was not received (``X-Slack-Retry-Num``): the
+        event id makes the retry a no-op, so a command never runs twice."""
+        event_id = body.get("event_id")
+        if not isinstance(event_id, str):
+            return True
+        if event_id in self._seen_events:
+            return False
+        self._seen_events[event_id] = None
+        if len(self._seen_events) > _SEEN_EVENTS:
+            self._seen_events.pop(next(iter(self._seen_events)))
+        return True
 
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         await ack()

@@ -177,6 +177,20 @@ def _json(body: str) -> dict[str, str]:
     return {**sign(body), "Content-Type": "application/json"}
 
 
+async def test_a_retried_event_delivery_runs_once(tmp_path: Path) -> None:
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        event = {"type": "app_mention", "user": "UALICE", "channel": "C0GENERAL",
+                 "text": "<@UBOT> greet once", "ts": "1700000700.000100"}  # fmt: skip
+        body = json.dumps(event_callback(event, "EvSame"))
+        for retry in ("", "1"):
+            headers = {**_json(body), **({"X-Slack-Retry-Num": retry} if retry else {})}
+            assert (await sq.post(body, headers))[0] == 200
+        await fake.wait_for("chat.update")
+        await asyncio.sleep(0.3)
+        assert len(fake.called("chat.postMessage")) == 1
+        assert len(await sq.engine.store.executions.list(ExecutionQuery())) == 1
+
+
 async def test_channel_message_needs_the_prefix(tmp_path: Path) -> None:
     async with running_fake() as fake, squall(tmp_path, fake) as sq:
         for n, text in enumerate(["greet nobody", "!greet somebody"]):
