@@ -21,6 +21,19 @@ def squall(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def _query(database: Path, sql: str, args: tuple[str, ...] = ()) -> tuple[object, ...] | None:
+    """One row, or None while the file or its tables do not exist yet (the child creates the
+    file first and migrates it a moment later: reading in between is no error)."""
+    if not database.exists():
+        return None
+    try:
+        with sqlite3.connect(database) as db:
+            row: tuple[object, ...] | None = db.execute(sql, args).fetchone()
+            return row
+    except sqlite3.OperationalError:
+        return None
+
+
 def wait_running(config: Path, proc: subprocess.Popen[bytes], log: Path) -> str:
     """The id of the running execution, read straight from the SQLite file (no extra process
     competing for the store); fails at once, with its output, if ``squall run`` died."""
@@ -29,11 +42,9 @@ def wait_running(config: Path, proc: subprocess.Popen[bytes], log: Path) -> str:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"squall run exited {proc.returncode}: {log.read_text()}")
-        if database.exists():
-            with sqlite3.connect(database) as db:
-                row = db.execute("select id from executions where status = 'running'").fetchone()
-            if row:
-                return str(row[0])
+        row = _query(database, "select id from executions where status = 'running'")
+        if row:
+            return str(row[0])
         time.sleep(0.05)
     raise AssertionError(f"the execution never started running: {log.read_text()}")
 
@@ -42,10 +53,8 @@ def wait_pgid(config: Path, execution_id: str) -> int:
     """The process group is recorded just after spawn; read it straight from the SQLite file."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        with sqlite3.connect(config.parent / "var" / "squall.db") as db:
-            row = db.execute(
-                "select json_extract(doc, '$.pgid') from executions where id = ?", (execution_id,)
-            ).fetchone()
+        sql = "select json_extract(doc, '$.pgid') from executions where id = ?"
+        row = _query(config.parent / "var" / "squall.db", sql, (execution_id,))
         if row and row[0]:
             return int(row[0])
         time.sleep(0.05)
