@@ -14,19 +14,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from aiohttp import web
 
 from core.models.chat import (
+    AliasCall,
     Attachment,
     Button,
     Capabilities,
     ChatEvent,
     ChatIdentity,
     ChatPlace,
+    CommandOption,
+    CommandSpec,
     Field,
     OutgoingMessage,
     SentMessage,
+    Suggester,
 )
 
 __all__ = [
     "AdapterState",
+    "AliasCall",
     "Attachment",
     "Button",
     "Capabilities",
@@ -34,12 +39,15 @@ __all__ = [
     "ChatEvent",
     "ChatIdentity",
     "ChatPlace",
+    "CommandOption",
+    "CommandSpec",
     "ConnectionLost",
     "CredentialError",
     "Field",
     "HttpRoute",
     "OutgoingMessage",
     "SentMessage",
+    "Suggester",
 ]
 
 
@@ -93,6 +101,13 @@ class ChatAdapter(abc.ABC):
 
     async def check(self) -> str | None:
         """Verify credentials without serving (``squall doctor``): None, or what is wrong."""
+        return None
+
+    def offer_commands(self, specs: Sequence[CommandSpec], suggest: Suggester) -> None:
+        """Before ``connect``: alias commands to register and how to suggest completions.
+
+        Only platforms with native commands (Discord) use them; the default ignores both.
+        """
         return None
 
     def http_routes(self) -> Sequence[HttpRoute]:

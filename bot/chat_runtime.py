@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from adapters.base import ChatAdapter
 from adapters.console import ConsoleAdapter
-from adapters.slack import SlackAdapter, SlackConfig
 from bot.app import Engine
 from bot.approval_cards import ApprovalCards
 from bot.chat import ChatBot
@@ -23,7 +22,11 @@ from bot.launch import Launcher
 from bot.outbound import Delivery, Replies, RunCards
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
+from core.aliases.commands import alias_commands
+from core.models.chat import CommandSpec
+from core.params import merge_parameter_schemas
 from core.runners.registry import connect_chat_poster
+from core.runners.types import RUNNER_TYPES
 
 
 class ChatConfigError(ValueError):
@@ -55,6 +58,8 @@ def configured_adapters(settings: Settings, *, console: bool = True) -> list[Cha
     adapters: list[ChatAdapter] = []
     if settings.chat.slack.enabled:
         adapters.append(slack_adapter(settings))
+    if settings.chat.discord.enabled:
+        adapters.append(discord_adapter(settings))
     wanted = settings.chat.console
     enabled = wanted.enabled if wanted.enabled is not None else not adapters
     if console and enabled:
@@ -62,7 +67,11 @@ def configured_adapters(settings: Settings, *, console: bool = True) -> list[Cha
     return adapters
 
 
-def slack_adapter(settings: Settings) -> SlackAdapter:
+def slack_adapter(settings: Settings) -> ChatAdapter:
+    # Imported here: slack-bolt and discord.py take ~0.4 s to import, which every CLI command
+    # would otherwise pay.
+    from adapters.slack import SlackAdapter, SlackConfig
+
     slack = settings.chat.slack
     return SlackAdapter(
         SlackConfig(
@@ -77,6 +86,34 @@ def slack_adapter(settings: Settings) -> SlackAdapter:
             max_body_bytes=settings.webhooks.max_body_bytes,
         )
     )
+
+
+def discord_adapter(settings: Settings) -> ChatAdapter:
+    from adapters.discord import DiscordAdapter, DiscordConfig
+
+    discord = settings.chat.discord
+    return DiscordAdapter(
+        DiscordConfig(
+            token=discord.token,
+            guild_ids=discord.guild_ids,
+            prefix_commands=discord.prefix_commands,
+            command=discord.command,
+            alias_group=discord.alias_group,
+            api_url=discord.api_url or None,
+            gateway_url=discord.gateway_url or None,
+        )
+    )
+
+
+def command_specs(engine: Engine) -> list[CommandSpec]:
+    """The aliases that map cleanly onto typed commands (Discord's /run group)."""
+    index = engine.content.index
+    schemas = {
+        ref: merge_parameter_schemas(RUNNER_TYPES[action.runner_type], action)
+        for ref, action in index.actions.items()
+        if action.runner_type in RUNNER_TYPES
+    }
+    return alias_commands(engine.aliases.aliases(), index.actions, schemas)
 
 
 def check_chat_config(engine: Engine, adapters: Sequence[ChatAdapter]) -> None:
@@ -120,6 +157,9 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
         ],
         commands.route,
     )
+    specs = command_specs(engine)
+    for adapter in adapters:
+        adapter.offer_commands(specs, commands.suggest)
     bot = ChatBot(adapters, inbound)
     runtime = ChatRuntime(bot, delivery, cards, outbox, commands, approval_cards)
     await bot.start()

@@ -23,8 +23,10 @@ from bot.inbound import Turn
 from bot.launch import Launch, Launcher, PermissionRefused
 from bot.outbound import Replies
 from bot.render import execution_summary, table
-from core.aliases import AmbiguousAliasMatch, NoAliasMatch
+from core.aliases import AliasMatch, AmbiguousAliasMatch, NoAliasMatch
+from core.aliases.commands import call_parameters
 from core.aliases.params import alias_parameters
+from core.aliases.parser import literal_score
 from core.approvals import ApprovalRefused
 from core.authz import Decision, SquallUser
 from core.executions.api import parameter_schema
@@ -32,7 +34,7 @@ from core.executions.service import ExecutionError
 from core.kv.lookup import kv_context
 from core.models import Alias, Execution
 from core.models.approval import Approval
-from core.models.chat import OutgoingMessage
+from core.models.chat import AliasCall, ChatIdentity, ChatPlace, OutgoingMessage
 from core.params import ParameterError, merge_parameter_schemas
 from core.runners.types import RUNNER_TYPES
 from core.store import ExecutionQuery
@@ -85,6 +87,9 @@ class ChatCommands:
         self.stop_requested = asyncio.Event()
 
     async def route(self, turn: Turn) -> None:
+        if turn.event.alias_call is not None:
+            await self._guarded(turn, self.run_alias_call(turn, turn.event.alias_call))
+            return
         first = turn.text.split(maxsplit=1)[0].lower()
         command = BUILTINS.get(first)
         if command is not None and (first != "run" or self._names_action(turn.text)):
@@ -123,6 +128,23 @@ class ChatCommands:
             word = turn.text.split(maxsplit=1)[0]
             await self.say(turn, f"I don't know {word!r}. Type help.", private=PRIVATE)
             return
+        await self._launch_matches(turn, matches)
+
+    async def run_alias_call(self, turn: Turn, call: AliasCall) -> None:
+        """A generated alias command: its values stand for matching the format."""
+        alias = self.engine.content.index.aliases.get(call.alias_ref)
+        if alias is None or not alias.enabled:
+            raise LookupError(f"alias {call.alias_ref} is not available")
+        if not any(call.representation in f.representations for f in alias.formats):
+            raise LookupError(f"alias {call.alias_ref} has no format {call.representation!r}")
+        display = next(f.display for f in alias.formats if call.representation in f.representations)
+        parameters = call_parameters(call.representation, call.values)
+        score = literal_score(call.representation)
+        await self._launch_matches(
+            turn, [AliasMatch(alias, call.representation, display, parameters, score)]
+        )
+
+    async def _launch_matches(self, turn: Turn, matches: list[AliasMatch]) -> None:
         for match in matches:
             action = self.engine.content.index.get_action(match.alias.action_ref)
             context = _alias_context(turn.squall_user, match.alias, turn.place.channel)
@@ -130,6 +152,20 @@ class ChatCommands:
             runner = RUNNER_TYPES.get(action.runner_type)
             params = alias_parameters(match, action, kv=kv, context=context, runner=runner)
             await self.launcher.launch(turn, Launch(action.ref, params, match.alias))
+
+    async def suggest(self, identity: ChatIdentity, place: ChatPlace, typed: str) -> list[str]:
+        """Completions for a half-typed command: the alias formats this identity may run here
+        and the built-ins, containing what was typed (at most 25, as Discord shows)."""
+        user = self.engine.authz.user_for(identity)
+        needle = typed.strip().lower()
+        formats = [
+            fmt.display
+            for alias in self.visible_aliases(user, place.channel)
+            for fmt in alias.formats
+            if fmt.display and needle in fmt.display.lower()
+        ]
+        builtins = [b.usage for b in BUILTINS.values() if needle in b.usage.lower()]
+        return list(dict.fromkeys([*formats, *builtins]))[:25]
 
     async def _kv_for(self, alias: Alias, user: SquallUser) -> Mapping[str, Any] | None:
         if "st2kv" not in json.dumps(dict(alias.immutable_parameters), default=str):

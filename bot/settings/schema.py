@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,6 +290,39 @@ class SlackSettings:
             raise ValueError("events_path: expected a path starting with /")
 
 
+def _command_name(value: str, ctx: Context) -> str:
+    if not re.fullmatch(r"[a-z0-9_-]{1,32}", value):
+        raise ValueError(f"expected a Discord command name (a-z, 0-9, _ or -; 1-32), got {value!r}")
+    return value
+
+
+CommandName = Annotated[str, Check(_command_name)]
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """The Discord adapter (discord.py). The token comes from the environment."""
+
+    enabled: bool = False
+    token: str = ""
+    # Guilds to register the commands in (instant); none: global commands (up to an hour).
+    guild_ids: tuple[int, ...] = ()
+    # Read channel messages for "!help"-style commands: needs the privileged Message Content
+    # intent enabled for the bot. Slash commands and buttons need no privileged intent.
+    prefix_commands: bool = False
+    command: CommandName = "squall"
+    alias_group: CommandName = "run"
+    # Discord's REST base and gateway ("": Discord's own); tests point them at a local fake.
+    api_url: str = ""
+    gateway_url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.enabled and not self.token:
+            raise ValueError("token: the bot token is required, e.g. ${DISCORD_BOT_TOKEN}")
+        if self.command == self.alias_group:
+            raise ValueError("command and alias_group must differ")
+
+
 @dataclass(frozen=True)
 class ChatSettings:
     """Chat adapters and how the bot talks through them."""
@@ -301,6 +335,7 @@ class ChatSettings:
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     console: ConsoleChatSettings = field(default_factory=ConsoleChatSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ stands for, so a click and a typed command go through one permission check.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from core.models.approval import Approval
 
@@ -49,6 +50,16 @@ class ChatPlace:
 
 
 @dataclass(frozen=True)
+class AliasCall:
+    """An alias invoked with typed values (a platform command generated from its format),
+    instead of text to match. The values are still chat values: cast, checked, never rendered."""
+
+    alias_ref: str
+    representation: str
+    values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class ChatEvent:
     """One inbound message, slash command or button click, already platform-neutral."""
 
@@ -61,6 +72,7 @@ class ChatEvent:
     from_bot: bool = False  # another bot
     kind: str = "message"  # message | command (slash) | button
     reply_token: str | None = None  # platform handle for an ephemeral/deferred reply
+    alias_call: AliasCall | None = None  # set for generated alias commands (Discord)
 
 
 @dataclass(frozen=True)
@@ -121,3 +133,48 @@ class Capabilities:
     files: bool = False
     ephemeral: bool = False
     max_text: int = 4000
+
+
+OptionKind = Literal["string", "integer", "number", "boolean"]
+
+
+@dataclass(frozen=True)
+class CommandOption:
+    name: str
+    description: str
+    kind: OptionKind
+    required: bool
+    choices: tuple[str | int | float, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommandForm:
+    """One alias format behind a command: its parameters, and which of them it requires."""
+
+    representation: str
+    parameters: frozenset[str]
+    required: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A platform command generated from an alias's formats that map cleanly onto typed
+    options (``ping {{host}}`` and ``ping {{host}} count {{count}}`` → ``host``, ``count``)."""
+
+    name: str
+    description: str
+    alias_ref: str
+    options: tuple[CommandOption, ...]
+    forms: tuple[CommandForm, ...]
+
+    def representation_for(self, given: frozenset[str]) -> str | None:
+        """The format a call with these options stands for: one that takes all of them and
+        has all it requires, the one with the most parameters first."""
+        fitting = [f for f in self.forms if given <= f.parameters and f.required <= given]
+        best = max(fitting, key=lambda f: len(f.parameters), default=None)
+        return None if best is None else best.representation
+
+
+# What the bot suggests while someone types a command (Discord autocomplete): the alias
+# formats and built-ins this identity may use here, filtered by the text typed so far.
+Suggester = Callable[["ChatIdentity", "ChatPlace", str], Awaitable[list[str]]]

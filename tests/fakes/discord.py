@@ -1,0 +1,470 @@
+"""A fake Discord on 127.0.0.1: REST v10 and the JSON gateway, enough to run discord.py for real.
+
+discord.py is pointed here by two class attributes (``Route.BASE`` and
+``DiscordWebSocket.DEFAULT_GATEWAY``, see ``point_discord_py_at``); nothing of discord.py is
+patched. The fake keeps a message store (so clicks can be built from the stored components, as
+Discord does), records every REST call, hands out command ids on sync, and pushes
+``INTERACTION_CREATE`` dispatches for slash commands, autocomplete, clicks and modal submits.
+``drop_gateway`` closes the websocket; discord.py then RESUMEs on a new connection.
+
+Replies are JSON with ``Content-Type: application/json`` exactly (discord.py compares it), and
+the interaction callback answers ``?with_response=1`` with an InteractionCallbackResponse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+APP_ID = "1000000000000000001"
+BOT_ID = "1000000000000000002"
+GUILD_ID = "1000000000000000003"
+CHANNEL_ID = "1000000000000000004"
+ALERTS_ID = "1000000000000000005"
+TOKEN = "fake-bot-token"
+BOT_USER = {"id": BOT_ID, "username": "squall", "discriminator": "0", "global_name": "Squall",
+            "avatar": None, "bot": True, "flags": 0}  # fmt: skip
+CHANNELS = [
+    {"id": CHANNEL_ID, "type": 0, "name": "general", "guild_id": GUILD_ID, "position": 0,
+     "permission_overwrites": [], "nsfw": False, "parent_id": None},
+    {"id": ALERTS_ID, "type": 0, "name": "alerts", "guild_id": GUILD_ID, "position": 1,
+     "permission_overwrites": [], "nsfw": False, "parent_id": None},
+]  # fmt: skip
+GUILD = {
+    "id": GUILD_ID, "name": "Squall Test", "icon": None, "owner_id": "1", "afk_timeout": 300,
+    "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
+    "roles": [{"id": GUILD_ID, "name": "@everyone", "permissions": "2147483647", "position": 0,
+               "color": 0, "hoist": False, "managed": False, "mentionable": False}],
+    "emojis": [], "stickers": [], "features": [], "mfa_level": 0, "system_channel_flags": 0,
+    "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "member_count": 2,
+    "large": False, "unavailable": False, "channels": CHANNELS, "threads": [], "members": [],
+    "voice_states": [], "presences": [], "stage_instances": [], "guild_scheduled_events": [],
+    "joined_at": "2026-01-01T00:00:00+00:00",
+}  # fmt: skip
+
+
+def user(user_id: str, name: str) -> dict[str, Any]:
+    return {"id": user_id, "username": name, "discriminator": "0", "global_name": name,
+            "avatar": None, "bot": False, "flags": 0}  # fmt: skip
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: dict[str, Any]
+    files: dict[str, bytes]
+    at: float
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(data).encode(), content_type="application/json"
+    )
+
+
+@dataclass
+class FakeDiscord:
+    base: str = ""
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scope → commands
+    identifies: int = 0
+    resumes: int = 0
+    refused_tokens: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(2000000000000000000)
+        self._seq = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._ws: web.WebSocketResponse | None = None
+        self._ready = asyncio.Event()
+        self._interactions: dict[str, dict[str, Any]] = {}  # token → interaction
+        self._original: dict[str, str] = {}  # interaction token → response message id
+
+    # -- set-up ---------------------------------------------------------------------------
+    @property
+    def api_base(self) -> str:
+        return f"{self.base}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"{self.base.replace('http', 'ws')}/gateway"
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        return app
+
+    def snowflake(self) -> str:
+        return str(next(self._ids))
+
+    # -- recorded calls -------------------------------------------------------------------
+    def called(self, method: str, fragment: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and fragment in c.path]
+
+    async def wait_for(
+        self, method: str, fragment: str, count: int = 1, timeout: float = 10
+    ) -> list[Call]:
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.called(method, fragment)) >= count),
+                timeout,
+            )
+        return self.called(method, fragment)
+
+    async def wait_until(self, check: Any, timeout: float = 10) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(check), timeout)
+
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _touched(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- REST -----------------------------------------------------------------------------
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["path"]
+        body, files = await _read_body(request)
+        await self._record(Call(request.method, path, body, files, time.monotonic()))
+        auth = request.headers.get("Authorization", "")
+        if path.startswith(("/users/@me", "/oauth2", "/applications", "/channels")) and (
+            auth.removeprefix("Bot ") in self.refused_tokens
+        ):
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        parts = path.strip("/").split("/")
+        handler = self._route(request.method, parts)
+        if handler is None:
+            return _json({"message": f"fake: no route {request.method} {path}", "code": 0}, 404)
+        result = await handler(parts, body, files, request)
+        await self._touched()
+        return result
+
+    def _route(self, method: str, parts: list[str]) -> Any:
+        key = (method, parts[0], len(parts))
+        table = {
+            ("GET", "users", 2): self._me,
+            ("GET", "oauth2", 3): self._app_info,
+            ("PUT", "applications", 3): self._sync_commands,
+            ("PUT", "applications", 5): self._sync_commands,
+            ("GET", "applications", 3): self._get_commands,
+            ("GET", "applications", 5): self._get_commands,
+            ("POST", "interactions", 4): self._callback,
+            ("POST", "webhooks", 3): self._followup,
+            ("GET", "webhooks", 5): self._get_webhook_message,
+            ("PATCH", "webhooks", 5): self._edit_webhook_message,
+            ("DELETE", "webhooks", 5): self._delete_webhook_message,
+            ("POST", "channels", 3): self._channel_post,
+            ("PATCH", "channels", 4): self._channel_edit,
+            ("GET", "channels", 2): self._get_channel,
+        }
+        return table.get(key)
+
+    async def _me(self, *_: Any) -> web.Response:
+        return _json(BOT_USER)
+
+    async def _app_info(self, *_: Any) -> web.Response:
+        return _json({
+            "id": APP_ID, "name": "Squall", "description": "", "icon": None, "bot_public": True,
+            "bot_require_code_grant": False, "owner": user("1", "owner"), "verify_key": "00",
+            "flags": 0, "summary": "", "team": None, "interactions_endpoint_url": None,
+        })  # fmt: skip
+
+    async def _sync_commands(self, parts: list[str], body: Any, *_: Any) -> web.Response:
+        scope = parts[3] if len(parts) == 5 else "global"
+        synced = []
+        for command in body if isinstance(body, list) else []:
+            synced.append({**command, "id": self.snowflake(), "application_id": APP_ID,
+                           "version": "1", "type": command.get("type", 1)})  # fmt: skip
+        self.commands[scope] = synced
+        return _json(synced)
+
+    async def _get_commands(self, parts: list[str], *_: Any) -> web.Response:
+        return _json(self.commands.get(parts[3] if len(parts) == 5 else "global", []))
+
+    def _message(self, channel_id: str, data: dict[str, Any], flags: int = 0) -> dict[str, Any]:
+        message = {
+            "id": self.snowflake(), "channel_id": channel_id, "guild_id": GUILD_ID,
+            "author": BOT_USER, "content": data.get("content") or "",
+            "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+            "embeds": data.get("embeds") or [], "pinned": False, "type": 0,
+            "components": data.get("components") or [], "flags": flags | (data.get("flags") or 0),
+        }  # fmt: skip
+        self.messages[message["id"]] = message
+        return message
+
+    def _apply(
+        self, message: dict[str, Any], data: dict[str, Any], files: dict[str, bytes]
+    ) -> None:
+        for key in ("content", "embeds", "components"):
+            if key in data and data[key] is not None:
+                message[key] = data[key]
+        if files:
+            message["attachments"] = [
+                {"id": self.snowflake(), "filename": name, "size": len(content),
+                 "url": f"{self.base}/files/{name}", "proxy_url": "", "content": content.decode()}
+                for name, content in files.items()
+            ]  # fmt: skip
+        message["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
+
+    async def _callback(
+        self, parts: list[str], body: Any, files: dict[str, bytes], request: web.Request
+    ) -> web.Response:
+        interaction = self._interactions[parts[2]]
+        kind = body.get("type")
+        data = body.get("data") or {}
+        response: dict[str, Any] = {
+            "interaction": {"id": interaction["id"], "type": interaction["type"]},
+        }
+        if kind in (4, 5):  # a new message (5: deferred, "thinking")
+            message = self._message(interaction["channel_id"], data)
+            message["interaction_metadata"] = {"id": interaction["id"], "type": interaction["type"],
+                                               "user": interaction["member"]["user"]}  # fmt: skip
+            self._apply(message, data, files)
+            self._original[parts[2]] = message["id"]
+            response["interaction"] |= {
+                "response_message_id": message["id"],
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
+            }
+            response["resource"] = {"type": kind, "message": message}
+        elif kind == 7:  # update the clicked message
+            message = self.messages[interaction["message"]["id"]]
+            self._apply(message, data, files)
+            response["resource"] = {"type": 7, "message": message}
+        elif kind == 6:  # deferred update of the clicked message
+            self._original[parts[2]] = interaction.get("message", {}).get("id", "")
+            response["resource"] = {"type": 6}
+        else:  # 8: autocomplete choices, 9: modal
+            response["resource"] = {"type": kind}
+        return _json(response)
+
+    async def _followup(
+        self, parts: list[str], body: Any, files: dict[str, bytes], request: web.Request
+    ) -> web.Response:
+        interaction = self._interactions[parts[2]]
+        message = self._message(interaction["channel_id"], body)
+        self._apply(message, body, files)
+        return _json(message)
+
+    def _webhook_target(self, parts: list[str]) -> dict[str, Any]:
+        token, target = parts[2], parts[4]
+        message_id = self._original[token] if target == "@original" else target
+        return self.messages[message_id]
+
+    async def _get_webhook_message(self, parts: list[str], *_: Any) -> web.Response:
+        return _json(self._webhook_target(parts))
+
+    async def _edit_webhook_message(
+        self, parts: list[str], body: Any, files: dict[str, bytes], _: Any
+    ) -> web.Response:
+        message = self._webhook_target(parts)
+        self._apply(message, body, files)
+        return _json(message)
+
+    async def _delete_webhook_message(self, parts: list[str], *_: Any) -> web.Response:
+        self.messages.pop(self._webhook_target(parts)["id"], None)
+        return web.Response(status=204)
+
+    async def _channel_post(
+        self, parts: list[str], body: Any, files: dict[str, bytes], _: Any
+    ) -> web.Response:
+        message = self._message(parts[1], body)
+        self._apply(message, body, files)
+        return _json(message)
+
+    async def _channel_edit(
+        self, parts: list[str], body: Any, files: dict[str, bytes], _: Any
+    ) -> web.Response:
+        message = self.messages.get(parts[3])
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        self._apply(message, body, files)
+        return _json(message)
+
+    async def _get_channel(self, parts: list[str], *_: Any) -> web.Response:
+        channel = next((c for c in CHANNELS if c["id"] == parts[1]), None)
+        return (
+            _json(channel) if channel else _json({"message": "Unknown Channel", "code": 10003}, 404)
+        )
+
+    # -- gateway --------------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None})
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(frame.data)
+            if payload["op"] == 1:
+                await ws.send_json({"op": 11, "d": None})
+            elif payload["op"] == 2:
+                self.identifies += 1
+                self.last_identify = payload["d"]
+                await self._dispatch("READY", self._ready_payload())
+                await self._dispatch("GUILD_CREATE", GUILD)
+                self._ready.set()
+            elif payload["op"] == 6:
+                self.resumes += 1
+                await self._dispatch("RESUMED", {})
+                self._ready.set()
+            await self._touched()
+        self._ready.clear()
+        return ws
+
+    def _ready_payload(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": BOT_USER,
+            "session_id": f"session-{self.identifies}",
+            "resume_gateway_url": self.gateway_url,
+            "guilds": [{"id": GUILD_ID, "unavailable": True}],
+            "application": {"id": APP_ID, "flags": 0},
+            "shard": [0, 1],
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+        }
+
+    async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
+        assert self._ws is not None
+        await self._ws.send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
+
+    async def wait_ready(self, timeout: float = 10) -> None:
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def drop_gateway(self) -> None:
+        if self._ws is not None:
+            self._ready.clear()
+            await self._ws.close(code=4000)
+
+    # -- interactions ---------------------------------------------------------------------
+    def _interaction(
+        self,
+        kind: int,
+        who: dict[str, Any],
+        data: dict[str, Any],
+        *,
+        channel_id: str = CHANNEL_ID,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        token = f"itoken-{self.snowflake()}"
+        interaction = {
+            "id": self.snowflake(), "application_id": APP_ID, "type": kind, "token": token,
+            "version": 1, "guild_id": GUILD_ID, "channel_id": channel_id,
+            "channel": next(c for c in CHANNELS if c["id"] == channel_id),
+            "member": {"user": who, "roles": [], "joined_at": "2026-01-01T00:00:00+00:00",
+                       "permissions": "2147483647", "deaf": False, "mute": False, "flags": 0},
+            "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
+            "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0,
+            "attachment_size_limit": 8388608,
+            "data": data,
+        }  # fmt: skip
+        if message is not None:
+            interaction["message"] = message
+        self._interactions[token] = interaction
+        return interaction
+
+    def command_data(self, name: str, options: list[dict[str, Any]]) -> dict[str, Any]:
+        """The ``data`` of a command interaction; guild commands carry their guild id."""
+        for scope, synced in self.commands.items():
+            for command in synced:
+                if command["name"] == name:
+                    data = {"id": command["id"], "name": name, "type": 1, "options": options}
+                    return data if scope == "global" else {**data, "guild_id": scope}
+        raise KeyError(f"command {name!r} was never synced")
+
+    async def slash(
+        self, name: str, options: list[dict[str, Any]], who: dict[str, Any]
+    ) -> dict[str, Any]:
+        interaction = self._interaction(2, who, self.command_data(name, options))
+        await self._dispatch("INTERACTION_CREATE", interaction)
+        return interaction
+
+    async def autocomplete(
+        self, name: str, options: list[dict[str, Any]], who: dict[str, Any]
+    ) -> dict[str, Any]:
+        interaction = self._interaction(4, who, self.command_data(name, options))
+        await self._dispatch("INTERACTION_CREATE", interaction)
+        return interaction
+
+    async def click(self, message_id: str, custom_id: str, who: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages[message_id]
+        data = {"custom_id": custom_id, "component_type": 2}
+        interaction = self._interaction(
+            3, who, data, channel_id=message["channel_id"], message=message
+        )
+        await self._dispatch("INTERACTION_CREATE", interaction)
+        return interaction
+
+    async def submit_modal(
+        self, message_id: str, custom_id: str, values: dict[str, str], who: dict[str, Any]
+    ) -> dict[str, Any]:
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}
+            for k, v in values.items()
+        ]
+        message = self.messages[message_id]
+        data = {"custom_id": custom_id, "components": rows}
+        interaction = self._interaction(
+            5, who, data, channel_id=message["channel_id"], message=message
+        )
+        await self._dispatch("INTERACTION_CREATE", interaction)
+        return interaction
+
+    def callbacks(self, interaction: dict[str, Any]) -> list[Call]:
+        return self.called("POST", f"/interactions/{interaction['id']}/")
+
+    def original(self, interaction: dict[str, Any]) -> dict[str, Any]:
+        """The interaction's response message ({} until there is one)."""
+        message_id = self._original.get(interaction["token"])
+        return self.messages.get(message_id, {}) if message_id else {}
+
+    def buttons(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        return [c for row in message.get("components") or [] for c in row.get("components") or []]
+
+
+async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:
+    if request.content_type.startswith("multipart/"):
+        payload: Any = {}
+        files: dict[str, bytes] = {}
+        reader = await request.multipart()
+        async for part in reader:  # type: ignore[union-attr]
+            if part.name == "payload_json":
+                payload = json.loads(await part.text())  # type: ignore[union-attr]
+            else:
+                files[part.filename or part.name or "file"] = await part.read()  # type: ignore[union-attr]
+        return payload, files
+    raw = await request.read()
+    return (json.loads(raw) if raw else {}), {}
+
+
+@contextlib.asynccontextmanager
+async def running_fake() -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fake.base = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
