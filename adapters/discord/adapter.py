@@ -584,11 +584,11 @@ class DiscordAdapter(ChatAdapter):
     async def _send_to_channel(self, place: ChatPlace, message: OutgoingMessage) -> SentMessage:
         channel = await self._channel(place.channel)
         kwargs = self._followup_kwargs(message)
-        if place.message_id is not None and not place.is_direct:
+        # Discord has no reply threads: "in the thread of message M" becomes a reply to M.
+        replied = place.message_id or (place.thread if interaction_of(place) is None else None)
+        if replied is not None and replied.isdigit():
             kwargs["reference"] = discord.MessageReference(
-                message_id=int(place.message_id),
-                channel_id=int(place.channel),
-                fail_if_not_exists=False,
+                message_id=int(replied), channel_id=int(place.channel), fail_if_not_exists=False
             )
         sent = await channel.send(**kwargs)
         return SentMessage(

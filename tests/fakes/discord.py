@@ -29,6 +29,7 @@ BOT_ID = "1000000000000000002"
 GUILD_ID = "1000000000000000003"
 CHANNEL_ID = "1000000000000000004"
 ALERTS_ID = "1000000000000000005"
+THREAD_ID = "1000000000000000006"
 TOKEN = "fake-bot-token"
 BOT_USER = {"id": BOT_ID, "username": "squall", "discriminator": "0", "global_name": "Squall",
             "avatar": None, "bot": True, "flags": 0}  # fmt: skip
@@ -45,7 +46,12 @@ GUILD = {
                "color": 0, "hoist": False, "managed": False, "mentionable": False}],
     "emojis": [], "stickers": [], "features": [], "mfa_level": 0, "system_channel_flags": 0,
     "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "member_count": 2,
-    "large": False, "unavailable": False, "channels": CHANNELS, "threads": [], "members": [],
+    "large": False, "unavailable": False, "channels": CHANNELS, "members": [],
+    "threads": [{"id": THREAD_ID, "type": 11, "name": "deploys", "guild_id": GUILD_ID,
+                 "parent_id": CHANNEL_ID, "owner_id": "1", "message_count": 0, "member_count": 1,
+                 "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                     "archive_timestamp": "2026-01-01T00:00:00+00:00",
+                                     "locked": False}}],
     "voice_states": [], "presences": [], "stage_instances": [], "guild_scheduled_events": [],
     "joined_at": "2026-01-01T00:00:00+00:00",
 }  # fmt: skip
@@ -427,6 +433,20 @@ class FakeDiscord:
         )
         await self._dispatch("INTERACTION_CREATE", interaction)
         return interaction
+
+    async def say(self, channel_id: str, content: str, who: dict[str, Any]) -> dict[str, Any]:
+        """Someone posts a message in a channel (or thread) of the guild."""
+        message = {
+            "id": self.snowflake(), "channel_id": channel_id, "guild_id": GUILD_ID, "author": who,
+            "member": {"roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": False,
+                       "mute": False, "flags": 0},
+            "content": content, "timestamp": "2026-01-01T00:00:00+00:00",
+            "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "mentions": [BOT_USER] if f"<@{BOT_ID}>" in content else [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0,
+        }  # fmt: skip
+        await self._dispatch("MESSAGE_CREATE", message)
+        return message
 
     def callbacks(self, interaction: dict[str, Any]) -> list[Call]:
         return self.called("POST", f"/interactions/{interaction['id']}/")

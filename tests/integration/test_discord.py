@@ -26,7 +26,10 @@ from core.models.approval import ApprovalStatus
 from core.store import ExecutionQuery
 from tests.conftest import FIXTURES
 from tests.fakes.discord import (
+    BOT_ID,
+    CHANNEL_ID,
     GUILD_ID,
+    THREAD_ID,
     TOKEN,
     FakeDiscord,
     running_fake,
@@ -57,7 +60,7 @@ def restore_discord_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
 
 
-def config(tmp_path: Path, fake: FakeDiscord, token: str = TOKEN) -> Path:
+def config(tmp_path: Path, fake: FakeDiscord, token: str = TOKEN, prefix: bool = False) -> Path:
     path = tmp_path / "squall.yaml"
     path.write_text(
         "store: {url: 'sqlite:///var/squall.db'}\n"
@@ -71,6 +74,7 @@ def config(tmp_path: Path, fake: FakeDiscord, token: str = TOKEN) -> Path:
         f"    guild_ids: [{GUILD_ID}]\n"
         f"    api_url: {fake.api_base}\n"
         f"    gateway_url: {fake.gateway_url}\n"
+        f"    prefix_commands: {str(prefix).lower()}\n"
         "routes:\n"
         "  ops: {adapter: discord, channel: '1000000000000000005'}\n"
         f"{USERS}"
@@ -86,8 +90,10 @@ class Squall:
 
 
 @contextlib.asynccontextmanager
-async def squall(tmp_path: Path, fake: FakeDiscord, token: str = TOKEN) -> AsyncIterator[Squall]:
-    settings = load_settings(config(tmp_path, fake, token))
+async def squall(
+    tmp_path: Path, fake: FakeDiscord, token: str = TOKEN, prefix: bool = False
+) -> AsyncIterator[Squall]:
+    settings = load_settings(config(tmp_path, fake, token, prefix))
     adapters = configured_adapters(settings)
     for adapter in adapters:  # the fake sends no GUILD_CREATE delays worth waiting for
         adapter.config = type(adapter.config)(
@@ -300,3 +306,19 @@ async def test_an_invalid_token_fails_fast(tmp_path: Path) -> None:
         with pytest.raises(CredentialError, match="Discord refused the bot token"):
             async with squall(tmp_path, fake, token="bad-token"):
                 pass
+
+
+async def test_prefix_commands_in_a_thread_need_the_content_intent(tmp_path: Path) -> None:
+    async with running_fake() as fake, squall(tmp_path, fake, prefix=True) as sq:
+        assert fake.last_identify["intents"] & (1 << 15)  # message content, asked for
+        await fake.say(THREAD_ID, "greet nobody", ALICE)  # no prefix, no mention: not for us
+        said = await fake.say(THREAD_ID, "!greet thread", ALICE)
+        [post] = await fake.wait_for("POST", f"/channels/{THREAD_ID}/messages")
+        assert str(post.body["message_reference"]["message_id"]) == said["id"]
+        assert "greeting thread" in json.dumps(post.body)
+        [edit] = await fake.wait_for("PATCH", f"/channels/{THREAD_ID}/messages/")
+        assert "succeeded" in json.dumps(edit.body)
+        await fake.say(CHANNEL_ID, f"<@{BOT_ID}> whoami", ALICE)
+        [answer] = await fake.wait_for("POST", f"/channels/{CHANNEL_ID}/messages")
+        assert "You are alice" in answer.body["content"]
+        assert len(await sq.engine.store.executions.list(ExecutionQuery())) == 1
