@@ -1,0 +1,52 @@
+"""errbot messages ⇄ chat models, and cards as Markdown text. Pure: no errbot import.
+
+errbot renders Markdown for each backend (plain text for Text/IRC, rich text elsewhere), so a
+card is Markdown: a bold title with its status, the text, ``key: value`` fields, the output in a
+fenced block, and each button as the command to type (errbot has no buttons).
+"""
+
+from __future__ import annotations
+
+from core.models.chat import ChatEvent, ChatIdentity, ChatPlace, OutgoingMessage
+
+__all__ = ["incoming_event", "to_markdown"]
+
+
+def incoming_event(
+    *,
+    adapter: str,
+    backend: str,
+    person: str,
+    room: str | None,
+    text: str,
+    prefixed: bool,
+    display_name: str = "",
+) -> ChatEvent:
+    """One errbot message. ``prefixed``: it began with errbot's prefix (already removed)."""
+    direct = room is None
+    return ChatEvent(
+        identity=ChatIdentity(adapter, backend, person),
+        place=ChatPlace(adapter, room or person, is_direct=direct),
+        text=text,
+        display_name=display_name or person,
+        mentioned=prefixed,  # errbot's prefix is how the bot is addressed
+    )
+
+
+def _fence(code: str) -> str:
+    return "```\n" + code.replace("```", "'''") + "\n```"
+
+
+def to_markdown(message: OutgoingMessage) -> str:
+    head = " · ".join(part for part in (message.title, message.status) if part)
+    lines = [f"**{head}**"] if head else []
+    lines += [part for part in (message.pretext, message.text) if part]
+    lines += [f"{f.title}: {f.value}" for f in message.fields]
+    if message.code:
+        lines.append(_fence(message.code))
+    lines += [f"→ {b.label}: `{b.command}`" for b in message.buttons]
+    if message.attachment is not None:
+        lines.append(f"(full output: {len(message.attachment.content)} characters, not shown)")
+    if message.footer:
+        lines.append(f"_{message.footer}_")
+    return "\n".join(lines)
