@@ -18,15 +18,18 @@ def incoming_event(
     backend: str,
     person: str,
     room: str | None,
+    sender: str,
     text: str,
     prefixed: bool,
     display_name: str = "",
 ) -> ChatEvent:
-    """One errbot message. ``prefixed``: it began with errbot's prefix (already removed)."""
+    """One errbot message: ``person`` is errbot's ACL identifier of who spoke (``aclattr``),
+    ``sender`` the identifier to answer a direct message to, ``room`` the room if any.
+    ``prefixed``: it began with errbot's prefix (already removed)."""
     direct = room is None
     return ChatEvent(
         identity=ChatIdentity(adapter, backend, person),
-        place=ChatPlace(adapter, room or person, is_direct=direct),
+        place=ChatPlace(adapter, room or sender, is_direct=direct),
         text=text,
         display_name=display_name or person,
         mentioned=prefixed,  # errbot's prefix is how the bot is addressed
@@ -38,15 +41,17 @@ def _fence(code: str) -> str:
 
 
 def to_markdown(message: OutgoingMessage) -> str:
+    """Blocks apart by a blank line; lines inside a block end in a Markdown hard break."""
     head = " · ".join(part for part in (message.title, message.status) if part)
-    lines = [f"**{head}**"] if head else []
-    lines += [part for part in (message.pretext, message.text) if part]
-    lines += [f"{f.title}: {f.value}" for f in message.fields]
-    if message.code:
-        lines.append(_fence(message.code))
-    lines += [f"→ {b.label}: `{b.command}`" for b in message.buttons]
-    if message.attachment is not None:
-        lines.append(f"(full output: {len(message.attachment.content)} characters, not shown)")
-    if message.footer:
-        lines.append(f"_{message.footer}_")
-    return "\n".join(lines)
+    blocks = [
+        [f"**{head}**"] if head else [],
+        [line for part in (message.pretext, message.text) if part for line in part.splitlines()],
+        [f"{f.title}: {f.value}" for f in message.fields],
+        [_fence(message.code)] if message.code else [],
+        [f"→ {b.label}: `{b.command}`" for b in message.buttons],
+        [f"(full output: {len(message.attachment.content)} characters, not shown)"]
+        if message.attachment is not None
+        else [],
+        [f"_{message.footer}_"] if message.footer else [],
+    ]
+    return "\n\n".join("  \n".join(block) for block in blocks if block)

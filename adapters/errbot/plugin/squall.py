@@ -66,14 +66,16 @@ class Squall(BotPlugin):  # type: ignore[misc]
 
     def _forward(self, msg: Any, text: str) -> None:
         room = str(msg.frm.room) if msg.is_group else None
-        person = str(getattr(msg.frm, "person", msg.frm))
+        # errbot's own unique id for ACLs: "@local" on Text, the JID on XMPP, … (never a nick).
+        person = str(getattr(msg.frm, "aclattr", None) or msg.frm)
         event = incoming_event(
             adapter=self._adapter.name,
             backend=str(self._bot.mode),
             person=person,
             room=room,
+            sender=str(msg.frm),
             text=text,
             prefixed=True,
-            display_name=str(getattr(msg.frm, "nick", "") or person),
+            display_name=str(getattr(msg.frm, "nick", None) or person),
         )
         self._adapter.push(event)
