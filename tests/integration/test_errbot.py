@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,7 +133,9 @@ def test_a_user_without_permission_is_refused(errbot: Bot) -> None:
 def test_approval_by_typed_command(errbot: Bot) -> None:
     errbot.say("!deploy web to prod")
     card = errbot.wait_for("awaiting approval")
-    approval_id = card.split("approve ")[1].split()[0].strip("`")
+    found = re.search(r"approve ([0-9a-f]{24})", card)
+    assert found is not None, card
+    approval_id = found.group(1)
     errbot.say(f"!approve {approval_id}")
     assert "may not answer" in errbot.wait_for("may not answer")
     errbot.as_user("bob@localhost").say(f"!approve {approval_id}")

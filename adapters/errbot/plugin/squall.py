@@ -66,8 +66,10 @@ class Squall(BotPlugin):  # type: ignore[misc]
 
     def _forward(self, msg: Any, text: str) -> None:
         room = str(msg.frm.room) if msg.is_group else None
-        # errbot's own unique id for ACLs: "@local" on Text, the JID on XMPP, … (never a nick).
-        person = str(getattr(msg.frm, "aclattr", None) or msg.frm)
+        # errbot's own unique id for ACLs: "@local" on Text, the JID on XMPP, … (never a nick);
+        # in a room, that of the person behind the occupant, so one user is one identity.
+        who = msg.frm.person if msg.is_group else msg.frm
+        person = str(getattr(who, "aclattr", None) or who)
         event = incoming_event(
             adapter=self._adapter.name,
             backend=str(self._bot.mode),
