@@ -59,6 +59,7 @@ __all__ = [
     "TemplateUndefinedError",
     "clear_template_cache",
     "estimate_size",
+    "evaluate_expression",
     "is_template",
     "register_filter",
     "render_native",
@@ -212,6 +213,12 @@ def _native_result(value: Any) -> Any:
         value = list(value)
     charge_value(value, "expression result")
     return value
+
+
+def evaluate_expression(expr: str, context: Mapping[str, Any]) -> Any:
+    """The native value of one Jinja expression (no delimiters) in the sandbox."""
+    compiled = _compile_expression(expr.strip())
+    return run_with_budget(lambda: _native_result(compiled.render(**context)))
 
 
 def render_native(text: str, context: Mapping[str, Any]) -> Any:

@@ -56,7 +56,7 @@ def rehearse(case):
                 event = events.ActionExecutionEvent(statuses.RUNNING)
                 conductor.update_task_state(task["id"], task["route"], event)
         for task in next_tasks:
-            key = "%s__r%s" % (task["id"], task["route"])
+            key = "{}__r{}".format(task["id"], task["route"])
             if "items_count" in task:
                 if task["items_count"] == 0:
                     event = events.ActionExecutionEvent(statuses.SUCCEEDED, result=[])
@@ -67,7 +67,9 @@ def rehearse(case):
                     mock = _item_mock(case, task["id"], action["item_id"])
                     results[action["item_id"]] = mock.get("result")
                     event = events.TaskItemActionExecutionEvent(
-                        action["item_id"], mock["status"], result=mock.get("result"),
+                        action["item_id"],
+                        mock["status"],
+                        result=mock.get("result"),
                         accumulated_result=list(results),
                     )
                     conductor.update_task_state(task["id"], task["route"], event)
@@ -76,9 +78,7 @@ def rehearse(case):
                 event = events.ActionExecutionEvent(mock["status"], result=mock.get("result"))
                 conductor.update_task_state(task["id"], task["route"], event)
     conductor.render_workflow_output()
-    sequence = [
-        [t["id"], t["route"], t.get("status")] for t in conductor.workflow_state.sequence
-    ]
+    sequence = [[t["id"], t["route"], t.get("status")] for t in conductor.workflow_state.sequence]
     return {
         "sequence": sequence,
         "status": conductor.get_workflow_status(),
@@ -94,7 +94,7 @@ def main():
         try:
             results.append(rehearse(case))
         except Exception as exc:  # an oracle crash is a result to compare, not a harness error
-            results.append({"crashed": "%s: %s" % (type(exc).__name__, exc)})
+            results.append({"crashed": f"{type(exc).__name__}: {exc}"})
     json.dump(results, sys.stdout, default=str)
 
 

@@ -1,0 +1,256 @@
+"""Orquesta workflow definitions (st2-format §10.1 to §10.5) as frozen values. Pure: no I/O.
+
+``parse_workflow`` checks the document's shape against a JSON schema (every problem with its
+``spec_path``, like Orquesta's ``syntax`` errors), then builds the spec: shorthand forms are
+resolved here once — ``with: x in <% … %>`` becomes an items spec, inline parameters in
+``action:`` and ``publish:`` strings become mappings, a comma string in ``do`` becomes a list,
+and a transition without ``do`` goes to ``continue``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import jsonschema
+
+__all__ = [
+    "ENGINE_COMMANDS",
+    "ItemsSpec",
+    "RetrySpec",
+    "SpecError",
+    "TaskSpec",
+    "TransitionSpec",
+    "WorkflowSpec",
+    "parse_inline_params",
+    "parse_workflow",
+]
+
+# Task names a transition may "do" that are commands to the engine, not tasks.
+ENGINE_COMMANDS: Final = ("continue", "fail", "noop", "retry")
+
+_NONEMPTY = {"type": "string", "minLength": 1}
+_UINT = {"type": "integer", "minimum": 0}
+_ANY: dict[str, Any] = {}
+_ONE_KEY = {"type": "object", "minProperties": 1, "maxProperties": 1,
+            "patternProperties": {r"^\w+$": _ANY}, "additionalProperties": False}  # fmt: skip
+_ONE_KEY_LIST = {"type": "array", "items": _ONE_KEY, "minItems": 1}
+_STR_OR_UINT = {"oneOf": [_NONEMPTY, _UINT]}
+_TRANSITION = {
+    "type": "object",
+    "properties": {
+        "when": _NONEMPTY,
+        "publish": {"oneOf": [_NONEMPTY, _ONE_KEY_LIST]},
+        "do": {"oneOf": [_NONEMPTY, {"type": "array", "items": _NONEMPTY, "minItems": 1,
+                                     "uniqueItems": True}]},
+    },
+    "additionalProperties": False,
+}  # fmt: skip
+_TASK = {
+    "type": "object",
+    "properties": {
+        "delay": _STR_OR_UINT,
+        "join": {"oneOf": [{"enum": ["all"]}, _UINT]},
+        "with": {"oneOf": [
+            _NONEMPTY,
+            {"type": "object", "properties": {"items": _NONEMPTY, "concurrency": _STR_OR_UINT},
+             "required": ["items"], "additionalProperties": False},
+        ]},
+        "action": _NONEMPTY,
+        "input": {"oneOf": [_NONEMPTY, {"type": "object", "minProperties": 1}]},
+        "retry": {"type": "object", "properties": {"when": _NONEMPTY, "count": _STR_OR_UINT,
+                                                   "delay": _STR_OR_UINT},
+                  "required": ["count"], "additionalProperties": False},
+        "next": {"type": "array", "items": _TRANSITION},
+    },
+    "additionalProperties": False,
+}  # fmt: skip
+_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "version": {"anyOf": [{"enum": ["1.0", 1.0, 1]}]},
+        "description": {"type": "string"},
+        "input": {"type": "array", "items": {"oneOf": [_NONEMPTY, _ONE_KEY]}, "minItems": 1},
+        "vars": _ONE_KEY_LIST,
+        "output": _ONE_KEY_LIST,
+        "tasks": {"type": "object", "minProperties": 1,
+                  "patternProperties": {r"^\w+$": _TASK}, "additionalProperties": False},
+    },
+    "required": ["version", "tasks"],
+    "additionalProperties": False,
+}  # fmt: skip
+_VALIDATOR = jsonschema.Draft7Validator(_SCHEMA)
+
+# Inline parameters (§10.5): key=value where the value is quoted, a list, a number, a boolean,
+# null or one whole expression; bare words are not parameters (as in Orquesta).
+_INLINE_VALUE = "|".join(
+    (r"\[.*\]\s*", r"\"[^\"]*\"\s*", r"'[^']*'\s*", r"[-]?\d*\.\d+", r"[-]?\d+",
+     r"(?i:true)", r"(?i:false)", r"null", r"{{.*?}}", r"<%.*?%>")
+)  # fmt: skip
+_INLINE = re.compile(rf"(\w+)=({_INLINE_VALUE})")
+_ITEMS_IN = re.compile(r"^\s*((?:\w+\s*,\s*)*\w+)\s+in\s+(.+?)\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class SpecError:
+    """One problem in a workflow definition, where Orquesta's inspection would report it."""
+
+    kind: str  # syntax | semantics | expression | context | content
+    message: str
+    spec_path: str
+
+    def __str__(self) -> str:
+        return f"{self.spec_path}: {self.message}" if self.spec_path else self.message
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    when: str | None
+    publish: tuple[tuple[str, Any], ...]
+    do: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ItemsSpec:
+    expression: str  # the list expression
+    keys: tuple[str, ...]  # names before ``in`` (none: ``item()`` is the element)
+    concurrency: int | str | None = None
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    count: int | str
+    when: str | None = None
+    delay: int | str | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    action: str | None = None
+    input: Any = field(default_factory=dict)
+    next: tuple[TransitionSpec, ...] = ()
+    join: str | int | None = None  # "all" or a count
+    items: ItemsSpec | None = None
+    retry: RetrySpec | None = None
+    delay: int | str | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    tasks: Mapping[str, TaskSpec]
+    input: tuple[tuple[str, Any], ...] = ()  # (name, default); a bare name has default None
+    vars: tuple[tuple[str, Any], ...] = ()
+    output: tuple[tuple[str, Any], ...] = ()
+    description: str = ""
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+    def task(self, name: str) -> TaskSpec:
+        """A task, or a bare spec for an engine command (``continue``, ``noop``, ``fail``)."""
+        return self.tasks.get(name) or TaskSpec(name)
+
+
+def parse_inline_params(text: str) -> list[tuple[str, Any]]:
+    """``k=v`` pairs in order; quoted values stay text, the rest is JSON-decoded if it can be."""
+    params: list[tuple[str, Any]] = []
+    for key, raw in _INLINE.findall(text):
+        value: Any = raw.strip()
+        quoted = bool(re.match(r'^(".*"|\'.*\')$', value, re.DOTALL))
+        value = re.sub('^"|"$', "", value) if value.startswith('"') else value
+        value = (
+            re.sub("^'|'$", "", value)
+            if isinstance(value, str) and value.startswith("'")
+            else value
+        )
+        braced = isinstance(value, str) and value[:1] == "{" and value[-1:] == "}"
+        if not quoted or braced:
+            text_value = value.lower() if value.lower() in ("true", "false") else value
+            with contextlib.suppress(ValueError):
+                value = json.loads(text_value)
+        params.append((key, value))
+    return params
+
+
+def _pairs(items: Any) -> tuple[tuple[str, Any], ...]:
+    """[{name: value}, …] or [name, …] → ((name, value), …)."""
+    pairs = []
+    for item in items or ():
+        if isinstance(item, Mapping):
+            [(name, value)] = item.items()
+            pairs.append((str(name), value))
+        else:
+            pairs.append((str(item), None))
+    return tuple(pairs)
+
+
+def _transition(data: Mapping[str, Any]) -> TransitionSpec:
+    publish = data.get("publish")
+    published = tuple(parse_inline_params(publish)) if isinstance(publish, str) else _pairs(publish)
+    do = data.get("do") or "continue"
+    names = [n.strip() for n in do.split(",")] if isinstance(do, str) else list(do)
+    return TransitionSpec(data.get("when"), published, tuple(n for n in names if n))
+
+
+def _items(raw: Any) -> ItemsSpec:
+    spec = {"items": raw} if isinstance(raw, str) else dict(raw)
+    text = str(spec["items"])
+    found = _ITEMS_IN.match(text)
+    if found and not re.match(r"^\s*(<%|{{)", text):
+        keys = tuple(k.strip() for k in found.group(1).split(","))
+        return ItemsSpec(found.group(2).strip(), keys, spec.get("concurrency"))
+    return ItemsSpec(text.strip(), (), spec.get("concurrency"))
+
+
+def _task(name: str, data: Mapping[str, Any]) -> TaskSpec:
+    action = data.get("action")
+    task_input: Any = data.get("input") or {}
+    if isinstance(task_input, str):
+        task_input = dict(parse_inline_params(task_input))
+    if isinstance(action, str):
+        inline = parse_inline_params(action)
+        if inline:
+            action, task_input = action[: action.index(" ")], dict(inline)
+    retry = data.get("retry")
+    return TaskSpec(
+        name=name,
+        action=action,
+        input=task_input,
+        next=tuple(_transition(t) for t in data.get("next") or ()),
+        join=data.get("join"),
+        items=_items(data["with"]) if data.get("with") is not None else None,
+        retry=RetrySpec(retry["count"], retry.get("when"), retry.get("delay")) if retry else None,
+        delay=data.get("delay"),
+    )
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    parts = ["spec"]
+    for part in error.absolute_path:
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(parts).replace(".[", "[")
+
+
+def parse_workflow(document: Any) -> tuple[WorkflowSpec | None, list[SpecError]]:
+    """The spec and its syntax errors (``spec`` is None when the shape is wrong)."""
+    if not isinstance(document, Mapping):
+        return None, [SpecError("syntax", "the workflow definition must be a mapping", "spec")]
+    errors = [
+        SpecError("syntax", error.message, _path(error))
+        for error in sorted(_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path))
+    ]
+    if errors:
+        return None, errors
+    tasks = {name: _task(name, data) for name, data in document["tasks"].items()}
+    spec = WorkflowSpec(
+        tasks=tasks,
+        input=_pairs(document.get("input")),
+        vars=_pairs(document.get("vars")),
+        output=_pairs(document.get("output")),
+        description=str(document.get("description") or ""),
+        source=document,
+    )
+    return spec, []

@@ -1,0 +1,352 @@
+"""A workflow's conductor state, and what changed since it was last saved. Pure.
+
+The state is Orquesta's model — contexts (append-only), routes (append-only), the sequence of
+task entries (one per task execution), the staged tasks, errors — kept so that saving after a
+step writes only what the step changed: new contexts and routes, the entries it touched, item
+statuses of with-items tasks, and a small head (status, staged tasks, errors, output). The
+index of the latest entry per task and route, and the status counts the machines ask about, are
+rebuilt on load instead of being saved. ``Delta`` is one step's changes; ``Records`` are what
+the store keeps (see core/workflows/engine.py for the write protocol).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.workflows.machines import ACTIVE
+
+__all__ = ["Delta", "Entry", "Staged", "WorkflowState", "merge_contexts"]
+
+
+def route_key(task_id: str, route: int) -> str:
+    return f"{task_id}__r{route}"
+
+
+def merge_contexts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    """Orquesta's ``merge_dicts(left, right, overwrite=True)`` without changing either input:
+    nested dicts merge, everything else in ``right`` wins."""
+    merged = dict(left)
+    for key, value in right.items():
+        mine = merged.get(key)
+        if isinstance(mine, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_contexts(mine, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass
+class Entry:
+    """One execution of a task (Orquesta's sequence entry), plus Squall's bookkeeping."""
+
+    id: str
+    route: int
+    ctx_in: list[int]
+    prev: dict[str, int] = field(default_factory=dict)
+    next: dict[str, bool] = field(default_factory=dict)
+    status: str = "null"
+    ctx_out: dict[str, int] = field(default_factory=dict)
+    term: bool = False
+    retry: dict[str, Any] | None = None
+    # Squall: the action's result (for ``task()``), the child executions, and when.
+    result: Any = None
+    children: list[str] = field(default_factory=list)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.id, "route": self.route, "ctxs": {"in": self.ctx_in, "out": self.ctx_out},
+            "prev": self.prev, "next": self.next, "status": self.status,
+        }  # fmt: skip
+        if self.term:
+            doc["term"] = True
+        if self.retry is not None:
+            doc["retry"] = self.retry
+        if self.result is not None:
+            doc["result"] = self.result
+        if self.children:
+            doc["children"] = self.children
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Entry:
+        return cls(
+            id=doc["id"], route=doc["route"], ctx_in=list(doc["ctxs"]["in"]),
+            prev=dict(doc.get("prev") or {}), next=dict(doc.get("next") or {}),
+            status=doc.get("status", "null"), ctx_out=dict(doc["ctxs"].get("out") or {}),
+            term=bool(doc.get("term")), retry=doc.get("retry"), result=doc.get("result"),
+            children=list(doc.get("children") or ()),
+        )  # fmt: skip
+
+
+@dataclass
+class Staged:
+    """A task waiting to run (or, for a join, waiting for its inbound tasks)."""
+
+    id: str
+    route: int
+    ctx_in: list[int]
+    prev: dict[str, int] = field(default_factory=dict)
+    ready: bool = True
+    retry: dict[str, Any] | None = None
+    run_on_fail: bool = False
+    completed: bool = False
+    # With-items: each item's status and result (saved as item records, not in the head).
+    items: list[dict[str, Any]] | None = None
+
+    @property
+    def key(self) -> str:
+        return route_key(self.id, self.route)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": self.id, "route": self.route, "ctxs": {"in": self.ctx_in},
+                               "prev": self.prev, "ready": self.ready}  # fmt: skip
+        if self.retry is not None:
+            doc["retry"] = self.retry
+        if self.run_on_fail:
+            doc["run_on_fail"] = True
+        if self.completed:
+            doc["completed"] = True
+        if self.items is not None:
+            doc["items_count"] = len(self.items)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Staged:
+        count = doc.get("items_count")
+        return cls(
+            id=doc["id"], route=doc["route"], ctx_in=list(doc["ctxs"]["in"]),
+            prev=dict(doc.get("prev") or {}), ready=bool(doc.get("ready")),
+            retry=doc.get("retry"), run_on_fail=bool(doc.get("run_on_fail")),
+            completed=bool(doc.get("completed")),
+            items=None if count is None else [{"status": "null"} for _ in range(count)],
+        )  # fmt: skip
+
+
+@dataclass
+class Delta:
+    """What one step changed; everything else is as it was saved."""
+
+    contexts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    routes: dict[int, list[str]] = field(default_factory=dict)
+    entries: dict[int, dict[str, Any]] = field(default_factory=dict)
+    items: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    head: dict[str, Any] = field(default_factory=dict)
+
+    def records(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(kind, key, document) for the store."""
+        found: list[tuple[str, str, dict[str, Any]]] = []
+        found += [("ctx", str(i), {"value": c}) for i, c in self.contexts.items()]
+        found += [("route", str(i), {"value": r}) for i, r in self.routes.items()]
+        found += [("entry", str(i), e) for i, e in self.entries.items()]
+        found += [("item", f"{k}#{i}", doc) for (k, i), doc in self.items.items()]
+        return found
+
+
+class WorkflowState:
+    def __init__(self) -> None:
+        self.status = "null"
+        self.contexts: list[dict[str, Any]] = []
+        self.routes: list[list[str]] = []
+        self.sequence: list[Entry] = []
+        self.staged: dict[str, Staged] = {}  # route key → staged, in staging order
+        self.errors: list[dict[str, Any]] = []
+        self.output: dict[str, Any] | None = None
+        self.reruns: list[list[int]] = []
+        self.latest: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
+        self._dirty_entries: set[int] = set()
+        self._dirty_items: set[tuple[str, int]] = set()
+        self._new_contexts = 0
+        self._new_routes = 0
+        self._merged: dict[tuple[int, ...], dict[str, Any]] = {}
+
+    # -- entries ------------------------------------------------------------------------
+    def add_entry(self, entry: Entry) -> Entry:
+        key = route_key(entry.id, entry.route)
+        old = self.latest.get(key)
+        if old is not None:
+            self.counts[self.sequence[old].status] -= 1
+        self.sequence.append(entry)
+        self.latest[key] = len(self.sequence) - 1
+        self.counts[entry.status] += 1
+        self.touch(entry)
+        return entry
+
+    def entry(self, task_id: str, route: int) -> Entry | None:
+        index = self.latest.get(route_key(task_id, route))
+        return None if index is None else self.sequence[index]
+
+    def index_of(self, task_id: str, route: int) -> int | None:
+        return self.latest.get(route_key(task_id, route))
+
+    def set_status(self, entry: Entry, status: str) -> None:
+        if status == entry.status:
+            return
+        if self.latest.get(route_key(entry.id, entry.route)) == self._position(entry):
+            self.counts[entry.status] -= 1
+            self.counts[status] += 1
+        entry.status = status
+        self.touch(entry)
+
+    def _position(self, entry: Entry) -> int:
+        index = self.latest.get(route_key(entry.id, entry.route))
+        if index is not None and self.sequence[index] is entry:
+            return index
+        return next(i for i, e in enumerate(self.sequence) if e is entry)
+
+    def touch(self, entry: Entry) -> None:
+        self._dirty_entries.add(self._position(entry))
+
+    def has_status(self, statuses: Iterable[str]) -> bool:
+        return any(self.counts[s] > 0 for s in statuses)
+
+    @property
+    def has_active_tasks(self) -> bool:
+        return self.has_status(ACTIVE)
+
+    # -- staging ------------------------------------------------------------------------
+    def stage(self, staged: Staged) -> Staged:
+        self.staged[staged.key] = staged
+        return staged
+
+    def staged_task(self, task_id: str, route: int) -> Staged | None:
+        return self.staged.get(route_key(task_id, route))
+
+    def unstage(self, task_id: str, route: int) -> None:
+        staged = self.staged_task(task_id, route)
+        if staged is None:
+            return
+        if staged.items and any(item["status"] in ACTIVE for item in staged.items):
+            return
+        del self.staged[staged.key]
+
+    def ready_staged(self) -> list[Staged]:
+        return [s for s in self.staged.values() if s.ready and not s.completed]
+
+    @property
+    def has_staged_tasks(self) -> bool:
+        return any(s.ready and not s.completed for s in self.staged.values())
+
+    def set_item(self, staged: Staged, item_id: int, status: str, result: Any = None) -> None:
+        assert staged.items is not None
+        staged.items[item_id] = {"status": status, "result": result}
+        self._dirty_items.add((staged.key, item_id))
+
+    # -- contexts and routes --------------------------------------------------------------
+    def add_context(self, context: dict[str, Any]) -> int:
+        self.contexts.append(context)
+        self._new_contexts += 1
+        return len(self.contexts) - 1
+
+    def add_route(self, route: list[str]) -> int:
+        self.routes.append(route)
+        self._new_routes += 1
+        return len(self.routes) - 1
+
+    def context(self, indexes: list[int]) -> dict[str, Any]:
+        """The merge of contexts ``indexes`` in order; prefixes are memoized, because a
+        task's inbound contexts are its predecessor's plus what that one published."""
+        key = tuple(indexes)
+        found = self._merged.get(key)
+        if found is None:
+            base = self.context(indexes[:-1]) if len(indexes) > 1 else {}
+            found = merge_contexts(base, self.contexts[indexes[-1]]) if indexes else {}
+            if len(self._merged) > 4096:
+                self._merged.clear()
+            self._merged[key] = found
+        return dict(found)  # callers add keys; nested values are never changed in place
+
+    # -- the expression functions' view ---------------------------------------------------
+    def task_status(self, task_id: str, route: int) -> str:
+        index = self.latest.get(route_key(task_id, route))
+        if index is None:
+            if route > 0:
+                current = set(self.routes[route])
+                for back, earlier in enumerate(reversed(self.routes[:route])):
+                    if not set(earlier) - current:
+                        return self.task_status(task_id, route - back - 1)
+            return "null"
+        return self.sequence[index].status
+
+    def task_record(self, task_id: str, route: int) -> Mapping[str, Any] | None:
+        entry = self.entry(task_id, route)
+        if entry is None:
+            return None
+        children = entry.children
+        return {
+            "task_name": entry.id, "task_id": entry.id, "route": entry.route,
+            "status": entry.status, "result": entry.result,
+            "task_execution_id": children[-1] if children else None,
+        }  # fmt: skip
+
+    # -- saving ---------------------------------------------------------------------------
+    def head(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "staged": [s.to_doc() for s in self.staged.values()],
+            "errors": self.errors,
+            "output": self.output,
+            "reruns": self.reruns,
+            "sizes": {"contexts": len(self.contexts), "routes": len(self.routes),
+                      "sequence": len(self.sequence)},
+        }  # fmt: skip
+
+    def take_delta(self) -> Delta:
+        delta = Delta(
+            contexts={i: self.contexts[i] for i in range(len(self.contexts) - self._new_contexts,
+                                                         len(self.contexts))},
+            routes={i: self.routes[i] for i in range(len(self.routes) - self._new_routes,
+                                                     len(self.routes))},
+            entries={i: self.sequence[i].to_doc() for i in sorted(self._dirty_entries)},
+            items={
+                (key, i): self.staged[key].items[i]  # type: ignore[index]
+                for key, i in sorted(self._dirty_items)
+                if key in self.staged and self.staged[key].items is not None
+            },
+            head=self.head(),
+        )  # fmt: skip
+        self._dirty_entries.clear()
+        self._dirty_items.clear()
+        self._new_contexts = self._new_routes = 0
+        return delta
+
+    @classmethod
+    def restore(
+        cls, head: Mapping[str, Any], records: Iterable[tuple[str, str, Mapping[str, Any]]]
+    ) -> WorkflowState:
+        state = cls()
+        sizes = head.get("sizes") or {}
+        contexts: dict[int, Any] = {}
+        routes: dict[int, Any] = {}
+        entries: dict[int, Any] = {}
+        items: dict[str, dict[int, Any]] = {}
+        for kind, key, doc in records:
+            if kind == "ctx":
+                contexts[int(key)] = doc["value"]
+            elif kind == "route":
+                routes[int(key)] = doc["value"]
+            elif kind == "entry":
+                entries[int(key)] = doc
+            elif kind == "item":
+                staged_key, _, position = key.rpartition("#")
+                items.setdefault(staged_key, {})[int(position)] = doc
+        state.contexts = [contexts[i] for i in range(sizes.get("contexts", 0))]
+        state.routes = [routes[i] for i in range(sizes.get("routes", 0))]
+        for i in range(sizes.get("sequence", 0)):
+            state.add_entry(Entry.from_doc(entries[i]))
+        for doc in head.get("staged") or ():
+            staged = state.stage(Staged.from_doc(doc))
+            for index, item in items.get(staged.key, {}).items():
+                if staged.items is not None and index < len(staged.items):
+                    staged.items[index] = dict(item)
+        state.status = head.get("status", "null")
+        state.errors = list(head.get("errors") or ())
+        state.output = head.get("output")
+        state.reruns = list(head.get("reruns") or ())
+        state._dirty_entries.clear()
+        state._dirty_items.clear()
+        state._new_contexts = state._new_routes = 0
+        return state
