@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean oracle
+
+# Orquesta 1.2.0 (the conformance oracle) imports only on Python <= 3.8; tests skip without it.
+ORACLE_PYTHON ?= $(shell for p in $(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python3.8) python3.8; do \
+  $$p -c 'import sys; assert sys.version_info[:2] == (3, 8)' 2>/dev/null && { echo $$p; break; }; done)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +35,19 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+test: lint typecheck oracle unit
+
+oracle: .venv-oracle/.installed
+
+.venv-oracle/.installed:
+	@if [ -n "$(ORACLE_PYTHON)" ]; then \
+	  $(ORACLE_PYTHON) -m venv .venv-oracle && \
+	  .venv-oracle/bin/pip install -q 'orquesta==1.2.0' && touch $@ \
+	  || echo "warning: could not build the Orquesta oracle; conformance tests will skip"; \
+	else echo "note: no Python 3.8 found; the Orquesta conformance tests will skip"; fi
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-oracle var/ .pytest_cache .mypy_cache .ruff_cache

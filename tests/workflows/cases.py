@@ -7,12 +7,14 @@ Mocks follow st2-format §10.11; a mock list gives the n-th run of a task its re
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 ORQUESTA_FIXTURES = ROOT.parent / "shared" / "conformance" / "orquesta-fixtures"
 OWN_FIXTURES = ROOT / "tests" / "fixtures" / "workflows"
+RECORDED = Path(__file__).resolve().parent / "orquesta_results.json"  # by tests/oracle/record.py
 
 OK = {"status": "succeeded", "result": None}
 FAIL = {"status": "failed", "result": None}
@@ -101,6 +103,11 @@ ORQUESTA_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], dict[str, A
 ]  # fmt: skip
 
 
+def recorded_results() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = json.loads(RECORDED.read_text())
+    return found
+
+
 def orquesta_cases() -> list[dict[str, Any]]:
     """The cases above whose fixture exists (the shared folder may be absent)."""
     cases = []
@@ -109,4 +116,54 @@ def orquesta_cases() -> list[dict[str, Any]]:
         if path.is_file():
             cases.append({"id": f"{fixture}:{name}", "workflow": path.read_text(),
                           "inputs": inputs, "mocks": mocks, "items": items})  # fmt: skip
+    return cases
+
+
+def res(**values: Any) -> dict[str, Any]:
+    return ok(values)
+
+
+# (fixture in tests/fixtures/workflows, name, inputs, mocks, items)
+OWN_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
+    ("publish-chain.yaml", "ok", {"who": "ann"},
+     {"first": [ok("hello ann")], "second": [ok("said")]}, {}),
+    ("publish-chain.yaml", "second fails", {"who": "bob", "count": 5},
+     {"first": [ok("hello bob")], "second": [FAIL]}, {}),
+    ("functions.yaml", "ok", {}, {}, {}),
+    ("functions.yaml", "probe fails", {}, {"probe": [FAIL]}, {}),
+    ("with-items-keys.yaml", "all succeed", {}, {},
+     {"probe": {str(i): ok(f"web{i + 1}:{80 + i}") for i in range(5)}}),
+    ("with-items-keys.yaml", "one fails", {}, {},
+     {"probe": {"0": ok("web1:80"), "1": FAIL, "2": ok("web3:82")}}),
+    ("with-items-keys.yaml", "no hosts", {"hosts": [], "ports": []}, {}, {}),
+    ("retry-when.yaml", "ready on third", {},
+     {"poll": [res(ready=False, attempt=1), res(ready=False, attempt=2),
+               res(ready=True, attempt=3)]}, {}),
+    ("retry-when.yaml", "never ready", {},
+     {"poll": times(res(ready=False, attempt=0), 4)}, {}),
+    ("retry-when.yaml", "fails", {}, {"poll": [FAIL]}, {}),
+    ("join-publish.yaml", "ok", {}, {"left": [ok("L")], "right": [ok("R")]}, {}),
+    ("join-publish.yaml", "middle fails", {}, {"middle": [FAIL]}, {}),
+    ("remediate-then-fail.yaml", "deploy fails", {},
+     {"deploy": [{"status": "failed", "result": {"stderr": "disk full"}}]}, {}),
+    ("remediate-then-fail.yaml", "ok", {}, {}, {}),
+    ("remediate-then-fail.yaml", "rollback fails too", {},
+     {"deploy": [{"status": "failed", "result": {"stderr": "x"}}], "rollback": [FAIL]}, {}),
+    ("bad-publish.yaml", "result has no field", {}, {"task1": [ok({"other": 1})]}, {}),
+    ("bad-output.yaml", "ok", {}, {}, {}),
+    ("delayed.yaml", "ok", {}, {}, {}),
+    ("delayed.yaml", "fails", {}, {"later": [FAIL]}, {}),
+    ("cycle-counter.yaml", "three rounds", {}, {}, {}),
+    ("invalid-undefined-task.yaml", "invalid", {}, {}, {}),
+    ("invalid-ctx.yaml", "invalid", {}, {}, {}),
+    ("invalid-syntax.yaml", "invalid", {}, {}, {}),
+]  # fmt: skip
+
+
+def own_cases() -> list[dict[str, Any]]:
+    cases = []
+    for fixture, name, inputs, mocks, items in OWN_CASES:
+        path = OWN_FIXTURES / fixture
+        cases.append({"id": f"own/{fixture}:{name}", "workflow": path.read_text(),
+                      "inputs": inputs, "mocks": mocks, "items": items})  # fmt: skip
     return cases
