@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.kv.model import KeyValuePair
 from core.models import (
@@ -201,6 +201,60 @@ class AuditRepository(Protocol):
         """Newest first; ``user`` keeps only that Squall user's entries."""
 
 
+@dataclass(frozen=True)
+class WorkflowRecord:
+    """One piece of a workflow's saved state (a context, route, task entry or item status)."""
+
+    kind: str
+    key: str
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredWorkflow:
+    """A workflow's state as saved: the head of ``version`` and, per (kind, key), the newest
+    record written at or before that version."""
+
+    workflow_id: str
+    version: int
+    head: dict[str, Any]
+    records: tuple[WorkflowRecord, ...]
+
+
+class WorkflowStateRepository(Protocol):
+    """Workflow conductor states, saved incrementally: a small head with a version, and
+    records (kind, key, doc) written with the version of the save that changed them.
+
+    A save writes only what changed and moves the head from ``expected_version`` to the next
+    version in a compare-and-set; records of a save whose head never moved (a crash mid-save, a
+    lost race) are never read. One writer per workflow at a time is the engine's job (a lock in
+    the process, the workflow execution's lease across processes); the CAS is the safety net.
+    """
+
+    async def create(
+        self, workflow_id: str, head: dict[str, Any], records: Sequence[WorkflowRecord]
+    ) -> bool:
+        """Save version 1; False (nothing written) if the workflow already has a state."""
+
+    async def load(self, workflow_id: str) -> StoredWorkflow | None: ...
+
+    async def save(
+        self,
+        workflow_id: str,
+        *,
+        expected_version: int,
+        head: dict[str, Any],
+        records: Sequence[WorkflowRecord],
+    ) -> bool:
+        """Save version ``expected_version + 1``; False if the head is not at that version."""
+
+    async def compact(self, workflow_id: str) -> int:
+        """Drop records superseded by newer ones (after the workflow completed)."""
+
+    async def delete(self, workflow_ids: Sequence[str]) -> int:
+        """Remove these workflows' states (garbage collection); the number of heads removed."""
+
+
 class Store(Protocol):
     """A backend: a set of repositories plus its lifecycle."""
 
@@ -229,6 +283,9 @@ class Store(Protocol):
 
     @property
     def audit(self) -> AuditRepository: ...
+
+    @property
+    def workflows(self) -> WorkflowStateRepository: ...
 
     async def open(self) -> None:
         """Connect, create the schema/indexes and run forward migrations."""

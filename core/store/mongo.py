@@ -41,6 +41,8 @@ from core.store.mongo_keys import escape_keys, unescape_keys
 from core.store.mongo_kv import MongoKeyValues
 from core.store.mongo_kv import create_indexes as create_kv_indexes
 from core.store.mongo_rule_states import MongoRuleStates
+from core.store.mongo_workflows import MongoWorkflows
+from core.store.mongo_workflows import create_indexes as create_workflow_indexes
 
 DEFAULT_DATABASE = "squall"
 # v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
@@ -136,6 +138,7 @@ class MongoStore:
         self._rule_states: MongoRuleStates | None = None
         self._approvals: MongoApprovals | None = None
         self._audit: MongoAudit | None = None
+        self._workflows: MongoWorkflows | None = None
 
     @classmethod
     def from_url(cls, url: str, *, database: str | None = None) -> MongoStore:
@@ -193,6 +196,12 @@ class MongoStore:
             raise StoreError(f"{self.where} is not open")
         return self._audit
 
+    @property
+    def workflows(self) -> MongoWorkflows:
+        if self._workflows is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._workflows
+
     async def open(self) -> None:
         if self._executions is not None:
             return
@@ -217,6 +226,9 @@ class MongoStore:
         self._rule_states = MongoRuleStates(db["rule_states"], lambda: _errors(self.where))
         self._approvals = MongoApprovals(db["approvals"], lambda: _errors(self.where))
         self._audit = MongoAudit(db["audit"], lambda: _errors(self.where))
+        self._workflows = MongoWorkflows(
+            db["workflow_heads"], db["workflow_records"], lambda: _errors(self.where)
+        )
 
     def _new_client(self, url: str) -> Any:
         try:
@@ -229,7 +241,7 @@ class MongoStore:
         self._executions = self._kv = None
         self._trigger_instances = self._rule_enforcements = None
         self._api_keys, self._rule_states = None, None
-        self._approvals, self._audit = None, None
+        self._approvals, self._audit, self._workflows = None, None, None
         if self._owns_client and self.client is not None:
             # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
             result = self.client.close()
@@ -265,6 +277,7 @@ async def _migrate(db: Any, where: str) -> None:
     await create_api_key_indexes(db)
     await create_approval_indexes(db)
     await create_audit_indexes(db)
+    await create_workflow_indexes(db)
     if current < SCHEMA_VERSION:
         await db["meta"].update_one(
             {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True

@@ -25,6 +25,7 @@ from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstan
 from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_rule_states import SqliteRuleStates
 from core.store.sqlite_schema import current_version
+from core.store.sqlite_workflows import SqliteWorkflows
 
 __all__ = ["SqliteExecutions", "SqliteOptions", "SqliteStore", "StoreBusy", "parse_url", "stamp"]
 
@@ -53,6 +54,7 @@ class SqliteStore:
         self._rule_states: SqliteRuleStates | None = None
         self._approvals: SqliteApprovals | None = None
         self._audit: SqliteAudit | None = None
+        self._workflows: SqliteWorkflows | None = None
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: str | None = None) -> SqliteStore:
@@ -107,6 +109,12 @@ class SqliteStore:
             raise StoreError(f"SQLite store {self.path} is not open")
         return self._audit
 
+    @property
+    def workflows(self) -> SqliteWorkflows:
+        if self._workflows is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._workflows
+
     async def open(self) -> None:
         if self._db is None:
             self._db = Database(self.path, self.options)
@@ -118,13 +126,14 @@ class SqliteStore:
             self._rule_states = SqliteRuleStates(self._db)
             self._approvals = SqliteApprovals(self._db)
             self._audit = SqliteAudit(self._db)
+            self._workflows = SqliteWorkflows(self._db)
 
     async def close(self) -> None:
         if self._db is not None:
             db, self._db, self._executions, self._kv = self._db, None, None, None
             self._trigger_instances = self._rule_enforcements = None
             self._api_keys, self._rule_states = None, None
-            self._approvals, self._audit = None, None
+            self._approvals, self._audit, self._workflows = None, None, None
             await db.close()
 
     async def schema_version(self) -> int:

@@ -138,6 +138,24 @@ V6_APPROVALS_AUDIT: Migration = (
     "CREATE INDEX audit_user ON audit (user, at, seq)",
 )
 
+# v7: workflow conductor states, saved incrementally (sqlite_workflows): one head per workflow
+# with the version its compare-and-set moves, and each record at the version that wrote it.
+V7_WORKFLOWS: Migration = (
+    """CREATE TABLE workflow_heads (
+        id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        head TEXT NOT NULL
+    )""",
+    """CREATE TABLE workflow_records (
+        workflow_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (workflow_id, kind, key, version)
+    ) WITHOUT ROWID""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     V1_EXECUTIONS,
     V2_USER_PARENT,
@@ -145,6 +163,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     V4_EVENTS,
     V5_KEYS_RULE_STATES,
     V6_APPROVALS_AUDIT,
+    V7_WORKFLOWS,
 )
 LATEST = len(MIGRATIONS)
 

@@ -1,0 +1,110 @@
+"""The workflow state repository, run on every backend (conftest): versioned incremental saves
+with a compare-and-set head, and loads that see exactly the records of saves that won."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.store import Store
+from core.store.base import WorkflowRecord
+
+from .conftest import StoreFactory
+
+
+def rec(kind: str, key: str, **doc: object) -> WorkflowRecord:
+    return WorkflowRecord(kind, key, dict(doc))
+
+
+def as_dict(records: tuple[WorkflowRecord, ...]) -> dict[tuple[str, str], dict[str, object]]:
+    return {(r.kind, r.key): r.doc for r in records}
+
+
+async def test_create_then_incremental_saves_keep_the_newest_record_per_key(store: Store) -> None:
+    repo = store.workflows
+    assert await repo.create("wf1", {"status": "running"}, [rec("ctx", "0", value={"a": 1})])
+    assert not await repo.create("wf1", {"status": "other"}, [])
+    assert await repo.save("wf1", expected_version=1, head={"status": "running", "n": 1},
+                           records=[rec("entry", "0", status="running")])  # fmt: skip
+    assert await repo.save("wf1", expected_version=2, head={"status": "succeeded"},
+                           records=[rec("entry", "0", status="succeeded"),
+                                    rec("entry", "1", status="running")])  # fmt: skip
+    loaded = await repo.load("wf1")
+    assert loaded is not None and loaded.version == 3
+    assert loaded.head == {"status": "succeeded"}
+    assert as_dict(loaded.records) == {
+        ("ctx", "0"): {"value": {"a": 1}},
+        ("entry", "0"): {"status": "succeeded"},
+        ("entry", "1"): {"status": "running"},
+    }
+    assert await repo.load("missing") is None
+
+
+async def test_a_stale_version_loses_and_its_records_are_never_read(store: Store) -> None:
+    repo = store.workflows
+    await repo.create("wf", {"v": 1}, [])
+    assert await repo.save("wf", expected_version=1, head={"v": 2}, records=[rec("e", "0", by="a")])
+    assert not await repo.save("wf", expected_version=1, head={"v": "lost"},
+                               records=[rec("e", "0", by="b"), rec("e", "9", by="b")])  # fmt: skip
+    loaded = await repo.load("wf")
+    assert loaded is not None and loaded.version == 2 and loaded.head == {"v": 2}
+    assert as_dict(loaded.records) == {("e", "0"): {"by": "a"}}
+
+
+async def test_concurrent_saves_at_one_version_have_exactly_one_winner(store: Store) -> None:
+    repo = store.workflows
+    await repo.create("wf", {}, [])
+    outcomes = await asyncio.gather(*(
+        repo.save("wf", expected_version=1, head={"w": n}, records=[rec("e", "0", w=n)])
+        for n in range(8)
+    ))  # fmt: skip
+    assert outcomes.count(True) == 1
+    winner = outcomes.index(True)
+    loaded = await repo.load("wf")
+    assert loaded is not None and loaded.head == {"w": winner}
+    assert as_dict(loaded.records) == {("e", "0"): {"w": winner}}
+
+
+async def test_keys_mongo_refuses_and_unicode_round_trip(store: Store) -> None:
+    doc = {"value": {"a.b": 1, "$x": [None, True, 1.5], "ü": "ñ", "0": {"": ""}}}
+    await store.workflows.create("wf", {"output": {"k.e.y": "$"}}, [rec("ctx", "0", **doc)])
+    loaded = await store.workflows.load("wf")
+    assert loaded is not None and loaded.head == {"output": {"k.e.y": "$"}}
+    assert as_dict(loaded.records) == {("ctx", "0"): doc}
+
+
+async def test_compact_drops_only_superseded_records(store: Store) -> None:
+    repo = store.workflows
+    await repo.create("wf", {}, [rec("e", "0", s="a"), rec("e", "1", s="a")])
+    for version in range(1, 5):
+        await repo.save("wf", expected_version=version, head={"n": version},
+                        records=[rec("e", "0", s=f"v{version}")])  # fmt: skip
+    before = await repo.load("wf")
+    assert await repo.compact("wf") == 4
+    after = await repo.load("wf")
+    assert before is not None and after is not None
+    assert as_dict(after.records) == as_dict(before.records) == {
+        ("e", "0"): {"s": "v4"}, ("e", "1"): {"s": "a"}}  # fmt: skip
+    assert await repo.compact("wf") == 0
+
+
+async def test_delete_removes_heads_and_records(store: Store) -> None:
+    repo = store.workflows
+    for name in ("a", "b", "c"):
+        await repo.create(name, {}, [rec("ctx", "0", value=name)])
+    assert await repo.delete(["a", "b", "zzz"]) == 2
+    assert await repo.load("a") is None and await repo.load("b") is None
+    assert await repo.load("c") is not None
+    assert await repo.delete([]) == 0
+
+
+async def test_state_survives_reopening(make_store: StoreFactory) -> None:
+    first = make_store()
+    await first.open()
+    await first.workflows.create("wf", {"s": 1}, [rec("ctx", "0", value=1)])
+    await first.workflows.save("wf", expected_version=1, head={"s": 2}, records=[])
+    await first.close()
+    second = make_store()
+    await second.open()
+    loaded = await second.workflows.load("wf")
+    assert loaded is not None and loaded.version == 2 and loaded.head == {"s": 2}
+    assert as_dict(loaded.records) == {("ctx", "0"): {"value": 1}}
