@@ -11,7 +11,7 @@ how routes split and joins wait — and they are what the conformance suite comp
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from core.workflows.machines import (
     workflow_on_request,
     workflow_on_task,
 )
-from core.workflows.state import Entry, Staged, WorkflowState, merge_contexts
+from core.workflows.state import Entry, Items, Staged, WorkflowState, merge_contexts
 
 __all__ = ["ActionRequest", "Conductor", "TaskRequest", "WorkflowStatusError"]
 
@@ -70,6 +70,7 @@ class Conductor:
         self.spec = graph.spec
         self.state = state
         self.kv = kv
+        self._items_cache: dict[tuple[str, int, tuple[int, ...]], list[Any]] = {}
 
     # -- start ----------------------------------------------------------------------------
     @classmethod
@@ -141,9 +142,9 @@ class Conductor:
                 staged = state.staged_task(entry.id, entry.route)
                 items = None
                 if staged is not None and staged.items is not None:
-                    statuses = [item["status"] for item in staged.items]
-                    items = (any(s in ACTIVE for s in statuses),
-                             any(s not in COMPLETED for s in statuses))  # fmt: skip
+                    unfinished = any(n > 0 for s, n in staged.items.counts.items()
+                                     if s not in COMPLETED)  # fmt: skip
+                    items = (staged.items.has(ACTIVE), unfinished)
                 new = task_on_workflow(entry.status, status, items=items)
                 if new is not None:
                     state.set_status(entry, new)
@@ -178,8 +179,14 @@ class Conductor:
         found: list[TaskRequest] = []
         failed = False
         for task in remediation or staged:
+            if task.items is not None and len(task.items) and not task.items.counts["null"]:
+                continue  # every item started: nothing to render until one is reset
             try:
-                request = self._limit_items(self.task_request(task.id, task.route), task)
+                request = (
+                    self._item_request(task)
+                    if self._has_items(task)
+                    else (self.task_request(task.id, task.route))
+                )
             except (ExpressionError, TypeError, ValueError) as exc:
                 failed = True
                 self.log_error(exc, task_id=task.id, route=task.route)
@@ -195,8 +202,12 @@ class Conductor:
             return []
         return sorted(found, key=lambda r: (r.id, r.route))
 
-    def task_request(self, task_id: str, route: int) -> TaskRequest:
-        """A task's actions rendered in its inbound context (one per item for with-items)."""
+    def _has_items(self, staged: Staged) -> bool:
+        return self.graph.task_spec(staged.id).items is not None
+
+    def task_request(self, task_id: str, route: int, only: list[int] | None = None) -> TaskRequest:
+        """A task's actions rendered in its inbound context (one per item for with-items;
+        ``only`` these items, when given)."""
         context = self._initial_context(task_id, route)
         scope = self._scope(context, CurrentTask(task_id, route))
         spec = self.graph.task_spec(task_id)
@@ -208,11 +219,10 @@ class Conductor:
         if spec.items is None:
             action = ActionRequest(scope.evaluate(spec.action), scope.evaluate(spec.input))
             return TaskRequest(task_id, route, (action,), delay, context=context)
-        items = scope.evaluate(spec.items.expression)
-        if not isinstance(items, list):
-            raise TypeError(f'The value of "{spec.items.expression}" is not type of list.')
+        items = self._items_of(task_id, route, scope)
         actions = []
-        for index, item in enumerate(items):
+        for index in range(len(items)) if only is None else only:
+            item = items[index]
             keys = spec.items.keys
             if keys and isinstance(item, list | tuple):
                 item = dict(zip(keys, list(item), strict=False))
@@ -227,22 +237,38 @@ class Conductor:
         concurrency = spec.items.concurrency
         if isinstance(concurrency, str):
             concurrency = scope.evaluate(concurrency)
-        return TaskRequest(task_id, route, tuple(actions), delay, len(actions),
+        return TaskRequest(task_id, route, tuple(actions), delay, len(items),
                            None if concurrency is None else int(concurrency), context)  # fmt: skip
 
-    def _limit_items(self, request: TaskRequest, staged: Staged) -> TaskRequest:
-        if request.items_count is None:
-            return request
-        if not staged.items:
-            staged.items = [{"status": "null"} for _ in range(request.items_count)]
-        pairs = list(zip(request.actions, staged.items, strict=False))
-        not_run = [a for a, item in pairs if item["status"] == "null"]
-        active = [a for a, item in pairs if item["status"] in ACTIVE]
-        if request.concurrency is not None:
-            room = max(1, request.concurrency) - len(active)
-            not_run = not_run[:room] if room > 0 else []
-        return TaskRequest(request.id, request.route, tuple(not_run), request.delay,
-                           request.items_count, request.concurrency, request.context)  # fmt: skip
+    def _items_of(self, task_id: str, route: int, scope: Scope) -> list[Any]:
+        """The task's items list; evaluated once per staging (its context cannot change)."""
+        staged = self.state.staged_task(task_id, route)
+        key = (task_id, route, tuple(staged.ctx_in) if staged else ())
+        found = self._items_cache.get(key)
+        if found is None:
+            spec = self.graph.task_spec(task_id)
+            assert spec.items is not None
+            found = scope.evaluate(spec.items.expression)
+            if not isinstance(found, list):
+                raise TypeError(f'The value of "{spec.items.expression}" is not type of list.')
+            if len(self._items_cache) > 64:
+                self._items_cache.clear()
+            self._items_cache[key] = found
+        return found
+
+    def _item_request(self, staged: Staged) -> TaskRequest:
+        """The items of a with-items task that may start now (within its concurrency)."""
+        bare = self.task_request(staged.id, staged.route, only=[])
+        if staged.items is None:
+            staged.items = Items(bare.items_count or 0)
+        room = None
+        if bare.concurrency is not None:
+            active = sum(staged.items.counts[s] for s in ACTIVE)
+            room = max(0, max(1, bare.concurrency) - active)
+        chosen = staged.items.not_started(room)
+        if not chosen:
+            return bare
+        return self.task_request(staged.id, staged.route, only=chosen)
 
     # -- contexts -------------------------------------------------------------------------
     def _initial_context(self, task_id: str, route: int) -> dict[str, Any]:
@@ -333,8 +359,7 @@ class Conductor:
             return task_on_engine(entry.status, event.command)
         items = None
         if event.item_id is not None and staged is not None and staged.items is not None:
-            others = [it["status"] for i, it in enumerate(staged.items) if i != event.item_id]
-            items = (any(s in ACTIVE for s in others), _items_progress(others))
+            items = _others_progress(staged.items, event.item_id)
         return task_on_action(entry.status, event.status, items=items)
 
     def _add_entry(self, task_id: str, staged: Staged) -> Entry:
@@ -373,7 +398,7 @@ class Conductor:
         if not has_items:
             return event.result
         if event.item_id is not None and staged is not None and staged.items is not None:
-            return [item.get("result") for item in staged.items]
+            return staged.items.results()
         return event.result or []
 
     def _task_context(self, entry: Entry, result: Any) -> dict[str, Any]:
@@ -600,17 +625,28 @@ _ENGINE_EVENTS: dict[str, _Event] = {
 }
 
 
-def _items_progress(statuses: list[str]) -> str:
+def _others_progress(items: Items, item_id: int) -> tuple[bool, str]:
     """The other items, as Orquesta describes a with-items task to its state machine."""
-    active = any(s in ACTIVE for s in statuses)
+    counts = items.counts.copy()
+    counts[items[item_id]["status"]] -= 1
+
+    def has(statuses: Iterable[str]) -> bool:
+        return any(counts[s] > 0 for s in statuses)
+
+    active = has(ACTIVE)
+    progress = (
+        "incomplete"
+        if any(n > 0 for s, n in counts.items() if s not in COMPLETED)
+        else ("completed")
+    )
     if not active:
-        if any(s in ("pending", "paused") for s in statuses):
-            return "paused"
-        if "canceled" in statuses:
-            return "canceled"
-        if any(s in ABENDED for s in statuses):
-            return "failed"
-    return "incomplete" if any(s not in COMPLETED for s in statuses) else "completed"
+        if has(("pending", "paused")):
+            progress = "paused"
+        elif counts["canceled"] > 0:
+            progress = "canceled"
+        elif has(ABENDED):
+            progress = "failed"
+    return active, progress
 
 
 def _error_name(error: Exception) -> str:

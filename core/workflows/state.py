@@ -18,7 +18,7 @@ from typing import Any
 
 from core.workflows.machines import ACTIVE
 
-__all__ = ["Delta", "Entry", "Staged", "WorkflowState", "merge_contexts"]
+__all__ = ["Delta", "Entry", "Items", "Staged", "WorkflowState", "merge_contexts"]
 
 
 def route_key(task_id: str, route: int) -> str:
@@ -81,6 +81,52 @@ class Entry:
         )  # fmt: skip
 
 
+class Items:
+    """The items of a staged with-items task: each one's status and result, with status
+    counts and a cursor at the first item not started, so a step costs O(changed items)."""
+
+    def __init__(self, count: int) -> None:
+        self.slots: list[dict[str, Any]] = [{"status": "null"} for _ in range(count)]
+        self.counts: Counter[str] = Counter({"null": count}) if count else Counter()
+        self._cursor = 0
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.slots[index]
+
+    def set(self, index: int, slot: dict[str, Any]) -> None:
+        self.counts[self.slots[index]["status"]] -= 1
+        self.counts[slot["status"]] += 1
+        self.slots[index] = slot
+        if slot["status"] == "null":
+            self._cursor = min(self._cursor, index)
+
+    def statuses(self) -> list[str]:
+        return [slot["status"] for slot in self.slots]
+
+    def results(self) -> list[Any]:
+        return [slot.get("result") for slot in self.slots]
+
+    def has(self, statuses: Iterable[str]) -> bool:
+        return any(self.counts[s] > 0 for s in statuses)
+
+    def not_started(self, limit: int | None = None) -> list[int]:
+        """Indexes of items not started yet, in order (at most ``limit``)."""
+        if self.counts["null"] <= 0:
+            return []
+        while self._cursor < len(self.slots) and self.slots[self._cursor]["status"] != "null":
+            self._cursor += 1
+        found: list[int] = []
+        for index in range(self._cursor, len(self.slots)):
+            if limit is not None and len(found) >= limit:
+                break
+            if self.slots[index]["status"] == "null":
+                found.append(index)
+        return found
+
+
 @dataclass
 class Staged:
     """A task waiting to run (or, for a join, waiting for its inbound tasks)."""
@@ -94,7 +140,7 @@ class Staged:
     run_on_fail: bool = False
     completed: bool = False
     # With-items: each item's status and result (saved as item records, not in the head).
-    items: list[dict[str, Any]] | None = None
+    items: Items | None = None
 
     @property
     def key(self) -> str:
@@ -121,7 +167,7 @@ class Staged:
             prev=dict(doc.get("prev") or {}), ready=bool(doc.get("ready")),
             retry=doc.get("retry"), run_on_fail=bool(doc.get("run_on_fail")),
             completed=bool(doc.get("completed")),
-            items=None if count is None else [{"status": "null"} for _ in range(count)],
+            items=None if count is None else Items(count),
         )  # fmt: skip
 
 
@@ -219,7 +265,7 @@ class WorkflowState:
         staged = self.staged_task(task_id, route)
         if staged is None:
             return
-        if staged.items and any(item["status"] in ACTIVE for item in staged.items):
+        if staged.items is not None and staged.items.has(ACTIVE):
             return
         del self.staged[staged.key]
 
@@ -232,7 +278,7 @@ class WorkflowState:
 
     def set_item(self, staged: Staged, item_id: int, status: str, result: Any = None) -> None:
         assert staged.items is not None
-        staged.items[item_id] = {"status": status, "result": result}
+        staged.items.set(item_id, {"status": status, "result": result})
         self._dirty_items.add((staged.key, item_id))
 
     # -- contexts and routes --------------------------------------------------------------
@@ -341,7 +387,7 @@ class WorkflowState:
             staged = state.stage(Staged.from_doc(doc))
             for index, item in items.get(staged.key, {}).items():
                 if staged.items is not None and index < len(staged.items):
-                    staged.items[index] = dict(item)
+                    staged.items.set(index, dict(item))
         state.status = head.get("status", "null")
         state.errors = list(head.get("errors") or ())
         state.output = head.get("output")
