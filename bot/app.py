@@ -28,10 +28,17 @@ from core.packs import LoadResult, load_packs
 from core.rules.refresh import load_overrides, refresh_forever
 from core.rules.ruleset import RuleSet
 from core.runners.inject_trigger import TriggerSink
-from core.runners.registry import RunnerOptions, build_runners, connect_trigger_sink
+from core.runners.registry import (
+    RunnerOptions,
+    build_runners,
+    connect_trigger_sink,
+    connect_workflow_engine,
+)
 from core.store import Store, open_store
 from core.triggers.dispatcher import TriggerDispatcher
 from core.triggers.timers import TimerService
+from core.workflows.engine import RUNNER_TYPE as WORKFLOW_RUNNER
+from core.workflows.engine import WorkflowEngine
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,7 @@ class Engine:
     approvals: ApprovalService
     gate: ApprovalGate
     aliases: AliasIndex
+    workflows: WorkflowEngine
 
 
 def key_path(settings: Settings) -> Path:
@@ -111,13 +119,19 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         approvals = ApprovalService(store, authz, audit)
         gate = ApprovalGate(service, approvals)
         aliases = AliasIndex(content.index.aliases.values())
+        workflows = WorkflowEngine(service, kv=kv)
+        connect_workflow_engine(runners, workflows)
         engine = Engine(
             settings, store, content, service, kv, triggers, rules, authz, audit, approvals, gate,
-            aliases,
+            aliases, workflows,
         )  # fmt: skip
-        for abandoned in await abandon_orphans(store):  # every command then shows the truth
+        # Every command then shows the truth; workflows carry on (their engine recovers them).
+        resumable = frozenset({WORKFLOW_RUNNER})
+        for abandoned in await abandon_orphans(store, resumable=resumable):
             await notifier.on_completed(abandoned)
         if start:
+            await workflows.recover()
+            _start_task(stack, workflows.poll_forever(), "workflow-poll")
             await service.start()
             grace = settings.executions.shutdown_grace_seconds
             stack.push_async_callback(service.stop, grace)

@@ -37,12 +37,18 @@ async def _in_flight(store: Store) -> list[Execution]:
             return found
 
 
-async def abandon_orphans(store: Store) -> list[Execution]:
-    """Abandon every in-flight execution whose owner is gone; return what was abandoned."""
+async def abandon_orphans(
+    store: Store, *, resumable: frozenset[str] = frozenset()
+) -> list[Execution]:
+    """Abandon every in-flight execution whose owner is gone; return what was abandoned.
+
+    Executions of ``resumable`` runner types (workflows) are left to their engine's recovery:
+    their state is in the store and they carry on.
+    """
     now = utcnow()
     abandoned: list[Execution] = []
     for execution in await _in_flight(store):
-        if not owner_is_gone(execution, now):
+        if execution.runner_type in resumable or not owner_is_gone(execution, now):
             continue
         error = ABANDONED_ERROR.format(owner=execution.owner or "never started")
         new = execution.transition(

@@ -48,6 +48,8 @@ async def run_execution(
     if current is None:
         return None  # canceled (or taken) between scheduling and start
     outcome = await _run_runner(service, action, current, running)
+    if outcome.status is S.RUNNING:
+        return None  # the runner's controller (the workflow engine) finishes it later
     if outcome.status is S.CANCELED and running.abandon:
         outcome = RunnerResult(S.ABANDONED, {**outcome.result, "error": SHUTDOWN_ERROR})
     latest = await service.store.executions.get(current.id) or current

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from core.executions.api import execution_to_api
 from core.executions.owner import OwnerId
@@ -37,6 +37,8 @@ S = ExecutionStatus
 LEASE = timedelta(seconds=30)
 CANCELED_RESULT = {"message": "Action canceled by user."}
 CompletionListener = Callable[[Execution], Awaitable[None]]
+# Sees every status change of an execution that has a parent (a workflow's task).
+ChangeListener = Callable[[Execution], Awaitable[None]]
 # Sees the resolved parameters of a request before it is stored; raises to refuse it.
 Admission = Callable[[Mapping[str, Any]], Awaitable[None]]
 
@@ -52,6 +54,17 @@ def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
 
 class ExecutionError(RuntimeError):
     """A request that cannot become an execution (unknown action, disabled, no runner)."""
+
+
+class Controller(Protocol):
+    """Runs executions of a runner type that live past ``run()`` (workflows): the service
+    records a cancel, pause or resume request in the execution's status, then tells it."""
+
+    async def cancel(self, execution: Execution) -> None: ...
+
+    async def pause(self, execution: Execution) -> None: ...
+
+    async def resume(self, execution: Execution) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,9 @@ class ExecutionService:
         self._loops: list[asyncio.Task[None]] = []
         self._intake_open = False
         self._listeners: list[CompletionListener] = []
+        self._change_listeners: list[ChangeListener] = []
+        # Runner types whose executions continue after ``run()`` returns ``running``.
+        self.controllers: dict[str, Controller] = {}
         self._listener_tasks: set[asyncio.Task[None]] = set()
         self.policies = PolicyGate(
             compile_policies(index.policies.values()),
@@ -112,6 +128,11 @@ class ExecutionService:
     def add_completion_listener(self, callback: CompletionListener) -> None:
         """Call ``callback`` (in its own task) for each execution completed in this process."""
         self._listeners.append(callback)
+
+    def add_change_listener(self, callback: ChangeListener) -> None:
+        """Call ``callback`` (in its own task, in order) for each status change of a child
+        execution (one with a ``parent``) made in this process."""
+        self._change_listeners.append(callback)
 
     # -- requests -------------------------------------------------------------------------
     def action(self, ref: str) -> Action:
@@ -132,6 +153,7 @@ class ExecutionService:
         parent: str | None = None,
         hold: bool = False,
         admit: Admission | None = None,
+        execution_id: str | None = None,
     ) -> Execution:
         """Validate and render parameters, persist a ``requested`` execution, wake a worker.
 
@@ -157,8 +179,9 @@ class ExecutionService:
         if admit is not None:
             await admit(resolved.all)
         execution = Execution.request(
-            action.ref, action.runner_type, resolved.all, ctx, parent=parent, held=hold
-        )
+            action.ref, action.runner_type, resolved.all, ctx, parent=parent, held=hold,
+            execution_id=execution_id,
+        )  # fmt: skip
         await self.store.executions.insert(execution)
         logger.info("execution %s %s: %s", execution.id, execution.status, action.ref)
         if not hold:
@@ -284,9 +307,60 @@ class ExecutionService:
                 done = await self._cas(current, S.CANCELING)
                 if done and (running := self._running.get(execution_id)):
                     running.cancel.set()
+                if done and (controller := self.controllers.get(done.runner_type)):
+                    await controller.cancel(done)
             if done:
                 return done
         raise ExecutionError(f"execution {execution_id} kept changing; cancel not applied")
+
+    async def pause(self, execution_id: str) -> Execution:
+        """Ask a running workflow to pause (``pausing``; ``paused`` once nothing runs)."""
+        current, controller = await self._controlled(execution_id, "paused")
+        if current.status in (S.PAUSING, S.PAUSED):
+            return current
+        if current.status is not S.RUNNING:
+            raise ExecutionError(f"execution {execution_id} is {current.status}; cannot pause")
+        done = await self._cas(current, S.PAUSING)
+        if done is None:
+            raise ExecutionError(f"execution {execution_id} changed meanwhile; try again")
+        await controller.pause(done)
+        return await self.store.executions.get(execution_id) or done
+
+    async def resume(self, execution_id: str) -> Execution:
+        """Resume a paused (or pausing) workflow."""
+        current, controller = await self._controlled(execution_id, "resumed")
+        if current.status in (S.RUNNING, S.RESUMING):
+            return current
+        if current.status not in (S.PAUSED, S.PAUSING):
+            raise ExecutionError(f"execution {execution_id} is {current.status}; cannot resume")
+        await controller.resume(current)
+        return await self.store.executions.get(execution_id) or current
+
+    async def _controlled(self, execution_id: str, verb: str) -> tuple[Execution, Controller]:
+        current = await self.store.executions.get(execution_id)
+        if current is None:
+            raise ExecutionError(f"execution {execution_id} not found")
+        controller = self.controllers.get(current.runner_type)
+        if controller is None:
+            raise ExecutionError(
+                f"execution {execution_id} ({current.action_ref}) is not a workflow; only "
+                f"workflows can be {verb}"
+            )
+        return current, controller
+
+    async def set_status(
+        self, current: Execution, status: ExecutionStatus, **changes: Any
+    ) -> Execution | None:
+        """Compare-and-set ``current`` to ``status`` (listeners hear of it); None if we lost."""
+        return await self._cas(current, status, **changes)
+
+    async def replace(self, current: Execution, new: Execution) -> bool:
+        """Write ``new`` over ``current`` if its status did not change meanwhile (for changes
+        that are not a transition, e.g. a rerun or a new owner)."""
+        won = await self.store.executions.replace(new, expected_status=current.status)
+        if won and new.status is not current.status:
+            self._notify_changes(new)
+        return won
 
     async def run_here(self, execution: Execution) -> Execution:
         """Run a requested execution in this process now (the CLI's ``squall run``).
@@ -437,8 +511,17 @@ class ExecutionService:
                 self._notify_waiters(new)
                 self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner
                 self.policies.on_completed(new)
+            self._notify_changes(new)
             return new
         return None
+
+    def _notify_changes(self, execution: Execution) -> None:
+        if execution.parent is None:
+            return
+        for listener in self._change_listeners:
+            task = asyncio.create_task(self._call_listener(listener, execution))
+            self._listener_tasks.add(task)
+            task.add_done_callback(self._listener_tasks.discard)
 
     async def finish(self, current: Execution, outcome: RunnerResult) -> Execution | None:
         """Record a runner's outcome; if someone asked to cancel meanwhile, end as canceled."""
@@ -451,4 +534,10 @@ class ExecutionService:
         return latest
 
 
-__all__ = ["ExecutionError", "ExecutionOptions", "ExecutionService", "ParameterError"]
+__all__ = [
+    "Controller",
+    "ExecutionError",
+    "ExecutionOptions",
+    "ExecutionService",
+    "ParameterError",
+]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from core.models.status import COMPLETED, ExecutionStatus, check_transition
+from core.models.status import COMPLETED, ExecutionStatus, check_rerun, check_transition
 
 MASK = "********"
 
@@ -71,12 +71,16 @@ class Execution:
         parent: str | None = None,
         *,
         held: bool = False,
+        execution_id: str | None = None,
     ) -> Execution:
-        """A new execution: ``requested``, or ``pending`` when ``held`` for an approval."""
+        """A new execution: ``requested``, or ``pending`` when ``held`` for an approval.
+
+        ``execution_id`` names it beforehand (a workflow's child, so a retried request after a
+        crash finds the one it already made)."""
         now = utcnow()
         status = ExecutionStatus.PENDING if held else ExecutionStatus.REQUESTED
         return cls(
-            id=new_id(),
+            id=execution_id or new_id(),
             action_ref=action_ref,
             runner_type=runner_type,
             status=status,
@@ -104,6 +108,15 @@ class Execution:
         if status in COMPLETED:
             changes.setdefault("end_timestamp", now)
         return replace(self, status=status, log=(*self.log, StatusChange(status, now)), **changes)
+
+    def rerun(self) -> Execution:
+        """A completed workflow back to ``resuming`` for a rerun (the one way out of a
+        completed status; RERUN_TRANSITIONS says from which)."""
+        check_rerun(self.status)
+        now = utcnow()
+        status = ExecutionStatus.RESUMING
+        return replace(self, status=status, end_timestamp=None,
+                       log=(*self.log, StatusChange(status, now)))  # fmt: skip
 
     def with_changes(self, **changes: Any) -> Execution:
         return replace(self, **changes)

@@ -85,6 +85,14 @@ TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
 }
 
 
+# A completed workflow may be rerun (st2 ``execution re-run --tasks``): back to ``resuming``.
+# Kept apart from TRANSITIONS so nothing but an explicit rerun ever revives an execution.
+RERUN_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
+    status: frozenset({S.RESUMING}) for status in (S.FAILED, S.TIMEOUT, S.CANCELED, S.ABANDONED,
+                                                   S.SUCCEEDED)
+}  # fmt: skip
+
+
 class IllegalTransition(ValueError):
     """Raised when code asks for a status change the table does not allow."""
 
@@ -101,3 +109,30 @@ def can_transition(current: ExecutionStatus, new: ExecutionStatus) -> bool:
 def check_transition(current: ExecutionStatus, new: ExecutionStatus) -> None:
     if not can_transition(current, new):
         raise IllegalTransition(current, new)
+
+
+def check_rerun(current: ExecutionStatus) -> None:
+    if S.RESUMING not in RERUN_TRANSITIONS.get(current, frozenset()):
+        raise IllegalTransition(current, S.RESUMING)
+
+
+def transition_path(current: ExecutionStatus, target: ExecutionStatus) -> list[ExecutionStatus]:
+    """The shortest chain of legal transitions from ``current`` to ``target`` (excluding
+    ``current``); empty when already there, ValueError when unreachable. Used where another
+    machine's status (a workflow conductor's) is mirrored onto the execution."""
+    if current is target:
+        return []
+    paths: dict[ExecutionStatus, list[ExecutionStatus]] = {current: []}
+    frontier = [current]
+    while frontier:
+        following = []
+        for status in frontier:
+            for nxt in sorted(TRANSITIONS[status]):
+                if nxt in paths:
+                    continue
+                paths[nxt] = [*paths[status], nxt]
+                if nxt is target:
+                    return paths[nxt]
+                following.append(nxt)
+        frontier = following
+    raise ValueError(f"no transition path {current} -> {target}")

@@ -17,7 +17,7 @@ from core.runners.types import LATER_RUNNERS, RUNNER_TYPES, UNSUPPORTED_RUNNERS
 
 ACTIONS_DIR = "actions"
 # Runners whose entry point is the thing they run, and the one that must not have any.
-NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "python-script"})
+NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "python-script", "orquesta"})
 NO_ENTRY_POINT = frozenset({"local-shell-cmd"})
 
 T = TypeVar("T")

@@ -18,15 +18,17 @@ from core.packs.paths import PackDir
 from core.packs.policies import PolicyKind
 from core.packs.rules import RuleKind
 from core.packs.triggers import TriggerKind
+from core.packs.workflows import WorkflowKind
 
 MANIFEST = "pack.yaml"
-# Later issues append sensor and workflow kinds here.
+# Later issues append a sensor kind here.
 CONTENT_KINDS: tuple[ContentKind, ...] = (
     ActionKind(),
     TriggerKind(),
     RuleKind(),
     PolicyKind(),
     AliasKind(),
+    WorkflowKind(),
 )
 # Refs of packs Squall ships; another path may not take them (st2 blocks them for user packs).
 BUNDLED_REFS = frozenset({"core", "packs"})

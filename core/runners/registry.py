@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.kv.service import KeyValueService
 from core.runners.base import Runner
@@ -11,9 +12,13 @@ from core.runners.chat_post import ChatPoster, ChatPostRunner
 from core.runners.http import HttpRequestRunner
 from core.runners.inject_trigger import InjectTriggerRunner, TriggerSink
 from core.runners.noop import NoopRunner
+from core.runners.orquesta import OrquestaRunner
 from core.runners.python import PythonScriptRunner
 from core.runners.shell import LocalShellCmdRunner, LocalShellScriptRunner
 from core.runners.ssrf import HttpPolicy
+
+if TYPE_CHECKING:
+    from core.workflows.engine import WorkflowEngine
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ def build_runners(
         NoopRunner(),
         InjectTriggerRunner(),
         ChatPostRunner(),
+        OrquestaRunner(),
     ]
     return {runner.runner_type.name: runner for runner in runners}
 
@@ -60,3 +66,10 @@ def connect_chat_poster(runners: Mapping[str, Runner], poster: ChatPoster) -> No
     for runner in runners.values():
         if isinstance(runner, ChatPostRunner):
             runner.connect(poster)
+
+
+def connect_workflow_engine(runners: Mapping[str, Runner], engine: WorkflowEngine) -> None:
+    """Give the ``orquesta`` runner the engine (built after the execution service)."""
+    for runner in runners.values():
+        if isinstance(runner, OrquestaRunner):
+            runner.connect(engine)

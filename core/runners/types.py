@@ -114,6 +114,43 @@ CHAT_POST = RunnerType(
     },
 )
 
+ORQUESTA = RunnerType(
+    name="orquesta",
+    description="Runs an Orquesta workflow (entry_point: a workflow YAML under actions/).",
+)
+
+# st2's default inquiry schema (st2-format §8): ``required: true`` on a property is draft-4
+# style, normalised by core.inquiries before use.
+DEFAULT_INQUIRY_SCHEMA = {
+    "title": "response_data",
+    "type": "object",
+    "properties": {
+        "continue": {
+            "type": "boolean",
+            "description": "Would you like to continue the workflow?",
+            "required": True,
+        }
+    },
+}
+
+INQUIRER = RunnerType(
+    name="inquirer",
+    description="Asks people a question (an inquiry) and waits for their answer.",
+    parameters={
+        "schema": {"type": "object", "default": DEFAULT_INQUIRY_SCHEMA,
+                   "description": "JSON schema the response must satisfy."},
+        "roles": {"type": "array", "default": [], "items": {"type": "string"},
+                  "description": "Roles allowed to respond (empty: anyone)."},
+        "users": {"type": "array", "default": [], "items": {"type": "string"},
+                  "description": "Users allowed to respond (empty: anyone)."},
+        "route": {"type": "string", "default": "",
+                  "description": "Where to ask: a notify route name, or empty for the chat "
+                                 "the workflow was started from."},
+        "ttl": {"type": "integer", "default": 1440,
+                "description": "Minutes before the inquiry times out; 0 or less: never."},
+    },
+)  # fmt: skip
+
 RUNNER_TYPES: dict[str, RunnerType] = {
     r.name: r
     for r in (
@@ -124,12 +161,14 @@ RUNNER_TYPES: dict[str, RunnerType] = {
         NOOP,
         INJECT_TRIGGER,
         CHAT_POST,
+        ORQUESTA,
+        INQUIRER,
     )
 }
 
-# Runner types StackStorm has that later issues add (orquesta, inquirer, action-chain) or that
-# Squall does not run (remote/winrm); the loader reports them with a clear message.
-LATER_RUNNERS = frozenset({"orquesta", "inquirer", "action-chain", "announcement"})
+# Runner types StackStorm has that later issues may add (action-chain) or that Squall does not
+# run (remote/winrm); the loader reports them with a clear message.
+LATER_RUNNERS = frozenset({"action-chain", "announcement"})
 UNSUPPORTED_RUNNERS = frozenset(
     {
         "remote-shell-cmd",

@@ -205,7 +205,7 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
             (
                 bad + "later_runner.yaml",
                 "runner_type",
-                "runner 'orquesta' is not available yet in this Squall version",
+                "runner 'action-chain' is not available yet in this Squall version",
             ),
             (
                 bad + "later_runner.yaml",
@@ -238,7 +238,8 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
                 bad + "typo_runner.yaml",
                 "runner_type",
                 "unknown runner 'local-shell-command'; known runners: chat-post, http-request, "
-                "inject-trigger, local-shell-cmd, local-shell-script, noop, python-script",
+                "inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, orquesta, "
+                "python-script",
             ),
         ]
     )

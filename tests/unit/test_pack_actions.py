@@ -67,14 +67,14 @@ def test_name_and_runner_are_required(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("runner", "message"),
     [
-        ("orquesta", "runner 'orquesta' is not available yet in this Squall version"),
-        ("inquirer", "runner 'inquirer' is not available yet in this Squall version"),
+        ("action-chain", "runner 'action-chain' is not available yet in this Squall version"),
         ("remote-shell-cmd", "runner 'remote-shell-cmd' is not supported by Squall"),
         ("winrm-ps-cmd", "runner 'winrm-ps-cmd' is not supported by Squall"),
         (
             "run-local",
             "unknown runner 'run-local'; known runners: chat-post, http-request, "
-            "inject-trigger, local-shell-cmd, local-shell-script, noop, python-script",
+            "inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, orquesta, "
+            "python-script",
         ),
     ],
 )

@@ -1,0 +1,222 @@
+"""The workflow engine end to end: real SQLite, real subprocess tasks, the real service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Engine, open_engine
+from bot.settings import load_settings
+from core.models import Execution, ExecutionStatus
+from core.store import ExecutionQuery
+from tests.conftest import FIXTURES
+
+S = ExecutionStatus
+PACK = FIXTURES / "workflow_pack"
+
+
+def workflow_config(directory: Path, extra: str = "") -> Path:
+    path = directory / "squall.yaml"
+    path.write_text(
+        "store: {url: 'sqlite:///var/squall.db'}\n"
+        f"packs: {{paths: ['{PACK}']}}\n"
+        "http: {enabled: false}\n"
+        "executions: {max_concurrency: 8, python_fork_server: false,"
+        " shutdown_grace_seconds: 0.5}\n" + extra
+    )
+    return path
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    async with open_engine(load_settings(workflow_config(tmp_path))) as opened:
+        yield opened
+
+
+async def run(engine: Engine, ref: str, timeout: float = 20, **params: object) -> Execution:
+    requested = await engine.executions.request(ref, params, context={"user": "alice"})
+    return await engine.executions.wait(requested.id, timeout=timeout)
+
+
+async def children(engine: Engine, parent: str) -> list[Execution]:
+    found = await engine.store.executions.list(ExecutionQuery(parent=parent, limit=1000))
+    return sorted(found, key=lambda e: e.start_timestamp)
+
+
+async def wait_for(
+    engine: Engine, execution_id: str, *statuses: S, timeout: float = 10
+) -> Execution:
+    async def poll() -> Execution:
+        while True:
+            current = await engine.store.executions.get(execution_id)
+            if current is not None and current.status in statuses:
+                return current
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def task_execution(engine: Engine, parent: str, task: str, timeout: float = 10) -> Execution:
+    async def poll() -> Execution:
+        while True:
+            for child in await children(engine, parent):
+                if child.context["orquesta"]["task_name"] == task:
+                    return child
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+async def test_tasks_are_child_executions_and_data_flows_to_the_output(engine: Engine) -> None:
+    done = await run(engine, "flows.chain", who="ann")
+    assert done.status is S.SUCCEEDED
+    assert done.result == {
+        "output": {"greeting": "hello ann", "loud": "HELLO ANN", "user": "alice"}
+    }
+    tasks = await children(engine, done.id)
+    assert [t.context["orquesta"]["task_name"] for t in tasks] == ["greet", "shout", "done"]
+    for task in tasks:
+        assert task.parent == done.id and task.status is S.SUCCEEDED
+        assert task.context["parent"]["execution_id"] == done.id
+        assert task.context["orquesta"]["route"] == 0
+        assert task.context["user"] == "alice"
+    assert tasks[1].parameters["cmd"] == "echo HELLO ANN"  # rendered by the workflow, as in st2
+    assert done.end_timestamp is not None and done.end_timestamp >= tasks[-1].end_timestamp
+
+
+async def test_with_items_respects_concurrency_and_keeps_item_order(engine: Engine) -> None:
+    names = [f"n{i}" for i in range(6)]
+    done = await run(engine, "flows.items", names=names, concurrency=2)
+    assert done.status is S.SUCCEEDED
+    assert done.result == {"output": {"said": [f"item-{n}" for n in names]}}
+    tasks = await children(engine, done.id)
+    assert sorted(t.context["orquesta"]["item_id"] for t in tasks) == list(range(6))
+    events = sorted(
+        [(t.start_timestamp, 1) for t in tasks] + [(t.end_timestamp, -1) for t in tasks]
+    )
+    running = peak = 0
+    for _, change in events:
+        running += change
+        peak = max(peak, running)
+    assert peak <= 2
+
+
+async def test_a_failure_runs_the_remediation_then_fails_with_errors(engine: Engine) -> None:
+    done = await run(engine, "flows.remediate")
+    assert done.status is S.FAILED
+    assert done.result is not None and done.result["output"] == {"reason": "disk full"}
+    errors = done.result["errors"]
+    assert errors[0]["task_id"] == "deploy" and errors[0]["result"]["return_code"] == 3
+    assert errors[1] == {"type": "error", "message": "Execution failed. See result for details.",
+                         "task_id": "fail"}  # fmt: skip
+    by_task = {t.context["orquesta"]["task_name"]: t for t in await children(engine, done.id)}
+    assert by_task["rollback"].status is S.SUCCEEDED  # ran although the workflow had failed
+    assert done.end_timestamp is not None
+    assert by_task["rollback"].end_timestamp is not None
+    assert done.end_timestamp >= by_task["rollback"].end_timestamp
+
+
+async def test_a_task_can_be_a_workflow(engine: Engine) -> None:
+    done = await run(engine, "flows.nested")
+    assert done.status is S.SUCCEEDED
+    inner = (await children(engine, done.id))[0]
+    assert inner.runner_type == "orquesta" and inner.status is S.SUCCEEDED
+    assert done.result == {"output": {"inner": inner.result["output"]}}  # type: ignore[index]
+    grandchildren = await children(engine, inner.id)
+    assert len(grandchildren) == 3
+    assert all(g.context["parent"]["root"] == done.id for g in grandchildren)
+
+
+async def test_a_broken_workflow_fails_at_start_naming_every_problem(engine: Engine) -> None:
+    done = await run(engine, "flows.broken")
+    assert done.status is S.FAILED
+    messages = [e["message"] for e in done.result["errors"]]  # type: ignore[index]
+    assert any('tasks.task1.next[0].do: The task "nowhere" is not defined.' in m for m in messages)
+    assert any('The action "flows.nonexistent" is not registered.' in m for m in messages)
+    assert any('"core.local" has unexpected input "nope"' in m for m in messages)
+    assert all("broken.yaml" in m for m in messages)
+    assert await children(engine, done.id) == []
+
+
+async def test_retry_runs_the_task_again_as_new_executions(engine: Engine, tmp_path: Path) -> None:
+    done = await run(engine, "flows.retry", marker=str(tmp_path / "marker"))
+    assert done.status is S.SUCCEEDED
+    tries = await children(engine, done.id)
+    assert [t.status for t in tries] == [S.FAILED, S.FAILED, S.SUCCEEDED]
+    assert len({t.id for t in tries}) == 3
+    assert (tmp_path / "marker").read_text().count("x") == 3
+
+
+async def test_a_task_delay_holds_the_task_back(engine: Engine) -> None:
+    done = await run(engine, "flows.delay")
+    assert done.status is S.SUCCEEDED
+    [later] = await children(engine, done.id)
+    assert (later.start_timestamp - done.start_timestamp).total_seconds() >= 1.0
+
+
+async def test_pause_lets_the_running_task_finish_and_starts_nothing_new(engine: Engine) -> None:
+    service = engine.executions
+    workflow = await service.request("flows.slow", {"seconds": 0.6})
+    first = await task_execution(engine, workflow.id, "first")
+    await wait_for(engine, first.id, S.RUNNING)
+    paused = await service.pause(workflow.id)
+    assert paused.status in (S.PAUSING, S.PAUSED)
+    await wait_for(engine, workflow.id, S.PAUSED)
+    assert (await wait_for(engine, first.id, S.SUCCEEDED)).status is S.SUCCEEDED
+    await asyncio.sleep(0.3)
+    assert len(await children(engine, workflow.id)) == 1  # "second" waits
+    await service.resume(workflow.id)
+    done = await service.wait(workflow.id, timeout=10)
+    assert done.status is S.SUCCEEDED and done.result == {"output": {"done": True}}
+    assert [c.status for c in await children(engine, workflow.id)] == [S.SUCCEEDED] * 2
+    statuses = [c.status for c in done.log]
+    assert statuses.index(S.PAUSING) < statuses.index(S.PAUSED) < statuses.index(S.RESUMING)
+
+
+async def test_cancel_stops_the_running_task_and_the_workflow(engine: Engine) -> None:
+    service = engine.executions
+    workflow = await service.request("flows.slow", {"seconds": 30})
+    first = await task_execution(engine, workflow.id, "first")
+    await wait_for(engine, first.id, S.RUNNING)
+    await service.cancel(workflow.id)
+    done = await service.wait(workflow.id, timeout=10)
+    assert done.status is S.CANCELED
+    assert (await service.get(first.id)).status is S.CANCELED  # type: ignore[union-attr]
+    assert len(await children(engine, workflow.id)) == 1
+
+
+async def test_cancel_reaches_a_nested_workflow(engine: Engine) -> None:
+    service = engine.executions
+    outer = await service.request("flows.nested_slow", {})
+    inner = await task_execution(engine, outer.id, "inner")
+    grandchild = await task_execution(engine, inner.id, "first")
+    await wait_for(engine, grandchild.id, S.RUNNING)
+    await service.cancel(outer.id)
+    assert (await service.wait(outer.id, timeout=10)).status is S.CANCELED
+    assert (await service.wait(inner.id, timeout=10)).status is S.CANCELED
+    assert (await service.wait(grandchild.id, timeout=10)).status is S.CANCELED
+
+
+async def test_pause_and_resume_reach_a_nested_workflow(engine: Engine) -> None:
+    service = engine.executions
+    outer = await service.request("flows.nested_slow", {})
+    inner = await task_execution(engine, outer.id, "inner")
+    grandchild = await task_execution(engine, inner.id, "first")
+    await wait_for(engine, grandchild.id, S.RUNNING)
+    await service.pause(outer.id)
+    await wait_for(engine, inner.id, S.PAUSED, S.PAUSING)
+    await service.resume(outer.id)
+    await wait_for(engine, outer.id, S.RUNNING)
+    await service.cancel(outer.id)
+    assert (await service.wait(outer.id, timeout=10)).status is S.CANCELED
+
+
+async def test_pause_refuses_what_is_not_a_workflow(engine: Engine) -> None:
+    from core.executions.service import ExecutionError
+
+    plain = await engine.executions.request("core.noop", {})
+    with pytest.raises(ExecutionError, match="not a workflow"):
+        await engine.executions.pause(plain.id)
