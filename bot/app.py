@@ -20,6 +20,7 @@ from core.authz import Authorizer
 from core.executions.recovery import abandon_orphans
 from core.executions.service import ExecutionOptions, ExecutionService
 from core.gc import GarbageCollector, GcPolicy
+from core.inquiries import InquiryService
 from core.kv.keyfile import load_or_create_key
 from core.kv.service import KeyValueService
 from core.models import utcnow
@@ -31,6 +32,7 @@ from core.runners.inject_trigger import TriggerSink
 from core.runners.registry import (
     RunnerOptions,
     build_runners,
+    connect_inquiries,
     connect_trigger_sink,
     connect_workflow_engine,
 )
@@ -64,6 +66,7 @@ class Engine:
     gate: ApprovalGate
     aliases: AliasIndex
     workflows: WorkflowEngine
+    inquiries: InquiryService
 
 
 def key_path(settings: Settings) -> Path:
@@ -121,9 +124,14 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         aliases = AliasIndex(content.index.aliases.values())
         workflows = WorkflowEngine(service, kv=kv)
         connect_workflow_engine(runners, workflows)
+        inquiries = InquiryService(
+            service, approvals, authz, self_response=settings.workflows.inquiry_self_response
+        )
+        inquiries.connect(emit=_trigger_sink(emitter), workflows=workflows)
+        connect_inquiries(runners, inquiries)
         engine = Engine(
             settings, store, content, service, kv, triggers, rules, authz, audit, approvals, gate,
-            aliases, workflows,
+            aliases, workflows, inquiries,
         )  # fmt: skip
         # Every command then shows the truth; workflows carry on (their engine recovers them).
         resumable = frozenset({WORKFLOW_RUNNER})
@@ -144,7 +152,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             _start_task(stack, refresh, "rule-refresh")
             _start_gc(stack, store, settings)
             await gate.reconcile()
-            _start_task(stack, _sweep_approvals(approvals, gate), "approval-sweep")
+            await inquiries.reconcile()
+            _start_task(stack, _sweep_approvals(approvals, gate, inquiries), "approval-sweep")
         else:
             # stop() of a service that never started: waits for the completion listeners
             # (their actiontrigger instances must be stored) and closes the runners.
@@ -207,7 +216,9 @@ def _start_gc(stack: contextlib.AsyncExitStack, store: Store, settings: Settings
     _start_task(stack, collector.run_forever(interval), "garbage-collector")
 
 
-async def _sweep_approvals(approvals: ApprovalService, gate: ApprovalGate) -> None:
+async def _sweep_approvals(
+    approvals: ApprovalService, gate: ApprovalGate, inquiries: InquiryService
+) -> None:
     """Expire approvals past their TTL (the gate then ends their executions) and re-apply
     decisions another process made but did not apply."""
     while True:
@@ -215,6 +226,7 @@ async def _sweep_approvals(approvals: ApprovalService, gate: ApprovalGate) -> No
         try:
             await approvals.expire_due()
             await gate.reconcile()
+            await inquiries.reconcile()
         except Exception:  # a store hiccup (Mongo failover): try again next time
             logger.exception("approval sweep failed")
 

@@ -11,11 +11,12 @@ posted as a new message in the approval's place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from adapters.base import ChatPlace, SentMessage
 from bot.cards import approval_card, approval_outcome_card
 from bot.outbound import Delivery, DeliveryError
+from bot.settings.schema import RouteSettings
 from core.approval_gate import ApprovalGate
 from core.approvals import ApprovalService
 from core.models import Execution
@@ -30,8 +31,15 @@ RunCardPoster = Callable[[Execution], Awaitable[None]]
 
 
 class ApprovalCards:
-    def __init__(self, delivery: Delivery, approvals: ApprovalService, gate: ApprovalGate) -> None:
+    def __init__(
+        self,
+        delivery: Delivery,
+        approvals: ApprovalService,
+        gate: ApprovalGate,
+        routes: Mapping[str, RouteSettings] | None = None,
+    ) -> None:
         self.delivery = delivery
+        self.routes = routes or {}
         self._sent: dict[str, SentMessage | None] = {}
         self._settled: set[str] = set()
         self._run_card: RunCardPoster | None = None
@@ -49,6 +57,15 @@ class ApprovalCards:
             sent = None
         self._sent[approval.id] = sent
         return sent
+
+    async def post_inquiry(self, approval: Approval) -> SentMessage | None:
+        """An inquiry's card: to its route, else to the chat the workflow was started from."""
+        route = self.routes.get(str(approval.subject.get("route") or ""))
+        place = ChatPlace(route.adapter, route.channel) if route else _place(approval)
+        if place is None or place.adapter not in self.delivery.adapters:
+            logger.info("inquiry %s: no chat to ask in (give it a route)", approval.id)
+            return None
+        return await self.post(place, approval)
 
     async def on_release(self, execution: Execution, approval: Approval) -> None:
         # The gate releases before other approval listeners hear of the decision: show it

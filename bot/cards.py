@@ -144,13 +144,25 @@ def _approval_fields(approval: Approval) -> tuple[Field, ...]:
     return tuple(fields)
 
 
+def yes_no_question(schema: Mapping[str, Any]) -> str | None:
+    """The one boolean a schema asks for, when everything else is optional (so Approve and
+    Deny answer it: st2's default ``continue``, or ``approved`` plus defaults)."""
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or ())
+    booleans = [n for n, p in properties.items() if isinstance(p, Mapping)
+                and p.get("type") == "boolean"]  # fmt: skip
+    if len(booleans) != 1 or not required <= {booleans[0]}:
+        return None
+    return str(booleans[0])
+
+
 def approval_buttons(approval: Approval) -> tuple[Button, ...]:
     """Approve/Deny for the default schema; one button per choice for a single enum field.
 
     Other schemas get no buttons here: adapters with forms add one (Slack's modal), and the
     card text shows the typed ``respond <id> {json}``.
     """
-    if approval.schema == APPROVE_OR_DENY:
+    if approval.schema == APPROVE_OR_DENY or yes_no_question(approval.schema):
         return (
             Button("Approve", f"approve {approval.id}", "primary"),
             Button("Deny", f"deny {approval.id}", "danger"),

@@ -15,6 +15,7 @@ from bot.cli_events import add_event_parsers
 from bot.cli_gc import add_gc_parser
 from bot.cli_kv import add_key_parser
 from bot.cli_rules import add_rule_parser
+from bot.cli_workflows import add_inquiry_parser, add_workflow_execution_parsers
 from bot.logs import configure_logging
 from core.models import ExecutionStatus
 
@@ -36,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--async", dest="run_async", action="store_true", help="print id, exit")
     run.set_defaults(handler=commands.run)
 
-    ex = sub.add_parser("execution", parents=[common], help="list, get or cancel executions")
+    ex = sub.add_parser(
+        "execution", parents=[common], help="list, get, cancel, pause, resume or rerun executions"
+    )
     ex_sub = ex.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     ex_list = ex_sub.add_parser("list", parents=[common], help="recent executions")
     ex_list.add_argument(
@@ -53,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = ex_sub.add_parser(name, parents=[common], help=f"{name} one execution")
         cmd.add_argument("id")
         cmd.set_defaults(handler=handler)
+    add_workflow_execution_parsers(ex_sub, common)
 
     action = sub.add_parser("action", parents=[common], help="list or show actions")
     action_sub = action.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
@@ -79,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_event_parsers(sub, common)
     add_doctor_parser(sub, common)
     add_gc_parser(sub, common)
+    add_inquiry_parser(sub, common)
 
     serve = sub.add_parser("serve", parents=[common], help="run Squall (console chat, web)")
     serve.add_argument("--no-console", action="store_true", help="no interactive prompt")

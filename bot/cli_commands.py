@@ -83,7 +83,15 @@ async def execution_get(args: argparse.Namespace) -> int:
         if execution is None:
             raise LookupError(f"execution {args.id} not found")
         api = engine.executions.to_api(execution)
-    emit(args, api, execution_summary(api))
+        tasks = await engine.store.executions.list(ExecutionQuery(parent=execution.id, limit=1000))
+    human = execution_summary(api)
+    if tasks:
+        tasks.sort(key=lambda t: t.start_timestamp)
+        api["children"] = [t.id for t in tasks]
+        rows = [{"id": t.id, "task": (t.context.get("orquesta") or {}).get("task_name"),
+                 "status": str(t.status), "action": t.action_ref} for t in tasks]  # fmt: skip
+        human += "\ntasks:\n" + table(rows, ("id", "task", "status", "action"))
+    emit(args, api, human)
     return 0 if execution.status is ExecutionStatus.SUCCEEDED else 1
 
 

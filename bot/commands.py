@@ -27,7 +27,7 @@ from core.aliases import AliasMatch, AmbiguousAliasMatch, NoAliasMatch
 from core.aliases.commands import call_parameters
 from core.aliases.params import alias_parameters
 from core.aliases.parser import literal_score
-from core.approvals import ApprovalRefused
+from core.approvals import ANYONE, ApprovalRefused, yes_no_response
 from core.authz import Decision, SquallUser
 from core.executions.api import parameter_schema
 from core.executions.service import ExecutionError
@@ -344,16 +344,20 @@ async def _approvals(cmd: ChatCommands, turn: Turn, words: list[str]) -> None:
 def _may_answer(cmd: ChatCommands, user: SquallUser, approval: Approval) -> bool:
     if user.name == approval.requester and not approval.requester_may_approve:
         return False
-    return user.name in approval.approvers or any(
-        cmd.engine.authz.has_role(user, role) for role in approval.approver_roles
+    return (
+        ANYONE in approval.approvers
+        or user.name in approval.approvers
+        or any(cmd.engine.authz.has_role(user, role) for role in approval.approver_roles)
     )
 
 
 async def _answer(cmd: ChatCommands, turn: Turn, words: list[str], approved: bool) -> None:
     if not words:
         raise ValueError("which approval? give its id")
+    approval = await cmd.engine.approvals.get(words[0])
+    response = yes_no_response(approval.schema, approved) if approval else {"approved": approved}
     await cmd.engine.approvals.respond(
-        words[0], turn.squall_user, {"approved": approved}, turn.place.to_context()
+        words[0], turn.squall_user, response, turn.place.to_context()
     )
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from core.store.base import Store
 
 __all__ = [
+    "ANYONE",
     "ApprovalListener",
     "ApprovalRefused",
     "ApprovalRequest",
@@ -38,6 +39,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ApprovalListener = Callable[[Approval], Awaitable[None]]
+# In ``approvers``: any Squall user may answer (an inquiry that names no users or roles).
+ANYONE = "*"
 _PENDING = ApprovalStatus.PENDING
 _APPROVED = ApprovalStatus.APPROVED
 _CANCELED = ApprovalStatus.CANCELED
@@ -67,6 +70,29 @@ class ApprovalRequest:
     requester_may_approve: bool = False
     ttl: timedelta | None = None
     schema: dict[str, Any] | None = None
+
+
+def yes_no_response(schema: dict[str, Any], approved: bool) -> dict[str, Any]:
+    """What ``approve``/``deny`` (typed or a button) answer: ``{"approved": …}``, or — for a
+    schema that asks one yes/no question under another name (st2's default ``continue``) —
+    that boolean."""
+    properties = schema.get("properties") or {}
+    if "approved" in properties or not isinstance(properties, dict):
+        return {"approved": approved}
+    booleans = [name for name, prop in properties.items()
+                if isinstance(prop, dict) and prop.get("type") == "boolean"]  # fmt: skip
+    required = [name for name in booleans if name in (schema.get("required") or ())]
+    chosen = required or booleans
+    return {chosen[0]: approved} if len(chosen) == 1 else {"approved": approved}
+
+
+def with_defaults(schema: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """``response`` with the schema's top-level property defaults filled in."""
+    filled = dict(response)
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict) and "default" in prop and name not in filled:
+            filled[name] = prop["default"]
+    return filled
 
 
 def split_approvers(entries: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -230,8 +256,9 @@ class ApprovalService:
         if approval.status is not _PENDING:
             raise ApprovalRefused(_already(approval))
         self._check_responder(approval, user)
+        response = with_defaults(approval.schema, response)
         _check_response(approval, response)
-        status = ApprovalStatus.DENIED if response.get("approved") is False else _APPROVED
+        status = ApprovalStatus.DENIED if _says_no(approval, response) else _APPROVED
         decided = approval.decide(status, at=now, by=user.name, response=response, place=place)
         return await self._commit(approval, decided, user, place)
 
@@ -250,8 +277,10 @@ class ApprovalService:
             raise ApprovalRefused(
                 f"{user.name} requested approval {approval.id} and may not answer it"
             )
-        if user.name in approval.approvers or any(
-            self._authorizer.has_role(user, role) for role in approval.approver_roles
+        if (
+            ANYONE in approval.approvers
+            or user.name in approval.approvers
+            or any(self._authorizer.has_role(user, role) for role in approval.approver_roles)
         ):
             return
         raise ApprovalRefused(
@@ -287,6 +316,12 @@ class ApprovalService:
             reason=reason,
             details={"status": str(approval.status), "requester": approval.requester},
         )
+
+
+def _says_no(approval: Approval, response: dict[str, Any]) -> bool:
+    """A denial: the approve/deny question of the schema answered no."""
+    [(name, _)] = yes_no_response(approval.schema, False).items()
+    return response.get(name) is False
 
 
 def _identity(user: SquallUser) -> str | None:

@@ -185,6 +185,16 @@ class ExecutionsSettings:
 
 
 @dataclass(frozen=True)
+class WorkflowsSettings:
+    """Orquesta workflows and their inquiries (``core.ask``)."""
+
+    # Whether the person who started a workflow may answer its inquiries themselves.
+    inquiry_self_response: bool = True
+    # Least seconds between two edits of a workflow's progress card in chat.
+    progress_interval_seconds: Annotated[float, between(0.0)] = 2.0
+
+
+@dataclass(frozen=True)
 class HttpRunnerSettings:
     """Outbound requests of the http-request runner (``core.http``): SSRF guard rails."""
 
@@ -358,6 +368,7 @@ class Settings:
     rules: RulesSettings = field(default_factory=RulesSettings)
     timers: TimersSettings = field(default_factory=TimersSettings)
     executions: ExecutionsSettings = field(default_factory=ExecutionsSettings)
+    workflows: WorkflowsSettings = field(default_factory=WorkflowsSettings)
     runners: RunnersSettings = field(default_factory=RunnersSettings)
     log: LogSettings = field(default_factory=LogSettings)
     crypto: CryptoSettings = field(default_factory=CryptoSettings)

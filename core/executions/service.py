@@ -122,6 +122,11 @@ class ExecutionService:
         )
 
     @property
+    def is_serving(self) -> bool:
+        """Whether this process runs executions (``start`` was called and not stopped)."""
+        return self._intake_open
+
+    @property
     def running_count(self) -> int:
         return len(self._running)
 
@@ -333,6 +338,8 @@ class ExecutionService:
             return current
         if current.status not in (S.PAUSED, S.PAUSING):
             raise ExecutionError(f"execution {execution_id} is {current.status}; cannot resume")
+        if current.status is S.PAUSED:
+            current = await self._cas(current, S.RESUMING) or current
         await controller.resume(current)
         return await self.store.executions.get(execution_id) or current
 

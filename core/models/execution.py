@@ -115,7 +115,7 @@ class Execution:
         check_rerun(self.status)
         now = utcnow()
         status = ExecutionStatus.RESUMING
-        return replace(self, status=status, end_timestamp=None,
+        return replace(self, status=status, end_timestamp=None, result=None,
                        log=(*self.log, StatusChange(status, now)))  # fmt: skip
 
     def with_changes(self, **changes: Any) -> Execution:

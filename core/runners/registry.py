@@ -11,6 +11,7 @@ from core.runners.base import Runner
 from core.runners.chat_post import ChatPoster, ChatPostRunner
 from core.runners.http import HttpRequestRunner
 from core.runners.inject_trigger import InjectTriggerRunner, TriggerSink
+from core.runners.inquirer import InquirerRunner
 from core.runners.noop import NoopRunner
 from core.runners.orquesta import OrquestaRunner
 from core.runners.python import PythonScriptRunner
@@ -18,6 +19,7 @@ from core.runners.shell import LocalShellCmdRunner, LocalShellScriptRunner
 from core.runners.ssrf import HttpPolicy
 
 if TYPE_CHECKING:
+    from core.inquiries import InquiryService
     from core.workflows.engine import WorkflowEngine
 
 
@@ -50,6 +52,7 @@ def build_runners(
         InjectTriggerRunner(),
         ChatPostRunner(),
         OrquestaRunner(),
+        InquirerRunner(),
     ]
     return {runner.runner_type.name: runner for runner in runners}
 
@@ -73,3 +76,10 @@ def connect_workflow_engine(runners: Mapping[str, Runner], engine: WorkflowEngin
     for runner in runners.values():
         if isinstance(runner, OrquestaRunner):
             runner.connect(engine)
+
+
+def connect_inquiries(runners: Mapping[str, Runner], inquiries: InquiryService) -> None:
+    """Give ``core.ask``'s runner the inquiry service (built after the approvals)."""
+    for runner in runners.values():
+        if isinstance(runner, InquirerRunner):
+            runner.connect(inquiries)

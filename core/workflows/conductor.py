@@ -168,6 +168,53 @@ class Conductor:
                 f'Unable to change workflow status from "{current}" to "{status}".'
             )
 
+    # -- rerun ----------------------------------------------------------------------------
+    def rerun_candidates(self) -> list[Entry]:
+        """The tasks a plain rerun runs again: the latest run of each task that failed."""
+        state = self.state
+        return [state.sequence[i] for i in sorted(state.latest.values())
+                if state.sequence[i].status in ABENDED]  # fmt: skip
+
+    def request_rerun(
+        self, tasks: list[str] | None = None, no_reset: set[str] | None = None
+    ) -> None:
+        """Run a completed workflow again from ``tasks`` (default: its failed tasks), each in
+        the context it ran in before; with-items tasks named in ``no_reset`` run only their
+        items that did not succeed. Output and errors start over; the workflow resumes."""
+        state = self.state
+        if state.status not in COMPLETED:
+            raise WorkflowStatusError(
+                f'Unable to rerun workflow: it is "{state.status}", not completed.'
+            )
+        if tasks:
+            unknown = sorted(t for t in tasks if not any(e.id == t for e in state.sequence))
+            if unknown:
+                raise WorkflowStatusError(
+                    f"Unable to rerun tasks that never ran: {', '.join(unknown)}."
+                )
+            entries = [state.sequence[i] for i in sorted(state.latest.values())
+                       if state.sequence[i].id in tasks]  # fmt: skip
+        else:
+            entries = self.rerun_candidates()
+        if not entries:
+            raise WorkflowStatusError("Unable to rerun workflow: no failed task to rerun.")
+        for entry in entries:
+            staged = state.stage(Staged(entry.id, entry.route, list(entry.ctx_in), dict(entry.prev),
+                                        ready=True))  # fmt: skip
+            if entry.id in (no_reset or set()) and entry.item_statuses is not None:
+                staged.items = Items(len(entry.item_statuses))
+                results = entry.result if isinstance(entry.result, list) else []
+                for index, status in enumerate(entry.item_statuses):
+                    if status == "succeeded":
+                        result = results[index] if index < len(results) else None
+                        state.set_item(staged, index, "succeeded", result)
+            entry.term = False
+            state.touch(entry)
+        state.reruns.append([state.index_of(e.id, e.route) or 0 for e in entries])
+        state.errors = []
+        state.output = None
+        state.status = "resuming"
+
     # -- next tasks -----------------------------------------------------------------------
     def next_tasks(self) -> list[TaskRequest]:
         """The staged tasks that can run now, rendered, sorted by task name and route."""
@@ -339,6 +386,8 @@ class Conductor:
                     still.completed = True
             result = self._task_result(spec.items is not None, staged, event)
             entry.result = result
+            if staged is not None and staged.items is not None:
+                entry.item_statuses = staged.items.statuses()
             state.touch(entry)
             context = self._task_context(entry, result)
             if state.status in ACTIVE and self._retry_due(entry, context):

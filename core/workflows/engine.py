@@ -78,6 +78,15 @@ _EXECUTION_STATUS: Final[Mapping[str, ExecutionStatus]] = {
 _INHERITED: Final = ("user", "api_user", "chat", "action_alias_ref", "source_channel")
 
 
+# A request recorded in the workflow execution's status → (what to ask the conductor, the
+# conductor statuses in which it is not applied yet).
+_REQUESTS: Final[Mapping[ExecutionStatus, tuple[str, frozenset[str]]]] = {
+    S.CANCELING: ("canceled", frozenset({"running", "resuming", "pausing", "paused"})),
+    S.PAUSING: ("paused", frozenset({"running", "resuming"})),
+    S.RESUMING: ("resuming", frozenset({"paused"})),
+}
+
+
 def child_execution_id(workflow_id: str, entry: int, item: int | None, attempt: int) -> str:
     """The id of a task's child execution: the same every time the same step is taken."""
     seed = f"{workflow_id}:{entry}:{'' if item is None else item}:{attempt}"
@@ -256,8 +265,13 @@ class WorkflowEngine:
         return child_execution_id(live.id, index, item, attempt)
 
     # -- one step -------------------------------------------------------------------------
-    async def _step(self, live: _Live) -> None:
-        """Start what can start, save, request the children, mirror the status (under lock)."""
+    async def _step(self, live: _Live, *, heard: bool = False) -> None:
+        """Start what can start, save, request the children, mirror the status (under lock).
+        ``heard``: a request in the execution's status was just applied (do not re-apply)."""
+        requested = None if heard else await self._requested_elsewhere(live)
+        if requested is not None:
+            await self._apply_request(live, requested)
+            return
         if live.definition.mentions_kv:
             live.conductor.kv = await self._kv(live.definition, live.context)
         requests = self._schedule(live)
@@ -387,10 +401,22 @@ class WorkflowEngine:
         if saved:
             live.version += 1
             return True
-        # Someone else moved this workflow (another process): start over from the store.
+        # Someone else moved this workflow (another process): start over from the store, and
+        # re-read the children, so nothing this step applied is lost.
         logger.warning("workflow %s: state changed elsewhere; reloading", live.id)
         self._forget(live)
+        self._spawn(self._readopt(live.id), f"workflow-reload-{live.id}")
         return False
+
+    async def _readopt(self, workflow_id: str) -> None:
+        async with self._lock(workflow_id):
+            execution = await self.store.executions.get(workflow_id)
+            if execution is None or execution.is_completed or workflow_id in self._live:
+                return
+            live = await self._load(execution)
+            if live is not None:
+                await self._reconcile(live)
+                await self._step(live)
 
     # -- the workflow execution's own status ------------------------------------------------
     async def _mirror(self, live: _Live) -> None:
@@ -452,6 +478,8 @@ class WorkflowEngine:
         await self._request(execution, "resuming")
 
     async def _request(self, execution: Execution, status: str) -> None:
+        if not self.service.is_serving:
+            return  # recorded in the execution's status: the serving process applies it
         async with self._lock(execution.id):
             live = self._live.get(execution.id) or await self._load(execution)
             if live is None:
@@ -459,6 +487,7 @@ class WorkflowEngine:
             await self._apply_request(live, status)
 
     async def _apply_request(self, live: _Live, status: str) -> None:
+        """Tell the conductor (and the active children) to cancel, pause or resume; step."""
         conductor = live.conductor
         before = conductor.status
         with contextlib.suppress(WorkflowStatusError):
@@ -471,7 +500,9 @@ class WorkflowEngine:
             current = await self.store.executions.get(live.id)
             if current is not None and current.status in (S.PAUSED, S.PAUSING):
                 await self.service.set_status(current, S.RESUMING)
-        await self._step(live)
+        if conductor.status == before:
+            logger.info("workflow %s: %s request while %s changes nothing", live.id, status, before)
+        await self._step(live, heard=True)
         await self._propagate(live, status)
 
     async def _propagate(self, live: _Live, status: str) -> None:
@@ -501,24 +532,25 @@ class WorkflowEngine:
         return found
 
     # -- inquiries ------------------------------------------------------------------------
-    async def resume_after_answer(self, workflow_id: str) -> None:
-        """An inquiry of this workflow was answered (or timed out): if the workflow paused
-        only because it was waiting, it carries on (st2 resumes the root workflow)."""
-        async with self._lock(workflow_id):
-            live = self._live.get(workflow_id)
+    async def resume_after_answer(self, answered: Execution) -> None:
+        """An inquiry of this workflow was answered (or timed out): apply it and, if the
+        workflow paused only because it was waiting, carry on (st2 resumes the workflow)."""
+        if answered.parent is None:
+            return
+        async with self._lock(answered.parent):
+            live = self._live.get(answered.parent)
             if live is None:
-                execution = await self.store.executions.get(workflow_id)
+                execution = await self.store.executions.get(answered.parent)
                 if execution is None or execution.is_completed:
                     return
                 live = await self._load(execution)
-            if live is None or live.paused_by_request:
+            if live is None:
                 return
-            while live.inbox:  # the answer itself first
-                batch, live.inbox = live.inbox, {}
-                for child in batch.values():
-                    self._apply_child(live, child)
+            live.inbox.pop(answered.id, None)
+            self._apply_child(live, answered)
             state = live.state
-            if live.conductor.status == "paused" and not state.has_status(("pending", "paused")):
+            waiting = state.has_status(("pending", "paused"))
+            if live.conductor.status == "paused" and not live.paused_by_request and not waiting:
                 await self._apply_request(live, "resuming")
             else:
                 await self._step(live)
@@ -527,8 +559,34 @@ class WorkflowEngine:
     async def rerun(
         self, execution_id: str, *, tasks: Iterable[str] = (), no_reset: Iterable[str] = ()
     ) -> Execution:
-        """Rerun a completed workflow: its failed tasks, or ``tasks`` (st2-format §10.9)."""
-        raise ExecutionError("rerun is not implemented yet")
+        """Rerun a completed workflow: its failed tasks, or ``tasks`` (st2-format §10.9), in
+        the same execution (it goes ``resuming`` → ``running``); with-items tasks named in
+        ``no_reset`` keep their succeeded items."""
+        async with self._lock(execution_id):
+            execution = await self.store.executions.get(execution_id)
+            if execution is None or execution.runner_type != RUNNER_TYPE:
+                raise ExecutionError(f"execution {execution_id} is not a workflow execution")
+            if not execution.is_completed:
+                raise ExecutionError(
+                    f"execution {execution_id} is {execution.status}; only a completed workflow "
+                    "can be rerun"
+                )
+            stored = await self.store.workflows.load(execution.id)
+            action = self.service.index.actions.get(execution.action_ref)
+            definition = self.definitions.get(action)[0] if action else None
+            if stored is None or definition is None:
+                raise ExecutionError(f"workflow {execution_id} has no state or definition to rerun")
+            live = self._restore(execution, definition, stored)
+            try:
+                live.conductor.request_rerun(list(tasks) or None, set(no_reset))
+            except WorkflowStatusError as exc:
+                raise ExecutionError(str(exc)) from None
+            revived = execution.rerun().with_changes(owner=str(self.owner))
+            if not await self.service.replace(execution, revived):
+                raise ExecutionError(f"execution {execution_id} changed meanwhile; try again")
+            self._live[execution.id] = live
+            await self._step(live)
+        return await self.store.executions.get(execution_id) or revived
 
     # -- loading and recovery -------------------------------------------------------------
     def _lock(self, workflow_id: str) -> asyncio.Lock:
@@ -685,18 +743,19 @@ class WorkflowEngine:
     async def _poll(self) -> None:
         for live in list(self._live.values()):
             await self.store.executions.renew_lease(live.id, str(self.owner), utcnow() + LEASE)
-            current = await self.store.executions.get(live.id)
-            if current is None:
-                continue
-            wanted = {S.CANCELING: "canceled", S.PAUSING: "paused", S.RESUMING: "resuming"}
-            status = wanted.get(current.status)
-            if status is None:
-                continue
-            conductor_status = live.conductor.status
-            if (status, conductor_status) in (("canceled", "running"), ("canceled", "paused"),
-                                              ("canceled", "pausing"), ("paused", "running"),
-                                              ("resuming", "paused")):  # fmt: skip
-                await self._request(current, status)
+            if await self._requested_elsewhere(live) is not None:
+                await self._advance(live)  # an idle workflow: step it to apply the request
+
+    async def _requested_elsewhere(self, live: _Live) -> str | None:
+        """A cancel, pause or resume recorded in the execution's status (by this process's
+        service or another's CLI) that the conductor has not heard yet."""
+        current = await self.store.executions.get(live.id)
+        if current is None:
+            return None
+        wanted = _REQUESTS.get(current.status)
+        if wanted is not None and live.conductor.status in wanted[1]:
+            return wanted[0]
+        return None
 
     async def close(self) -> None:
         self._closed = True

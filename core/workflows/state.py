@@ -54,6 +54,8 @@ class Entry:
     # Squall: the action's result (for ``task()``), the child executions, and when.
     result: Any = None
     children: list[str] = field(default_factory=list)
+    # With-items: each item's final status, kept so a rerun can run only the failed ones.
+    item_statuses: list[str] | None = None
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -68,6 +70,8 @@ class Entry:
             doc["result"] = self.result
         if self.children:
             doc["children"] = self.children
+        if self.item_statuses is not None:
+            doc["item_statuses"] = self.item_statuses
         return doc
 
     @classmethod
@@ -77,7 +81,7 @@ class Entry:
             prev=dict(doc.get("prev") or {}), next=dict(doc.get("next") or {}),
             status=doc.get("status", "null"), ctx_out=dict(doc["ctxs"].get("out") or {}),
             term=bool(doc.get("term")), retry=doc.get("retry"), result=doc.get("result"),
-            children=list(doc.get("children") or ()),
+            children=list(doc.get("children") or ()), item_statuses=doc.get("item_statuses"),
         )  # fmt: skip
 
 

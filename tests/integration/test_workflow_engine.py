@@ -220,3 +220,50 @@ async def test_pause_refuses_what_is_not_a_workflow(engine: Engine) -> None:
     plain = await engine.executions.request("core.noop", {})
     with pytest.raises(ExecutionError, match="not a workflow"):
         await engine.executions.pause(plain.id)
+
+
+async def test_rerun_runs_the_failed_task_again_in_the_same_execution(
+    engine: Engine, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    done = await run(engine, "flows.gated", gate=str(gate))
+    assert done.status is S.FAILED
+    first_tasks = await children(engine, done.id)
+    assert [t.context["orquesta"]["task_name"] for t in first_tasks] == ["prepare", "check"]
+    gate.write_text("open")
+    revived = await engine.workflows.rerun(done.id)
+    assert revived.status in (S.RESUMING, S.RUNNING)
+    again = await engine.executions.wait(done.id, timeout=10)
+    assert again.status is S.SUCCEEDED and again.result == {"output": {"checked": "open"}}
+    tasks = await children(engine, done.id)
+    names = [t.context["orquesta"]["task_name"] for t in tasks]
+    assert names == ["prepare", "check", "check", "finish"]  # prepare did not run again
+    statuses = [c.status for c in again.log]
+    assert statuses.index(S.FAILED) < statuses.index(S.RESUMING) < len(statuses) - 1
+
+
+async def test_rerun_of_named_tasks_and_items_without_reset(engine: Engine, tmp_path: Path) -> None:
+    done = await run(engine, "flows.items_gate", gate=str(tmp_path / "gate"))
+    assert done.status is S.FAILED
+    before = await children(engine, done.id)
+    assert sorted(t.status for t in before).count(S.FAILED) == 1
+    (tmp_path / "gate").write_text("open")
+    await engine.workflows.rerun(done.id, tasks=["each"], no_reset=["each"])
+    again = await engine.executions.wait(done.id, timeout=10)
+    assert again.status is S.SUCCEEDED
+    assert again.result == {"output": {"said": ["a", "b", "c"]}}
+    rerun_items = (await children(engine, done.id))[len(before) :]
+    assert [t.context["orquesta"]["item_id"] for t in rerun_items] == [1]  # only the failed one
+
+
+async def test_rerun_refuses_a_running_workflow_and_unknown_tasks(engine: Engine) -> None:
+    from core.executions.service import ExecutionError
+
+    running = await engine.executions.request("flows.slow", {"seconds": 5})
+    await wait_for(engine, running.id, S.RUNNING)
+    with pytest.raises(ExecutionError, match="only a completed workflow can be rerun"):
+        await engine.workflows.rerun(running.id)
+    await engine.executions.cancel(running.id)
+    await engine.executions.wait(running.id, timeout=10)
+    with pytest.raises(ExecutionError, match="never ran: nope"):
+        await engine.workflows.rerun(running.id, tasks=["nope"])

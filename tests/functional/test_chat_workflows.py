@@ -1,0 +1,172 @@
+"""Workflows from chat through the console adapter: inquiry approval cards and progress cards.
+
+alice (ops) starts workflows; bob and erin may answer the inquiry of flows.ask; carol may not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from adapters.console.testing import Posted, TestChat
+from bot.app import open_engine
+from bot.chat import close_adapters
+from bot.chat_runtime import ChatRuntime, open_chat
+from bot.settings import load_settings
+from core.models import ExecutionStatus
+from core.models.approval import ApprovalStatus
+from core.store import ExecutionQuery
+from tests.conftest import FIXTURES
+
+S = ExecutionStatus
+USERS = """
+users:
+  alice: {identities: ["console:local:alice"], roles: [ops]}
+  bob: {identities: ["console:local:bob"]}
+  erin: {identities: ["console:local:erin"]}
+  carol: {identities: ["console:local:carol"]}
+roles:
+  ops:
+    - allow: {actions: ["flows.*"]}
+"""
+
+
+def config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "squall.yaml"
+    path.write_text(
+        "store: {url: 'sqlite:///var/squall.db'}\n"
+        f"packs: {{paths: ['{FIXTURES / 'workflow_pack'}']}}\n"
+        "http: {enabled: false}\n"
+        "executions: {max_concurrency: 8, python_fork_server: false}\n"
+        "workflows: {progress_interval_seconds: 0.05}\n"
+        f"{extra}{USERS}"
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running(path: Path, chat: TestChat) -> AsyncIterator[ChatRuntime]:
+    settings = load_settings(path)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(close_adapters, [chat.adapter])
+        engine = await stack.enter_async_context(open_engine(settings))
+        yield await stack.enter_async_context(open_chat(engine, [chat.adapter]))
+
+
+def is_approval_card(posted: Posted) -> bool:
+    return posted.message.approval is not None and not posted.edited
+
+
+async def start_ask(chat: TestChat, runtime: ChatRuntime) -> tuple[str, Posted]:
+    chat.push("run flows.ask", user_id="alice")
+    card = await chat.wait_for(is_approval_card)
+    engine = runtime.commands.engine
+    [workflow] = await engine.store.executions.list(ExecutionQuery(action_ref="flows.ask"))
+    return workflow.id, card
+
+
+async def test_an_inquiry_asks_in_chat_and_an_allowed_approve_resumes(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat) as runtime:
+        engine = runtime.commands.engine
+        workflow_id, card = await start_ask(chat, runtime)
+        approval = card.message.approval
+        assert approval is not None
+        assert card.message.title == "approve: waiting for an answer"
+        assert [b.command for b in card.message.buttons] == [
+            f"approve {approval.id}", f"deny {approval.id}"]  # fmt: skip
+        assert "reason (string)" in card.message.text
+        paused = await wait_status(engine, workflow_id, S.PAUSED)
+        assert paused.status is S.PAUSED
+
+        chat.push(f"approve {approval.id}", user_id="carol")
+        refusal = await chat.wait_for(lambda p: "carol may not answer" in p.text)
+        assert refusal.message.ephemeral
+        assert (await engine.approvals.get(approval.id)).status is ApprovalStatus.PENDING  # type: ignore[union-attr]
+        assert (await engine.store.executions.get(workflow_id)).status is S.PAUSED  # type: ignore[union-attr]
+
+        chat.push(card.message.buttons[0].command, user_id="bob")  # the Approve button
+        outcome = await chat.wait_for(lambda p: p.edited and p.message_id == card.message_id)
+        assert "approved by bob" in outcome.text
+        done = await engine.executions.wait(workflow_id, timeout=10)
+        assert done.status is S.SUCCEEDED
+        assert done.result == {"output": {"reason": "none given"}}
+        tasks = await engine.store.executions.list(ExecutionQuery(parent=workflow_id))
+        names = {t.context["orquesta"]["task_name"]: t for t in tasks}
+        assert "go" in names and "stop" not in names
+        assert names["approve"].result["response"] == {"approved": True, "reason": "none given"}  # type: ignore[index]
+
+
+async def test_deny_takes_the_other_branch(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat) as runtime:
+        engine = runtime.commands.engine
+        workflow_id, card = await start_ask(chat, runtime)
+        approval = card.message.approval
+        assert approval is not None
+        chat.push(
+            f'respond {approval.id} {{"approved": false, "reason": "not today"}}', user_id="erin"
+        )
+        done = await engine.executions.wait(workflow_id, timeout=10)
+        assert done.status is S.SUCCEEDED
+        tasks = await engine.store.executions.list(ExecutionQuery(parent=workflow_id))
+        assert "stop" in {t.context["orquesta"]["task_name"] for t in tasks}
+
+
+async def test_two_simultaneous_answers_make_exactly_one_decision(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat) as runtime:
+        engine = runtime.commands.engine
+        workflow_id, card = await start_ask(chat, runtime)
+        approval = card.message.approval
+        assert approval is not None
+        chat.push(f"approve {approval.id}", user_id="bob")
+        chat.push(f"deny {approval.id}", user_id="erin")
+        loser = await chat.wait_for(lambda p: "was already" in p.text)
+        assert loser.message.ephemeral
+        decided = await engine.approvals.get(approval.id)
+        assert decided is not None and decided.status in (ApprovalStatus.APPROVED,
+                                                          ApprovalStatus.DENIED)  # fmt: skip
+        assert decided.decided_by in ("bob", "erin") and decided.decided_by in loser.text
+        done = await engine.executions.wait(workflow_id, timeout=10)
+        tasks = await engine.store.executions.list(ExecutionQuery(parent=workflow_id))
+        branches = {t.context["orquesta"]["task_name"] for t in tasks} & {"go", "stop"}
+        assert done.status is S.SUCCEEDED and len(branches) == 1
+        audit = [e for e in await engine.audit.list(limit=50) if e.kind == "approval.decide"]
+        assert len(audit) == 1
+
+
+async def test_an_unanswered_inquiry_times_out_and_the_workflow_handles_it(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat) as runtime:
+        engine = runtime.commands.engine
+        requested = await engine.executions.request(
+            "flows.ask_quick", {}, context={"user": "alice"}
+        )
+        await wait_status(engine, requested.id, S.PAUSED)
+        [pending] = await engine.approvals.list_pending()
+        assert pending.expires_at is not None  # one minute: let it pass without waiting
+        await engine.store.approvals.replace(
+            replace(pending, expires_at=pending.created_at), expected_status=pending.status
+        )
+        await engine.approvals.expire_due()
+        done = await engine.executions.wait(requested.id, timeout=30)
+        assert done.status is S.SUCCEEDED, done.result
+        tasks = await engine.store.executions.list(ExecutionQuery(parent=requested.id))
+        by_name = {t.context["orquesta"]["task_name"]: t for t in tasks}
+        assert by_name["approve"].status is S.TIMEOUT
+        assert "expired" in by_name
+
+
+async def wait_status(engine: object, execution_id: str, status: S, timeout: float = 10) -> object:
+    async def poll() -> object:
+        while True:
+            current = await engine.store.executions.get(execution_id)  # type: ignore[attr-defined]
+            if current is not None and current.status is status:
+                return current
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(poll(), timeout)
