@@ -129,8 +129,9 @@ def test_pause_resume_and_inquiry_answers_reach_the_serving_process(
             capsys, config, "inquiry", "respond", inquiry, "--approve", "--as", "carol"
         )
         assert code == 1 and "carol may not answer" in err
-        code, answered, _ = cli(capsys, config, "inquiry", "respond", inquiry, "-r",
-                                '{"approved": true, "reason": "from the cli"}', "--as", "bob")  # fmt: skip
+        answer = '{"approved": true, "reason": "from the cli"}'
+        code, answered, _ = cli(capsys, config, "inquiry", "respond", inquiry, "-r", answer,
+                                "--as", "bob")  # fmt: skip
         assert code == 0 and answered["status"] == "approved"
         assert wait_status(config, ask["id"], "succeeded", "failed") == "succeeded"
         code, done, _ = cli(capsys, config, "execution", "get", ask["id"])
