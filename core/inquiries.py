@@ -151,10 +151,14 @@ class InquiryService:
 
     # -- answers --------------------------------------------------------------------------
     async def on_decided(self, approval: Approval) -> None:
-        """Approval listener: end the asking execution as the decision says (idempotent)."""
+        """Approval listener: end the asking execution as the decision says (idempotent).
+
+        Only a serving process applies it (the one conducting the workflow); a decision made
+        by the CLI is applied by the serving process's sweep (``reconcile``)."""
         if (
             approval.subject.get("kind") != INQUIRY_KIND
             or approval.status is ApprovalStatus.PENDING
+            or not self.executions.is_serving
         ):
             return
         execution = await self.executions.get(approval.id)

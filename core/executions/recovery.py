@@ -47,8 +47,12 @@ async def abandon_orphans(
     """
     now = utcnow()
     abandoned: list[Execution] = []
+    await release_dead_claims(store, now)
     for execution in await _in_flight(store):
         if execution.runner_type in resumable or not owner_is_gone(execution, now):
+            continue
+        if execution.status is ExecutionStatus.SCHEDULED:
+            await _requeue(store, execution)
             continue
         error = ABANDONED_ERROR.format(owner=execution.owner or "never started")
         new = execution.transition(
@@ -61,3 +65,30 @@ async def abandon_orphans(
         if execution.pgid and kill_leftover_group(execution.pgid, execution.id):
             logger.warning("killed leftover process group %s of %s", execution.pgid, execution.id)
     return abandoned
+
+
+async def _requeue(store: Store, execution: Execution) -> None:
+    """Scheduled but never started (the runner runs only after ``running``): run it again."""
+    new = execution.transition(ExecutionStatus.REQUESTED, owner=None, lease_expires=None)
+    if await store.executions.replace(new, expected_status=execution.status):
+        logger.warning("execution %s requeued: its process stopped before starting it", new.id)
+
+
+async def release_dead_claims(store: Store, now: datetime) -> int:
+    """Requested executions claimed by a process that died before scheduling them: clear the
+    claim so the next claimer need not wait for the lease to run out."""
+    released = 0
+    offset = 0
+    while True:
+        page = await store.executions.list(
+            ExecutionQuery(statuses=(ExecutionStatus.REQUESTED,), limit=PAGE, offset=offset)
+        )
+        offset += len(page)
+        for execution in page:
+            if execution.owner is None or not owner_is_gone(execution, now):
+                continue
+            free = execution.with_changes(owner=None, lease_expires=None)
+            if await store.executions.replace(free, expected_status=execution.status):
+                released += 1
+        if len(page) < PAGE:
+            return released

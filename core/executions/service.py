@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from core.executions.api import execution_to_api
 from core.executions.owner import OwnerId
+from core.faults import fault_point
 from core.kv.decrypted import mark_decrypted, recording_decryptions
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
@@ -454,6 +455,7 @@ class ExecutionService:
             claimed = await self.store.executions.claim(str(self.owner), now + LEASE, now)
             if claimed is None:
                 return None
+            fault_point(f"execution {claimed.action_ref} claimed {claimed.id}")
             # A concurrency policy may delay or cancel it; then the next one gets its turn.
             if not self.policies.governs(claimed.action_ref) or await self.policies.admit(claimed):
                 return await self._cas(claimed, S.SCHEDULED)
@@ -514,6 +516,7 @@ class ExecutionService:
         """Move ``current`` to ``status`` if nobody else changed it first; None if we lost."""
         new = current.transition(status, **changes)
         if await self.store.executions.replace(new, expected_status=current.status):
+            fault_point(f"execution {new.action_ref} {status} {new.id}")
             if new.is_completed:
                 self._notify_waiters(new)
                 self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner

@@ -46,7 +46,11 @@ IN_FLIGHT: frozenset[ExecutionStatus] = frozenset(
 TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     S.REQUESTED: frozenset({S.SCHEDULED, S.DELAYED, S.CANCELING, S.CANCELED, S.FAILED}),
     S.DELAYED: frozenset({S.REQUESTED, S.SCHEDULED, S.CANCELING, S.CANCELED, S.FAILED}),
-    S.SCHEDULED: frozenset({S.RUNNING, S.CANCELING, S.CANCELED, S.FAILED, S.TIMEOUT, S.ABANDONED}),
+    # scheduled → requested: startup recovery requeues what a dead process scheduled but never
+    # started (its runner had not run, so running it now runs it once).
+    S.SCHEDULED: frozenset(
+        {S.RUNNING, S.REQUESTED, S.CANCELING, S.CANCELED, S.FAILED, S.TIMEOUT, S.ABANDONED}
+    ),
     S.RUNNING: frozenset(
         {
             S.SUCCEEDED,

@@ -34,6 +34,7 @@ from typing import Any, Final
 from core.executions.owner import OwnerId
 from core.executions.recovery import owner_is_gone
 from core.executions.service import ExecutionError, ExecutionService
+from core.faults import fault_point
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
 from core.models import COMPLETED, Execution, ExecutionStatus, utcnow
@@ -107,6 +108,7 @@ class _Live:
     delays: dict[str, str] = field(default_factory=dict)  # route key → ISO time it may start
     paused_by_request: bool = False
     dirty: bool = False  # changed outside a step (a refused child): step again
+    saved_head: dict[str, Any] | None = None
     drainer: asyncio.Task[None] | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
@@ -165,7 +167,7 @@ class WorkflowEngine:
             live = self._live.get(execution.id) or await self._load(execution)
             if live is None:
                 live = await self._begin(execution, definition)
-            await self._step(live)
+            await self._step(live, mirror=True)
         return RunnerResult(S.RUNNING, {})
 
     async def _begin(self, execution: Execution, definition: WorkflowDefinition) -> _Live:
@@ -265,9 +267,10 @@ class WorkflowEngine:
         return child_execution_id(live.id, index, item, attempt)
 
     # -- one step -------------------------------------------------------------------------
-    async def _step(self, live: _Live, *, heard: bool = False) -> None:
+    async def _step(self, live: _Live, *, heard: bool = False, mirror: bool = False) -> None:
         """Start what can start, save, request the children, mirror the status (under lock).
-        ``heard``: a request in the execution's status was just applied (do not re-apply)."""
+        ``heard``: a request in the execution's status was just applied (do not re-apply);
+        ``mirror``: mirror the status even if nothing changed (a workflow just loaded)."""
         requested = None if heard else await self._requested_elsewhere(live)
         if requested is not None:
             await self._apply_request(live, requested)
@@ -276,11 +279,14 @@ class WorkflowEngine:
             live.conductor.kv = await self._kv(live.definition, live.context)
         requests = self._schedule(live)
         live.conductor.render_output()  # once completed; saved before the status says so
-        if not await self._save(live):
-            return
+        saved = await self._save(live)
+        if saved is None:
+            return  # another process moved the workflow: reloaded from the store
         for request in requests:
             await self._request_child(live, request)
-        if self._live.get(live.id) is live:
+        if (saved or mirror) and self._live.get(live.id) is live:
+            # Only after a change: a step that changed nothing has nothing new to mirror (and
+            # a stale copy must never overwrite the status).
             await self._mirror(live)
 
     def _schedule(self, live: _Live) -> list[_ChildRequest]:
@@ -374,6 +380,7 @@ class WorkflowEngine:
                 context=context, render_live=False, parent=live.id,
                 execution_id=request.execution_id,
             )  # fmt: skip
+            fault_point(f"workflow child requested {request.task}")
         except (ParameterError, UnknownActionError, ExecutionError, ValueError) as exc:
             await self._refused_child(live, request, exc)
 
@@ -387,11 +394,15 @@ class WorkflowEngine:
         live.dirty = True  # the failure may stage remediation: one more step
         self._drain_soon(live)
 
-    async def _save(self, live: _Live) -> bool:
+    async def _save(self, live: _Live) -> bool | None:
+        """True: saved; False: nothing changed, nothing written; None: lost the CAS."""
         delta = live.state.take_delta()
         head = {"conductor": delta.head, "delays": dict(live.delays),
                 "paused_by_request": live.paused_by_request}  # fmt: skip
         records = [WorkflowRecord(kind, key, doc) for kind, key, doc in delta.records()]
+        if not records and head == live.saved_head:
+            return False  # nothing changed (a child went running): no write
+        live.saved_head = head
         repo = self.store.workflows
         if live.version == 0:
             saved = await repo.create(live.id, head, records)
@@ -400,13 +411,14 @@ class WorkflowEngine:
                                     records=records)  # fmt: skip
         if saved:
             live.version += 1
+            fault_point(f"workflow state saved v{live.version}")
             return True
         # Someone else moved this workflow (another process): start over from the store, and
         # re-read the children, so nothing this step applied is lost.
         logger.warning("workflow %s: state changed elsewhere; reloading", live.id)
         self._forget(live)
         self._spawn(self._readopt(live.id), f"workflow-reload-{live.id}")
-        return False
+        return None
 
     async def _readopt(self, workflow_id: str) -> None:
         async with self._lock(workflow_id):
@@ -416,7 +428,7 @@ class WorkflowEngine:
             live = await self._load(execution)
             if live is not None:
                 await self._reconcile(live)
-                await self._step(live)
+                await self._step(live, mirror=True)
 
     # -- the workflow execution's own status ------------------------------------------------
     async def _mirror(self, live: _Live) -> None:
@@ -445,6 +457,8 @@ class WorkflowEngine:
         except ValueError:
             logger.error("workflow %s: cannot go %s -> %s", current.id, current.status, target)
             return True
+        logger.debug("workflow %s: %s -> %s (conductor %s)", current.id, current.status, target,
+                     conductor.status)  # fmt: skip
         for status in path:
             changes: dict[str, Any] = {}
             if status in COMPLETED:
@@ -490,6 +504,7 @@ class WorkflowEngine:
         """Tell the conductor (and the active children) to cancel, pause or resume; step."""
         conductor = live.conductor
         before = conductor.status
+        logger.debug("workflow %s: %s requested while %s", live.id, status, before)
         with contextlib.suppress(WorkflowStatusError):
             conductor.request_status(status)
         if status == "paused":
@@ -666,7 +681,7 @@ class WorkflowEngine:
                 result = await self.start_fresh(owned)
                 return result
             await self._reconcile(live)
-            await self._step(live)
+            await self._step(live, mirror=True)
         return True
 
     async def start_fresh(self, execution: Execution) -> bool:

@@ -67,7 +67,7 @@ def wait_status(config: Path, execution_id: str, *statuses: str, timeout: float 
 
 @contextlib.contextmanager
 def serving(config: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (config.parent / "serve.log").open("wb")
+    log = (config.parent / "serve.log").open("wb")  # closed after the process ends
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--no-console", "--config", str(config)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,

@@ -176,3 +176,26 @@ async def test_chat_text_is_never_a_template(engine: Engine) -> None:
     done = await engine.executions.wait(execution.id, timeout=10)
     assert done.result is not None
     assert done.result["stdout"] == "{{ st2kv.system.password | decrypt_kv }}"
+
+
+async def test_startup_requeues_what_a_dead_process_scheduled_but_never_started(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path)
+    settings = load_settings(config)
+    marker = tmp_path / "ran"
+    async with open_engine(settings, start=False) as cli:
+        requested = await cli.executions.request("core.local", {"cmd": f"echo x >> {marker}"})
+        # Scheduled by a process that died before running it (no owner left alive).
+        orphan = requested.transition(S.SCHEDULED, owner="elsewhere:1:1")
+        assert await cli.store.executions.replace(orphan, expected_status=S.REQUESTED)
+        claimed = requested.with_changes(id="f" * 24, owner="elsewhere:1:1",
+                                         lease_expires=requested.start_timestamp)  # fmt: skip
+        await cli.store.executions.insert(claimed)  # claimed, lease already run out
+    async with open_engine(settings) as serve:
+        done = await serve.executions.wait(requested.id, timeout=20)
+        other = await serve.executions.wait(claimed.id, timeout=20)
+    assert done.status is S.SUCCEEDED and other.status is S.SUCCEEDED
+    assert marker.read_text().count("x") == 2  # each ran once
+    assert [c.status for c in done.log] == [S.REQUESTED, S.SCHEDULED, S.REQUESTED, S.SCHEDULED,
+                                            S.RUNNING, S.SUCCEEDED]  # fmt: skip

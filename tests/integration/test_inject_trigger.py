@@ -133,8 +133,8 @@ async def test_abandoned_at_startup_emits_actiontrigger(config: Path) -> None:
     settings = load_settings(config)
     async with open_engine(settings, start=False) as cli_engine:
         requested = await cli_engine.executions.request("core.noop", {})
-        # Claimed by a process that vanished before taking a lease.
-        orphan = requested.transition(S.SCHEDULED)
+        # Started by a process that vanished before taking a lease.
+        orphan = requested.transition(S.SCHEDULED).transition(S.RUNNING)
         assert await cli_engine.store.executions.replace(orphan, expected_status=S.REQUESTED)
     async with open_engine(settings, start=False) as cli_engine:  # abandons it
         [instance] = await action_triggers(cli_engine, requested.id)

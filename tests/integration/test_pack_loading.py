@@ -16,6 +16,7 @@ BROKEN = FIXTURES / "broken"
 CONFIGS = FIXTURES / "configs"
 
 CORE_ACTIONS = [
+    "core.ask",
     "core.echo",
     "core.error",
     "core.http",

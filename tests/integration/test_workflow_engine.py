@@ -16,13 +16,14 @@ from tests.conftest import FIXTURES
 
 S = ExecutionStatus
 PACK = FIXTURES / "workflow_pack"
+BROKEN = FIXTURES / "workflow_broken"
 
 
 def workflow_config(directory: Path, extra: str = "") -> Path:
     path = directory / "squall.yaml"
     path.write_text(
         "store: {url: 'sqlite:///var/squall.db'}\n"
-        f"packs: {{paths: ['{PACK}']}}\n"
+        f"packs: {{paths: ['{PACK}', '{BROKEN}']}}\n"
         "http: {enabled: false}\n"
         "executions: {max_concurrency: 8, python_fork_server: false,"
         " shutdown_grace_seconds: 0.5}\n" + extra
@@ -131,11 +132,11 @@ async def test_a_task_can_be_a_workflow(engine: Engine) -> None:
 
 
 async def test_a_broken_workflow_fails_at_start_naming_every_problem(engine: Engine) -> None:
-    done = await run(engine, "flows.broken")
+    done = await run(engine, "badflows.broken")
     assert done.status is S.FAILED
     messages = [e["message"] for e in done.result["errors"]]  # type: ignore[index]
     assert any('tasks.task1.next[0].do: The task "nowhere" is not defined.' in m for m in messages)
-    assert any('The action "flows.nonexistent" is not registered.' in m for m in messages)
+    assert any('The action "badflows.nonexistent" is not registered.' in m for m in messages)
     assert any('"core.local" has unexpected input "nope"' in m for m in messages)
     assert all("broken.yaml" in m for m in messages)
     assert await children(engine, done.id) == []
