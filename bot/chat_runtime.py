@@ -20,6 +20,7 @@ from bot.commands import ChatCommands
 from bot.inbound import Inbound, addressed, identify, ignore_own, rate_limit
 from bot.launch import Launcher
 from bot.outbound import Delivery, Replies, RunCards
+from bot.progress import ProgressCards
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from core.aliases.commands import alias_commands
@@ -134,7 +135,11 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
     check_chat_config(engine, adapters)
     settings = engine.settings
     delivery = Delivery({a.name: a for a in adapters}, attempts=settings.chat.delivery_attempts)
-    cards = RunCards(delivery, engine.executions, aliases=engine.content.index.aliases.get)
+    progress = ProgressCards(delivery, interval=settings.workflows.progress_interval_seconds)
+    engine.executions.add_change_listener(progress.on_child_change)
+    cards = RunCards(
+        delivery, engine.executions, aliases=engine.content.index.aliases.get, progress=progress
+    )
     outbox = ChatOutbox(delivery, settings.routes, cards)
     engine.executions.add_completion_listener(cards.on_completed)
     engine.executions.add_completion_listener(RouteSink(outbox, engine.content.index).on_completed)
@@ -168,3 +173,4 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
         yield runtime
     finally:
         await bot.stop_intake()
+        await progress.close()

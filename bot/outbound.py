@@ -22,7 +22,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.base import (
     Capabilities,
@@ -36,6 +36,9 @@ from bot.cards import ack_card, result_card, status_card
 from core.aliases.render import render_result
 from core.executions.service import ExecutionService
 from core.models import Alias, Execution, utcnow
+
+if TYPE_CHECKING:
+    from bot.progress import ProgressCards
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +176,10 @@ class RunCards:
         *,
         aliases: AliasLookup = lambda ref: None,
         ack_timeout: float = 30.0,
+        progress: ProgressCards | None = None,
     ) -> None:
         self.delivery = delivery
+        self.progress = progress
         self.executions = executions
         self.aliases = aliases
         self.ack_timeout = ack_timeout
@@ -191,6 +196,8 @@ class RunCards:
         ``request`` so the result finds the card."""
         sent_future: asyncio.Future[SentMessage | None] = asyncio.get_running_loop().create_future()
         self._cards[execution.id] = _Card(sent_future)
+        if self.progress is not None and execution.runner_type == "orquesta":
+            self.progress.track(execution, sent_future)
         sent = None
         try:
             api = self.executions.to_api(execution)
@@ -205,7 +212,11 @@ class RunCards:
 
     async def on_completed(self, execution: Execution) -> None:
         """Completion listener: the result edits the card, or is posted where the run began."""
+        if self.progress is not None:
+            await self.progress.finish(execution.id)
         known = self._cards.pop(execution.id, None)
+        if known is None and execution.parent is not None:
+            return  # a workflow's task: its workflow's card shows it
         sent = None
         if known is not None:
             async with asyncio.timeout(self.ack_timeout):

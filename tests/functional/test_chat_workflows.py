@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -170,3 +172,36 @@ async def wait_status(engine: object, execution_id: str, status: S, timeout: flo
             await asyncio.sleep(0.02)
 
     return await asyncio.wait_for(poll(), timeout)
+
+
+async def test_a_workflow_run_card_shows_progress_then_the_result(tmp_path: Path) -> None:
+    chat = TestChat()
+    interval = 0.3
+    path = (
+        config(tmp_path)
+        .read_text()
+        .replace("progress_interval_seconds: 0.05", f"progress_interval_seconds: {interval}")
+    )
+    (tmp_path / "squall.yaml").write_text(path)
+    edits: list[tuple[float, Posted]] = []
+    chat.add_observer(lambda p: edits.append((time.monotonic(), p)) if p.edited else None)
+    async with running(tmp_path / "squall.yaml", chat) as runtime:
+        names = json.dumps([f"n{i}" for i in range(24)])
+        chat.push(f"run flows.items names='{names}' concurrency=3", user_id="alice")
+        ack = await chat.next_message()
+        done = await chat.wait_for(
+            lambda p: p.edited and p.message_id == ack.message_id and p.message.status == "succeeded",
+            timeout=30)  # fmt: skip
+        engine = runtime.commands.engine
+        [workflow] = await engine.store.executions.list(ExecutionQuery(action_ref="flows.items"))
+    mine = [(at, p) for at, p in edits if p.message_id == ack.message_id]
+    progress = [(at, p) for at, p in mine if p.message.text.startswith("tasks:")]
+    assert progress, "no progress edit"
+    assert "done" in progress[-1][1].message.text and "running" in progress[-1][1].message.text
+    posted = [p for p in chat.posted if not p.edited]
+    assert [p.message_id for p in posted] == [ack.message_id]  # tasks post nothing of their own
+    assert mine[-1][1] is done  # the result edit comes last
+    gaps = [b - a for (a, _), (b, _) in zip(progress, progress[1:], strict=False)]
+    assert all(gap >= interval * 0.9 for gap in gaps), gaps  # throttled
+    assert len(progress) < 24 * 3  # far fewer edits than task status changes
+    assert workflow.status is S.SUCCEEDED
