@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -189,9 +190,11 @@ async def test_a_workflow_run_card_shows_progress_then_the_result(tmp_path: Path
         names = json.dumps([f"n{i}" for i in range(24)])
         chat.push(f"run flows.items names='{names}' concurrency=3", user_id="alice")
         ack = await chat.next_message()
-        done = await chat.wait_for(
-            lambda p: p.edited and p.message_id == ack.message_id and p.message.status == "succeeded",
-            timeout=30)  # fmt: skip
+
+        def finished(p: Posted) -> bool:
+            return p.edited and p.message_id == ack.message_id and p.message.status == "succeeded"
+
+        done = await chat.wait_for(finished, timeout=30)
         engine = runtime.commands.engine
         [workflow] = await engine.store.executions.list(ExecutionQuery(action_ref="flows.items"))
     mine = [(at, p) for at, p in edits if p.message_id == ack.message_id]
@@ -201,7 +204,7 @@ async def test_a_workflow_run_card_shows_progress_then_the_result(tmp_path: Path
     posted = [p for p in chat.posted if not p.edited]
     assert [p.message_id for p in posted] == [ack.message_id]  # tasks post nothing of their own
     assert mine[-1][1] is done  # the result edit comes last
-    gaps = [b - a for (a, _), (b, _) in zip(progress, progress[1:], strict=False)]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(progress)]
     assert all(gap >= interval * 0.9 for gap in gaps), gaps  # throttled
     assert len(progress) < 24 * 3  # far fewer edits than task status changes
     assert workflow.status is S.SUCCEEDED
