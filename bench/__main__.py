@@ -21,6 +21,7 @@ SUITES = (
     "bench.chat",
     "bench.webhooks",
     "bench.timers",
+    "bench.workflows",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

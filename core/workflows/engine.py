@@ -88,6 +88,15 @@ _REQUESTS: Final[Mapping[ExecutionStatus, tuple[str, frozenset[str]]]] = {
 }
 
 
+def _pending_request(execution: Execution, conductor_status: str) -> str | None:
+    """A cancel, pause or resume recorded in the workflow execution's status that a conductor
+    in ``conductor_status`` has not applied yet."""
+    wanted = _REQUESTS.get(execution.status)
+    if wanted is not None and conductor_status in wanted[1]:
+        return wanted[0]
+    return None
+
+
 def child_execution_id(workflow_id: str, entry: int, item: int | None, attempt: int) -> str:
     """The id of a task's child execution: the same every time the same step is taken."""
     seed = f"{workflow_id}:{entry}:{'' if item is None else item}:{attempt}"
@@ -109,6 +118,7 @@ class _Live:
     paused_by_request: bool = False
     dirty: bool = False  # changed outside a step (a refused child): step again
     saved_head: dict[str, Any] | None = None
+    mirrored: str | None = None  # the conductor status last mirrored onto the execution
     drainer: asyncio.Task[None] | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
@@ -267,14 +277,10 @@ class WorkflowEngine:
         return child_execution_id(live.id, index, item, attempt)
 
     # -- one step -------------------------------------------------------------------------
-    async def _step(self, live: _Live, *, heard: bool = False, mirror: bool = False) -> None:
+    async def _step(self, live: _Live, *, mirror: bool = False) -> None:
         """Start what can start, save, request the children, mirror the status (under lock).
-        ``heard``: a request in the execution's status was just applied (do not re-apply);
-        ``mirror``: mirror the status even if nothing changed (a workflow just loaded)."""
-        requested = None if heard else await self._requested_elsewhere(live)
-        if requested is not None:
-            await self._apply_request(live, requested)
-            return
+        ``mirror``: look at the execution's status even if the conductor's did not change (a
+        workflow just loaded, or a request from another process may be waiting)."""
         if live.definition.mentions_kv:
             live.conductor.kv = await self._kv(live.definition, live.context)
         requests = self._schedule(live)
@@ -284,9 +290,11 @@ class WorkflowEngine:
             return  # another process moved the workflow: reloaded from the store
         for request in requests:
             await self._request_child(live, request)
-        if (saved or mirror) and self._live.get(live.id) is live:
-            # Only after a change: a step that changed nothing has nothing new to mirror (and
-            # a stale copy must never overwrite the status).
+        if self._live.get(live.id) is not live:
+            return
+        # Only after a change of status: a stale copy must never overwrite the status, and
+        # reading the execution (its parameters can be large) on every step would cost O(n).
+        if mirror or (saved and live.conductor.status != live.mirrored):
             await self._mirror(live)
 
     def _schedule(self, live: _Live) -> list[_ChildRequest]:
@@ -330,10 +338,10 @@ class WorkflowEngine:
         if self._live.get(live.id) is live and not self._closed:
             self._spawn(self._advance(live), f"workflow-delay-{live.id}")
 
-    async def _advance(self, live: _Live) -> None:
+    async def _advance(self, live: _Live, *, mirror: bool = False) -> None:
         async with self._lock(live.id):
             if self._live.get(live.id) is live:
-                await self._step(live)
+                await self._step(live, mirror=mirror)
 
     def _start_task(self, live: _Live, task: TaskRequest, out: list[_ChildRequest]) -> bool:
         """Mark the task's actions running and name their children; True if it completed
@@ -433,13 +441,23 @@ class WorkflowEngine:
     # -- the workflow execution's own status ------------------------------------------------
     async def _mirror(self, live: _Live) -> None:
         conductor = live.conductor
+        current = await self.store.executions.get(live.id)
+        requested = self._request_waiting(live, current)
+        if requested is not None:
+            # A cancel, pause or resume recorded in the status (e.g. by another process's
+            # CLI) that the conductor has not heard yet: apply it, never overwrite it.
+            await self._apply_request(live, requested)
+            return
         target = _EXECUTION_STATUS.get(conductor.status)
         if target is None:
             return
         if target in COMPLETED and (live.state.has_active_tasks or live.delays or live.dirty):
+            live.mirrored = None  # look again after the next step
             return  # remediation after a failure still runs: finish after it
-        for _ in range(3):
-            current = await self.store.executions.get(live.id)
+        live.mirrored = conductor.status
+        for attempt in range(3):
+            if attempt:
+                current = await self.store.executions.get(live.id)
             if current is None or current.status is target:
                 break
             if current.is_completed:
@@ -517,7 +535,8 @@ class WorkflowEngine:
                 await self.service.set_status(current, S.RESUMING)
         if conductor.status == before:
             logger.info("workflow %s: %s request while %s changes nothing", live.id, status, before)
-        await self._step(live, heard=True)
+            live.mirrored = None  # look at the status again after this step
+        await self._step(live)
         await self._propagate(live, status)
 
     async def _propagate(self, live: _Live, status: str) -> None:
@@ -758,19 +777,19 @@ class WorkflowEngine:
     async def _poll(self) -> None:
         for live in list(self._live.values()):
             await self.store.executions.renew_lease(live.id, str(self.owner), utcnow() + LEASE)
-            if await self._requested_elsewhere(live) is not None:
-                await self._advance(live)  # an idle workflow: step it to apply the request
+            current = await self.store.executions.get(live.id)
+            if self._request_waiting(live, current) is not None:
+                await self._advance(live, mirror=True)  # idle: step it to apply the request
 
-    async def _requested_elsewhere(self, live: _Live) -> str | None:
-        """A cancel, pause or resume recorded in the execution's status (by this process's
-        service or another's CLI) that the conductor has not heard yet."""
-        current = await self.store.executions.get(live.id)
-        if current is None:
+    @staticmethod
+    def _request_waiting(live: _Live, current: Execution | None) -> str | None:
+        """A cancel, pause or resume someone recorded in the execution's status (not the
+        status this engine itself mirrored there last) that the conductor has not applied."""
+        if current is None or (
+            live.mirrored is not None and current.status is _EXECUTION_STATUS.get(live.mirrored)
+        ):
             return None
-        wanted = _REQUESTS.get(current.status)
-        if wanted is not None and live.conductor.status in wanted[1]:
-            return wanted[0]
-        return None
+        return _pending_request(current, live.conductor.status)
 
     async def close(self) -> None:
         self._closed = True

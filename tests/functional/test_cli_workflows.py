@@ -136,3 +136,17 @@ def test_pause_resume_and_inquiry_answers_reach_the_serving_process(
         assert wait_status(config, ask["id"], "succeeded", "failed") == "succeeded"
         code, done, _ = cli(capsys, config, "execution", "get", ask["id"])
         assert done["result"] == {"output": {"reason": "from the cli"}}
+
+
+def test_pack_validate_reports_every_workflow_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["pack", "validate", str(FIXTURES / "workflow_broken" / "badflows")])
+    out, err = capsys.readouterr()
+    lines = (out + err).strip().splitlines()
+    assert code == 1
+    assert any('broken.yaml: tasks.task1.next[0].do: The task "nowhere" is not defined.' in line
+               and "(line 6)" in line for line in lines)  # fmt: skip
+    assert any("tasks.task1.action: The action \"badflows.nonexistent\" is not registered." in line
+               for line in lines)  # fmt: skip
+    assert any('tasks.task2.input.nope: Action "core.local" has unexpected input "nope"' in line
+               for line in lines)  # fmt: skip
+    assert main(["pack", "validate", str(FIXTURES / "workflow_pack" / "flows")]) == 0
