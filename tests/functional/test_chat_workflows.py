@@ -100,6 +100,8 @@ async def test_an_inquiry_asks_in_chat_and_an_allowed_approve_resumes(tmp_path: 
         tasks = await engine.store.executions.list(ExecutionQuery(parent=workflow_id))
         names = {t.context["orquesta"]["task_name"]: t for t in tasks}
         assert "go" in names and "stop" not in names
+        [asked] = await engine.store.trigger_instances.list(trigger="core.st2.generic.inquiry")
+        assert asked.payload == {"id": approval.id, "route": ""}
         assert names["approve"].result["response"] == {"approved": True, "reason": "none given"}  # type: ignore[index]
 
 
@@ -208,3 +210,39 @@ async def test_a_workflow_run_card_shows_progress_then_the_result(tmp_path: Path
     assert all(gap >= interval * 0.9 for gap in gaps), gaps  # throttled
     assert len(progress) < 24 * 3  # far fewer edits than task status changes
     assert workflow.status is S.SUCCEEDED
+
+
+async def test_an_open_inquiry_goes_to_its_route_and_self_answers_can_be_refused(
+    tmp_path: Path,
+) -> None:
+    chat = TestChat()
+    extra = "routes: {ops: {adapter: console, channel: alerts}}\n"
+    path = (
+        config(tmp_path, extra)
+        .read_text()
+        .replace(
+            "workflows: {progress_interval_seconds: 0.05}",
+            "workflows: {progress_interval_seconds: 0.05, inquiry_self_response: false}",
+        )
+    )
+    (tmp_path / "squall.yaml").write_text(path)
+    async with running(tmp_path / "squall.yaml", chat) as runtime:
+        engine = runtime.commands.engine
+        chat.push("run flows.ask_anyone", user_id="alice")
+        card = await chat.wait_for(is_approval_card)
+        assert card.place.channel == "alerts"  # the inquiry's route
+        approval = card.message.approval
+        assert approval is not None and approval.approvers == ("*",)
+        assert [b.label for b in card.message.buttons] == ["Approve", "Deny"]  # st2's `continue`
+        chat.push(f"approve {approval.id}", user_id="alice")
+        refusal = await chat.wait_for(lambda p: "may not answer" in p.text)
+        assert "alice requested" in refusal.text
+        chat.push(f"approve {approval.id}", user_id="carol")  # anyone else may
+        [workflow] = await engine.store.executions.list(
+            ExecutionQuery(action_ref="flows.ask_anyone")
+        )
+        done = await engine.executions.wait(workflow.id, timeout=10)
+        assert done.status is S.SUCCEEDED
+        [question] = await engine.store.executions.list(ExecutionQuery(parent=workflow.id))
+        assert question.result["response"] == {"continue": True}  # type: ignore[index]
+        assert question.result["responded_by"] == "carol"  # type: ignore[index]

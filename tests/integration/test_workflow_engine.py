@@ -268,3 +268,23 @@ async def test_rerun_refuses_a_running_workflow_and_unknown_tasks(engine: Engine
     await engine.executions.wait(running.id, timeout=10)
     with pytest.raises(ExecutionError, match="never ran: nope"):
         await engine.workflows.rerun(running.id, tasks=["nope"])
+
+
+async def test_cancel_stops_items_in_flight_and_starts_no_more(engine: Engine) -> None:
+    service = engine.executions
+    workflow = await service.request("flows.items_slow", {})
+
+    async def two_running() -> list[Execution]:
+        while True:
+            found = [c for c in await children(engine, workflow.id) if c.status is S.RUNNING]
+            if len(found) == 2:
+                return found
+            await asyncio.sleep(0.02)
+
+    running = await asyncio.wait_for(two_running(), 10)
+    await service.cancel(workflow.id)
+    done = await service.wait(workflow.id, timeout=15)
+    assert done.status is S.CANCELED
+    tasks = await children(engine, workflow.id)
+    assert {t.id for t in tasks} == {t.id for t in running}  # items 3..5 never started
+    assert all(t.status is S.CANCELED for t in tasks)
