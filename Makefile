@@ -46,7 +46,7 @@ oracle: .venv-oracle/.installed
 	  || echo "warning: could not build the Orquesta oracle; conformance tests will skip"; \
 	else echo "note: no Python 3.8 found; the Orquesta conformance tests will skip"; fi
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed oracle
 	$(BIN)/python -m bench
 
 clean:

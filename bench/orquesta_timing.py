@@ -18,15 +18,18 @@ from orquesta import conducting, events, statuses
 from orquesta.specs import native as native_specs
 
 
+class _OutOfTime(Exception):
+    pass
+
+
 class _Store:
     def __init__(self, path):
         self.db = sqlite3.connect(path)
         self.db.execute("create table wf (id integer primary key, state text)")
 
     def save(self, conductor):
-        self.db.execute(
-            "insert or replace into wf values (1, ?)", (json.dumps(conductor.serialize()),)
-        )
+        state = json.dumps(conductor.serialize())
+        self.db.execute("insert or replace into wf values (1, ?)", (state,))
         self.db.commit()
 
     def load(self):
@@ -34,60 +37,64 @@ class _Store:
         return conducting.WorkflowConductor.deserialize(json.loads(state))
 
 
-def _run(case, deadline):
-    spec = native_specs.WorkflowSpec(case["workflow"])
-    conductor = conducting.WorkflowConductor(spec, inputs=case.get("inputs") or {})
-    conductor.request_workflow_status(statuses.RUNNING)
-    store = None
-    if case.get("persist"):
-        store = _Store(os.path.join(tempfile.mkdtemp(), "st2.db"))
-        store.save(conductor)
-    done = 0
+class _Rehearsal:
+    """Every next task marked running, then succeeded; with a store, the conductor is
+    reloaded before and saved after each event, as StackStorm's engine does."""
 
-    def event(task_id, route, ev):
-        nonlocal conductor
-        if store is not None:
-            conductor = store.load()
-        conductor.update_task_state(task_id, route, ev)
-        if store is not None:
-            store.save(conductor)
+    def __init__(self, case, deadline):
+        spec = native_specs.WorkflowSpec(case["workflow"])
+        self.conductor = conducting.WorkflowConductor(spec, inputs=case.get("inputs") or {})
+        self.conductor.request_workflow_status(statuses.RUNNING)
+        self.store = None
+        if case.get("persist"):
+            self.store = _Store(os.path.join(tempfile.mkdtemp(), "st2.db"))
+            self.store.save(self.conductor)
+        self.deadline = deadline
+        self.done = 0
 
-    while True:
-        if time.perf_counter() > deadline:
-            return done, False
-        if store is not None:
-            conductor = store.load()
-        next_tasks = conductor.get_next_tasks()
-        if not next_tasks:
-            return done, True
-        for task in next_tasks:
-            if "items_count" in task:
-                for action in task["actions"]:
-                    event(
-                        task["id"],
-                        task["route"],
-                        events.TaskItemActionExecutionEvent(action["item_id"], statuses.RUNNING),
-                    )
-            else:
-                event(task["id"], task["route"], events.ActionExecutionEvent(statuses.RUNNING))
-        for task in next_tasks:
-            if "items_count" in task:
-                results = [None] * task["items_count"]
-                for action in task["actions"]:
-                    event(
-                        task["id"],
-                        task["route"],
-                        events.TaskItemActionExecutionEvent(
-                            action["item_id"],
-                            statuses.SUCCEEDED,
-                            result=None,
-                            accumulated_result=list(results),
-                        ),
-                    )
-                    done += 1
-            else:
-                event(task["id"], task["route"], events.ActionExecutionEvent(statuses.SUCCEEDED))
-                done += 1
+    def event(self, task, ev):
+        if time.perf_counter() > self.deadline:
+            raise _OutOfTime()
+        if self.store is not None:
+            self.conductor = self.store.load()
+        self.conductor.update_task_state(task["id"], task["route"], ev)
+        if self.store is not None:
+            self.store.save(self.conductor)
+
+    def next_tasks(self):
+        if self.store is not None:
+            self.conductor = self.store.load()
+        found = self.conductor.get_next_tasks()
+        if self.store is not None:
+            self.store.save(self.conductor)  # get_next_tasks stages items: keep that too
+        return found
+
+    def run(self):
+        while True:
+            next_tasks = self.next_tasks()
+            if not next_tasks:
+                return
+            for task in next_tasks:
+                if "items_count" in task:
+                    for action in task["actions"]:
+                        item = action["item_id"]
+                        self.event(
+                            task, events.TaskItemActionExecutionEvent(item, statuses.RUNNING)
+                        )
+                else:
+                    self.event(task, events.ActionExecutionEvent(statuses.RUNNING))
+            for task in next_tasks:
+                if "items_count" in task:
+                    results = [None] * task["items_count"]
+                    for action in task["actions"]:
+                        done = events.TaskItemActionExecutionEvent(
+                            action["item_id"], statuses.SUCCEEDED, result=None,
+                            accumulated_result=list(results))  # fmt: skip
+                        self.event(task, done)
+                        self.done += 1
+                else:
+                    self.event(task, events.ActionExecutionEvent(statuses.SUCCEEDED))
+                    self.done += 1
 
 
 def main():
@@ -95,12 +102,12 @@ def main():
     for case in json.load(sys.stdin)["cases"]:
         budget = float(case.get("budget") or 120)
         start = time.perf_counter()
-        done, finished = _run(case, start + budget)
-        elapsed = time.perf_counter() - start
-        if finished:
-            results.append({"seconds": elapsed, "tasks": done})
-        else:
-            results.append({"timeout": budget, "tasks": done})
+        rehearsal = _Rehearsal(case, start + budget)
+        try:
+            rehearsal.run()
+            results.append({"seconds": time.perf_counter() - start, "tasks": rehearsal.done})
+        except _OutOfTime:
+            results.append({"timeout": budget, "tasks": rehearsal.done})
     json.dump(results, sys.stdout)
 
 
