@@ -11,11 +11,12 @@ import argparse
 import json
 from typing import Any
 
-from bot.app import open_engine
+from bot.app import Engine, open_engine
 from bot.cli_commands import emit, settings_for
 from bot.render import execution_summary, table
 from core.approvals import yes_no_response
 from core.authz import SquallUser
+from core.inquiries import INQUIRY_KIND
 from core.models.approval import Approval
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
@@ -103,11 +104,16 @@ async def inquiry_list(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _inquiry_approval(engine: Engine, inquiry_id: str) -> Approval:
+    approval = await engine.approvals.get(inquiry_id)
+    if approval is None or approval.subject.get("kind") != INQUIRY_KIND:
+        raise LookupError(f"inquiry {inquiry_id} not found")
+    return approval
+
+
 async def inquiry_get(args: argparse.Namespace) -> int:
     async with open_engine(settings_for(args), start=False) as engine:
-        approval = await engine.approvals.get(args.id)
-        if approval is None or approval.subject.get("kind") != "inquiry":
-            raise LookupError(f"inquiry {args.id} not found")
+        approval = await _inquiry_approval(engine, args.id)
     shown = _inquiry(approval)
     emit(args, shown, "\n".join(f"{k}: {json.dumps(v)}" for k, v in shown.items()))
     return 0
@@ -115,9 +121,7 @@ async def inquiry_get(args: argparse.Namespace) -> int:
 
 async def inquiry_respond(args: argparse.Namespace) -> int:
     async with open_engine(settings_for(args), start=False) as engine:
-        approval = await engine.approvals.get(args.id)
-        if approval is None or approval.subject.get("kind") != "inquiry":
-            raise LookupError(f"inquiry {args.id} not found")
+        approval = await _inquiry_approval(engine, args.id)
         response = _response(args, approval)
         user = engine.authz.user_named(args.user) or SquallUser(args.user, ())
         decided = await engine.approvals.respond(args.id, user, response, {"adapter": "cli"})

@@ -84,20 +84,18 @@ def _items_from_running(status: str, active: bool, progress: str) -> str | None:
     if active:
         return {"pending": "pausing", "paused": "pausing", "canceled": "canceling",
                 "succeeded": "running"}.get(status)  # fmt: skip
-    if status in ("pending", "paused"):
-        return {"canceled": "canceled", "failed": "failed"}.get(progress, "paused")
-    if status == "canceled":
-        return "canceled"
-    if status in ABENDED:
-        return "canceled" if progress == "canceled" else "failed"
-    if status == "succeeded":
-        return {"incomplete": "running", "completed": "succeeded"}.get(progress, progress)
-    return None
+    return _dormant_items(status, progress, still_running="running")
 
 
 def _items_from_pausing(status: str, active: bool, progress: str) -> str | None:
     if active:
         return None
+    return _dormant_items(status, progress, still_running="paused")
+
+
+def _dormant_items(status: str, progress: str, *, still_running: str) -> str | None:
+    """An item ended while no other item is active; ``still_running``: the task's status when
+    it succeeded and items are left."""
     if status in ("pending", "paused"):
         return {"canceled": "canceled", "failed": "failed"}.get(progress, "paused")
     if status == "canceled":
@@ -105,7 +103,7 @@ def _items_from_pausing(status: str, active: bool, progress: str) -> str | None:
     if status in ABENDED:
         return "canceled" if progress == "canceled" else "failed"
     if status == "succeeded":
-        return {"incomplete": "paused", "completed": "succeeded"}.get(progress, progress)
+        return {"incomplete": still_running, "completed": "succeeded"}.get(progress, progress)
     return None
 
 

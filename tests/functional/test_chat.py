@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from adapters.base import Capabilities
 from adapters.console.testing import TestChat
-from bot.app import open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import ChatConfigError, ChatRuntime, open_chat
-from bot.settings import load_settings
+from bot.chat_runtime import ChatConfigError
 from tests.conftest import FIXTURES, poll_until
+from tests.functional.harness import running
 
 CHAT_PACK = FIXTURES / "chat"
 
@@ -31,15 +27,6 @@ def config(tmp_path: Path, routes: str = "  ops: {adapter: console, channel: ale
         f"routes:\n{routes}"
     )
     return path
-
-
-@contextlib.asynccontextmanager
-async def running(path: Path, chat: TestChat) -> AsyncIterator[ChatRuntime]:
-    settings = load_settings(path)
-    async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(close_adapters, [chat.adapter])
-        engine = await stack.enter_async_context(open_engine(settings))
-        yield await stack.enter_async_context(open_chat(engine, [chat.adapter]))
 
 
 async def test_run_card_is_posted_then_edited_with_the_result(tmp_path: Path) -> None:

@@ -7,20 +7,16 @@ Several people talk through one TestChat (``user_id=``); each is a Squall user b
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 from adapters.console.testing import Posted, TestChat
-from bot.app import open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import ChatRuntime, open_chat
-from bot.settings import load_settings
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
 from core.store import ExecutionQuery
 from tests.conftest import FIXTURES
+from tests.functional.harness import running
 
 T = TypeVar("T")
 
@@ -51,15 +47,6 @@ def config(tmp_path: Path, extra: str = "") -> Path:
         f"{extra}{USERS}"
     )
     return path
-
-
-@contextlib.asynccontextmanager
-async def running(path: Path, chat: TestChat) -> AsyncIterator[ChatRuntime]:
-    settings = load_settings(path)
-    async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(close_adapters, [chat.adapter])
-        engine = await stack.enter_async_context(open_engine(settings))
-        yield await stack.enter_async_context(open_chat(engine, [chat.adapter]))
 
 
 def titled(title: str, *, edited: bool | None = None) -> Callable[[Posted], bool]:

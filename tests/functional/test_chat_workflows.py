@@ -6,23 +6,19 @@ alice (ops) starts workflows; bob and erin may answer the inquiry of flows.ask; 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 from adapters.console.testing import Posted, TestChat
-from bot.app import open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import ChatRuntime, open_chat
-from bot.settings import load_settings
+from bot.chat_runtime import ChatRuntime
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
 from core.store import ExecutionQuery
 from tests.conftest import FIXTURES
+from tests.functional.harness import running
 
 S = ExecutionStatus
 USERS = """
@@ -48,15 +44,6 @@ def config(tmp_path: Path, extra: str = "") -> Path:
         f"{extra}{USERS}"
     )
     return path
-
-
-@contextlib.asynccontextmanager
-async def running(path: Path, chat: TestChat) -> AsyncIterator[ChatRuntime]:
-    settings = load_settings(path)
-    async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(close_adapters, [chat.adapter])
-        engine = await stack.enter_async_context(open_engine(settings))
-        yield await stack.enter_async_context(open_chat(engine, [chat.adapter]))
 
 
 def is_approval_card(posted: Posted) -> bool:

@@ -1,0 +1,23 @@
+"""A running engine with the bot on a TestChat, for the functional chat tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from adapters.console.testing import TestChat
+from bot.app import open_engine
+from bot.chat import close_adapters
+from bot.chat_runtime import ChatRuntime, open_chat
+from bot.settings import load_settings
+
+
+@contextlib.asynccontextmanager
+async def running(path: Path, chat: TestChat) -> AsyncIterator[ChatRuntime]:
+    """The engine of the config at ``path`` (started) and the bot on ``chat``'s adapter."""
+    settings = load_settings(path)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(close_adapters, [chat.adapter])
+        engine = await stack.enter_async_context(open_engine(settings))
+        yield await stack.enter_async_context(open_chat(engine, [chat.adapter]))
