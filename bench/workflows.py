@@ -56,6 +56,12 @@ def with_items(_n: int) -> dict[str, Any]:
     return {"version": 1.0, "input": ["items"], "tasks": {"each": each}}
 
 
+def with_items_limited(_n: int, concurrency: int = 16) -> dict[str, Any]:
+    each = {"with": {"items": "<% ctx(items) %>", "concurrency": concurrency},
+            "action": "core.noop"}  # fmt: skip
+    return {"version": 1.0, "input": ["items"], "tasks": {"each": each}}
+
+
 def fan(n: int) -> dict[str, Any]:
     tasks: dict[str, Any] = {"start": {"action": "core.noop",
                                        "next": [{"do": [f"b{i}" for i in range(n)]}]}}  # fmt: skip
@@ -71,6 +77,13 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], int, bool]] = [
     ("chain 1000", chain(1000), {}, 1000, True),
     ("with-items 1000", with_items(1000), {"items": list(range(1000))}, 1000, True),
     ("with-items 5000", with_items(5000), {"items": list(range(5000))}, 5000, False),
+    (
+        "with-items 3000, 16 at a time",
+        with_items_limited(3000),
+        {"items": list(range(3000))},
+        3000,
+        False,
+    ),
     ("fan-out/in 100", fan(100), {}, 102, True),
 ]
 

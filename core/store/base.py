@@ -297,3 +297,7 @@ class Store(Protocol):
 
 class StoreError(RuntimeError):
     """A backend failure with a message fit to show a user (URL, file, reason)."""
+
+
+class DuplicateExecution(StoreError):
+    """``insert`` of an execution id that is already stored."""

@@ -28,7 +28,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from core.models import COMPLETED, Execution, ExecutionStatus
-from core.store.base import ExecutionQuery, StoreError
+from core.store.base import DuplicateExecution, ExecutionQuery, StoreError
 from core.store.mongo_apikeys import MongoApiKeys
 from core.store.mongo_apikeys import create_indexes as create_api_key_indexes
 from core.store.mongo_approvals import MongoApprovals
@@ -313,7 +313,7 @@ class MongoExecutions:
             try:
                 await self._coll.insert_one(_to_mongo(execution))
             except DuplicateKeyError as exc:
-                raise StoreError(f"execution {execution.id} already exists") from exc
+                raise DuplicateExecution(f"execution {execution.id} already exists") from exc
 
     async def get(self, execution_id: str) -> Execution | None:
         with _errors(self._where):

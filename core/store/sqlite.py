@@ -16,7 +16,7 @@ from typing import Any
 
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.execution import isoformat
-from core.store.base import ExecutionQuery, StoreError
+from core.store.base import DuplicateExecution, ExecutionQuery, StoreError
 from core.store.sqlite_apikeys import SqliteApiKeys
 from core.store.sqlite_approvals import SqliteApprovals
 from core.store.sqlite_audit import SqliteAudit
@@ -183,7 +183,7 @@ class SqliteExecutions:
 
     async def insert(self, execution: Execution) -> None:
         if not await self._db.write(_insert, (execution.id, *_values(execution))):
-            raise StoreError(f"execution {execution.id} already exists")
+            raise DuplicateExecution(f"execution {execution.id} already exists")
 
     async def get(self, execution_id: str) -> Execution | None:
         rows = await self._db.read(_fetch, _GET, (execution_id,))

@@ -44,10 +44,9 @@ from core.packs import UnknownActionError
 from core.params import ParameterError
 from core.runners.base import RunnerResult
 from core.store import ExecutionQuery
-from core.store.base import StoredWorkflow, WorkflowRecord
+from core.store.base import DuplicateExecution, StoredWorkflow, WorkflowRecord
 from core.workflows.conductor import Conductor, TaskRequest, WorkflowStatusError
 from core.workflows.definitions import WorkflowDefinition, WorkflowDefinitions
-from core.workflows.machines import ACTIVE
 from core.workflows.machines import COMPLETED as TASK_COMPLETED
 from core.workflows.state import Entry, WorkflowState, route_key
 
@@ -248,8 +247,8 @@ class WorkflowEngine:
         if index >= len(state.sequence):
             return False
         entry = state.sequence[index]
-        if state.index_of(entry.id, entry.route) != index or child.id not in entry.children:
-            return False
+        if state.index_of(entry.id, entry.route) != index:
+            return False  # the task ran again since (a cycle)
         if child.id != self._child_id(live, index, entry, item):
             return False  # an earlier attempt of a retried task
         status = _TASK_STATUS[child.status]
@@ -360,7 +359,9 @@ class WorkflowEngine:
             index = conductor.state.index_of(task.id, task.route)
             assert index is not None
             child_id = self._child_id(live, index, entry, action.item_id)
-            if child_id not in entry.children:
+            # A single action's child is recorded on its entry (task() shows it); the ids of
+            # items are derived, never stored: an entry of 5,000 items is not rewritten per item.
+            if action.item_id is None and child_id not in entry.children:
                 entry.children.append(child_id)
                 conductor.state.touch(entry)
             out.append(_ChildRequest(child_id, str(action.action), action.input, task.id,
@@ -368,8 +369,6 @@ class WorkflowEngine:
         return False
 
     async def _request_child(self, live: _Live, request: _ChildRequest) -> None:
-        if await self.store.executions.get(request.execution_id) is not None:
-            return  # requested before a crash; its events arrive (or reconcile finds it)
         orquesta = {"task_name": request.task, "task_id": request.task, "route": request.route,
                     "entry": request.entry, "item_id": request.item,
                     "workflow_execution_id": live.id}  # fmt: skip
@@ -389,6 +388,8 @@ class WorkflowEngine:
                 execution_id=request.execution_id,
             )  # fmt: skip
             fault_point(f"workflow child requested {request.task}")
+        except DuplicateExecution:
+            return  # requested before a crash: its events arrive (or reconcile finds it)
         except (ParameterError, UnknownActionError, ExecutionError, ValueError) as exc:
             await self._refused_child(live, request, exc)
 
@@ -557,12 +558,27 @@ class WorkflowEngine:
                 logger.info("workflow %s: child %s: %s", live.id, child.id, exc)
 
     def _active_children(self, live: _Live) -> list[str]:
+        return [child_id for _, _, _, child_id in self._named_children(live)]
+
+    def _named_children(self, live: _Live) -> list[tuple[int, Entry, int | None, str]]:
+        """(entry index, entry, item, child id) of every child a task not yet completed has
+        named: its single action's (recorded on the entry) or its started items'."""
         state = live.state
-        found: list[str] = []
-        for index in state.latest.values():
+        found: list[tuple[int, Entry, int | None, str]] = []
+        for index in list(state.latest.values()):
             entry = state.sequence[index]
-            if entry.status in ACTIVE or entry.status in ("pending", "paused"):
-                found.extend(entry.children)
+            if entry.status in TASK_COMPLETED:
+                continue
+            staged = state.staged_task(entry.id, entry.route)
+            items = staged.items if staged is not None else None
+            if items is None:
+                child_id = self._child_id(live, index, entry, None)
+                if child_id in entry.children:
+                    found.append((index, entry, None, child_id))
+                continue
+            for item in range(len(items)):
+                if items[item]["status"] not in ("null", *TASK_COMPLETED):
+                    found.append((index, entry, item, self._child_id(live, index, entry, item)))
         return found
 
     # -- inquiries ------------------------------------------------------------------------
@@ -718,24 +734,12 @@ class WorkflowEngine:
 
     async def _reconcile(self, live: _Live) -> None:
         """Apply what children did while nobody listened; request children never requested."""
-        state = live.state
         missing: list[_ChildRequest] = []
-        for index in list(state.latest.values()):
-            entry = state.sequence[index]
-            if entry.status in TASK_COMPLETED:
-                continue
-            staged = state.staged_task(entry.id, entry.route)
-            items = staged.items if staged is not None else None
-            slots: list[int | None] = [None] if items is None else [
-                i for i in range(len(items)) if items[i]["status"] not in ("null", *TASK_COMPLETED)
-            ]  # fmt: skip
-            for item in slots:
-                child_id = self._child_id(live, index, entry, item)
-                child = await self.store.executions.get(child_id)
-                if child is None:
-                    if child_id in entry.children:
-                        missing.append(self._rerender(live, entry, index, item, child_id))
-                    continue
+        for index, entry, item, child_id in self._named_children(live):
+            child = await self.store.executions.get(child_id)
+            if child is None:
+                missing.append(self._rerender(live, entry, index, item, child_id))
+            else:
                 self._apply_child(live, child)
         for request in missing:
             await self._request_child(live, request)
