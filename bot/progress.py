@@ -24,8 +24,6 @@ __all__ = ["ProgressCards", "progress_card", "progress_line"]
 
 logger = logging.getLogger(__name__)
 S = ExecutionStatus
-# Statuses counted as "running" (requested children count as running: they are under way).
-_FINISHED = frozenset({S.SUCCEEDED}) | FAILED_GROUP | {S.CANCELED}
 
 
 def progress_line(statuses: dict[str, ExecutionStatus]) -> str:
@@ -62,7 +60,6 @@ class _Progress:
     timer: asyncio.TimerHandle | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     done: bool = False
-    edits: int = 0
 
 
 class ProgressCards:
@@ -82,10 +79,6 @@ class ProgressCards:
     def track(self, execution: Execution, sent: asyncio.Future[SentMessage | None]) -> None:
         """Follow ``execution`` (a workflow) on the card ``sent`` will be."""
         self._cards[execution.id] = _Progress(execution.action_ref, sent)
-
-    def edits_of(self, workflow_id: str) -> int:
-        card = self._cards.get(workflow_id)
-        return 0 if card is None else card.edits
 
     async def on_child_change(self, child: Execution) -> None:
         """Service change listener: a task of some workflow changed status."""
@@ -124,7 +117,6 @@ class ProgressCards:
             message = progress_card(workflow_id, card.ref, dict(card.statuses), card.latest)
             try:
                 await self.delivery.edit(sent, message, about=f"progress of {workflow_id}")
-                card.edits += 1
             except DeliveryError:
                 logger.warning("progress of workflow %s not shown", workflow_id)
 

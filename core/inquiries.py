@@ -24,6 +24,7 @@ from core.executions.service import ExecutionService
 from core.models import Execution, ExecutionStatus
 from core.models.approval import Approval, ApprovalStatus
 from core.runners.types import DEFAULT_INQUIRY_SCHEMA
+from core.store import ExecutionQuery
 
 __all__ = ["INQUIRY_KIND", "InquiryService", "normalize_schema"]
 
@@ -182,8 +183,6 @@ class InquiryService:
     async def reconcile(self) -> int:
         """Decisions a crash left unapplied (the approval decided, the execution still
         pending): apply them now."""
-        from core.store import ExecutionQuery
-
         moved = 0
         pending = await self.executions.store.executions.list(
             ExecutionQuery(statuses=(S.PENDING,), limit=500)

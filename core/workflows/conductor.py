@@ -327,9 +327,6 @@ class Conductor:
             return self.state.context(entry.ctx_in)
         return self.state.context([0])
 
-    def initial_context(self) -> dict[str, Any]:
-        return dict(self.state.contexts[0])
-
     # -- task updates ---------------------------------------------------------------------
     def update_task(
         self,
@@ -389,7 +386,7 @@ class Conductor:
             if staged is not None and staged.items is not None:
                 entry.item_statuses = staged.items.statuses()
             state.touch(entry)
-            context = self._task_context(entry, result)
+            context = state.context(entry.ctx_in)
             if state.status in ACTIVE and self._retry_due(entry, context):
                 return self._update(task_id, route, _ENGINE_EVENTS["retry"])
             if new != old:
@@ -449,9 +446,6 @@ class Conductor:
         if event.item_id is not None and staged is not None and staged.items is not None:
             return staged.items.results()
         return event.result or []
-
-    def _task_context(self, entry: Entry, result: Any) -> dict[str, Any]:
-        return self.state.context(entry.ctx_in)
 
     # -- transitions ----------------------------------------------------------------------
     def _transition(

@@ -20,7 +20,7 @@ from core.packs.yamlfile import load_yaml_mapping
 from core.params import ParameterError, merge_parameter_schemas
 from core.runners.types import RUNNER_TYPES
 from core.workflows.graph import WorkflowGraph
-from core.workflows.inspect import inspect_workflow
+from core.workflows.inspect import ActionSchemas, inspect_workflow
 from core.workflows.spec import SpecError, WorkflowSpec, parse_workflow
 
 __all__ = ["ENGINE_CONTEXT", "WorkflowDefinition", "WorkflowDefinitions", "check_workflow"]
@@ -40,7 +40,7 @@ class WorkflowDefinition:
     mentions_kv: bool
 
 
-def action_schemas(index: ContentIndex) -> Any:
+def action_schemas(index: ContentIndex) -> ActionSchemas:
     """Parameter schemas by action ref, as inspection checks task inputs against them."""
 
     def lookup(ref: str) -> Mapping[str, Mapping[str, Any]] | None:

@@ -713,8 +713,7 @@ class WorkflowEngine:
             live = self._live.get(execution.id) or await self._load(execution)
             if live is None:
                 # Died before its first save: begin it now (nothing was requested yet).
-                result = await self.start_fresh(owned)
-                return result
+                return await self.start_fresh(owned)
             await self._reconcile(live)
             await self._step(live, mirror=True)
         return True
