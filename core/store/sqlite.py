@@ -20,7 +20,15 @@ from core.store.base import DuplicateExecution, ExecutionQuery, StoreError
 from core.store.sqlite_apikeys import SqliteApiKeys
 from core.store.sqlite_approvals import SqliteApprovals
 from core.store.sqlite_audit import SqliteAudit
-from core.store.sqlite_db import MEMORY, Database, SqliteOptions, StoreBusy, parse_url
+from core.store.sqlite_db import (
+    MEMORY,
+    Database,
+    SqliteOptions,
+    StoreBusy,
+    fetch_all,
+    parse_url,
+    row_count,
+)
 from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances
 from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_rule_states import SqliteRuleStates
@@ -186,44 +194,36 @@ class SqliteExecutions:
             raise DuplicateExecution(f"execution {execution.id} already exists")
 
     async def get(self, execution_id: str) -> Execution | None:
-        rows = await self._db.read(_fetch, _GET, (execution_id,))
+        rows = await self._db.read(fetch_all, _GET, (execution_id,))
         return _load(rows[0][0]) if rows else None
 
     async def list(self, query: ExecutionQuery) -> list[Execution]:
         where, args = _where(query)
         limit = query.limit if query.limit > 0 else -1  # SQLite: a negative LIMIT is no limit
         sql = f"SELECT doc FROM executions{where}{_NEWEST_FIRST} LIMIT ? OFFSET ?"
-        rows = await self._db.read(_fetch, sql, (*args, limit, max(query.offset, 0)))
+        rows = await self._db.read(fetch_all, sql, (*args, limit, max(query.offset, 0)))
         return [_load(row[0]) for row in rows]
 
     async def count(self, query: ExecutionQuery) -> int:
         where, args = _where(query)
-        rows = await self._db.read(_fetch, f"SELECT COUNT(*) FROM executions{where}", args)
+        rows = await self._db.read(fetch_all, f"SELECT COUNT(*) FROM executions{where}", args)
         return int(rows[0][0])
 
     async def replace(self, execution: Execution, *, expected_status: ExecutionStatus) -> bool:
         args = (*_values(execution), execution.id, str(expected_status))
-        return await self._db.write(_change, _REPLACE, args) == 1
+        return await self._db.write(row_count, _REPLACE, args) == 1
 
     async def claim(self, owner: str, lease_until: datetime, now: datetime) -> Execution | None:
         lease = (owner, stamp(lease_until), owner, isoformat(lease_until), stamp(now))
-        rows = await self._db.write(_fetch, _CLAIM, lease)
+        rows = await self._db.write(fetch_all, _CLAIM, lease)
         return _load(rows[0][0]) if rows else None
 
     async def renew_lease(self, execution_id: str, owner: str, lease_until: datetime) -> bool:
         args = (stamp(lease_until), isoformat(lease_until), execution_id, owner)
-        return await self._db.write(_change, _RENEW, args) == 1
+        return await self._db.write(row_count, _RENEW, args) == 1
 
     async def delete_completed_before(self, cutoff: datetime) -> int:
-        return await self._db.write(_change, _DELETE_COMPLETED, (*_COMPLETED, stamp(cutoff)))
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
-    return conn.execute(sql, args).fetchall()
-
-
-def _change(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
-    return conn.execute(sql, args).rowcount
+        return await self._db.write(row_count, _DELETE_COMPLETED, (*_COMPLETED, stamp(cutoff)))
 
 
 def _insert(conn: sqlite3.Connection, row: Sequence[Any]) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from core.models.apikey import ApiKey
 from core.models.execution import isoformat
 from core.store.base import StoreError
-from core.store.sqlite_db import Database
+from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_kv import stamp
 
 _INSERT = "INSERT INTO api_keys (id, key_hash, created_at, revoked_at, doc) VALUES (?, ?, ?, ?, ?)"
@@ -41,17 +41,17 @@ class SqliteApiKeys:
             raise StoreError(f"api key {key.id} already exists")
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
-        rows = await self._db.read(_fetch, _FIND, (key_hash,))
+        rows = await self._db.read(fetch_all, _FIND, (key_hash,))
         return ApiKey.from_doc(json.loads(rows[0][0])) if rows else None
 
     async def list(self) -> list[ApiKey]:
         return [
-            ApiKey.from_doc(json.loads(row[0])) for row in await self._db.read(_fetch, _LIST, ())
+            ApiKey.from_doc(json.loads(row[0])) for row in await self._db.read(fetch_all, _LIST, ())
         ]
 
     async def revoke(self, key_id: str, at: datetime) -> bool:
         args = (stamp(at), isoformat(at), key_id)
-        return await self._db.write(_change, _REVOKE, args) == 1
+        return await self._db.write(row_count, _REVOKE, args) == 1
 
 
 def _stamp_or_none(ts: datetime | None) -> str | None:
@@ -64,11 +64,3 @@ def _insert(conn: sqlite3.Connection, row: Sequence[Any]) -> bool:
     except sqlite3.IntegrityError:
         return False  # a duplicate id or hash: SQLite undid this statement only
     return True
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
-    return conn.execute(sql, args).fetchall()
-
-
-def _change(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
-    return conn.execute(sql, args).rowcount

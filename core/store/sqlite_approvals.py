@@ -14,7 +14,7 @@ from typing import Any
 
 from core.models.approval import Approval, ApprovalStatus
 from core.store.base import StoreError
-from core.store.sqlite_db import Database
+from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_kv import stamp
 
 _INSERT = "INSERT INTO approvals (id, status, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?)"
@@ -41,30 +41,22 @@ class SqliteApprovals:
             raise StoreError(f"approval {approval.id} already exists")
 
     async def get(self, approval_id: str) -> Approval | None:
-        rows = await self._db.read(_fetch, _GET, (approval_id,))
+        rows = await self._db.read(fetch_all, _GET, (approval_id,))
         return _load(rows[0][0]) if rows else None
 
     async def replace(self, approval: Approval, *, expected_status: ApprovalStatus) -> bool:
         args = (*_values(approval), approval.id, str(expected_status))
-        return await self._db.write(_change, _REPLACE, args) == 1
+        return await self._db.write(row_count, _REPLACE, args) == 1
 
     async def list_expired(self, now: datetime, limit: int = 100) -> list[Approval]:
-        rows = await self._db.read(_fetch, _EXPIRED, (stamp(now), limit if limit > 0 else -1))
+        rows = await self._db.read(fetch_all, _EXPIRED, (stamp(now), limit if limit > 0 else -1))
         return [_load(row[0]) for row in rows]
 
     async def list(self, status: ApprovalStatus | None = None, limit: int = 50) -> list[Approval]:
         where, args = ("", ()) if status is None else (" WHERE status = ?", (str(status),))
         sql = f"SELECT doc FROM approvals{where}{_NEWEST_FIRST}"
-        rows = await self._db.read(_fetch, sql, (*args, limit if limit > 0 else -1))
+        rows = await self._db.read(fetch_all, sql, (*args, limit if limit > 0 else -1))
         return [_load(row[0]) for row in rows]
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
-    return conn.execute(sql, args).fetchall()
-
-
-def _change(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
-    return conn.execute(sql, args).rowcount
 
 
 def _insert(conn: sqlite3.Connection, row: Sequence[Any]) -> bool:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Sequence
-from typing import Any
 
 from core.models.audit import AuditEntry
-from core.store.sqlite_db import Database
+from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_kv import stamp
 
 _INSERT = "INSERT INTO audit (at, kind, user, doc) VALUES (?, ?, ?, ?)"
@@ -24,18 +21,10 @@ class SqliteAudit:
 
     async def insert(self, entry: AuditEntry) -> None:
         doc = json.dumps(entry.to_doc(), separators=(",", ":"), ensure_ascii=False)
-        await self._db.write(_change, _INSERT, (stamp(entry.at), entry.kind, entry.user, doc))
+        await self._db.write(row_count, _INSERT, (stamp(entry.at), entry.kind, entry.user, doc))
 
     async def list(self, limit: int = 50, user: str | None = None) -> list[AuditEntry]:
         where, args = ("", ()) if user is None else (" WHERE user = ?", (user,))
         sql = _LIST.format(where=where)
-        rows = await self._db.read(_fetch, sql, (*args, limit if limit > 0 else -1))
+        rows = await self._db.read(fetch_all, sql, (*args, limit if limit > 0 else -1))
         return [AuditEntry.from_doc(json.loads(row[0])) for row in rows]
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
-    return conn.execute(sql, args).fetchall()
-
-
-def _change(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
-    return conn.execute(sql, args).rowcount

@@ -18,10 +18,10 @@ Writes go to the writer thread in sqlite_writer.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core.store.base import StoreError
@@ -79,6 +79,16 @@ def _options(url: str, query: str) -> SqliteOptions:
         return SqliteOptions(synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
     except ValueError as exc:
         raise StoreError(f"store.url: {exc} in {url!r}") from exc
+
+
+def fetch_all(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
+    """Every row of one query (for ``Database.read``)."""
+    return conn.execute(sql, args).fetchall()
+
+
+def row_count(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
+    """How many rows one statement changed (for ``Database.write``; a CAS won when it is 1)."""
+    return conn.execute(sql, args).rowcount
 
 
 class StoreBusy(StoreError):

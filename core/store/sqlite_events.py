@@ -14,7 +14,7 @@ from typing import Any
 
 from core.models import RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.models.trigger_instance import FINISHED
-from core.store.sqlite_db import Database
+from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_kv import stamp
 
 _T = TriggerInstanceStatus
@@ -57,12 +57,12 @@ class SqliteTriggerInstances:
 
     async def get(self, instance_id: str) -> TriggerInstance | None:
         sql = "SELECT doc FROM trigger_instances WHERE id = ?"
-        rows = await self._db.read(_fetch, sql, (instance_id,))
+        rows = await self._db.read(fetch_all, sql, (instance_id,))
         return _load_instance(rows[0][0]) if rows else None
 
     async def list_unfinished(self, limit: int = 100) -> list[TriggerInstance]:
         args = (str(_T.PENDING), str(_T.PROCESSING), limit if limit > 0 else -1)
-        rows = await self._db.read(_fetch, _INSTANCE_UNFINISHED, args)
+        rows = await self._db.read(fetch_all, _INSTANCE_UNFINISHED, args)
         return [_load_instance(row[0]) for row in rows]
 
     async def list(
@@ -76,17 +76,17 @@ class SqliteTriggerInstances:
             ("trigger", trigger), ("status", None if status is None else str(status))
         )
         sql = f"SELECT doc FROM trigger_instances{where} ORDER BY occurrence_time DESC, id DESC"
-        rows = await self._db.read(_fetch, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
+        rows = await self._db.read(fetch_all, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
         return [_load_instance(row[0]) for row in rows]
 
     async def replace(
         self, instance: TriggerInstance, *, expected_status: TriggerInstanceStatus
     ) -> bool:
         args = (*_instance_values(instance), instance.id, str(expected_status))
-        return await self._db.write(_change, _INSTANCE_REPLACE, args) == 1
+        return await self._db.write(row_count, _INSTANCE_REPLACE, args) == 1
 
     async def delete_before(self, cutoff: datetime) -> int:
-        return await self._db.write(_change, _INSTANCE_DELETE, (*_FINISHED, stamp(cutoff)))
+        return await self._db.write(row_count, _INSTANCE_DELETE, (*_FINISHED, stamp(cutoff)))
 
 
 class SqliteRuleEnforcements:
@@ -108,7 +108,7 @@ class SqliteRuleEnforcements:
 
     async def get(self, enforcement_id: str) -> RuleEnforcement | None:
         sql = "SELECT doc FROM rule_enforcements WHERE id = ?"
-        rows = await self._db.read(_fetch, sql, (enforcement_id,))
+        rows = await self._db.read(fetch_all, sql, (enforcement_id,))
         return _load_enforcement(rows[0][0]) if rows else None
 
     async def list(
@@ -120,24 +120,16 @@ class SqliteRuleEnforcements:
     ) -> list[RuleEnforcement]:
         where, args = _where(("rule_ref", rule_ref), ("trigger_instance_id", trigger_instance_id))
         sql = f"SELECT doc FROM rule_enforcements{where} ORDER BY enforced_at DESC, id DESC"
-        rows = await self._db.read(_fetch, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
+        rows = await self._db.read(fetch_all, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
         return [_load_enforcement(row[0]) for row in rows]
 
     async def set_execution(self, enforcement_id: str, execution_id: str) -> bool:
         args = (execution_id, execution_id, enforcement_id)
-        return await self._db.write(_change, _ENFORCEMENT_SET_EXECUTION, args) == 1
+        return await self._db.write(row_count, _ENFORCEMENT_SET_EXECUTION, args) == 1
 
     async def delete_before(self, cutoff: datetime) -> int:
         sql = "DELETE FROM rule_enforcements WHERE enforced_at < ?"
-        return await self._db.write(_change, sql, (stamp(cutoff),))
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
-    return conn.execute(sql, args).fetchall()
-
-
-def _change(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
-    return conn.execute(sql, args).rowcount
+        return await self._db.write(row_count, sql, (stamp(cutoff),))
 
 
 def _insert(conn: sqlite3.Connection, sql: str, row: Sequence[Any]) -> bool:

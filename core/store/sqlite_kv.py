@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from core.kv.model import KeyValuePair
 from core.kv.names import canonical_scope
-from core.store.sqlite_db import Database
+from core.store.sqlite_db import Database, fetch_all, row_count
 
 _COLUMNS = "scope, name, value, secret, encrypted, expire_timestamp, description"
 _UPSERT = f"INSERT OR REPLACE INTO kv ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -43,32 +42,24 @@ class SqliteKeyValues:
 
     async def get(self, scope: str, name: str) -> KeyValuePair | None:
         args = (canonical_scope(scope), name, stamp(datetime.now(UTC)))
-        rows = await self._db.read(_fetch, _GET, args)
+        rows = await self._db.read(fetch_all, _GET, args)
         return _load(rows[0]) if rows else None
 
     async def put(self, pair: KeyValuePair) -> None:
-        await self._db.write(_change, _UPSERT, _values(pair))
+        await self._db.write(row_count, _UPSERT, _values(pair))
 
     async def delete(self, scope: str, name: str) -> bool:
-        return await self._db.write(_change, _DELETE, (canonical_scope(scope), name)) == 1
+        return await self._db.write(row_count, _DELETE, (canonical_scope(scope), name)) == 1
 
     async def list(
         self, scope: str, prefix: str | None = None, user: str | None = None
     ) -> list[KeyValuePair]:
         start = name_prefix(prefix, user)
         args = (canonical_scope(scope), len(start), start, stamp(datetime.now(UTC)))
-        return [_load(row) for row in await self._db.read(_fetch, _LIST, args)]
+        return [_load(row) for row in await self._db.read(fetch_all, _LIST, args)]
 
     async def delete_expired(self, now: datetime) -> int:
-        return await self._db.write(_change, _DELETE_EXPIRED, (stamp(now),))
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
-    return conn.execute(sql, args).fetchall()
-
-
-def _change(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
-    return conn.execute(sql, args).rowcount
+        return await self._db.write(row_count, _DELETE_EXPIRED, (stamp(now),))
 
 
 def _values(pair: KeyValuePair) -> tuple[Any, ...]:

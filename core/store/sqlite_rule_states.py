@@ -9,7 +9,7 @@ from typing import Any
 
 from core.models.execution import utcnow
 from core.models.rule_state import RuleState
-from core.store.sqlite_db import Database
+from core.store.sqlite_db import Database, fetch_all
 from core.store.sqlite_kv import stamp
 
 _UPSERT = "INSERT OR REPLACE INTO rule_states (ref, enabled, updated_at, doc) VALUES (?, ?, ?, ?)"
@@ -29,13 +29,9 @@ class SqliteRuleStates:
         return state
 
     async def list(self) -> list[RuleState]:
-        rows = await self._db.read(_fetch, _LIST, ())
+        rows = await self._db.read(fetch_all, _LIST, ())
         return [RuleState.from_doc(json.loads(row[0])) for row in rows]
 
 
 def _execute(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> None:
     conn.execute(sql, args)
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
-    return conn.execute(sql, args).fetchall()

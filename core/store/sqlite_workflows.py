@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.store.base import StoredWorkflow, WorkflowRecord
-from core.store.sqlite_db import Database
+from core.store.sqlite_db import Database, row_count
 
 _HEAD = "SELECT version, head FROM workflow_heads WHERE id = ?"
 _RECORDS = (
@@ -62,7 +62,7 @@ class SqliteWorkflows:
         return await self._db.write(_save, workflow_id, expected_version, _json(head), rows)
 
     async def compact(self, workflow_id: str) -> int:
-        return await self._db.write(_change, _SUPERSEDED, (workflow_id,))
+        return await self._db.write(row_count, _SUPERSEDED, (workflow_id,))
 
     async def delete(self, workflow_ids: Sequence[str]) -> int:
         return await self._db.write(_delete, list(workflow_ids))
@@ -111,10 +111,6 @@ def _load(conn: sqlite3.Connection, workflow_id: str) -> StoredWorkflow | None:
             conn.execute("COMMIT")
     records = tuple(WorkflowRecord(k, key, json.loads(doc)) for (k, key), doc in newest.items())
     return StoredWorkflow(workflow_id, version, head, records)
-
-
-def _change(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
-    return conn.execute(sql, args).rowcount
 
 
 def _delete(conn: sqlite3.Connection, workflow_ids: list[str]) -> int:
