@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.server import serving
+
 APP_ID = "1000000000000000001"
 BOT_ID = "1000000000000000002"
 GUILD_ID = "1000000000000000003"
@@ -478,13 +480,6 @@ async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:
 @contextlib.asynccontextmanager
 async def running_fake() -> AsyncIterator[FakeDiscord]:
     fake = FakeDiscord()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.base = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(fake.app()) as base:
+        fake.base = base
         yield fake
-    finally:
-        await runner.cleanup()

@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.server import serving
+
 TEAM = "T1"
 BOT_USER = "UBOT"
 SIGNING_SECRET = "test-signing-secret"
@@ -216,17 +218,12 @@ class FakeSlack:
 @contextlib.asynccontextmanager
 async def running_fake() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.base = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        fake._envelopes.put_nowait(None)
-        await runner.cleanup()
+    async with serving(fake.app()) as base:
+        fake.base = base
+        try:
+            yield fake
+        finally:
+            fake._envelopes.put_nowait(None)
 
 
 # -- signed requests, as Slack sends them ---------------------------------------------------
