@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from core.models import Pack
@@ -81,3 +82,26 @@ def load_all(
         seen[item.name] = relative
         items.append(item)
     return items
+
+
+class _FromFile(Protocol):
+    @property
+    def metadata_file(self) -> Path | None: ...
+
+
+Loaded = TypeVar("Loaded", bound=_FromFile)
+
+
+def drop_unresolved(
+    items: dict[str, Loaded],
+    check: Callable[[Loaded, FileProblems], None],
+    errors: list[PackError],
+) -> None:
+    """Run ``check`` on every item loaded from a file; drop those it finds a problem in."""
+    for ref, item in list(items.items()):
+        if item.metadata_file is None:
+            continue  # made in code, not loaded: nothing to point errors at
+        problems = FileProblems(item.metadata_file, errors)
+        check(item, problems)
+        if problems.count:
+            del items[ref]

@@ -15,7 +15,7 @@ from core.packs import schemacheck
 from core.packs.content import PackContent
 from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex, UnknownActionError
-from core.packs.metadata import check_pack_field, load_all, read_metadata
+from core.packs.metadata import check_pack_field, drop_unresolved, load_all, read_metadata
 from core.packs.paths import PackDir
 from core.runners.types import RUNNER_TYPES
 
@@ -149,10 +149,6 @@ class PolicyKind:
             index.policies[policy.ref] = policy
 
     def resolve(self, index: ContentIndex, errors: list[PackError]) -> None:
-        for ref, policy in list(index.policies.items()):
-            if policy.metadata_file is None:
-                continue  # made in code, not loaded: nothing to point errors at
-            problems = FileProblems(policy.metadata_file, errors)
-            reference_problems(policy, index, problems)
-            if problems.count:
-                del index.policies[ref]
+        drop_unresolved(
+            index.policies, lambda p, found: reference_problems(p, index, found), errors
+        )

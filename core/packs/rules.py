@@ -15,7 +15,7 @@ from core.packs import schemacheck
 from core.packs.content import PackContent
 from core.packs.errors import FileProblems, PackError
 from core.packs.index import ContentIndex, UnknownActionError, UnknownTriggerTypeError
-from core.packs.metadata import check_pack_field, load_all, read_metadata
+from core.packs.metadata import check_pack_field, drop_unresolved, load_all, read_metadata
 from core.packs.paths import PackDir
 from core.triggers.builtin import TIMER_TYPES
 from core.triggers.timer_specs import TimerSpecError, build_trigger
@@ -176,10 +176,4 @@ class RuleKind:
             index.rules[rule.ref] = rule
 
     def resolve(self, index: ContentIndex, errors: list[PackError]) -> None:
-        for ref, rule in list(index.rules.items()):
-            if rule.metadata_file is None:
-                continue  # made in code, not loaded: nothing to point errors at
-            problems = FileProblems(rule.metadata_file, errors)
-            reference_problems(rule, index, problems)
-            if problems.count:
-                del index.rules[ref]
+        drop_unresolved(index.rules, lambda r, found: reference_problems(r, index, found), errors)
