@@ -28,7 +28,7 @@ from core.aliases.commands import call_parameters
 from core.aliases.params import alias_parameters
 from core.aliases.parser import literal_score
 from core.approvals import ANYONE, ApprovalRefused, yes_no_response
-from core.authz import Decision, SquallUser
+from core.authz import Decision, SquallUser, authorize_execution
 from core.executions.api import parameter_schema
 from core.executions.service import ExecutionError
 from core.kv.lookup import kv_context
@@ -151,7 +151,8 @@ class ChatCommands:
             kv = await self._kv_for(match.alias, turn.squall_user)
             runner = RUNNER_TYPES.get(action.runner_type)
             params = alias_parameters(match, action, kv=kv, context=context, runner=runner)
-            await self.launcher.launch(turn, Launch(action.ref, params, match.alias))
+            fixed = {k: params[k] for k in match.alias.immutable_parameters if k in params}
+            await self.launcher.launch(turn, Launch(action.ref, params, match.alias, fixed))
 
     async def suggest(self, identity: ChatIdentity, place: ChatPlace, typed: str) -> list[str]:
         """Completions for a half-typed command: the alias formats this identity may run here
@@ -198,11 +199,14 @@ class ChatCommands:
         if execution.context.get("user") == user.name:
             decision = Decision(True, "the user started this execution")
         else:
-            decision = self.engine.authz.check(
+            action = self.engine.executions.action(execution.action_ref)
+            decision = authorize_execution(
+                self.engine.authz,
                 user,
                 action_ref=execution.action_ref,
-                channel=turn.place.channel,
+                schema=merge_parameter_schemas(RUNNER_TYPES[action.runner_type], action),
                 parameters=execution.parameters,
+                channel=turn.place.channel,
             )
         await self.engine.audit.record_check(
             user, decision, action_ref=execution.action_ref, place=turn.place, kind="authz.cancel"

@@ -9,7 +9,7 @@ held and posts an approval card instead of running; everything else gets a run c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from core.aliases.params import check_control_characters
 from core.aliases.render import render_ack, render_ack_extra
 from core.approval_gate import GatedRequest
 from core.approvals import split_approvers
-from core.authz import SquallUser
+from core.authz import SquallUser, authorize_execution
 from core.executions.service import Admission
 from core.models import Alias, AliasApproval, Execution
 from core.params import mask_secrets, merge_parameter_schemas
@@ -42,6 +42,8 @@ class Launch:
     action_ref: str
     parameters: Mapping[str, Any]
     alias: Alias | None = None
+    # Values the alias itself set (its rendered immutable parameters): not the user's choice.
+    fixed: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Launcher:
@@ -65,12 +67,15 @@ class Launcher:
         alias_ref = launch.alias.ref if launch.alias else None
 
         async def admit(resolved: Mapping[str, Any]) -> None:
-            decision = self.engine.authz.check(
+            decision = authorize_execution(
+                self.engine.authz,
                 user,
                 action_ref=action.ref,
+                schema=schema,
+                parameters=resolved,
                 alias_ref=alias_ref,
                 channel=event.place.channel,
-                parameters=resolved,
+                fixed=launch.fixed,
             )
             await self.engine.audit.record_check(
                 user,

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import re2  # type: ignore[import-untyped]
 
 from core.models.chat import ChatIdentity, ChatPlace
+from core.runners.types import bad_env_name
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -28,6 +29,7 @@ __all__ = [
     "Role",
     "SquallUser",
     "UserSpec",
+    "authorize_execution",
     "execution_context",
     "fullmatcher",
 ]
@@ -84,6 +86,21 @@ class PermissionRule:
         for name, pattern in self.parameters.items():
             if not fullmatcher(pattern)(as_text(parameters.get(name))):
                 return name
+        return None
+
+    def first_unnamed(
+        self, parameters: Mapping[str, Any], defaults: Mapping[str, Any]
+    ) -> str | None:
+        """An allow rule that constrains parameters is an allow-list: the first parameter it
+        does not name whose value is set and differs from its default (``env``, ``cwd``,
+        ``sudo``… would otherwise ride along with an allowed ``cmd``), else None."""
+        if not self.parameters:
+            return None
+        for name in sorted(parameters):
+            value = parameters[name]
+            if name in self.parameters or value is None or value == defaults.get(name):
+                continue
+            return name
         return None
 
 
@@ -191,8 +208,12 @@ class Authorizer:
         alias_ref: str | None = None,
         channel: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> Decision:
+        """Deny beats allow; an allow rule with parameter constraints also refuses parameters
+        it does not name unless they equal ``defaults`` (see ``authorize_execution``)."""
         params = parameters or {}
+        known = defaults or {}
         targeted = [
             (label, rule)
             for label, rule in self._rules_of(user)
@@ -206,11 +227,20 @@ class Authorizer:
             if rule.effect != "allow":
                 continue
             mismatch = rule.first_mismatch(params)
-            if mismatch is None:
+            unnamed = rule.first_unnamed(params, known) if mismatch is None else None
+            if mismatch is None and unnamed is None:
                 return Decision(True, f"allowed by {label}", label)
             if refused is None:
-                pattern = rule.parameters[mismatch]
-                reason = f"parameter {mismatch!r} does not match {pattern!r} required by {label}"
+                if mismatch is not None:
+                    pattern = rule.parameters[mismatch]
+                    reason = (
+                        f"parameter {mismatch!r} does not match {pattern!r} required by {label}"
+                    )
+                else:
+                    reason = (
+                        f"parameter {unnamed!r} is not allowed by {label} (it only allows "
+                        f"{', '.join(sorted(rule.parameters))}; others must keep their defaults)"
+                    )
                 refused = Decision(False, reason, label)
         if refused is not None:
             return refused
@@ -236,6 +266,40 @@ class Authorizer:
             role = self._roles.get(name)
             for index, rule in enumerate(role.rules if role else ()):
                 yield f"roles.{name}[{index}]", rule
+
+
+def authorize_execution(
+    authz: Authorizer,
+    user: SquallUser,
+    *,
+    action_ref: str,
+    schema: Mapping[str, Mapping[str, Any]],
+    parameters: Mapping[str, Any],
+    alias_ref: str | None = None,
+    channel: str | None = None,
+    fixed: Mapping[str, Any] | None = None,
+) -> Decision:
+    """THE permission check for starting (or stopping) an execution, on every path: chat text,
+    slash commands, buttons, typed ``rerun``, approvals, the CLI and the API.
+
+    ``schema`` is the action's merged parameter schema (runner parameters included) and
+    ``parameters`` the values the action will get (defaults applied). A rule that constrains
+    some parameters refuses every other one the request sets to a non-default value; ``fixed``
+    are values the request's alias set itself (its ``immutable_parameters``), which count as
+    defaults. ``env`` keys must be variable names whatever the rules say.
+    """
+    if bad_env_name(parameters):
+        return Decision(False, "parameter 'env' has a key that is not a variable name")
+    defaults = {name: meta.get("default") for name, meta in schema.items()}
+    defaults.update(fixed or {})
+    return authz.check(
+        user,
+        action_ref=action_ref,
+        alias_ref=alias_ref,
+        channel=channel,
+        parameters=parameters,
+        defaults=defaults,
+    )
 
 
 def _any_glob(patterns: tuple[str, ...], value: str) -> bool:

@@ -17,7 +17,7 @@ from core.runners.base import RunContext, RunnerResult
 from core.runners.output import decode_output
 from core.runners.process import ProcessOutcome, run_process
 from core.runners.shell_script import launcher
-from core.runners.types import LOCAL_SHELL_CMD, LOCAL_SHELL_SCRIPT
+from core.runners.types import LOCAL_SHELL_CMD, LOCAL_SHELL_SCRIPT, bad_env_name
 
 # A process killed by SIGTERM was stopped from outside (shutdown, operator): st2 says abandoned.
 _SIGTERM_RETURN_CODE = -15
@@ -94,6 +94,8 @@ async def execute(ctx: RunContext, argv: Sequence[str]) -> RunnerResult:
     """Run ``argv`` for a shell runner and shape the st2 result."""
     if error := sudo_error(ctx.runner_parameters):
         return error_result(error, return_code=1)
+    if bad_env_name(ctx.runner_parameters):  # validated at request; a stored row is re-checked
+        return error_result("parameter 'env' has a key that is not a variable name", return_code=1)
     argv = wrap_sudo(argv, bool(ctx.runner_parameters.get("sudo")), os.geteuid())
     try:
         outcome = await run_process(

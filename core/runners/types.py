@@ -5,11 +5,38 @@ Pure data: the pack loader and the parameter pipeline use these without starting
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
 from core.models import ParamSchema, RunnerType
+
+# ``env`` keys must be variable names: ``BASH_FUNC_name%%`` would export a bash function that
+# replaces a command the action runs (a permission rule allowing ``cmd: uptime`` then runs
+# anything). Draft 4 has no ``propertyNames``; a pattern plus no other properties says it.
+ENV_NAMES: ParamSchema = {
+    "patternProperties": {"^[A-Za-z_][A-Za-z0-9_]*$": {}},
+    "additionalProperties": False,
+}
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def bad_env_name(parameters: Mapping[str, Any]) -> bool:
+    """Whether the ``env`` parameter names something that is not a plain variable name."""
+    env = parameters.get("env")
+    return isinstance(env, Mapping) and any(
+        not isinstance(key, str) or _ENV_NAME.fullmatch(key) is None for key in env
+    )
+
 
 _SHELL_COMMON: dict[str, ParamSchema] = {
     "cwd": {"type": "string", "description": "Working directory where the command is run."},
-    "env": {"type": "object", "description": "Environment variables for the command."},
+    "env": {
+        "type": "object",
+        "description": "Environment variables for the command.",
+        **ENV_NAMES,
+    },
     "kwarg_op": {
         "type": "string",
         "default": "--",
@@ -49,7 +76,11 @@ PYTHON_SCRIPT = RunnerType(
     description="Runs a pack's Action subclass in a warmed Python interpreter.",
     output_key="result",
     parameters={
-        "env": {"type": "object", "description": "Environment variables for the action."},
+        "env": {
+            "type": "object",
+            "description": "Environment variables for the action.",
+            **ENV_NAMES,
+        },
         "timeout": {"type": "integer", "default": 600, "description": "Timeout in seconds."},
         "log_level": {
             "type": "string",

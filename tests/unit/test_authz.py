@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from core.authz import Authorizer, AuthzConfig, PermissionRule, Role, SquallUser, UserSpec
+from core.authz import (
+    Authorizer,
+    AuthzConfig,
+    PermissionRule,
+    Role,
+    SquallUser,
+    UserSpec,
+    authorize_execution,
+)
 from core.authz_config import AuthzConfigError, parse_roles, parse_users
 from core.models.chat import ChatIdentity
 
@@ -190,3 +198,42 @@ def test_config_refuses_unknown_roles_and_shared_identities() -> None:
         "users.a.roles[0]: unknown role 'ops'; "
         "users.b.identities[0]: 'slack:T:U1' already belongs to user 'a'"
     )
+
+
+SHELL_SCHEMA: dict[str, dict[str, Any]] = {
+    "cmd": {"type": "string"},
+    "env": {"type": "object"},
+    "cwd": {"type": "string"},
+    "timeout": {"type": "integer", "default": 60},
+}
+
+
+def test_a_rule_with_parameter_constraints_is_an_allow_list(authz: Authorizer) -> None:
+    bob = authz.user_for(BOB)
+
+    def check(**values: Any) -> bool:
+        return authorize_execution(
+            authz, bob, action_ref="core.local", schema=SHELL_SCHEMA, parameters=values,
+            fixed={"cwd": "/srv"},
+        ).allowed  # fmt: skip
+
+    assert check(cmd="uptime", timeout=60)  # a default is no change
+    assert check(cmd="uptime", cwd="/srv")  # set by the alias, not by the user
+    assert not check(cmd="uptime", timeout=5)
+    assert not check(cmd="uptime", cwd="/")
+    assert not check(cmd="uptime", env={"PATH": "/tmp"})
+    refused = authorize_execution(
+        authz, bob, action_ref="core.local", schema=SHELL_SCHEMA,
+        parameters={"cmd": "uptime", "kwarg_op": "-x"},
+    )  # fmt: skip
+    assert refused.reason.startswith("parameter 'kwarg_op' is not allowed by roles.ops[0]")
+
+
+@pytest.mark.parametrize("key", ["BASH_FUNC_uptime%%", "A B", "1X", "X=Y", ""])
+def test_env_keys_must_be_variable_names_even_for_admins(authz: Authorizer, key: str) -> None:
+    alice = authz.user_for(ALICE)  # admin
+    decision = authorize_execution(
+        authz, alice, action_ref="core.local", schema=SHELL_SCHEMA,
+        parameters={"cmd": "uptime", "env": {key: "() { id; }"}},
+    )  # fmt: skip
+    assert not decision.allowed and "env" in decision.reason
