@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test lint typecheck unit bench clean oracle
+.PHONY: run test lint typecheck unit bench clean oracle mongo
 
 # Orquesta 1.2.0 (the conformance oracle) imports only on Python <= 3.8; tests skip without it.
 ORACLE_PYTHON ?= $(shell for p in $(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python3.8) python3.8; do \
@@ -32,10 +32,19 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev
+unit: $(VENV)/.installed-dev mongo
 	$(BIN)/pytest -q
 
-test: lint typecheck oracle unit
+test: lint typecheck oracle mongo unit
+
+# SecantusDB, a MongoDB wire-protocol server (test-only, GPL-2.0: never a Squall dependency), in
+# its own venv; the test session starts one in-memory server (tests/mongo_server.py).
+mongo: .venv-mongo/.installed
+
+.venv-mongo/.installed:
+	$(PYTHON) -m venv .venv-mongo
+	.venv-mongo/bin/pip install -q 'secantusdb==0.7.0b3'
+	touch $@
 
 oracle: .venv-oracle/.installed
 
@@ -50,4 +59,4 @@ bench: $(VENV)/.installed oracle
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-oracle var/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-oracle .venv-mongo var/ .pytest_cache .mypy_cache .ruff_cache

@@ -89,7 +89,9 @@ def load_content(settings: Settings) -> LoadResult:
 async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterator[Engine]:
     """Open the store, load packs, recover, and (if ``start``) run the execution workers."""
     async with contextlib.AsyncExitStack() as stack:
-        store = open_store(settings.store.url, base_dir=str(settings.base_dir))
+        store = open_store(
+            settings.store.url, base_dir=str(settings.base_dir), driver=settings.store.driver
+        )
         await store.open()
         stack.push_async_callback(store.close)
         content = load_content(settings)

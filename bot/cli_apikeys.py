@@ -48,7 +48,9 @@ def add_apikey_parser(
 async def _opened_store(args: argparse.Namespace) -> AsyncIterator[Store]:
     # Keys need the store only: no packs to load, no runners to start.
     settings = settings_for(args)
-    store = open_store(settings.store.url, base_dir=str(settings.base_dir))
+    store = open_store(
+        settings.store.url, base_dir=str(settings.base_dir), driver=settings.store.driver
+    )
     await store.open()
     try:
         yield store

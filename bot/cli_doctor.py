@@ -67,7 +67,9 @@ async def doctor_command(args: argparse.Namespace) -> int:
 
 
 async def check_store(settings: Settings, report: Report) -> None:
-    store = open_store(settings.store.url, base_dir=str(settings.base_dir))
+    store = open_store(
+        settings.store.url, base_dir=str(settings.base_dir), driver=settings.store.driver
+    )
     try:
         await store.open()
         try:

@@ -23,7 +23,9 @@ def add_gc_parser(
 
 async def gc_command(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    store = open_store(settings.store.url, base_dir=str(settings.base_dir))
+    store = open_store(
+        settings.store.url, base_dir=str(settings.base_dir), driver=settings.store.driver
+    )
     await store.open()
     try:
         collector = GarbageCollector(store, gc_policy(settings), now=utcnow)

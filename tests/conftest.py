@@ -4,18 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli import main
+from tests import mongo_server
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+
+
+MONGO_URL_ENV = "SQUALL_TEST_MONGO_URL"
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> Iterator[str]:
+    """A real MongoDB-protocol server for the whole session: ``SQUALL_TEST_MONGO_URL`` if set,
+    else one SecantusDB started here (see tests/mongo_server.py) and always stopped."""
+    given = os.environ.get(MONGO_URL_ENV)
+    if given:
+        yield given
+        return
+    server = mongo_server.start()
+    os.environ[MONGO_URL_ENV] = server.url  # for subprocesses the tests start
+    try:
+        yield server.url
+    finally:
+        os.environ.pop(MONGO_URL_ENV, None)
+        server.stop()
 
 
 def write_config(directory: Path, extra: str = "") -> Path:

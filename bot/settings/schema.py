@@ -70,6 +70,8 @@ class StoreSettings:
     """Where executions, trigger instances, workflow state and the datastore live."""
 
     url: Annotated[str, Check(_store_url)] = "sqlite:///var/squall.db"
+    # The MongoDB client library; motor is deprecated upstream but stays the default.
+    driver: Literal["motor", "pymongo-async"] = "motor"
 
     @property
     def backend(self) -> Literal["sqlite", "mongodb"]:

@@ -7,10 +7,11 @@ from core.store.base import ExecutionQuery, ExecutionRepository, Store, StoreErr
 __all__ = ["ExecutionQuery", "ExecutionRepository", "Store", "StoreError", "open_store"]
 
 
-def open_store(url: str, *, base_dir: str | None = None) -> Store:
+def open_store(url: str, *, base_dir: str | None = None, driver: str = "motor") -> Store:
     """Build (not yet open) a store for ``url``: ``sqlite:///path`` or ``mongodb://…``.
 
-    Relative SQLite paths resolve against ``base_dir`` (the config file's folder).
+    Relative SQLite paths resolve against ``base_dir`` (the config file's folder); ``driver``
+    picks the MongoDB client (``motor`` or ``pymongo-async``).
     """
     if url.startswith("sqlite://"):
         from core.store.sqlite import SqliteStore
@@ -19,5 +20,5 @@ def open_store(url: str, *, base_dir: str | None = None) -> Store:
     if url.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
         from core.store.mongo import MongoStore
 
-        return MongoStore.from_url(url)
+        return MongoStore.from_url(url, driver=driver)
     raise StoreError(f"store.url: unsupported scheme in {url!r} (use sqlite:/// or mongodb://)")

@@ -2,8 +2,10 @@
 
 Only the API subset that PyMongo's ``AsyncMongoClient`` shares with motor is used (find_one,
 find().sort().skip().limit().to_list(), insert_one, update_one, find_one_and_update, delete_many,
-count_documents, create_index), so replacing the deprecated motor is a change to
-``_make_client`` alone. ``mongomock://…`` URLs build a ``mongomock_motor`` client (tests only).
+count_documents, create_index), so the driver is a choice made in ``_make_client`` alone:
+``store.driver: motor`` (the default) or ``pymongo-async`` (PyMongo's ``AsyncMongoClient``, the
+successor of the deprecated motor). ``mongomock://…`` URLs build a ``mongomock_motor`` client
+(tests only).
 
 Documents are ``Execution.to_doc()`` with ``_id`` in place of ``id``, the timestamps the
 store filters or sorts on written as fixed-width UTC text, so string order is time order and
@@ -56,6 +58,8 @@ _COMPLETED = sorted(str(s) for s in COMPLETED)
 # The fields of Execution.to_doc() that hold arbitrary JSON; their keys are escaped.
 _USER_DATA = ("parameters", "result", "context")
 SERVER_SELECTION_TIMEOUT_MS = 5000
+DRIVERS = ("motor", "pymongo-async")
+DEFAULT_DRIVER = "motor"
 
 # One list per schema version; every index a version adds, as (keys, options).
 _INDEXES: tuple[tuple[tuple[list[tuple[str, int]], dict[str, Any]], ...], ...] = (
@@ -77,12 +81,18 @@ def stamp(ts: datetime | None) -> str | None:
     return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _make_client(url: str) -> Any:
-    """The one place a client is built; swap motor for ``pymongo.AsyncMongoClient`` here."""
+def _make_client(url: str, driver: str = DEFAULT_DRIVER) -> Any:
+    """The one place a client is built: motor's or PyMongo's asyncio client."""
     if url.startswith("mongomock://"):
         from mongomock_motor import AsyncMongoMockClient
 
         return AsyncMongoMockClient()
+    if driver == "pymongo-async":
+        from pymongo import AsyncMongoClient
+
+        return AsyncMongoClient(url, **client_options(url))
+    if driver != "motor":
+        raise StoreError(f"store.driver: unknown driver {driver!r} (use {' or '.join(DRIVERS)})")
     from motor.motor_asyncio import AsyncIOMotorClient
 
     return AsyncIOMotorClient(url, **client_options(url))
@@ -122,11 +132,17 @@ class MongoStore:
     backend: str = "mongo"
 
     def __init__(
-        self, client: Any = None, *, database: str = DEFAULT_DATABASE, url: str | None = None
+        self,
+        client: Any = None,
+        *,
+        database: str = DEFAULT_DATABASE,
+        url: str | None = None,
+        driver: str = DEFAULT_DRIVER,
     ) -> None:
         if client is None and url is None:
             raise StoreError("MongoStore needs a client or a url")
         self.client = client
+        self.driver = driver
         self.database_name = database
         self._url = url
         self._owns_client = client is None
@@ -141,8 +157,10 @@ class MongoStore:
         self._workflows: MongoWorkflows | None = None
 
     @classmethod
-    def from_url(cls, url: str, *, database: str | None = None) -> MongoStore:
-        return cls(database=database or database_from_url(url), url=url)
+    def from_url(
+        cls, url: str, *, database: str | None = None, driver: str = DEFAULT_DRIVER
+    ) -> MongoStore:
+        return cls(database=database or database_from_url(url), url=url, driver=driver)
 
     @property
     def where(self) -> str:
@@ -233,7 +251,7 @@ class MongoStore:
     def _new_client(self, url: str) -> Any:
         try:
             with _errors(self.where):
-                return _make_client(url)
+                return _make_client(url, self.driver)
         except ValueError as exc:  # PyMongo's URL parser raises some errors as ValueError
             raise StoreError(f"{self.where}: {redact(str(exc))}") from exc
 

@@ -1,29 +1,31 @@
-"""Store fixtures: each contract test runs on SQLite, mongomock-motor and, if set up, MongoDB."""
+"""Store fixtures: each contract test runs on SQLite and on a real MongoDB-protocol server
+(the session's SecantusDB) through both drivers, motor and PyMongo's AsyncMongoClient."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mongomock_motor import AsyncMongoMockClient
+from motor.motor_asyncio import AsyncIOMotorClient
 
 from core.store import Store, open_store
 from core.store.mongo import MongoStore
 
-MONGO_URL_ENV = "SQUALL_TEST_MONGO_URL"
+MONGO_BACKENDS = {"motor": "motor", "pymongo": "pymongo-async"}
 
 StoreFactory = Callable[[], Store]
 """Builds a new, unopened store over the same data, so tests can reopen what they wrote."""
 
 
-@pytest.fixture(params=["sqlite", "mongomock", "mongodb"])
+@pytest.fixture(params=["sqlite", "motor", "pymongo"])
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
     made: list[Store] = []
-    factory = await _factory(str(request.param), tmp_path)
+    backend = str(request.param)
+    url = request.getfixturevalue("mongo_url") if backend in MONGO_BACKENDS else ""
+    factory = _factory(backend, tmp_path, url)
 
     def make() -> Store:
         made.append(factory())
@@ -32,7 +34,7 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     yield make
     for store in made:
         await store.close()
-    if request.param == "mongodb":
+    if backend in MONGO_BACKENDS:
         await _drop_database(made)
 
 
@@ -44,17 +46,12 @@ async def store(make_store: StoreFactory) -> AsyncIterator[Store]:
     await opened.close()
 
 
-async def _factory(backend: str, tmp_path: Path) -> StoreFactory:
+def _factory(backend: str, tmp_path: Path, url: str) -> StoreFactory:
     if backend == "sqlite":
         return lambda: open_store("sqlite:///squall.db", base_dir=str(tmp_path))
-    if backend == "mongomock":
-        client: Any = AsyncMongoMockClient()
-        return lambda: MongoStore(client, database="squall")
-    url = os.environ.get(MONGO_URL_ENV)
-    if not url:
-        pytest.skip(f"{MONGO_URL_ENV} not set")
     database = f"squall_test_{uuid.uuid4().hex[:12]}"
-    return lambda: MongoStore.from_url(url, database=database)
+    driver = MONGO_BACKENDS[backend]
+    return lambda: MongoStore.from_url(url, database=database, driver=driver)
 
 
 async def _drop_database(made: list[Store]) -> None:
@@ -64,3 +61,14 @@ async def _drop_database(made: list[Store]) -> None:
     await cleaner.open()
     await cleaner.client.drop_database(cleaner.database_name)
     await cleaner.close()
+
+
+@pytest.fixture
+async def mongo_db(mongo_url: str) -> AsyncIterator[tuple[Any, str]]:
+    """(a motor client on the session's server, a fresh database name), dropped afterwards."""
+
+    client: Any = AsyncIOMotorClient(mongo_url)
+    name = f"squall_test_{uuid.uuid4().hex[:12]}"
+    yield client, name
+    await client.drop_database(name)
+    client.close()

@@ -7,9 +7,9 @@ import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from mongomock_motor import AsyncMongoMockClient
 
 from core.models import RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.store import Store, StoreError
@@ -239,11 +239,12 @@ async def test_sqlite_queries_use_the_indexes(tmp_path: Path) -> None:
     assert "rule_enforcements_rule" in str(by_rule)
 
 
-async def test_mongo_event_indexes() -> None:
-    store = MongoStore(AsyncMongoMockClient(), database="squall")
+async def test_mongo_event_indexes(mongo_db: tuple[Any, str]) -> None:
+    client, name = mongo_db
+    store = MongoStore(client, database=name)
     await store.open()
     try:
-        db = store.client["squall"]
+        db = client[name]
         instances = await db["trigger_instances"].index_information()
         enforcements = await db["rule_enforcements"].index_information()
     finally:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mongomock_motor import AsyncMongoMockClient
 
 from core.kv import SYSTEM, USER, KeyValuePair
 from core.store import Store, StoreError, mongo, sqlite_schema
@@ -145,11 +144,12 @@ async def test_sqlite_v2_file_gains_the_kv_table(tmp_path: Path) -> None:
     assert "kv_expire" in str(plan)
 
 
-async def test_mongo_kv_indexes() -> None:
-    store = MongoStore(AsyncMongoMockClient(), database="squall")
+async def test_mongo_kv_indexes(mongo_db: tuple[Any, str]) -> None:
+    client, name = mongo_db
+    store = MongoStore(client, database=name)
     await store.open()
     try:
-        indexes = await store.client["squall"]["kv"].index_information()
+        indexes = await client[name]["kv"].index_information()
         assert indexes["scope_name"]["unique"] is True
         assert await store.schema_version() == mongo.SCHEMA_VERSION
     finally:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mongomock_motor import AsyncMongoMockClient
 
 from core.models import Execution, ExecutionStatus, StatusChange
 from core.store import ExecutionQuery, Store, StoreError, open_store, sqlite_schema
@@ -517,31 +516,29 @@ async def test_sqlite_two_connections_to_one_file_share_cas(tmp_path: Path) -> N
 # -- MongoDB specifics --------------------------------------------------------------------
 
 
-async def test_mongo_refuses_a_database_newer_than_the_code() -> None:
-    client: Any = AsyncMongoMockClient()
-    await client["squall"]["meta"].update_one(
-        {"_id": "schema"}, {"$set": {"version": 99}}, upsert=True
-    )
+async def test_mongo_refuses_a_database_newer_than_the_code(mongo_db: tuple[Any, str]) -> None:
+    client, name = mongo_db
+    await client[name]["meta"].update_one({"_id": "schema"}, {"$set": {"version": 99}}, upsert=True)
     with pytest.raises(StoreError, match=r"schema version 99.*newer"):
-        await MongoStore(client).open()
+        await MongoStore(client, database=name).open()
 
 
-async def test_mongo_open_creates_indexes() -> None:
-    client: Any = AsyncMongoMockClient()
-    store = MongoStore(client, database="idx")
+async def test_mongo_open_creates_indexes(mongo_db: tuple[Any, str]) -> None:
+    client, name = mongo_db
+    store = MongoStore(client, database=name)
     await store.open()
-    names = set(await client["idx"]["executions"].index_information())
+    names = set(await client[name]["executions"].index_information())
     assert {"started", "status", "action", "user", "parent", "ended"} <= names
     await store.close()
 
 
-async def test_mongo_stores_awkward_keys_escaped() -> None:
-    client: Any = AsyncMongoMockClient()
-    store = MongoStore(client)
+async def test_mongo_stores_awkward_keys_escaped(mongo_db: tuple[Any, str]) -> None:
+    client, name = mongo_db
+    store = MongoStore(client, database=name)
     await store.open()
     execution = make(result=AWKWARD)
     await store.executions.insert(execution)
-    raw = await client["squall"]["executions"].find_one({"_id": execution.id})
+    raw = await client[name]["executions"].find_one({"_id": execution.id})
     await store.close()
     assert raw["result"] == {
         "a\\u002eb": 1,
@@ -577,12 +574,35 @@ def test_mongo_client_options_default_the_server_selection_timeout(
         ("mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=250", 0.25),
     ],
 )
-async def test_mongo_client_gets_the_timeout_without_a_server(url: str, seconds: float) -> None:
-    client = _make_client(url)  # connects lazily, so no server is needed
+@pytest.mark.parametrize("driver", ["motor", "pymongo-async"])
+async def test_mongo_client_gets_the_timeout_without_a_server(
+    url: str, seconds: float, driver: str
+) -> None:
+    client = _make_client(url, driver)  # connects lazily, so no server is needed
     try:
         assert client.options.server_selection_timeout == seconds
     finally:
-        client.close()
+        closed = client.close()  # PyMongo's async client returns a coroutine
+        if closed is not None:
+            await closed
+
+
+async def test_the_factory_builds_the_configured_driver() -> None:
+    from motor.motor_asyncio import AsyncIOMotorClient
+    from pymongo import AsyncMongoClient
+
+    url = "mongodb://127.0.0.1:1/x"
+    motor_store = open_store(url)
+    pymongo_store = open_store(url, driver="pymongo-async")
+    assert isinstance(motor_store, MongoStore) and isinstance(pymongo_store, MongoStore)
+    motor_client = _make_client(url, motor_store.driver)
+    pymongo_client = _make_client(url, pymongo_store.driver)
+    assert isinstance(motor_client, AsyncIOMotorClient)
+    assert isinstance(pymongo_client, AsyncMongoClient)
+    motor_client.close()
+    await pymongo_client.close()
+    with pytest.raises(StoreError, match=r"store\.driver: unknown driver 'pymango'"):
+        _make_client(url, "pymango")
 
 
 @pytest.mark.parametrize(
