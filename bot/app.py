@@ -29,6 +29,7 @@ from core.packs import LoadResult, load_packs
 from core.rules.refresh import load_overrides, refresh_forever
 from core.rules.ruleset import RuleSet
 from core.runners.inject_trigger import TriggerSink
+from core.runners.pack_python import PackPythonSettings
 from core.runners.registry import (
     RunnerOptions,
     build_runners,
@@ -75,6 +76,14 @@ def key_path(settings: Settings) -> Path:
     return path if path.is_absolute() else settings.base_dir / path
 
 
+def pack_python_settings(settings: Settings) -> PackPythonSettings:
+    """Where pack venvs live: the same decision for actions, sensors and ``doctor``."""
+    return PackPythonSettings(
+        virtualenvs_dir=settings.packs.virtualenvs_dir,
+        enable_common_libs=settings.packs.enable_common_libs,
+    )
+
+
 def load_content(settings: Settings) -> LoadResult:
     paths = [BUNDLED_PACKS, *settings.packs.paths]
     result = load_packs(
@@ -101,6 +110,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
                 python_fork_server=settings.executions.python_fork_server,
                 http_denied_networks=tuple(settings.runners.http.denied_networks),
                 http_allowed_networks=tuple(settings.runners.http.allowed_networks),
+                pack_python=pack_python_settings(settings),
+                venv_idle_seconds=settings.packs.venv_idle_seconds,
             ),
             datastore=kv,
         )

@@ -92,6 +92,14 @@ class PacksSettings:
 
     paths: tuple[Path, ...] = ()
     config_dir: Path = Path("configs")
+    # One virtualenv per pack, <virtualenvs_dir>/<pack> (st2's /opt/stackstorm/virtualenvs).
+    virtualenvs_dir: Path = Path("var/virtualenvs")
+    # Extra arguments of every ``pip install`` into a pack venv (an index, --find-links, ...).
+    pip_args: tuple[str, ...] = ()
+    # Put the pack root lib/ on sys.path of its Python actions (st2's packs.enable_common_libs).
+    enable_common_libs: bool = False
+    # Stop a pack venv's warmed interpreter after this long without runs.
+    venv_idle_seconds: Annotated[float, between(1.0)] = 600.0
 
     def resolved_paths(self, bundled_dir: Path = BUNDLED_PACKS_DIR) -> tuple[Path, ...]:
         """The search path in load order: the bundled folder, then ``paths``, without repeats."""

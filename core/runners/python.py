@@ -21,11 +21,11 @@ from typing import Any
 from core.kv.service import KeyValueService
 from core.models import ExecutionStatus
 from core.runners.base import RunContext, RunnerResult
+from core.runners.pack_python import Interpreter, PackPython, PackPythonSettings, pack_python
 from core.runners.python_datastore import DatastoreCaller, DatastoreChannel, DatastoreHandler
 from core.runners.python_host.capture import Capture, quiet
 from core.runners.python_host.client import (
     ActionProcess,
-    ForkServer,
     HostDied,
     HostUnavailable,
     kill_group,
@@ -33,6 +33,7 @@ from core.runners.python_host.client import (
 )
 from core.runners.python_host.outcome import Ending, Finished, build_result
 from core.runners.python_host.protocol import Request
+from core.runners.python_servers import IDLE_SECONDS, ForkServerPool
 from core.runners.types import PYTHON_SCRIPT
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ MAX_RESULT_BYTES = 16 * 1024 * 1024
 DRAIN_TIMEOUT = 2.0
 # After SIGKILL, how long to wait for the exit status before giving up on it.
 KILL_WAIT = 10.0
-# After the fork server failed to start, use fresh interpreters for this long before retrying.
-RETRY_AFTER = 30.0
 
 
 class PythonScriptRunner:
@@ -58,20 +57,28 @@ class PythonScriptRunner:
         python: str = sys.executable,
         max_result_bytes: int = MAX_RESULT_BYTES,
         datastore: KeyValueService | None = None,
+        packs: PackPythonSettings | None = None,
+        venv_idle_seconds: float = IDLE_SECONDS,
     ) -> None:
-        self._use_fork_server = use_fork_server
         self._python = python
         self._max_result_bytes = max_result_bytes
         self._datastore = datastore
-        self._server: ForkServer | None = None
-        self._server_lock = asyncio.Lock()
-        self._retry_at = 0.0
+        self._packs = packs or PackPythonSettings()
+        self._servers = ForkServerPool(enabled=use_fork_server, idle_seconds=venv_idle_seconds)
 
     @property
     def fork_server_pid(self) -> int | None:
-        """The running fork server's pid, if any (for operators and tests)."""
-        server = self._server
-        return server.pid if server is not None and server.alive else None
+        """Squall's own fork server's pid, if any (for operators and tests)."""
+        return self._servers.pid(Interpreter(self._python))
+
+    def pack_python(self, ctx: RunContext) -> PackPython:
+        found = pack_python(self._packs, ctx.action.pack, ctx.action.pack_path)
+        if found.interpreter.venv is None:  # Squall's own environment
+            return PackPython(Interpreter(self._python), found.lib_paths)
+        return found
+
+    def server_pid(self, interpreter: Interpreter) -> int | None:
+        return self._servers.pid(interpreter)
 
     async def run(self, ctx: RunContext) -> RunnerResult:
         entry = ctx.action.entry_point_path
@@ -81,10 +88,13 @@ class PythonScriptRunner:
             return RunnerResult(ExecutionStatus.CANCELED, _empty_body())
         channel = self._datastore_channel(ctx)
         extra_fds = () if channel is None else (channel.child_fd,)
+        where = self.pack_python(ctx)
         try:
-            request = build_request(ctx, entry, datastore=channel is not None)
+            request = build_request(ctx, entry, where.lib_paths, datastore=channel is not None)
             encoded = json.dumps(request, default=str).encode()
-            capture, process = await self._start(encoded, ctx.output_limit_bytes, extra_fds)
+            capture, process = await self._start(
+                where.interpreter, encoded, ctx.output_limit_bytes, extra_fds
+            )
             if channel is not None:
                 channel.release_child_fd()
             try:
@@ -106,10 +116,7 @@ class PythonScriptRunner:
         return build_result(finished, self._max_result_bytes)
 
     async def close(self) -> None:
-        async with self._server_lock:
-            if self._server is not None:
-                await self._server.close()
-                self._server = None
+        await self._servers.close()
 
     def _datastore_channel(self, ctx: RunContext) -> DatastoreChannel | None:
         if self._datastore is None:
@@ -117,10 +124,14 @@ class PythonScriptRunner:
         return DatastoreChannel(DatastoreHandler(self._datastore, DatastoreCaller.of(ctx.context)))
 
     async def _start(
-        self, request: bytes, output_limit: int, extra_fds: tuple[int, ...]
+        self,
+        interpreter: Interpreter,
+        request: bytes,
+        output_limit: int,
+        extra_fds: tuple[int, ...],
     ) -> tuple[Capture, ActionProcess]:
         """``extra_fds`` (the datastore socket) follow stdio in the child: fd 3."""
-        server = await self._fork_server()
+        server = await self._servers.get(interpreter)
         if server is not None:
             capture = Capture(request, output_limit, self._max_result_bytes)
             try:
@@ -135,35 +146,13 @@ class PythonScriptRunner:
                 capture.release_child_fds()
         capture = Capture(request, output_limit, self._max_result_bytes)
         try:
-            return capture, await spawn_once(self._python, (*capture.child_fds, *extra_fds))
+            fds = (*capture.child_fds, *extra_fds)
+            return capture, await spawn_once(interpreter.python, fds, interpreter.fallback_paths)
         except BaseException:
             await capture.abort()
             raise
         finally:
             capture.release_child_fds()
-
-    async def _fork_server(self) -> ForkServer | None:
-        """The running fork server, (re)started lazily; None means use the fallback."""
-        if not self._use_fork_server:
-            return None
-        async with self._server_lock:
-            if self._server is not None and self._server.alive:
-                return self._server
-            loop = asyncio.get_running_loop()
-            if loop.time() < self._retry_at:
-                return None
-            if self._server is not None:  # it died: reap it before replacing it
-                await self._server.close()
-                self._server = None
-            server = ForkServer(self._python)
-            try:
-                await server.start()
-            except HostUnavailable as e:
-                log.warning("python-script: %s; using a fresh interpreter per run", e)
-                self._retry_at = loop.time() + RETRY_AFTER
-                return None
-            self._server = server
-            return server
 
     async def _supervise(
         self, ctx: RunContext, process: ActionProcess, drained: asyncio.Future[Any]
@@ -214,15 +203,18 @@ async def _returncode(process: ActionProcess) -> int | None:
         return None
 
 
-def build_request(ctx: RunContext, entry: Path, *, datastore: bool = False) -> Request:
+def build_request(
+    ctx: RunContext, entry: Path, lib_paths: tuple[str, ...], *, datastore: bool = False
+) -> Request:
     pack_path = str(ctx.action.pack_path)
     return Request(
         entry_point=str(entry),
         pack=ctx.action.pack,
         pack_path=pack_path,
+        lib_paths=list(lib_paths),
         parameters=dict(ctx.action_parameters),
         config=dict(ctx.pack_config),
-        env=action_env(ctx, pack_path),
+        env=action_env(ctx, lib_paths),
         # st2 runs actions in the action runner's working directory; so do we.
         cwd=os.getcwd(),
         log_level=_log_level(ctx.runner_parameters),
@@ -236,14 +228,14 @@ def _log_level(runner_parameters: Mapping[str, Any]) -> str:
     return str(runner_parameters.get("log_level") or "DEBUG")
 
 
-def action_env(ctx: RunContext, pack_path: str) -> dict[str, str]:
+def action_env(ctx: RunContext, lib_paths: tuple[str, ...]) -> dict[str, str]:
     """Squall's environment + runner ``env`` (minus PYTHONPATH, as st2) + ``ST2_ACTION_*``."""
     env = dict(os.environ)
     user_env: dict[str, Any] = dict(ctx.runner_parameters.get("env") or {})
     env.update({k: str(v) for k, v in user_env.items() if k.lower() != "pythonpath"})
     env.update(ctx.env)
     # What the action's own Python subprocesses should see: its pack libs and the st2 shim.
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(pack_path, "actions", "lib"), SHIM_DIR])
+    env["PYTHONPATH"] = os.pathsep.join([*lib_paths, SHIM_DIR])
     return env
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.kv.service import KeyValueService
@@ -14,7 +14,9 @@ from core.runners.inject_trigger import InjectTriggerRunner, TriggerSink
 from core.runners.inquirer import InquirerRunner
 from core.runners.noop import NoopRunner
 from core.runners.orquesta import OrquestaRunner
+from core.runners.pack_python import PackPythonSettings
 from core.runners.python import PythonScriptRunner
+from core.runners.python_servers import IDLE_SECONDS
 from core.runners.shell import LocalShellCmdRunner, LocalShellScriptRunner
 from core.runners.ssrf import HttpPolicy
 
@@ -28,6 +30,8 @@ class RunnerOptions:
     python_fork_server: bool = True
     http_denied_networks: tuple[str, ...] | None = None
     http_allowed_networks: tuple[str, ...] = ()
+    pack_python: PackPythonSettings = field(default_factory=PackPythonSettings)
+    venv_idle_seconds: float = IDLE_SECONDS
 
 
 def http_policy(options: RunnerOptions) -> HttpPolicy:
@@ -46,7 +50,12 @@ def build_runners(
     runners: list[Runner] = [
         LocalShellCmdRunner(),
         LocalShellScriptRunner(),
-        PythonScriptRunner(use_fork_server=options.python_fork_server, datastore=datastore),
+        PythonScriptRunner(
+            use_fork_server=options.python_fork_server,
+            datastore=datastore,
+            packs=options.pack_python,
+            venv_idle_seconds=options.venv_idle_seconds,
+        ),
         HttpRequestRunner(http_policy(options)),
         NoopRunner(),
         InjectTriggerRunner(),

@@ -79,6 +79,7 @@ async def test_action_sets_reads_lists_and_deletes(
         "get_user": "u",
         "get_missing": None,
         "list_local": ["pyfix.KvRoundTrip:counter", "pyfix.KvRoundTrip:pw"],
+        "list_page": ["pyfix.KvRoundTrip:pw"],
         "list_prefix": ["g"],
         "delete": True,
         "delete_again": False,

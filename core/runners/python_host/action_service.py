@@ -75,8 +75,17 @@ class ActionService:
         args = {"name": self._key(name, local), "scope": scope}
         return bool(self._transport("delete_value", args))
 
-    def list_values(self, local: bool = True, prefix: str | None = None) -> list[KeyValuePair]:
-        """System-scope pairs under ``prefix`` (within this action's namespace if ``local``)."""
+    def list_values(
+        self,
+        local: bool = True,
+        prefix: str | None = None,
+        limit: int | None = None,
+        offset: int | None = 0,
+    ) -> list[KeyValuePair]:
+        """System-scope pairs under ``prefix`` (within this action's namespace if ``local``),
+        paged by ``limit``/``offset`` as st2's API pages them."""
         full_prefix = self._key(prefix or "", local) if local else prefix
         items = self._transport("list_values", {"prefix": full_prefix}) or []
-        return [KeyValuePair(**item) for item in items]
+        start = offset or 0
+        page = items[start : start + limit] if limit else items[start:]
+        return [KeyValuePair(**item) for item in page]

@@ -1,4 +1,5 @@
-"""Entry script of the Python host: ``python -I bootstrap.py serve <fd> | once [<fd>...]``.
+"""Entry script of the Python host:
+``python -I bootstrap.py [--fallback P1:P2] serve <fd> | once [<fd>...]``.
 
 Gives pack code a clean ``sys.path`` (stdlib, the venv's site-packages and the st2 shim, but not
 Squall's own ``core``/``bot``/``adapters``), then loads this package under a private name and
@@ -28,7 +29,7 @@ STANDARD_FINDERS = (
 )
 
 
-def clean_sys_path() -> None:
+def clean_sys_path(fallback: list[str]) -> None:
     root = os.path.realpath(PROJECT_ROOT)
     # An installed (non-editable) Squall lives inside site-packages, which pack code needs.
     if root not in {os.path.realpath(p) for p in site.getsitepackages()}:
@@ -36,6 +37,10 @@ def clean_sys_path() -> None:
     # ``pip install -e`` maps Squall's packages with a meta-path finder, not a path entry.
     sys.meta_path[:] = [f for f in sys.meta_path if not _finds_squall(f, root)]
     sys.path.insert(0, SHIM_DIR)
+    # A pack venv's interpreter falls back on Squall's site-packages (as st2's on its own),
+    # appended as plain entries: their ``.pth`` files, Squall's editable finder among them,
+    # are not run.
+    sys.path.extend(p for p in fallback if p not in sys.path)
 
 
 def _finds_squall(finder: Any, root: str) -> bool:
@@ -70,14 +75,19 @@ def host_module(name: str) -> ModuleType:
 
 
 def main(argv: list[str]) -> int:
-    clean_sys_path()
+    fallback: list[str] = []
+    if argv[:1] == ["--fallback"] and len(argv) > 1:
+        fallback = [p for p in argv[1].split(os.pathsep) if p]
+        argv = argv[2:]
+    clean_sys_path(fallback)
     load_host()
     if len(argv) == 2 and argv[0] == "serve":
         code: int = host_module("server").main(int(argv[1]))
         return code
     if argv[:1] == ["once"] and all(arg.isdigit() for arg in argv[1:]):
         host_module("child").main_once([int(fd) for fd in argv[1:]])
-    print("usage: bootstrap.py serve <socket fd> | once [<extra fd>...]", file=sys.stderr)
+    usage = "usage: bootstrap.py [--fallback PATHS] serve <socket fd> | once [<extra fd>...]"
+    print(usage, file=sys.stderr)
     return 2
 
 

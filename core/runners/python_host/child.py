@@ -1,7 +1,7 @@
 """One python-script execution, inside the action's own process (forked or spawned).
 
-Mirrors StackStorm's ``python_action_wrapper.py``: read the request, load the one ``Action``
-subclass of the entry point, call ``run(**parameters)`` and print the result block. Exit codes:
+Mirrors StackStorm's ``python_action_wrapper.py``: read the request, load the one action class
+of the entry point, call ``run(**parameters)`` and print the result block. Exit codes:
 0 (ran), 1 (raised, traceback on stderr), 220 (``run()`` returned a non-bool status).
 """
 
@@ -145,9 +145,10 @@ def _prepare(request: Request) -> None:
     os.chdir(request["cwd"])
     entry = request["entry_point"]
     sys.argv = [entry]
-    # st2 puts actions/lib on PYTHONPATH (ahead of everything) but *appends* the entry point's
-    # directory, so an ``actions/http.py`` cannot shadow the stdlib module of the same name.
-    sys.path.insert(0, os.path.join(request["pack_path"], "actions", "lib"))
+    # st2 puts actions/lib (and lib/ with enable_common_libs) on PYTHONPATH, ahead of
+    # everything, but *appends* the entry point's directory, so an ``actions/http.py`` cannot
+    # shadow the stdlib module of the same name.
+    sys.path[:0] = request["lib_paths"]
     sys.path.append(os.path.dirname(entry))
 
 
@@ -195,21 +196,48 @@ def _load_module(path: str) -> ModuleType:
 
 
 def _find_action_class(module: ModuleType, base: type, path: str) -> type:
-    """The one Action subclass defined in the file; abstract or subclassed helpers don't count."""
-    found = [
-        c
-        for c in vars(module).values()
-        if isinstance(c, type) and issubclass(c, base) and c is not base
-        if c.__module__ == module.__name__
-    ]
-    leaves = [c for c in found if not inspect.isabstract(c)]
-    leaves = [c for c in leaves if not any(o is not c and issubclass(o, c) for o in leaves)]
+    """The one action class defined in the file, found as st2's ``register_plugin`` does.
+
+    Any class of the module that implements every abstract method of ``Action`` (``run``)
+    counts, whether it derives from the shim's ``Action``, from a pack-local base in
+    ``actions/lib`` or from nothing; st2 then registers it as a virtual subclass of ``Action``.
+    Unlike st2 (which silently takes the first by name), more than one is an error: a class
+    that is a base of another candidate is a helper, not a second action, and subclasses of
+    ``Action`` win over classes that merely have a ``run``.
+    """
+    required = sorted(getattr(base, "__abstractmethods__", ()))
+    defined = [c for c in vars(module).values() if isinstance(c, type) and c is not base]
+    found = [c for c in defined if c.__module__ == module.__name__ and _implements(c, required)]
+    # Real ``Action`` subclasses first, so a helper with a ``run`` (a sensor class in the same
+    # file, say) does not compete with the action proper.
+    found = [c for c in found if issubclass(c, base)] or found
+    leaves = [c for c in found if not any(o is not c and issubclass(o, c) for o in found)]
     if not leaves:
-        raise ActionLoadError(f'File "{path}" has no action class or the file doesn\'t exist.')
+        raise ActionLoadError(
+            f'File "{path}" has no action class or the file doesn\'t exist: no class in it '
+            f"implements {', '.join(required)}()."
+        )
     if len(leaves) > 1:
         names = ", ".join(sorted(c.__name__ for c in leaves))
-        raise ActionLoadError(f'File "{path}" has more than one action class: {names}')
-    return leaves[0]
+        raise ActionLoadError(
+            f'File "{path}" has more than one action class: {names}; keep one class that '
+            "implements run() per action file."
+        )
+    action_cls = leaves[0]
+    if not issubclass(action_cls, base):
+        base.register(action_cls)  # type: ignore[attr-defined]  # as st2: a virtual subclass
+    return action_cls
+
+
+def _implements(cls: type, required: list[str]) -> bool:
+    """Every required method is a concrete function on ``cls`` (inherited ones count)."""
+    if inspect.isabstract(cls):
+        return False
+    for name in required:
+        method = inspect.getattr_static(cls, name, None)
+        if not inspect.isfunction(method) or getattr(method, "__isabstractmethod__", False):
+            return False
+    return True
 
 
 def _exit_code(e: SystemExit) -> int:

@@ -53,7 +53,17 @@ def kill_group(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-async def spawn_once(python: str, fds: Sequence[int]) -> ActionProcess:
+def host_argv(python: str, fallback_paths: Sequence[str]) -> list[str]:
+    """The interpreter and bootstrap, with the paths it appends to its ``sys.path``."""
+    argv = [python, *HOST_FLAGS, BOOTSTRAP]
+    if fallback_paths:
+        argv += ["--fallback", os.pathsep.join(fallback_paths)]
+    return argv
+
+
+async def spawn_once(
+    python: str, fds: Sequence[int], fallback_paths: Sequence[str] = ()
+) -> ActionProcess:
     """The fallback: one fresh interpreter per execution, same request/result protocol.
 
     ``fds`` beyond stdio (the datastore socket) are inherited and named on the command line;
@@ -61,9 +71,7 @@ async def spawn_once(python: str, fds: Sequence[int]) -> ActionProcess:
     """
     extra = list(fds[3:])
     proc = await asyncio.create_subprocess_exec(
-        python,
-        *HOST_FLAGS,
-        BOOTSTRAP,
+        *host_argv(python, fallback_paths),
         "once",
         *(str(fd) for fd in extra),
         stdin=fds[0],
@@ -86,8 +94,14 @@ class _Pending:
 class ForkServer:
     """Squall's handle on one fork server process (see ``server.py`` for the other side)."""
 
-    def __init__(self, python: str = sys.executable, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        python: str = sys.executable,
+        start_timeout: float = 30.0,
+        fallback_paths: Sequence[str] = (),
+    ) -> None:
         self._python = python
+        self._fallback_paths = tuple(fallback_paths)
         self._start_timeout = start_timeout
         self._sock: socket.socket | None = None
         self._proc: asyncio.subprocess.Process | None = None
@@ -99,6 +113,11 @@ class ForkServer:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    @property
+    def busy(self) -> bool:
+        """Some run it launched has not exited yet."""
+        return bool(self._pending)
 
     @property
     def alive(self) -> bool:
@@ -125,9 +144,7 @@ class ForkServer:
         ours.setblocking(False)
         with theirs:
             self._proc = await asyncio.create_subprocess_exec(
-                self._python,
-                *HOST_FLAGS,
-                BOOTSTRAP,
+                *host_argv(self._python, self._fallback_paths),
                 "serve",
                 str(theirs.fileno()),
                 pass_fds=[theirs.fileno()],

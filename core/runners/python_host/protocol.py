@@ -38,6 +38,8 @@ class Request(TypedDict):
     entry_point: str
     pack: str
     pack_path: str
+    # Put ahead of sys.path: actions/lib, and the pack's lib/ with enable_common_libs.
+    lib_paths: list[str]
     parameters: dict[str, Any]
     config: dict[str, Any]
     env: dict[str, str]
