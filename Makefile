@@ -11,14 +11,18 @@ ORACLE_PYTHON ?= $(shell for p in $(wildcard $(HOME)/.pyenv/versions/3.8*/bin/py
   $$p -c 'import sys; assert sys.version_info[:2] == (3, 8)' 2>/dev/null && { echo $$p; break; }; done)
 
 $(BIN)/python:
+	@echo "squall: creating the virtualenv $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "squall: installing Squall and its dependencies into $(VENV) with pip (about 30 s, once)..."
 	$(BIN)/pip install -q -e .
+	@echo "squall: installed"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	@echo "squall: installing Squall with its test tools into $(VENV) with pip (about a minute, once)..."
 	$(BIN)/pip install -q -e '.[dev,errbot]'
 	touch $@ $(VENV)/.installed
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
+from bot.settings import BUNDLED_PACKS_DIR, Settings
 from core.aliases import AliasIndex
 from core.approval_gate import ApprovalGate
 from core.approvals import ApprovalService
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 TRIGGER_SWEEP_SECONDS = 3.0
 # How often `serve` expires approvals past their TTL and applies decisions a crash left behind.
 APPROVAL_SWEEP_SECONDS = 2.0
-BUNDLED_PACKS = Path(__file__).resolve().parent.parent / "packs"
+BUNDLED_PACKS = BUNDLED_PACKS_DIR
 
 
 @dataclass
@@ -84,6 +84,12 @@ def pack_python_settings(settings: Settings) -> PackPythonSettings:
     )
 
 
+def _config_origin(settings: Settings) -> str:
+    if settings.source is None:
+        return f"no config file found; built-in defaults in {settings.base_dir}"
+    return f"config {settings.source}"
+
+
 def load_content(settings: Settings) -> LoadResult:
     paths = [BUNDLED_PACKS, *settings.packs.paths]
     result = load_packs(
@@ -101,8 +107,12 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         store = open_store(
             settings.store.url, base_dir=str(settings.base_dir), driver=settings.store.driver
         )
+        new_file = settings.store.sqlite_path
+        created = new_file is not None and not new_file.exists()
         await store.open()
         stack.push_async_callback(store.close)
+        if created:
+            logger.info("created a new store: %s (%s)", new_file, _config_origin(settings))
         content = load_content(settings)
         kv = KeyValueService(store, load_or_create_key(key_path(settings)))
         runners = build_runners(

@@ -20,15 +20,30 @@ from bot.logs import configure_logging
 from core.models import ExecutionStatus
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="settings file (default: $SQUALL_CONFIG)")
-    common.add_argument("--json", action="store_true", help="print JSON")
-    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+def common_options(*, defaults: bool) -> argparse.ArgumentParser:
+    """``--config``, ``--json``, ``--debug``, accepted before and after the sub-command.
 
-    parser = argparse.ArgumentParser(
-        prog="squall", parents=[common], description="ChatOps-first automation engine."
+    Only the top-level parser sets defaults: a sub-parser's defaults would overwrite what was
+    given before the sub-command (``squall --json run …``), so there they are suppressed.
+    """
+    value: object = None if defaults else argparse.SUPPRESS
+    flag: object = False if defaults else argparse.SUPPRESS
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=value, help="settings file (see `squall doctor`)")
+    common.add_argument("--json", action="store_true", default=flag, help="print JSON")
+    common.add_argument(
+        "--debug", action="store_true", default=flag, help="show tracebacks and debug logs"
     )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="squall",
+        parents=[common_options(defaults=True)],
+        description="ChatOps-first automation engine.",
+    )
+    common = common_options(defaults=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="run an action: run REF k=v ...")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from bot.app import BUNDLED_PACKS, open_engine
 from bot.render import execution_summary, table, to_json
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, find_config, load_settings
 from core.executions.api import parameter_schema
 from core.models import ExecutionStatus
 from core.packs import load_packs, validate_pack
@@ -27,7 +28,14 @@ def describe_error(exc: BaseException) -> str:
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    store = settings.store.sqlite_path
+    if args.config is None and store is not None and not store.exists():
+        # Found by discovery or built-in defaults: an empty new store where the user expected
+        # theirs is the surprise to name (with --config the user chose it).
+        origin = find_config(None).how if settings.source is None else f"config {settings.source}"
+        print(f"squall: creating a new store {store} ({origin})", file=sys.stderr)
+    return settings
 
 
 def emit(args: argparse.Namespace, data: Any, human: str) -> None:

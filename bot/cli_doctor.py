@@ -20,7 +20,7 @@ from bot.app import load_content
 from bot.chat_routes import route_adapter_errors, route_errors
 from bot.chat_runtime import configured_adapters
 from bot.cli_commands import describe_error, emit, settings_for
-from bot.settings import Settings
+from bot.settings import Settings, find_config
 from core.store import open_store
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
@@ -56,7 +56,9 @@ async def doctor_command(args: argparse.Namespace) -> int:
     except Exception as exc:
         report.fail("config", describe_error(exc))
     else:
-        report.ok("config", str(settings.source or "built-in defaults"))
+        choice = find_config(args.config)
+        found = f"{settings.source} (from {choice.how})" if settings.source else choice.how
+        report.ok("config", found if settings.source else f"built-in defaults: {found}")
         await check_store(settings, report)
         check_packs(settings, report)
         await check_adapters(settings, report)
@@ -79,7 +81,7 @@ async def check_store(settings: Settings, report: Report) -> None:
     except Exception as exc:
         report.fail("store", f"{settings.store.backend}: {describe_error(exc)}")
     else:
-        report.ok("store", f"{settings.store.backend}, schema version {version}")
+        report.ok("store", f"{settings.store.identity}, schema version {version}")
 
 
 def check_packs(settings: Settings, report: Report) -> None:
@@ -119,6 +121,9 @@ async def check_running_serve(settings: Settings, report: Report) -> None:
         return
     states = health.get("adapters", {})
     report.ok("serve", f"running; adapters {states}")
+    theirs, ours = health.get("store_id"), settings.store.identity
+    if theirs != ours:
+        report.fail("serve", f"the serve on {url} uses store {theirs}, this config uses {ours}")
     failures = health.get("delivery_failures", 0)
     if failures:
         report.warn("chat delivery", f"{failures} posts failed after every retry (see the log)")

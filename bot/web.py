@@ -23,6 +23,8 @@ async def healthz(request: web.Request) -> web.Response:
         {
             "status": "ok",
             "store": engine.store.backend,
+            # Lets `squall doctor` tell whether this process and the CLI share a store.
+            "store_id": engine.settings.store.identity,
             "packs": len(engine.content.index.packs),
             "actions": len(engine.content.index.actions),
             **(request.app[CHAT_HEALTH]() if CHAT_HEALTH in request.app else {}),

@@ -19,6 +19,11 @@ from tests import mongo_server
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
+# A developer's own $SQUALL_CONFIG or ~/.config/squall/squall.yaml must not leak into the tests
+# (config discovery would find them); children started by tests inherit this environment.
+os.environ.pop("SQUALL_CONFIG", None)
+os.environ["XDG_CONFIG_HOME"] = str(ROOT / "tests" / "fixtures" / "no-user-config")
+
 
 MONGO_URL_ENV = "SQUALL_TEST_MONGO_URL"
 

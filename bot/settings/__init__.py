@@ -2,13 +2,13 @@
 
 Usage::
 
-    settings = load_settings("config.yaml")   # or $SQUALL_CONFIG, or defaults for the cwd
+    settings = load_settings("config.yaml")   # else found (see loader)
     settings.http.port                         # 9101
     settings.packs.resolved_paths()            # (bundled packs/, *packs.paths), absolute
 """
 
 from bot.settings.errors import SettingsError
-from bot.settings.loader import CONFIG_ENV_VAR, load_settings
+from bot.settings.loader import CONFIG_ENV_VAR, ConfigChoice, find_config, load_settings
 from bot.settings.schema import (
     BUNDLED_PACKS_DIR,
     AliasesSettings,
@@ -29,6 +29,7 @@ __all__ = [
     "BUNDLED_PACKS_DIR",
     "CONFIG_ENV_VAR",
     "AliasesSettings",
+    "ConfigChoice",
     "CryptoSettings",
     "ExecutionsSettings",
     "HttpRunnerSettings",
@@ -41,5 +42,6 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StoreSettings",
+    "find_config",
     "load_settings",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from bot.settings.authz import default_users, roles_setting, users_setting
+from bot.settings.bundled import bundled_dir
 from bot.settings.parser import (
     FROM_CONTEXT,
     Check,
@@ -28,8 +29,8 @@ from bot.settings.parser import (
 from core.authz import AuthzConfig, Role, UserSpec
 from core.webhooks.handler import HookAuth, auth_from_config, normalize_hook
 
-# The checkout's own ``packs/`` folder (bot/settings/schema.py → repo root).
-BUNDLED_PACKS_DIR = Path(__file__).resolve().parents[2] / "packs"
+# The bundled ``packs/`` folder (the checkout's, or the copy a wheel carries).
+BUNDLED_PACKS_DIR = bundled_dir("packs")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["text", "json"]
@@ -84,6 +85,17 @@ class StoreSettings:
             return None
         file = self.url[len(_SQLITE_PREFIX) :].partition("?")[0]
         return None if file == ":memory:" else Path(file)
+
+    @property
+    def identity(self) -> str:
+        """Which store this is, comparable between processes and safe to show: the SQLite
+        file's real path, or the MongoDB hosts and database without credentials or options."""
+        if self.backend == "sqlite":
+            path = self.sqlite_path
+            return f"sqlite:{os.path.realpath(path) if path else ':memory:'}"
+        scheme, _, rest = self.url.partition("://")
+        location = rest.rpartition("@")[2].partition("?")[0]
+        return f"{scheme}://{location}"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def test_a_healthy_setup_passes(tmp_path: Path, capsys: pytest.CaptureFixture[st
     code, out, _ = cli(capsys, config, "doctor")
     assert code == 0, out
     assert f"ok    config: {config}" in out
-    assert "ok    store: sqlite, schema version" in out
+    assert f"ok    store: sqlite:{tmp_path}/var/squall.db, schema version" in out
     assert "ok    adapter console: credentials ok" in out
     assert "FAIL" not in out
 
