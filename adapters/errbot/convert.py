@@ -41,7 +41,13 @@ def _fence(code: str) -> str:
 
 
 def to_markdown(message: OutgoingMessage) -> str:
-    """Blocks apart by a blank line; lines inside a block end in a Markdown hard break."""
+    """Blocks apart by a blank line; lines inside a block apart by a plain newline.
+
+    Not Markdown's hard break (two spaces, newline): errbot's text renderers (Text, IRC,
+    Telegram and the test backend) drop a ``<br>`` together with its newline, so every line of a
+    block ran into the next. A plain newline stays a newline in those renderers and in the
+    backends that post Markdown as it is.
+    """
     head = " · ".join(part for part in (message.title, message.status) if part)
     blocks = [
         [f"**{head}**"] if head else [],
@@ -54,4 +60,4 @@ def to_markdown(message: OutgoingMessage) -> str:
         else [],
         [f"_{message.footer}_"] if message.footer else [],
     ]
-    return "\n\n".join("  \n".join(block) for block in blocks if block)
+    return "\n\n".join("\n".join(block) for block in blocks if block)

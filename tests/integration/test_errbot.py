@@ -141,3 +141,17 @@ def test_approval_by_typed_command(errbot: Bot) -> None:
     errbot.as_user("bob@localhost").say(f"!approve {approval_id}")
     assert "approved by bob" in errbot.wait_for("approved by bob")
     assert "deployed web to prod" in errbot.wait_for("deployed web to prod")
+
+
+def test_multi_line_replies_keep_their_line_breaks(errbot: Bot) -> None:
+    """errbot's text renderer dropped Markdown hard breaks with their newline: every line of
+    a reply ran into the next ("Squall is up 0m 18schat: errbot connected…")."""
+    errbot.say("!squall status")
+    lines = [line.strip() for line in errbot.wait_for("Squall is up").splitlines()]
+    assert lines[0].startswith("Squall is up")
+    assert lines[1] == "chat: errbot connected"
+    assert lines[2] == "executions running here: 0"
+    errbot.say("!squall help")
+    help_lines = [line.strip() for line in errbot.wait_for("Commands you can run").splitlines()]
+    assert len(help_lines) > 5
+    assert any(line.startswith("greet {{message=world}}") for line in help_lines)
