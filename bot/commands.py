@@ -33,6 +33,7 @@ from core.executions.api import parameter_schema
 from core.executions.service import ExecutionError
 from core.kv.lookup import kv_context
 from core.models import Alias, Execution
+from core.models.alias import AliasFormat
 from core.models.approval import Approval
 from core.models.chat import AliasCall, ChatIdentity, ChatPlace, OutgoingMessage
 from core.params import ParameterError, merge_parameter_schemas
@@ -126,7 +127,7 @@ class ChatCommands:
             return
         except NoAliasMatch:
             word = turn.text.split(maxsplit=1)[0]
-            await self.say(turn, f"I don't know {word!r}. Type help.", private=PRIVATE)
+            await self.say(turn, self._no_match_reply(turn, word), private=PRIVATE)
             return
         await self._launch_matches(turn, matches)
 
@@ -214,6 +215,16 @@ class ChatCommands:
         if not decision.allowed:
             raise PermissionRefused(f"You may not cancel execution {execution.id}.")
 
+    def _no_match_reply(self, turn: Turn, word: str) -> str:
+        """The formats of the aliases the first word names (the arguments did not fit), else
+        that the word is unknown."""
+        visible = {a.ref for a in self.visible_aliases(turn.squall_user, turn.place.channel)}
+        meant = [a for a in self.engine.aliases.aliases_for_word(turn.text) if a.ref in visible]
+        if not meant:
+            return f"I don't know {word!r}. Type help."
+        lines = [_help_line(alias, fmt) for alias in meant for fmt in alias.formats]
+        return "\n".join([f"That does not fit {word!r}. Usage:", *lines])
+
     def visible_aliases(self, user: SquallUser, channel: str) -> list[Alias]:
         return [
             alias
@@ -252,11 +263,15 @@ def _age(seconds: float) -> str:
     return f"{hours}h {minutes}m" if hours else f"{minutes}m {secs}s"
 
 
+def _help_line(alias: Alias, fmt: AliasFormat) -> str:
+    return f"  {fmt.display}  —  {alias.description}".rstrip(" —")
+
+
 def _format_help(commands: ChatCommands, user: SquallUser, channel: str, needle: str) -> str:
     lines = []
     for alias in commands.visible_aliases(user, channel):
         for fmt in alias.formats:
-            line = f"  {fmt.display}  —  {alias.description}".rstrip(" —")
+            line = _help_line(alias, fmt)
             if needle in line.lower() or needle in alias.ref.lower():
                 lines.append(line)
     builtins = [

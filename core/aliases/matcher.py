@@ -122,6 +122,12 @@ class AliasIndex:
                 return _pick(text, found)
         raise NoAliasMatch(f"Command '{_shorten(text)}' matched no patterns")
 
+    def aliases_for_word(self, text: str) -> list[Alias]:
+        """The aliases with a format that fixes the text's first word, in load order: what
+        someone who typed ``echo`` without its message probably meant."""
+        entries = sorted(self._by_word.get(first_word(text), []), key=lambda e: e.position)
+        return list({entry.alias.ref: entry.alias for entry in entries}.values())
+
     def _candidates(self, word: str) -> list[_Entry]:
         indexed = self._by_word.get(word, [])
         return sorted([*indexed, *self._unindexed], key=lambda e: e.position)

@@ -196,6 +196,22 @@ async def test_unknown_and_ambiguous_commands_say_so(tmp_path: Path) -> None:
         assert (await chat.next_message()).message.text == "I don't know 'frobnicate'. Type help."
 
 
+async def test_a_known_word_with_arguments_that_do_not_fit_shows_its_formats(
+    tmp_path: Path,
+) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("ping", user_id="alice")  # `ping {{host}}` needs a host
+        about = "Ping a host (two formats, the more specific one wins)."
+        assert (await chat.next_message()).message.text == (
+            "That does not fit 'ping'. Usage:\n"
+            f"  ping {{{{host}}}}  —  {about}\n"
+            f"  ping {{{{host}}}} count {{{{count}}}}  —  {about}"
+        )
+        chat.push("deploy web", user_id="carol")  # carol may not see deploy: nothing to show
+        assert (await chat.next_message()).message.text == "I don't know 'deploy'. Type help."
+
+
 async def test_channel_messages_need_the_prefix_and_bots_are_ignored(tmp_path: Path) -> None:
     chat = TestChat()
     async with running(config(tmp_path), chat):
