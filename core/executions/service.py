@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from core.executions.api import execution_to_api
 from core.executions.owner import OwnerId
+from core.executions.rejected import with_rejected_result
 from core.faults import fault_point
 from core.kv.decrypted import mark_decrypted, recording_decryptions
 from core.kv.lookup import kv_context
@@ -30,7 +31,7 @@ from core.policies import PolicyGate, compile_policies
 from core.policies.retry import RetryRequest
 from core.runners.base import Runner, RunnerResult
 from core.runners.types import RUNNER_TYPES
-from core.store import Store
+from core.store import DocumentRejected, Store
 
 logger = logging.getLogger(__name__)
 
@@ -515,7 +516,15 @@ class ExecutionService:
     ) -> Execution | None:
         """Move ``current`` to ``status`` if nobody else changed it first; None if we lost."""
         new = current.transition(status, **changes)
-        if await self.store.executions.replace(new, expected_status=current.status):
+        try:
+            won = await self.store.executions.replace(new, expected_status=current.status)
+        except DocumentRejected as exc:
+            if not new.is_completed:
+                raise
+            logger.error("execution %s: result refused by the store: %s", current.id, exc)
+            new = with_rejected_result(current, new, str(exc))
+            won = await self.store.executions.replace(new, expected_status=current.status)
+        if won:
             fault_point(f"execution {new.action_ref} {status} {new.id}")
             if new.is_completed:
                 self._notify_waiters(new)

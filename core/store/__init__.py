@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from core.store.base import ExecutionQuery, ExecutionRepository, Store, StoreError
+from core.store.base import (
+    DocumentRejected,
+    ExecutionQuery,
+    ExecutionRepository,
+    Store,
+    StoreError,
+)
 
-__all__ = ["ExecutionQuery", "ExecutionRepository", "Store", "StoreError", "open_store"]
+__all__ = [
+    "DocumentRejected",
+    "ExecutionQuery",
+    "ExecutionRepository",
+    "Store",
+    "StoreError",
+    "open_store",
+]
 
 
 def open_store(url: str, *, base_dir: str | None = None, driver: str = "motor") -> Store:

@@ -299,5 +299,15 @@ class StoreError(RuntimeError):
     """A backend failure with a message fit to show a user (URL, file, reason)."""
 
 
+class DocumentRejected(StoreError):
+    """The backend cannot store this document as it is: too large (MongoDB's 16 MiB, the
+    same limit on SQLite for executions), or holding a value the backend cannot encode (an
+    integer beyond 64 bits in BSON). Retrying the same write will not help."""
+
+
+# The largest execution document any backend stores (MongoDB's BSON limit, 16 MiB).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+
+
 class DuplicateExecution(StoreError):
     """``insert`` of an execution id that is already stored."""

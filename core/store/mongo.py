@@ -26,11 +26,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import (
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from core.models import COMPLETED, Execution, ExecutionStatus
-from core.store.base import DuplicateExecution, ExecutionQuery, StoreError
+from core.store.base import DocumentRejected, DuplicateExecution, ExecutionQuery, StoreError
 from core.store.mongo_apikeys import MongoApiKeys
 from core.store.mongo_apikeys import create_indexes as create_api_key_indexes
 from core.store.mongo_approvals import MongoApprovals
@@ -302,15 +308,32 @@ async def _migrate(db: Any, where: str) -> None:
         )
 
 
+# Server error codes for a document past the BSON size limit (BSONObjectTooLarge, and the
+# "resulting document after update is larger than 16 MiB" variants).
+_TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+
+
 @contextmanager
 def _errors(where: str) -> Iterator[None]:
+    """Every driver error a store call can raise becomes a StoreError (DocumentRejected when
+    the document itself is the problem): BSON encoding errors (DocumentTooLarge,
+    InvalidDocument, InvalidBSON) are not PyMongoErrors, and an integer beyond 64 bits is a
+    plain OverflowError."""
     try:
         yield
+    except DocumentRejected:
+        raise
+    except (BSONError, OverflowError) as exc:
+        raise DocumentRejected(f"{where}: document refused: {exc}") from exc
+    except OperationFailure as exc:
+        if exc.code in _TOO_LARGE_CODES:
+            raise DocumentRejected(f"{where}: document refused: {_reason(exc)}") from exc
+        raise StoreError(f"{where}: {_reason(exc)}") from exc
     except PyMongoError as exc:
         raise StoreError(f"{where}: {_reason(exc)}") from exc
 
 
-def _reason(exc: PyMongoError) -> str:
+def _reason(exc: Exception) -> str:
     # Redacted in case the driver quotes the URL.
     text = redact(str(exc))
     if isinstance(exc, ServerSelectionTimeoutError):

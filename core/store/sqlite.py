@@ -16,7 +16,13 @@ from typing import Any
 
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.execution import isoformat
-from core.store.base import DuplicateExecution, ExecutionQuery, StoreError
+from core.store.base import (
+    MAX_DOCUMENT_BYTES,
+    DocumentRejected,
+    DuplicateExecution,
+    ExecutionQuery,
+    StoreError,
+)
 from core.store.sqlite_apikeys import SqliteApiKeys
 from core.store.sqlite_approvals import SqliteApprovals
 from core.store.sqlite_audit import SqliteAudit
@@ -246,8 +252,24 @@ def _values(execution: Execution) -> tuple[Any, ...]:
         stamp(execution.end_timestamp),
         execution.owner,
         stamp(execution.lease_expires),
-        json.dumps(execution.to_doc(), separators=(",", ":"), ensure_ascii=False),
+        _encode(execution),
     )
+
+
+def _encode(execution: Execution) -> str:
+    """The execution as JSON, held to the same 16 MiB as on MongoDB, so a result that fits
+    one backend fits the other (SQLite's own limit is near 1 GB)."""
+    try:
+        text = json.dumps(execution.to_doc(), separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise DocumentRejected(f"execution {execution.id}: document refused: {exc}") from exc
+    # Each character is at most 4 bytes in UTF-8: encode only when it could be too large.
+    if len(text) * 4 > MAX_DOCUMENT_BYTES and (size := len(text.encode())) > MAX_DOCUMENT_BYTES:
+        raise DocumentRejected(
+            f"execution {execution.id}: document refused: {size} bytes, more than the"
+            f" {MAX_DOCUMENT_BYTES} bytes an execution may take"
+        )
+    return text
 
 
 def _where(query: ExecutionQuery) -> tuple[str, list[Any]]:

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from core.models import Execution, ExecutionStatus, StatusChange
-from core.store import ExecutionQuery, Store, StoreError, open_store, sqlite_schema
+from core.store import (
+    DocumentRejected,
+    ExecutionQuery,
+    Store,
+    StoreError,
+    open_store,
+    sqlite_schema,
+)
 from core.store.mongo import SCHEMA_VERSION as MONGO_SCHEMA_VERSION
 from core.store.mongo import SERVER_SELECTION_TIMEOUT_MS, MongoStore, _make_client, client_options
 from core.store.sqlite import SqliteOptions, SqliteStore, StoreBusy
@@ -679,3 +686,30 @@ async def test_mongo_unreachable_server_is_a_store_error_without_the_password() 
     assert "s3cret" not in str(raised.value)
     assert "Topology Description" not in str(raised.value), "the driver's dump is cut"
     assert isinstance(store, MongoStore) and store.client is None, "the failed client is closed"
+
+
+# -- documents a backend refuses ----------------------------------------------------------
+
+
+async def test_a_document_past_16_mib_is_refused_as_a_store_error(store: Store) -> None:
+    execution = make(result={"stdout": "o" * (9 << 20), "stderr": "e" * (8 << 20)})
+    with pytest.raises(DocumentRejected, match="refused"):
+        await store.executions.insert(execution)
+    fits = make()
+    await store.executions.insert(fits)
+    with pytest.raises(DocumentRejected, match="refused"):
+        await store.executions.replace(
+            fits.with_changes(result=execution.result), expected_status=fits.status
+        )
+    assert await store.executions.get(fits.id) == fits
+
+
+async def test_an_integer_past_64_bits_is_kept_or_refused_never_raw(store: Store) -> None:
+    execution = make(result={"count": 2**70})
+    if store.backend == "sqlite":
+        await store.executions.insert(execution)
+        assert await store.executions.get(execution.id) == execution
+    else:
+        with pytest.raises(DocumentRejected, match="8-byte ints"):
+            await store.executions.insert(execution)
+        assert await store.executions.get(execution.id) is None
