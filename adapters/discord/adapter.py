@@ -79,6 +79,11 @@ _STYLES: Final = {
 _NO_PINGS: Final = discord.AllowedMentions.none()  # output never pings @everyone or anyone
 
 
+# Squall never joins voice: discord.py's "PyNaCl is not installed, voice will NOT be supported"
+# warning at every client start (and in `squall doctor`) tells users about nothing they use.
+discord.VoiceClient.warn_nacl = False
+
+
 @dataclass(frozen=True)
 class DiscordConfig:
     token: str
@@ -325,7 +330,9 @@ class DiscordAdapter(ChatAdapter):
 
     async def check(self) -> str | None:
         self._point_at()
-        probe = discord.Client(intents=discord.Intents.none())
+        # The probe only logs in over HTTP; with the guilds intent discord.py does not warn
+        # that "state related issues" may follow (they cannot: it never connects).
+        probe = discord.Client(intents=discord.Intents(guilds=True))
         try:
             await probe.login(self.config.token)
         except discord.LoginFailure as exc:

@@ -30,6 +30,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -136,6 +137,20 @@ def _web_client(config: SlackConfig) -> AsyncWebClient:
     )
 
 
+class _DropTokenSkipped(logging.Filter):
+    """bolt warns "As you gave `client` as well, `token` will be unused" whenever
+    ``$SLACK_BOT_TOKEN`` is set (it reads it as a default), though Squall's client carries the
+    configured token: a warning about nothing, in every ``serve`` and ``squall doctor``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+# bolt's loggers derive from the one given to AsyncApp; other bolt warnings pass.
+_BOLT_LOGGER = logging.getLogger("slack_bolt.squall")
+_BOLT_LOGGER.addFilter(_DropTokenSkipped())
+
+
 class SlackAdapter(ChatAdapter):
     def __init__(self, config: SlackConfig) -> None:
         self.config = config
@@ -147,6 +162,7 @@ class SlackAdapter(ChatAdapter):
         self.team_id = ""
         self.app = AsyncApp(
             client=self.client,
+            logger=_BOLT_LOGGER,
             signing_secret=config.signing_secret or None,
             request_verification_enabled=config.mode == "http",
             ssl_check_enabled=config.mode == "http",

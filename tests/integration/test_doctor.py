@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, cli
+from tests.conftest import FIXTURES, ROOT, cli
 
 CHAT_PACK = FIXTURES / "chat"
 
@@ -69,3 +72,27 @@ def test_pack_validate_names_unknown_notify_routes(
     code, out, _ = cli(capsys, bad, "pack", "validate", pack)
     assert code == 1
     assert "announce.yaml: notify.on-success.routes: unknown route 'ops'" in out
+
+
+def test_library_warnings_stay_out_of_doctor(tmp_path: Path) -> None:
+    """slack-bolt (with $SLACK_BOT_TOKEN set, as the README says) and discord.py warned about
+    things Squall does not use: "token will be unused", "PyNaCl is not installed", "Guilds
+    intent seems to be disabled". In a fresh process, as the user runs it."""
+    config = tmp_path / "squall.yaml"
+    config.write_text(
+        "store: {url: 'sqlite:///var/squall.db'}\n"
+        "http: {enabled: false}\n"
+        "chat:\n"
+        "  slack: {enabled: true, bot_token: '${SLACK_BOT_TOKEN}', app_token: xapp-1,\n"
+        "          api_url: 'http://127.0.0.1:9/api/'}\n"
+        "  discord: {enabled: true, token: t0k3n, api_url: 'http://127.0.0.1:9/api/v10'}\n"
+    )
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-1"}
+    doctor = subprocess.run(
+        [sys.executable, "-m", "bot", "doctor", "--config", str(config)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "FAIL  adapter slack" in doctor.stdout  # nothing answers there: checks did run
+    assert "FAIL  adapter discord: Discord unreachable" in doctor.stdout
+    for noise in ("token` will be unused", "PyNaCl", "Guilds intent"):
+        assert noise not in doctor.stderr + doctor.stdout
