@@ -96,7 +96,10 @@ def load_content(settings: Settings) -> LoadResult:
         paths, config_dir=settings.packs.config_dir, alias_paths=settings.aliases.paths
     )
     for error in result.errors:
-        logger.error("pack content skipped: %s", error)
+        if error.warning:
+            logger.warning("pack content: %s", error)
+        else:
+            logger.error("pack content skipped: %s", error)
     return result
 
 

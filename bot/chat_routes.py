@@ -4,7 +4,8 @@
 is a completion listener that posts an action's ``notify`` message to every configured route it
 names, directly — no rule on ``core.st2.generic.notifytrigger`` is needed (the notifier still
 emits those triggers, so st2-style rules keep working too). A notify route that is not configured
-is a load-time error (``route_errors``), never a silent drop.
+is reported at start and by ``doctor`` (``route_errors``) and ignored, as st2 ignores a route
+nobody consumes; it never stops the server.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def route_errors(index: ContentIndex, routes: Routes) -> list[PackError]:
                     file = action.metadata_file or action.pack_path
                     known = ", ".join(sorted(routes)) or "none; add a routes: entry"
                     message = f"unknown route {route!r} (configured routes: {known})"
-                    errors.append(PackError(file, f"notify.{section}.routes", message))
+                    where = f"notify.{section}.routes"
+                    errors.append(PackError(file, where, message + "; ignored", warning=True))
     return errors
 
 
@@ -107,7 +109,7 @@ class RouteSink:
 
     async def _post(self, route: str, message: OutgoingMessage, execution_id: str) -> None:
         if route not in self.outbox.routes:
-            return  # refused at load; a rule may still consume the notifytrigger
+            return  # reported at start; a rule may still consume the notifytrigger
         try:
             await self.outbox.post_message(ChatTarget(route=route), message)
         except (DeliveryError, LookupError) as exc:

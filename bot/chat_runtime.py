@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from core.models.chat import CommandSpec
 from core.params import merge_parameter_schemas
 from core.runners.registry import connect_chat_poster
 from core.runners.types import RUNNER_TYPES
+
+logger = logging.getLogger(__name__)
 
 
 class ChatConfigError(ValueError):
@@ -118,9 +121,13 @@ def command_specs(engine: Engine) -> list[CommandSpec]:
 
 
 def check_chat_config(engine: Engine, adapters: Sequence[ChatAdapter]) -> None:
+    """A route to an adapter that is not running is a settings error and stops the start; a
+    pack's ``notify`` naming an unknown route is content: reported and ignored (pack content
+    never stops the server)."""
     routes = engine.settings.routes
     problems = route_adapter_errors(routes, (a.name for a in adapters))
-    problems += [str(error) for error in route_errors(engine.content.index, routes)]
+    for error in route_errors(engine.content.index, routes):
+        logger.warning("notify route ignored: %s", error)
     if problems:
         raise ChatConfigError("chat configuration:\n  " + "\n  ".join(problems))
 

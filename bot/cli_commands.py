@@ -13,7 +13,7 @@ from bot.settings import Settings, find_config, load_settings
 from core.executions.api import parameter_schema
 from core.models import ExecutionStatus
 from core.packs import load_packs, validate_pack
-from core.packs.errors import PackError
+from core.packs.errors import PackError, only_errors
 from core.params import parse_cli_value
 from core.store import ExecutionQuery
 
@@ -159,10 +159,19 @@ async def pack_validate(args: argparse.Namespace) -> int:
     errors = validate_pack(path, config_dir=config_dir, context_paths=context)
     if settings.source is not None:  # only a real settings file says which routes exist
         errors += notify_route_errors(path, settings)
-    data = {"path": str(path), "valid": not errors, "errors": [str(e) for e in errors]}
-    human = f"{path}: OK" if not errors else "\n".join(str(e) for e in errors)
+    problems, warnings = only_errors(errors), [e for e in errors if e.warning]
+    data = {
+        "path": str(path),
+        "valid": not problems,
+        "errors": [str(e) for e in problems],
+        "warnings": [str(e) for e in warnings],
+    }
+    lines = [str(e) for e in problems] + [f"warning: {e}" for e in warnings]
+    human = "\n".join(lines) if lines else f"{path}: OK"
+    if not problems and warnings:
+        human += f"\n{path}: OK (with warnings)"
     emit(args, data, human)
-    return 1 if errors else 0
+    return 1 if problems else 0
 
 
 async def serve(args: argparse.Namespace) -> int:

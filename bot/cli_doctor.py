@@ -87,9 +87,12 @@ async def check_store(settings: Settings, report: Report) -> None:
 def check_packs(settings: Settings, report: Report) -> None:
     content = load_content(settings)
     for error in content.errors:
-        report.fail("packs", str(error))
+        if error.warning:
+            report.warn("packs", str(error))
+        else:
+            report.fail("packs", str(error))
     for error in route_errors(content.index, settings.routes):
-        report.fail("routes", str(error))
+        report.warn("routes", str(error))
     index = content.index
     report.ok("packs", f"{len(index.packs)} packs, {len(index.actions)} actions loaded")
 

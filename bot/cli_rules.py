@@ -21,13 +21,18 @@ from bot.render import table
 from core.kv.lookup import kv_context
 from core.models import Pack, Rule
 from core.models.rule_state import overrides_of
-from core.packs.errors import FileProblems, PackError
+from core.packs.errors import FileProblems, PackError, only_errors
 from core.packs.index import ContentIndex
 from core.packs.paths import PackDir
 from core.packs.rules import load_rule, reference_problems
 from core.packs.yamlfile import load_yaml_mapping
 from core.params import mask_secrets, merge_parameter_schemas
-from core.rules.criteria import CriteriaResult, evaluate_criteria
+from core.rules.criteria import (
+    CriteriaResult,
+    criteria_read_kv,
+    evaluate_criteria,
+    kv_criteria_context,
+)
 from core.rules.matcher import RULE_USER, RenderedAction, render_action
 from core.runners.types import RUNNER_TYPES
 
@@ -169,7 +174,7 @@ def load_rule_file(path: Path, index: ContentIndex) -> Rule:
     rule = load_rule(PackDir.at(path.parent), _pack_for(path, index), path.name, errors)
     if rule is not None:
         reference_problems(rule, index, FileProblems(path, errors))
-    if rule is None or errors:
+    if rule is None or only_errors(errors):
         raise ValueError("; ".join(str(e) for e in errors) or f"{path}: invalid rule")
     return rule
 
@@ -183,13 +188,18 @@ def _find_rule(spec: str, engine: Engine) -> Rule:
     return _effective(engine, spec)
 
 
-def _evaluate(rule: Rule, trigger: str | None, payload: dict[str, Any]) -> CriteriaResult:
+async def _evaluate(
+    rule: Rule, engine: Engine, trigger: str | None, payload: dict[str, Any]
+) -> CriteriaResult:
     if not rule.enabled:
         return CriteriaResult(False, reason="the rule is disabled (enabled: false)")
     if trigger is not None and trigger != rule.trigger.type:
         reason = f"trigger instance is of {trigger!r}, the rule listens to {rule.trigger.type!r}"
         return CriteriaResult(False, reason=reason)
-    return evaluate_criteria(rule.criteria, payload, now=datetime.now(UTC))
+    context = None
+    if criteria_read_kv(rule.criteria):  # the real datastore, as the dispatcher reads it
+        context = kv_criteria_context(await kv_context(engine.kv, RULE_USER))
+    return evaluate_criteria(rule.criteria, payload, now=datetime.now(UTC), context=context)
 
 
 async def _render(rule: Rule, engine: Engine, payload: dict[str, Any]) -> RenderedAction:
@@ -247,7 +257,7 @@ async def rule_test(args: argparse.Namespace) -> int:
     trigger, payload = read_trigger_instance(Path(args.trigger_instance))
     async with open_engine(settings_for(args), start=False) as engine:
         rule = _find_rule(args.rule, engine)
-        result = _evaluate(rule, trigger, payload)
+        result = await _evaluate(rule, engine, trigger, payload)
         rendered = await _render(rule, engine, payload) if result.matched else None
     report = _report(rule, result, rendered)
     emit(args, report, _human(report))

@@ -16,9 +16,9 @@ from core.packs.yamlfile import YamlDoc
 from core.runners.types import LATER_RUNNERS, RUNNER_TYPES, UNSUPPORTED_RUNNERS
 
 ACTIONS_DIR = "actions"
-# Runners whose entry point is the thing they run, and the one that must not have any.
+# Runners whose entry point is the thing they run, and those that ignore it (as st2 does).
 NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "python-script", "orquesta"})
-NO_ENTRY_POINT = frozenset({"local-shell-cmd"})
+IGNORES_ENTRY_POINT = frozenset({"local-shell-cmd"})
 
 T = TypeVar("T")
 
@@ -126,9 +126,8 @@ def _check_entry_point(
     entry_point = data.get("entry_point", "")
     if not isinstance(entry_point, str):
         return
-    if runner is not None and runner.name in NO_ENTRY_POINT and entry_point:
-        problems.add(("entry_point",), f"runner {runner.name!r} takes no entry_point; use cmd")
-        return
+    if runner is not None and runner.name in IGNORES_ENTRY_POINT and entry_point:
+        return  # st2 loads it and never reads the file; neither do we
     if not entry_point:
         if runner is not None and runner.name in NEEDS_ENTRY_POINT:
             problems.add(("entry_point",), f"runner {runner.name!r} needs an entry_point")

@@ -23,6 +23,7 @@ from core.packs.paths import PackDir, UnsafePathError, resolve_inside
 from core.packs.yamlfile import YamlDoc, load_yaml_mapping
 
 SCHEMA_FILE = "config.schema.yaml"
+MISSING_REQUIRED = "required key is missing and the schema has no default"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,10 @@ def load_config(
     if config_file is not None:
         problems = FileProblems(config_file, errors, doc.lines if doc else None)
         for path, message in config_problems(schema, values):
-            problems.add(path, message)
+            if message == MISSING_REQUIRED:  # checked when an action reads it, as in st2
+                problems.warn(path, message + "; actions that read it fail until it is set")
+            else:
+                problems.add(path, message)
     return PackConfig(schema, values)
 
 
@@ -131,9 +135,7 @@ def _properties(
         return
     for name, prop in properties.items():
         if isinstance(prop, Mapping) and prop.get("required") is True and name not in instance:
-            yield ValidationError(
-                "required key is missing and the schema has no default", path=[name]
-            )
+            yield ValidationError(MISSING_REQUIRED, path=[name])
 
 
 def _ignore(*_args: Any) -> Iterator[ValidationError]:

@@ -30,11 +30,18 @@ class PackError:
     message: str
     # Not part of equality: tests and callers compare what and where, the line is a reading aid.
     line: int | None = field(default=None, compare=False)
+    # A warning reports something that still loads (and fails later, when used); an error
+    # means the item was left out.
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.yaml_path}: " if self.yaml_path else f"{self.file}: "
         suffix = f" (line {self.line})" if self.line is not None else ""
         return f"{where}{self.message}{suffix}"
+
+
+def only_errors(problems: list[PackError]) -> list[PackError]:
+    return [p for p in problems if not p.warning]
 
 
 class PackFileError(Exception):
@@ -53,15 +60,28 @@ class FileProblems:
         file: Path,
         errors: list[PackError],
         lines: Mapping[YamlPath, int] | None = None,
+        prefix: YamlPath = (),
     ) -> None:
         self.file = file
         self.count = 0
         self._errors = errors
         self._lines = lines or {}
+        self._prefix = prefix
+
+    def under(self, prefix: YamlPath) -> FileProblems:
+        """Problems of a part of this file (``trigger_types[0]``), counted on their own."""
+        return FileProblems(self.file, self._errors, self._lines, (*self._prefix, *prefix))
 
     def add(self, path: YamlPath, message: str) -> None:
+        path = (*self._prefix, *path)
         self._errors.append(PackError(self.file, format_path(path), message, self._line(path)))
         self.count += 1
+
+    def warn(self, path: YamlPath, message: str) -> None:
+        """Reported, but the item still loads (``count`` is unchanged)."""
+        path = (*self._prefix, *path)
+        error = PackError(self.file, format_path(path), message, self._line(path), warning=True)
+        self._errors.append(error)
 
     def _line(self, path: YamlPath) -> int | None:
         # A missing key has no line of its own: point at its parent mapping instead.

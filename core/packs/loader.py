@@ -17,6 +17,7 @@ from core.packs.manifest import read_manifest
 from core.packs.paths import PackDir
 from core.packs.policies import PolicyKind
 from core.packs.rules import RuleKind
+from core.packs.sensors import SensorKind
 from core.packs.triggers import TriggerKind
 from core.packs.workflows import WorkflowKind
 
@@ -25,6 +26,7 @@ MANIFEST = "pack.yaml"
 CONTENT_KINDS: tuple[ContentKind, ...] = (
     ActionKind(),
     TriggerKind(),
+    SensorKind(),  # after TriggerKind: adds to the pack's trigger types before registration
     RuleKind(),
     PolicyKind(),
     AliasKind(),

@@ -139,7 +139,12 @@ def reference_problems(rule: Rule, index: ContentIndex, problems: FileProblems) 
     try:
         index.get_action(rule.action.ref)
     except UnknownActionError as exc:
-        problems.add(("action", "ref"), str(exc))
+        pack = rule.action.ref.partition(".")[0]
+        if pack in index.packs:
+            problems.add(("action", "ref"), str(exc))
+        else:  # as st2: registered, and each enforcement fails until the pack is installed
+            message = f"action {rule.action.ref!r}: pack {pack!r} is not installed; the rule is "
+            problems.warn(("action", "ref"), message + "loaded and its enforcements fail")
 
 
 def _check_timer(rule: Rule, problems: FileProblems) -> None:

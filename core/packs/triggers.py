@@ -6,6 +6,7 @@ Metadata files are read with the helpers in ``core/packs/metadata.py``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import SchemaError
@@ -51,8 +52,14 @@ def load_trigger_type(
     if read is None:
         return None
     doc, problems = read
-    data = doc.data
-    schemacheck.check(_TRIGGER_TYPE, data, problems)
+    return trigger_type_from(doc.data, pack, problems)
+
+
+def trigger_type_from(
+    data: Mapping[str, Any], pack: Pack, problems: FileProblems
+) -> TriggerType | None:
+    """A checked trigger type from its metadata (a file, or an entry of a sensor's file)."""
+    schemacheck.check(_TRIGGER_TYPE, dict(data), problems)
     if "name" not in data:
         problems.add(("name",), "required key is missing")
     check_pack_field(data.get("pack"), pack.ref, "trigger type", problems)

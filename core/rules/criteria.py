@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.params.context import KV_NAME
+from core.params.context import kv_context as kv_lookup
 from core.rules.keys import KeyPathError, lookup
 from core.rules.operators import (
     SEARCH,
@@ -184,6 +186,17 @@ def _search(
     reason = f"{key}: {name} ({condition}) {verdict} {len(items)} item(s)"
     error = None if matched or not errors else f"{key}: {errors[0]}"
     return CriterionResult(key, name, pattern, value, matched, reason, error)
+
+
+def criteria_read_kv(criteria: Mapping[str, Any]) -> bool:
+    """Whether a pattern names ``st2kv`` (so the datastore must be loaded to evaluate it)."""
+    return "st2kv" in json.dumps(criteria, default=str)
+
+
+def kv_criteria_context(kv: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``context`` that lets patterns read ``st2kv.system.x`` / ``st2kv.user.x``, from the
+    prefetched scopes of ``core.kv.lookup.kv_context``."""
+    return {KV_NAME: kv_lookup(kv)}
 
 
 def evaluate_criteria(

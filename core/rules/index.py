@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.models import Rule
+from core.rules.criteria import criteria_read_kv
 
 __all__ = [
     "BACKSTOP",
@@ -56,6 +57,8 @@ class RuleGroup:
 
     standard: tuple[Rule, ...] = ()
     backstop: tuple[Rule, ...] = ()
+    # Some pattern reads ``st2kv``: evaluating the group needs the datastore.
+    reads_kv: bool = False
 
     def __len__(self) -> int:
         return len(self.standard) + len(self.backstop)
@@ -77,7 +80,10 @@ class RuleIndex:
             standard, backstop = groups.setdefault(key, ([], []))
             (backstop if rule.type == BACKSTOP else standard).append(rule)
             count += 1
-        self._groups = {key: RuleGroup(tuple(s), tuple(b)) for key, (s, b) in groups.items()}
+        self._groups = {
+            key: RuleGroup(tuple(s), tuple(b), any(criteria_read_kv(r.criteria) for r in s + b))
+            for key, (s, b) in groups.items()
+        }
         self._count = count
 
     def __len__(self) -> int:

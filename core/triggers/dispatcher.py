@@ -27,6 +27,7 @@ from core.kv.lookup import kv_context
 from core.models import Action, Rule
 from core.models.trigger_instance import RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.packs import ContentIndex
+from core.rules.criteria import kv_criteria_context
 from core.rules.index import WEBHOOK_TRIGGER, normalize_parameters
 from core.rules.matcher import RULE_USER, RenderedAction, match_rules, render_action
 from core.rules.ruleset import RuleSet
@@ -155,8 +156,13 @@ class TriggerDispatcher:
             logger.warning("trigger instance %s was finished by someone else", instance.id)
 
     async def _enforce_all(self, instance: TriggerInstance, parameters: dict[str, Any]) -> None:
+        index = self.rules.index
+        context = None
+        kv = self.executions.kv
+        if kv is not None and index.candidates(instance.trigger, parameters).reads_kv:
+            context = kv_criteria_context(await kv_context(kv, RULE_USER))
         matches = match_rules(
-            self.rules.index, instance.trigger, parameters, instance.payload, now=self.now()
+            index, instance.trigger, parameters, instance.payload, now=self.now(), context=context
         )
         for match in matches:
             if not match.matched:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from core.models.trigger_instance import TriggerInstance
 from core.webhooks.hmac_check import verify
 from core.webhooks.presets import PRESETS, scheme_from_config, secret_from_config
-from core.webhooks.redact import redact_headers
+from core.webhooks.redact import payload_headers
 from core.webhooks.signatures import SignatureScheme
 
 GENERIC_HOOK = "st2"
@@ -168,8 +168,9 @@ def _depth(value: Any) -> int:
 
 
 def build_payload(headers: Mapping[str, str], body: Any) -> dict[str, Any]:
-    """The trigger payload; credentials are masked here, before anything is stored."""
-    safe = redact_headers(dict(headers.items()))
+    """The trigger payload; st2's auth headers are removed and other credentials masked here,
+    before anything is stored."""
+    safe = payload_headers(dict(headers.items()))
     lower = {name.lower(): value for name, value in safe.items()}
     return {"headers": safe, "headers_lower": lower, "body": body}
 

@@ -1,8 +1,9 @@
 """Mask credentials in request headers and query params before they are stored or logged.
 
 st2 once persisted ``St2-Api-Key``/``X-Auth-Token``/``Cookie`` in trigger instances (security.md
-§1.1, #4983). Names are matched case-insensitively; values are replaced, not dropped, so rules
-can still see that a header was present.
+§1.1, #4983); st2 now removes those three from the payload, and so does Squall
+(``REMOVED_HEADERS``). Other credentials are masked, not dropped, so rules can still see that
+such a header (a provider's signature, say) was present. Names match case-insensitively.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Mapping
 
 from core.models import MASK
 
+# Removed from a webhook payload altogether, as st2 removes them (they authenticate to st2).
+REMOVED_HEADERS = frozenset({"x-auth-token", "st2-api-key", "cookie"})
 # Exact names whose value is a credential but whose name says nothing about it.
 _HEADERS = frozenset(
     {
@@ -59,6 +62,13 @@ def is_sensitive_query(name: str) -> bool:
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """A copy of ``headers`` with every credential value replaced by ``********``."""
     return {name: MASK if is_sensitive_header(name) else value for name, value in headers.items()}
+
+
+def payload_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers a webhook payload keeps: st2's auth headers removed, other credentials
+    masked."""
+    kept = {name: value for name, value in headers.items() if name.lower() not in REMOVED_HEADERS}
+    return redact_headers(kept)
 
 
 def redact_query(query: Mapping[str, str]) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -112,15 +113,20 @@ async def test_chatops_to_an_unknown_route_fails_the_execution(tmp_path: Path) -
         assert "unknown route 'nowhere'" in (done.message.code or "")
 
 
-async def test_unknown_notify_route_is_refused_at_load_naming_the_file(tmp_path: Path) -> None:
+async def test_unknown_notify_route_is_reported_and_ignored_the_action_still_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     chat = TestChat()
-    with pytest.raises(ChatConfigError) as caught:
-        async with running(
-            config(tmp_path, routes="  other: {adapter: console, channel: x}\n"), chat
-        ):
-            pass
-    message = str(caught.value)
-    assert "announce.yaml: notify.on-success.routes: unknown route 'ops'" in message
+    caplog.set_level(logging.WARNING, logger="bot.chat_runtime")
+    async with running(config(tmp_path, routes="  other: {adapter: console, channel: x}\n"), chat):
+        reported = [r.getMessage() for r in caplog.records if "notify route ignored" in r.message]
+        assert any(
+            "announce.yaml: notify.on-success.routes: unknown route 'ops'" in m for m in reported
+        )
+        chat.push("run chat_demo.announce who=ana")
+        done = await chat.wait_for(lambda p: p.edited)
+        assert done.message.status == "succeeded"
+        assert not [p for p in chat.posted if p.place.channel in ("x", "alerts")]
 
 
 async def test_route_to_an_adapter_that_is_not_running_is_refused(tmp_path: Path) -> None:

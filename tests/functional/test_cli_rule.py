@@ -228,3 +228,24 @@ def test_rendering_reads_the_real_datastore(
     )
     assert code == 0
     assert report["action"]["parameters"]["message"] == "hello st2"
+
+
+def test_criteria_pattern_reads_the_real_datastore(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    assert cli(capsys, config, "key", "set", "wanted", "st2")[0] == 0
+    rule = tmp_path / "kv_criteria.yaml"
+    rule.write_text(
+        RULE_FILE.read_text().replace("pattern: st2", 'pattern: "{{ st2kv.system.wanted }}"')
+    )
+    assert 'pattern: "{{ st2kv.system.wanted }}"' in rule.read_text()
+    code, report = cli_json(
+        capsys, config, "rule", "test", str(rule), "--trigger-instance", str(MATCH)
+    )
+    assert code == 0, report
+    assert report["matched"] is True
+    assert cli(capsys, config, "key", "set", "wanted", "someone else")[0] == 0
+    code, report = cli_json(
+        capsys, config, "rule", "test", str(rule), "--trigger-instance", str(MATCH)
+    )
+    assert code == 1 and report["matched"] is False

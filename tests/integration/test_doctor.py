@@ -67,10 +67,13 @@ def test_pack_validate_names_unknown_notify_routes(
 ) -> None:
     pack = str(CHAT_PACK / "chat_demo")
     good = write(tmp_path, "  ops: {adapter: console, channel: alerts}\n")
-    assert cli(capsys, good, "pack", "validate", pack)[0] == 0
+    code, out, _ = cli(capsys, good, "pack", "validate", pack)
+    assert code == 0 and "warning" not in out
     bad = write(tmp_path, "  {}\n")
     code, out, _ = cli(capsys, bad, "pack", "validate", pack)
-    assert code == 1
+    # A warning: the pack loads and the route is ignored (content never stops the server).
+    assert code == 0
+    assert "warning: " in out
     assert "announce.yaml: notify.on-success.routes: unknown route 'ops'" in out
 
 

@@ -193,3 +193,13 @@ async def test_recover_does_not_rerun_an_enforced_rule(tmp_path: Path) -> None:
         assert (await finished(engine, instance.id)).status is T.PROCESSED
         assert len(await enforcements(engine, instance.id)) == 1
         assert await all_executions(engine) == []
+
+
+async def test_criteria_pattern_reads_the_datastore(engine: Engine) -> None:
+    assert engine.kv is not None
+    await engine.kv.set("allowed_name", "ann")
+    instance = await fire(engine, "kv_gate", {"name": "preannpost"})
+    done = await only_execution(engine, instance.id)
+    assert done.status is S.SUCCEEDED and done.result["stdout"] == "preannpost"
+    other = await fire(engine, "kv_gate", {"name": "prebobpost"})
+    assert await enforcements(engine, other.id) == []

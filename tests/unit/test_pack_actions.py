@@ -129,11 +129,10 @@ def test_entry_point_required_for_script_runners(tmp_path: Path, runner: str) ->
     ]
 
 
-def test_entry_point_must_be_empty_for_shell_cmd(tmp_path: Path) -> None:
-    text = "name: a\nrunner_type: local-shell-cmd\nentry_point: x.sh\n"
-    assert problems(tmp_path, text, ("x.sh",)) == [
-        ("entry_point", "runner 'local-shell-cmd' takes no entry_point; use cmd")
-    ]
+def test_entry_point_of_shell_cmd_is_ignored_as_st2_does(tmp_path: Path) -> None:
+    # contrib/examples ships local-shell-cmd actions with an entry_point; st2 never reads it.
+    text = "name: a\nrunner_type: local-shell-cmd\nentry_point: missing.sh\n"
+    assert problems(tmp_path, text) == []
     ok = "name: a\nrunner_type: local-shell-cmd\nentry_point: ''\n"
     assert problems(tmp_path / "x", ok) == []
 
