@@ -198,6 +198,37 @@ class TimersSettings:
     misfire_grace_seconds: Annotated[float, between(1.0)] = 60.0
 
 
+ServeRole = Literal["engine", "http", "chat", "timers", "sensors"]
+SERVE_ROLES: tuple[ServeRole, ...] = ("engine", "http", "chat", "timers", "sensors")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Several ``squall serve`` processes on one store: what each does, and the leases that
+    make the once-only jobs (timers, sensors, each chat platform) run in one process."""
+
+    # What this process does (``serve --roles`` overrides it); every role by default.
+    roles: tuple[ServeRole, ...] = SERVE_ROLES
+    # A lease holder renews every renew_seconds for lease_seconds ahead; a dead holder's
+    # lease is taken over within lease_seconds + renew_seconds.
+    lease_seconds: Annotated[float, between(0.5)] = 15.0
+    renew_seconds: Annotated[float, between(0.1)] = 5.0
+    # How often the owner of a chat platform looks for results other processes finished.
+    outbox_poll_seconds: Annotated[float, between(0.05)] = 1.0
+
+    def __post_init__(self) -> None:
+        if self.renew_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"renew_seconds ({self.renew_seconds}) must be below lease_seconds"
+                f" ({self.lease_seconds})"
+            )
+        if not self.roles:
+            raise ValueError(f"roles: name at least one of {', '.join(SERVE_ROLES)}")
+
+    def has(self, role: ServeRole) -> bool:
+        return role in self.roles
+
+
 @dataclass(frozen=True)
 class ExecutionsSettings:
     max_concurrency: Annotated[int, between(1)] = 32
@@ -389,6 +420,7 @@ class Settings:
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
     timers: TimersSettings = field(default_factory=TimersSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     executions: ExecutionsSettings = field(default_factory=ExecutionsSettings)
     workflows: WorkflowsSettings = field(default_factory=WorkflowsSettings)
     runners: RunnersSettings = field(default_factory=RunnersSettings)

@@ -23,6 +23,7 @@ from core.models import (
 from core.models.apikey import ApiKey
 from core.models.approval import Approval, ApprovalStatus
 from core.models.audit import AuditEntry
+from core.models.lease import Lease, OutboxItem
 from core.models.rule_state import RuleState
 
 
@@ -255,6 +256,43 @@ class WorkflowStateRepository(Protocol):
         """Remove these workflows' states (garbage collection); the number of heads removed."""
 
 
+class LeaseRepository(Protocol):
+    """Named cluster leases: one holder at a time per name, taken over once expired.
+
+    The generic API for any job only one process may do (timers, sensors, a chat platform):
+    see core.leases.LeaseKeeper, which acquires, renews and hands over.
+    """
+
+    async def acquire(self, name: str, holder: str, until: datetime, now: datetime) -> bool:
+        """Take ``name`` for ``holder`` until ``until`` if it is free, expired (before
+        ``now``) or already ``holder``'s (then this renews it); False if another holds it."""
+
+    async def release(self, name: str, holder: str) -> bool:
+        """Give the lease up (only its holder can); False if ``holder`` did not hold it."""
+
+    async def list(self) -> list[Lease]:
+        """Every lease ever taken (expired ones included), sorted by name."""
+
+
+class OutboxRepository(Protocol):
+    """Work one process stored for whichever process owns a channel, delivered once."""
+
+    async def put(self, item: OutboxItem) -> bool:
+        """Persist durably; False (nothing stored) if the id exists."""
+
+    async def claim(
+        self, channel: str, holder: str, until: datetime, now: datetime, limit: int = 50
+    ) -> list[OutboxItem]:
+        """Up to ``limit`` items of ``channel`` that nobody holds (or whose claim expired
+        before ``now``), oldest first, now held by ``holder`` until ``until``."""
+
+    async def done(self, item_id: str) -> bool:
+        """Remove a delivered item; False if it was already gone."""
+
+    async def count(self, channel: str | None = None) -> int:
+        """Items waiting (claimed or not), for ``doctor`` and ``/readyz``."""
+
+
 class Store(Protocol):
     """A backend: a set of repositories plus its lifecycle."""
 
@@ -286,6 +324,12 @@ class Store(Protocol):
 
     @property
     def workflows(self) -> WorkflowStateRepository: ...
+
+    @property
+    def leases(self) -> LeaseRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
     async def open(self) -> None:
         """Connect, create the schema/indexes and run forward migrations."""

@@ -48,6 +48,8 @@ from core.store.mongo_events import create_indexes as create_event_indexes
 from core.store.mongo_keys import escape_keys, unescape_keys
 from core.store.mongo_kv import MongoKeyValues
 from core.store.mongo_kv import create_indexes as create_kv_indexes
+from core.store.mongo_leases import MongoLeases, MongoOutbox
+from core.store.mongo_leases import create_indexes as create_lease_indexes
 from core.store.mongo_rule_states import MongoRuleStates
 from core.store.mongo_workflows import MongoWorkflows
 from core.store.mongo_workflows import create_indexes as create_workflow_indexes
@@ -55,8 +57,9 @@ from core.store.mongo_workflows import create_indexes as create_workflow_indexes
 DEFAULT_DATABASE = "squall"
 # v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
 # (mongo_events), v4 API keys (mongo_apikeys) and rule states (mongo_rule_states), v5
-# approvals (mongo_approvals) and the audit log (mongo_audit).
-SCHEMA_VERSION = 5
+# approvals (mongo_approvals) and the audit log (mongo_audit), v6 leases and the outbox
+# (mongo_leases).
+SCHEMA_VERSION = 6
 _SCHEMA_ID = "schema"
 _NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 _OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
@@ -161,6 +164,8 @@ class MongoStore:
         self._approvals: MongoApprovals | None = None
         self._audit: MongoAudit | None = None
         self._workflows: MongoWorkflows | None = None
+        self._leases: MongoLeases | None = None
+        self._outbox: MongoOutbox | None = None
 
     @classmethod
     def from_url(
@@ -226,6 +231,18 @@ class MongoStore:
             raise StoreError(f"{self.where} is not open")
         return self._workflows
 
+    @property
+    def leases(self) -> MongoLeases:
+        if self._leases is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._leases
+
+    @property
+    def outbox(self) -> MongoOutbox:
+        if self._outbox is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._outbox
+
     async def open(self) -> None:
         if self._executions is not None:
             return
@@ -253,6 +270,8 @@ class MongoStore:
         self._workflows = MongoWorkflows(
             db["workflow_heads"], db["workflow_records"], lambda: _errors(self.where)
         )
+        self._leases = MongoLeases(db["leases"], lambda: _errors(self.where))
+        self._outbox = MongoOutbox(db["outbox"], lambda: _errors(self.where))
 
     def _new_client(self, url: str) -> Any:
         try:
@@ -266,6 +285,7 @@ class MongoStore:
         self._trigger_instances = self._rule_enforcements = None
         self._api_keys, self._rule_states = None, None
         self._approvals, self._audit, self._workflows = None, None, None
+        self._leases, self._outbox = None, None
         if self._owns_client and self.client is not None:
             # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
             result = self.client.close()
@@ -302,6 +322,7 @@ async def _migrate(db: Any, where: str) -> None:
     await create_approval_indexes(db)
     await create_audit_indexes(db)
     await create_workflow_indexes(db)
+    await create_lease_indexes(db)
     if current < SCHEMA_VERSION:
         await db["meta"].update_one(
             {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True

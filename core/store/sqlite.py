@@ -37,6 +37,7 @@ from core.store.sqlite_db import (
 )
 from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances
 from core.store.sqlite_kv import SqliteKeyValues
+from core.store.sqlite_leases import SqliteLeases, SqliteOutbox
 from core.store.sqlite_rule_states import SqliteRuleStates
 from core.store.sqlite_schema import current_version
 from core.store.sqlite_workflows import SqliteWorkflows
@@ -69,6 +70,8 @@ class SqliteStore:
         self._approvals: SqliteApprovals | None = None
         self._audit: SqliteAudit | None = None
         self._workflows: SqliteWorkflows | None = None
+        self._leases: SqliteLeases | None = None
+        self._outbox: SqliteOutbox | None = None
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: str | None = None) -> SqliteStore:
@@ -129,6 +132,18 @@ class SqliteStore:
             raise StoreError(f"SQLite store {self.path} is not open")
         return self._workflows
 
+    @property
+    def leases(self) -> SqliteLeases:
+        if self._leases is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._leases
+
+    @property
+    def outbox(self) -> SqliteOutbox:
+        if self._outbox is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._outbox
+
     async def open(self) -> None:
         if self._db is None:
             self._db = Database(self.path, self.options)
@@ -141,6 +156,8 @@ class SqliteStore:
             self._approvals = SqliteApprovals(self._db)
             self._audit = SqliteAudit(self._db)
             self._workflows = SqliteWorkflows(self._db)
+            self._leases = SqliteLeases(self._db)
+            self._outbox = SqliteOutbox(self._db)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -148,6 +165,7 @@ class SqliteStore:
             self._trigger_instances = self._rule_enforcements = None
             self._api_keys, self._rule_states = None, None
             self._approvals, self._audit, self._workflows = None, None, None
+            self._leases, self._outbox = None, None
             await db.close()
 
     async def schema_version(self) -> int:

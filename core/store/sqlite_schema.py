@@ -156,6 +156,26 @@ V7_WORKFLOWS: Migration = (
     ) WITHOUT ROWID""",
 )
 
+# v8: cluster leases (one holder per job: timers, sensors, a chat platform) and the outbox of
+# work stored by one process for the process that owns its channel (sqlite_leases).
+V8_LEASES_OUTBOX: Migration = (
+    """CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        acquired_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        holder TEXT,
+        claim_expires TEXT,
+        doc TEXT NOT NULL
+    )""",
+    "CREATE INDEX outbox_channel ON outbox (channel, created_at, id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     V1_EXECUTIONS,
     V2_USER_PARENT,
@@ -164,6 +184,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     V5_KEYS_RULE_STATES,
     V6_APPROVALS_AUDIT,
     V7_WORKFLOWS,
+    V8_LEASES_OUTBOX,
 )
 LATEST = len(MIGRATIONS)
 

@@ -371,7 +371,7 @@ async def test_sqlite_upgrades_an_older_file(tmp_path: Path) -> None:
     store = SqliteStore(path)
     await store.open()
     try:
-        assert await store.schema_version() == sqlite_schema.LATEST == 7
+        assert await store.schema_version() == sqlite_schema.LATEST == 8
         assert await store.executions.get(execution.id) == execution
         by_user = await store.executions.list(ExecutionQuery(user="carol"))
         by_parent = await store.executions.list(ExecutionQuery(parent=execution.parent))

@@ -241,7 +241,7 @@ def test_all_errors_are_reported_together_with_paths(tmp_path: Path) -> None:
     assert caught.value.errors == [
         "stor: unknown key (did you mean 'store'?)",
         "zzz: unknown key (expected one of store, packs, aliases, http, webhooks, rules, timers,"
-        " executions, workflows, runners, log, crypto, gc, chat, routes, users, roles)",
+        " cluster, executions, workflows, runners, log, crypto, gc, chat, routes, users, roles)",
         "store.url: expected string, got integer",
         "packs.paths: expected list, got string",
         "packs.config_dir: expected path, got list",
@@ -276,7 +276,8 @@ def test_all_errors_are_reported_together_with_paths(tmp_path: Path) -> None:
         (
             "1: x\n",
             "1: unknown key (expected one of store, packs, aliases, http, webhooks, rules,"
-            " timers, executions, workflows, runners, log, crypto, gc, chat, routes, users, roles)",
+            " timers, cluster, executions, workflows, runners, log, crypto, gc, chat, routes,"
+            " users, roles)",
         ),
     ],
 )

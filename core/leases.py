@@ -1,0 +1,116 @@
+"""LeaseKeeper: run a job in exactly one process of a cluster sharing one store.
+
+The generic API for "only one of us may do this" (the timers, the sensors, a chat platform's
+connection): a keeper tries to take its named lease every ``renew`` seconds, calls ``on_gain``
+when it gets it and ``on_loss`` when it stops holding it (it could not renew in time, or the
+process is stopping; then the lease is released so another takes over at once).
+
+Timings: a holder renews every ``renew`` seconds for ``ttl`` seconds ahead. If it dies, its
+lease runs out at most ``ttl`` after its last renewal and another keeper, trying every
+``renew`` seconds, takes it within ``ttl + renew`` (the "grace"). A holder that could not renew
+for ``ttl`` (a store outage, a stalled loop) stops its job before anyone else can take over, as
+far as clocks agree: leases compare wall-clock times of different hosts, so keep them in sync
+(NTP) and ``ttl`` well above the skew. Jobs must still be idempotent at the edges (timer ticks
+carry a dedupe key; outbox items are claimed), since a stalled holder may finish one last step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from core.store.base import LeaseRepository
+
+logger = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class LeaseKeeper:
+    def __init__(
+        self,
+        leases: LeaseRepository,
+        name: str,
+        holder: str,
+        *,
+        ttl: float,
+        renew: float,
+        now: Callable[[], datetime],
+        on_gain: Hook,
+        on_loss: Hook,
+    ) -> None:
+        if not 0 < renew < ttl:
+            raise ValueError(f"lease {name}: renew ({renew}s) must be above 0 and below ttl")
+        self.leases = leases
+        self.name = name
+        self.holder = holder
+        self.ttl = timedelta(seconds=ttl)
+        self.renew = renew
+        self.now = now
+        self._on_gain = on_gain
+        self._on_loss = on_loss
+        self.held = False
+        self._valid_until: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """One attempt now (so a lone process starts its job at once), then keep trying."""
+        await self.tick()
+        self._task = asyncio.create_task(self._loop(), name=f"lease-{self.name}")
+
+    async def stop(self) -> None:
+        """Stop the job (if held) and release the lease so another process takes over now."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.held:
+            await self._lose("stopping")
+            with contextlib.suppress(Exception):
+                await self.leases.release(self.name, self.holder)
+
+    async def tick(self) -> None:
+        """Try to take or renew the lease once, and start or stop the job accordingly."""
+        now = self.now()
+        try:
+            acquired = await self.leases.acquire(self.name, self.holder, now + self.ttl, now)
+        except Exception as exc:  # the store is unreachable: we hold it only until it expires
+            logger.warning("lease %s: could not renew: %s", self.name, exc)
+            if self.held and self._valid_until is not None and self.now() >= self._valid_until:
+                await self._lose("expired while the store was unreachable")
+            return
+        if acquired:
+            self._valid_until = now + self.ttl
+            if not self.held:
+                self.held = True
+                logger.warning("lease %s: taken by %s", self.name, self.holder)
+                try:
+                    await self._on_gain()
+                except BaseException:  # the job did not start: let another process have it
+                    self.held = False
+                    with contextlib.suppress(Exception):
+                        await self.leases.release(self.name, self.holder)
+                    raise
+        elif self.held:
+            await self._lose("another process holds it")
+
+    async def _lose(self, why: str) -> None:
+        self.held = False
+        self._valid_until = None
+        logger.warning("lease %s: %s gave it up (%s)", self.name, self.holder, why)
+        try:
+            await self._on_loss()
+        except Exception:
+            logger.exception("lease %s: stopping its job failed", self.name)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew)
+            try:
+                await self.tick()
+            except Exception:  # the job's own start failed: try again next time
+                logger.exception("lease %s: handling failed", self.name)

@@ -1,0 +1,80 @@
+"""Leases and the outbox, run unchanged on every backend (see conftest.make_store)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from core.models.lease import OutboxItem
+from core.store import Store
+
+T0 = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+async def test_a_lease_has_one_holder_until_it_expires(store: Store) -> None:
+    leases = store.leases
+    assert await leases.acquire("timers", "a", at(10), at(0))
+    assert not await leases.acquire("timers", "b", at(15), at(5))
+    assert await leases.acquire("timers", "a", at(20), at(8)), "the holder renews"
+    assert not await leases.acquire("timers", "b", at(25), at(19))
+    assert await leases.acquire("timers", "b", at(31), at(21)), "taken over once expired"
+    assert not await leases.acquire("timers", "a", at(32), at(22)), "the old holder lost it"
+    [lease] = await leases.list()
+    assert (lease.name, lease.holder, lease.expires, lease.acquired_at) == (
+        "timers", "b", at(31), at(21)
+    )  # fmt: skip
+
+
+async def test_leases_are_independent_and_released_by_their_holder_only(store: Store) -> None:
+    leases = store.leases
+    assert await leases.acquire("chat:slack", "a", at(10), at(0))
+    assert await leases.acquire("chat:discord", "b", at(10), at(0))
+    assert not await leases.release("chat:slack", "b")
+    assert await leases.release("chat:slack", "a")
+    assert await leases.acquire("chat:slack", "b", at(11), at(1)), "free at once after release"
+    assert [(x.name, x.holder) for x in await leases.list()] == [
+        ("chat:discord", "b"), ("chat:slack", "b")
+    ]  # fmt: skip
+
+
+async def test_racing_claimers_get_one_lease_holder(store: Store) -> None:
+    won = await asyncio.gather(
+        *(store.leases.acquire("sensors", f"p{i}", at(10), at(0)) for i in range(12))
+    )
+    assert won.count(True) == 1
+
+
+async def test_outbox_items_are_claimed_once_and_again_after_the_claim_expires(
+    store: Store,
+) -> None:
+    outbox = store.outbox
+    first = OutboxItem.new("chat:console", "execution.completed", "e1", key="e1")
+    assert await outbox.put(first)
+    assert not await outbox.put(first), "a repeated put is stored once"
+    await outbox.put(OutboxItem.new("chat:console", "execution.completed", "e2", key="e2"))
+    await outbox.put(OutboxItem.new("chat:slack", "execution.completed", "e3", key="e3"))
+    assert await outbox.count() == 3 and await outbox.count("chat:console") == 2
+
+    claimed = await outbox.claim("chat:console", "a", at(10), at(0))
+    assert sorted(i.ref for i in claimed) == ["e1", "e2"]
+    assert await outbox.claim("chat:console", "b", at(12), at(2)) == []
+    assert await outbox.done(claimed[0].id)
+    assert not await outbox.done(claimed[0].id)
+    # a died holding e2: its claim runs out and b gets it
+    again = await outbox.claim("chat:console", "b", at(30), at(11))
+    assert [i.ref for i in again] == [claimed[1].ref]
+    assert [i.ref for i in await outbox.claim("chat:slack", "b", at(30), at(11))] == ["e3"]
+
+
+async def test_racing_outbox_claimers_never_share_an_item(store: Store) -> None:
+    for i in range(40):
+        await store.outbox.put(OutboxItem.new("chat:x", "k", f"e{i}", key=str(i)))
+    batches = await asyncio.gather(
+        *(store.outbox.claim("chat:x", f"p{n}", at(10), at(0), limit=7) for n in range(6))
+    )
+    refs = [item.ref for batch in batches for item in batch]
+    assert sorted(refs) == sorted(f"e{i}" for i in range(40))
