@@ -383,7 +383,7 @@ async def test_sqlite_upgrades_an_older_file(tmp_path: Path) -> None:
         versions = conn.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
     finally:
         conn.close()
-    assert versions == [(v,) for v in range(1, 8)]
+    assert versions == [(v,) for v in range(1, 9)]
 
 
 async def test_sqlite_refuses_a_file_newer_than_the_code(tmp_path: Path) -> None:
