@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test lint typecheck unit bench clean oracle mongo
+.PHONY: run test lint typecheck unit bench clean oracle mongo sshd
 
 # Orquesta 1.2.0 (the conformance oracle) imports only on Python <= 3.8; tests skip without it.
 ORACLE_PYTHON ?= $(shell for p in $(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python3.8) python3.8; do \
@@ -36,10 +36,10 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev mongo
+unit: $(VENV)/.installed-dev mongo sshd
 	$(BIN)/pytest -q
 
-test: lint typecheck oracle mongo unit
+test: lint typecheck oracle mongo sshd unit
 
 # SecantusDB, a MongoDB wire-protocol server (test-only, GPL-2.0: never a Squall dependency), in
 # its own venv; the test session starts one in-memory server (tests/mongo_server.py).
@@ -49,6 +49,14 @@ mongo: .venv-mongo/.installed
 	$(PYTHON) -m venv .venv-mongo
 	.venv-mongo/bin/pip install -q 'secantusdb==0.7.0b3'
 	touch $@
+
+# The remote-runner tests start a real OpenSSH server (tests/sshd.py): Debian's openssh-server
+# and sudo, installed when missing (as root, as in CI; apt-get update only then).
+sshd:
+	@if ! PATH="$$PATH:/usr/sbin:/sbin" command -v sshd >/dev/null || ! command -v sudo >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server sudo; \
+	  else echo "warning: install openssh-server and sudo (as root); the remote-runner tests need them"; fi; \
+	fi
 
 oracle: .venv-oracle/.installed
 

@@ -37,6 +37,7 @@ from core.runners.registry import (
     connect_trigger_sink,
     connect_workflow_engine,
 )
+from core.runners.remote.options import HostKeyChecking, SshOptions
 from core.store import Store, open_store
 from core.triggers.dispatcher import TriggerDispatcher
 from core.triggers.timers import TimerService
@@ -103,6 +104,18 @@ def load_content(settings: Settings) -> LoadResult:
     return result
 
 
+def ssh_options(settings: Settings) -> SshOptions:
+    ssh = settings.runners.ssh
+    return SshOptions(
+        user=ssh.user,
+        key_file=str(ssh.key_file) if ssh.key_file else None,
+        known_hosts=str(ssh.known_hosts),
+        host_key_checking=HostKeyChecking(ssh.host_key_checking),
+        connect_timeout=ssh.connect_timeout,
+        max_parallel=ssh.max_parallel,
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterator[Engine]:
     """Open the store, load packs, recover, and (if ``start``) run the execution workers."""
@@ -125,6 +138,7 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
                 http_allowed_networks=tuple(settings.runners.http.allowed_networks),
                 pack_python=pack_python_settings(settings),
                 venv_idle_seconds=settings.packs.venv_idle_seconds,
+                ssh=ssh_options(settings),
             ),
             datastore=kv,
         )

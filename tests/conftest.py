@@ -15,6 +15,7 @@ import pytest
 
 from bot.cli import main
 from tests import mongo_server
+from tests.sshd import sshd  # noqa: F401  (the session's OpenSSH server fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -296,12 +296,12 @@ def _to_float(value: object, ctx: Context) -> float:
 
 
 def _to_path(value: object, ctx: Context) -> Path:
-    """Relative paths resolve against the config file's folder, once, here."""
+    """``~`` expands; relative paths resolve against the config file's folder, once, here."""
     if not isinstance(value, str | PurePath):
         raise ValueError(_expected("path", value))
     if str(value) == "":
         raise ValueError("expected path, got an empty string")
-    path = Path(value)
+    path = Path(value).expanduser()
     if path.is_absolute():
         return path
     return Path(os.path.normpath(ctx.base_dir / path))

@@ -268,8 +268,26 @@ class HttpRunnerSettings:
 
 
 @dataclass(frozen=True)
+class SshRunnerSettings:
+    """The remote shell runners (``core.remote``): login defaults and host-key policy."""
+
+    # Login user when an action gives no ``username`` (st2's ``system_user``); null: the OS
+    # user running Squall.
+    user: str | None = None
+    # Private key when an action gives no ``private_key``; null: ~/.ssh/id_* and the agent.
+    key_file: Path | None = None
+    known_hosts: Path = Path("~/.ssh/known_hosts")
+    # strict: only hosts in known_hosts; accept-new: also unknown hosts (their key is added),
+    # never a changed key; off: no checking (StackStorm's behaviour; labs only).
+    host_key_checking: Literal["strict", "accept-new", "off"] = "strict"
+    connect_timeout: Annotated[float, between(0.1)] = 10.0
+    max_parallel: Annotated[int, between(1)] = 10
+
+
+@dataclass(frozen=True)
 class RunnersSettings:
     http: HttpRunnerSettings = field(default_factory=HttpRunnerSettings)
+    ssh: SshRunnerSettings = field(default_factory=SshRunnerSettings)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from core.runners.types import LATER_RUNNERS, RUNNER_TYPES, UNSUPPORTED_RUNNERS
 
 ACTIONS_DIR = "actions"
 # Runners whose entry point is the thing they run, and those that ignore it (as st2 does).
-NEEDS_ENTRY_POINT = frozenset({"local-shell-script", "python-script", "orquesta"})
-IGNORES_ENTRY_POINT = frozenset({"local-shell-cmd"})
+NEEDS_ENTRY_POINT = frozenset(
+    {"local-shell-script", "remote-shell-script", "python-script", "orquesta"}
+)
+IGNORES_ENTRY_POINT = frozenset({"local-shell-cmd", "remote-shell-cmd"})
 
 T = TypeVar("T")
 
@@ -113,7 +115,7 @@ def _runner(name: object, problems: FileProblems) -> RunnerType | None:
     if name in LATER_RUNNERS:
         message = f"runner {name!r} is not available yet in this Squall version"
     elif name in UNSUPPORTED_RUNNERS:
-        message = f"runner {name!r} is not supported by Squall"
+        message = f"runner {name!r} is not supported by Squall (Windows hosts over WinRM)"
     else:
         message = f"unknown runner {name!r}; known runners: {', '.join(sorted(RUNNER_TYPES))}"
     problems.add(("runner_type",), message)

@@ -17,6 +17,8 @@ from core.runners.orquesta import OrquestaRunner
 from core.runners.pack_python import PackPythonSettings
 from core.runners.python import PythonScriptRunner
 from core.runners.python_servers import IDLE_SECONDS
+from core.runners.remote.options import SshOptions
+from core.runners.remote.runners import RemoteShellCmdRunner, RemoteShellScriptRunner
 from core.runners.shell import LocalShellCmdRunner, LocalShellScriptRunner
 from core.runners.ssrf import HttpPolicy
 
@@ -32,6 +34,7 @@ class RunnerOptions:
     http_allowed_networks: tuple[str, ...] = ()
     pack_python: PackPythonSettings = field(default_factory=PackPythonSettings)
     venv_idle_seconds: float = IDLE_SECONDS
+    ssh: SshOptions = field(default_factory=SshOptions)
 
 
 def http_policy(options: RunnerOptions) -> HttpPolicy:
@@ -50,6 +53,8 @@ def build_runners(
     runners: list[Runner] = [
         LocalShellCmdRunner(),
         LocalShellScriptRunner(),
+        RemoteShellCmdRunner(options.ssh),
+        RemoteShellScriptRunner(options.ssh),
         PythonScriptRunner(
             use_fork_server=options.python_fork_server,
             datastore=datastore,

@@ -18,11 +18,11 @@ def launcher(script: Path, debug: bool) -> list[str]:
     what the kernel would have done. A file with no shebang runs under bash, like the shell's
     fallback for a text file it cannot exec.
     """
-    head = _first_line(script)
+    head = first_line(script)
     interpreter = shebang(head)
     if interpreter is None and not head.startswith(_ELF_MAGIC):
         return ["bash", "-x"] if debug else ["bash"]
-    if debug and interpreter is not None and _is_shell(interpreter):
+    if debug and interpreter is not None and is_shell(interpreter):
         return ["bash", "-x"]
     if make_executable(script) or interpreter is None:
         return []
@@ -50,7 +50,7 @@ def make_executable(script: Path) -> bool:
     return os.access(script, os.X_OK)
 
 
-def _is_shell(interpreter: list[str]) -> bool:
+def is_shell(interpreter: list[str]) -> bool:
     names = [Path(word).name for word in interpreter if not word.startswith("-")]
     # "#!/usr/bin/env bash" names the shell in the second word.
     if names and names[0] == "env":
@@ -58,6 +58,6 @@ def _is_shell(interpreter: list[str]) -> bool:
     return bool(names) and names[0] in _SHELLS
 
 
-def _first_line(script: Path) -> bytes:
+def first_line(script: Path) -> bytes:
     with script.open("rb") as handle:
         return handle.readline(256).rstrip(b"\r\n")

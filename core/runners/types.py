@@ -124,6 +124,83 @@ HTTP_REQUEST = RunnerType(
     },
 )
 
+_REMOTE_COMMON: dict[str, ParamSchema] = {
+    "hosts": {
+        "type": "string",
+        "required": True,
+        "description": "Comma-separated hosts to run on, each optionally host:port.",
+    },
+    "username": {"type": "string", "description": "Login user (default: runners.ssh.user)."},
+    "password": {"type": "string", "secret": True, "description": "Login password."},
+    "private_key": {
+        "type": "string",
+        "secret": True,
+        "description": "Private key material, or the path of a key file on the Squall host.",
+    },
+    "passphrase": {"type": "string", "secret": True, "description": "Passphrase of the key."},
+    "port": {"type": "integer", "description": "SSH port of hosts that name none (22)."},
+    # st2's runner.yaml says false, but st2 runs hosts concurrently whatever it says; an action
+    # may set its default to false to go one host after another.
+    "parallel": {
+        "type": "boolean",
+        "default": True,
+        "immutable": True,
+        "description": "Run on the hosts at once (else one after another).",
+    },
+    "concurrency": {
+        "type": "integer",
+        "description": "Most hosts at once when parallel (default: runners.ssh.max_parallel).",
+    },
+    "bastion_host": {
+        "type": "string",
+        "description": "Host to tunnel through, logged in to with the same credentials.",
+    },
+    "cwd": {"type": "string", "default": "/tmp", "description": "Remote working directory."},
+    "env": {"type": "object", "description": "Environment variables for the command."},
+    "kwarg_op": {
+        "type": "string",
+        "default": "--",
+        "description": "Operator used in front of keyword arguments.",
+    },
+    "sudo": {"type": "boolean", "default": False, "description": "Run the command with sudo."},
+    "sudo_password": {
+        "type": "string",
+        "secret": True,
+        "required": False,
+        "description": "Password for sudo, when passwordless sudo is not allowed.",
+    },
+    "timeout": {"type": "integer", "default": 60, "description": "Timeout per host in seconds."},
+}
+
+REMOTE_SHELL_CMD = RunnerType(
+    name="remote-shell-cmd",
+    description="Runs a command over SSH on each of the given hosts.",
+    parameters={
+        "cmd": {"type": "string", "description": "Command to run on the remote hosts."},
+        **_REMOTE_COMMON,
+        "dir": {
+            "type": "string",
+            "default": "/tmp",
+            "immutable": True,
+            "description": "Remote directory where scripts are copied to.",
+        },
+    },
+)
+
+REMOTE_SHELL_SCRIPT = RunnerType(
+    name="remote-shell-script",
+    description="Copies a pack script to each host over SFTP and runs it there.",
+    parameters={
+        **_REMOTE_COMMON,
+        "dir": {
+            "type": "string",
+            "default": "/tmp",
+            "description": "Remote directory under which the per-execution folder is made.",
+        },
+        "debug": {"type": "boolean", "default": False, "description": "Run with bash -x."},
+    },
+)
+
 NOOP = RunnerType(name="noop", description="Does nothing and succeeds.")
 
 # Squall's own: ``core.inject_trigger`` hands its trigger to the engine's dispatcher.
@@ -187,6 +264,8 @@ RUNNER_TYPES: dict[str, RunnerType] = {
     for r in (
         LOCAL_SHELL_CMD,
         LOCAL_SHELL_SCRIPT,
+        REMOTE_SHELL_CMD,
+        REMOTE_SHELL_SCRIPT,
         PYTHON_SCRIPT,
         HTTP_REQUEST,
         NOOP,
@@ -198,12 +277,10 @@ RUNNER_TYPES: dict[str, RunnerType] = {
 }
 
 # Runner types StackStorm has that later issues may add (action-chain) or that Squall does not
-# run (remote/winrm); the loader reports them with a clear message.
+# run (winrm: Windows hosts); the loader reports them with a clear message.
 LATER_RUNNERS = frozenset({"action-chain", "announcement"})
 UNSUPPORTED_RUNNERS = frozenset(
     {
-        "remote-shell-cmd",
-        "remote-shell-script",
         "winrm-cmd",
         "winrm-ps-cmd",
         "winrm-ps-script",

@@ -28,6 +28,8 @@ CORE_ACTIONS = [
     "core.local_sudo",
     "core.noop",
     "core.pause",
+    "core.remote",
+    "core.remote_sudo",
     "core.uuid",
 ]
 TYPES = "'array', 'boolean', 'integer', 'null', 'number', 'object', 'string'"
@@ -226,7 +228,7 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
             (
                 bad + "remote.yaml",
                 "runner_type",
-                "runner 'remote-shell-cmd' is not supported by Squall",
+                "runner 'winrm-cmd' is not supported by Squall (Windows hosts over WinRM)",
             ),
             (
                 bad + "syntax.yaml",
@@ -238,7 +240,7 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
                 "runner_type",
                 "unknown runner 'local-shell-command'; known runners: chat-post, http-request, "
                 "inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, orquesta, "
-                "python-script",
+                "python-script, remote-shell-cmd, remote-shell-script",
             ),
         ]
     )

@@ -68,13 +68,15 @@ def test_name_and_runner_are_required(tmp_path: Path) -> None:
     ("runner", "message"),
     [
         ("action-chain", "runner 'action-chain' is not available yet in this Squall version"),
-        ("remote-shell-cmd", "runner 'remote-shell-cmd' is not supported by Squall"),
-        ("winrm-ps-cmd", "runner 'winrm-ps-cmd' is not supported by Squall"),
+        (
+            "winrm-ps-cmd",
+            "runner 'winrm-ps-cmd' is not supported by Squall (Windows hosts over WinRM)",
+        ),
         (
             "run-local",
             "unknown runner 'run-local'; known runners: chat-post, http-request, "
             "inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, orquesta, "
-            "python-script",
+            "python-script, remote-shell-cmd, remote-shell-script",
         ),
     ],
 )

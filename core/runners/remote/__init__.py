@@ -1,0 +1,1 @@
+"""The remote shell runners (``remote-shell-cmd``, ``remote-shell-script``) over asyncssh."""
