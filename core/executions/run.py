@@ -44,30 +44,44 @@ async def run_execution(
     if action is None or action.runner_type not in service.runners:
         error = f"action {scheduled.action_ref} is no longer available"
         return await service._cas(scheduled, S.FAILED, result={"error": error})
-    current = await service._cas(scheduled, S.RUNNING, owner=str(service.owner))
+    current: Execution | None = scheduled
+    if scheduled.status is not S.RUNNING:  # else started by ``start_soon`` in one write
+        current = await service._cas(scheduled, S.RUNNING, owner=str(service.owner))
     if current is None:
         return None  # canceled (or taken) between scheduling and start
-    outcome = await _run_runner(service, action, current, running)
+    latest = [current]  # what the store holds, as far as this task wrote it
+    outcome = await _run_runner(service, action, latest, running)
     if outcome.status is S.RUNNING:
         return None  # the runner's controller (the workflow engine) finishes it later
     if outcome.status is S.CANCELED and running.abandon:
         outcome = RunnerResult(S.ABANDONED, {**outcome.result, "error": SHUTDOWN_ERROR})
-    latest = await service.store.executions.get(current.id) or current
-    return await service.finish(latest, outcome)
+    # No re-read: a status someone else changed meanwhile (a cancel) fails this CAS, and
+    # ``finish`` reads the store only then.
+    return await service.finish(latest[0], outcome)
 
 
 async def _run_runner(
-    service: ExecutionService, action: Action, current: Execution, running: RunningExecution
+    service: ExecutionService,
+    action: Action,
+    latest: list[Execution],
+    running: RunningExecution,
 ) -> RunnerResult:
+    current = latest[0]
     runner_params, action_params = split_parameters(action, current.parameters)
     pack = service.index.packs.get(action.pack)
 
     async def on_process_start(pgid: int) -> None:
-        latest = await service.store.executions.get(current.id)
-        if latest is not None:
-            await service.store.executions.replace(
-                latest.with_changes(pgid=pgid), expected_status=latest.status
-            )
+        """Record the process group (recovery kills what a dead process left behind)."""
+        repo = service.store.executions
+        for _ in range(3):  # a status changed by someone else (a cancel) fails the CAS: reread
+            known = latest[0]
+            if await repo.replace(known.with_changes(pgid=pgid), expected_status=known.status):
+                latest[0] = known.with_changes(pgid=pgid)
+                return
+            fresh = await repo.get(current.id)
+            if fresh is None:
+                return
+            latest[0] = fresh
 
     ctx = RunContext(
         execution_id=current.id,

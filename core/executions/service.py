@@ -169,6 +169,30 @@ class ExecutionService:
         anything is stored and raises to refuse them (chat permission checks). Raises
         ParameterError / ExecutionError / UnknownActionError before anything is stored.
         """
+        execution = await self.prepare(
+            ref, parameters, context=context, render_live=render_live, parent=parent,
+            hold=hold, admit=admit, execution_id=execution_id,
+        )  # fmt: skip
+        await self.store.executions.insert(execution)
+        logger.info("execution %s %s: %s", execution.id, execution.status, execution.action_ref)
+        if not hold:
+            self._wakeup.set()
+        return execution
+
+    async def prepare(
+        self,
+        ref: str,
+        parameters: Mapping[str, Any],
+        *,
+        context: Mapping[str, Any] | None = None,
+        render_live: bool = True,
+        parent: str | None = None,
+        hold: bool = False,
+        admit: Admission | None = None,
+        execution_id: str | None = None,
+    ) -> Execution:
+        """The execution ``request`` would store, not stored: for a caller that writes it in
+        its own transaction (the rules engine) and then calls ``start_soon``."""
         action = self.action(ref)
         ctx = {"user": "stanley", **(context or {}), "pack": action.pack}
         pack = self.index.packs.get(action.pack)
@@ -189,10 +213,6 @@ class ExecutionService:
             action.ref, action.runner_type, resolved.all, ctx, parent=parent, held=hold,
             execution_id=execution_id,
         )  # fmt: skip
-        await self.store.executions.insert(execution)
-        logger.info("execution %s %s: %s", execution.id, execution.status, action.ref)
-        if not hold:
-            self._wakeup.set()
         return execution
 
     async def release(self, execution_id: str, context: Mapping[str, Any]) -> Execution | None:
@@ -230,16 +250,60 @@ class ExecutionService:
         st2 records a rule whose parameters cannot be rendered as a failed execution rather
         than dropping it, so the failure is visible where operators look (st2-format §4).
         """
+        failed = self.prepare_failed(ref, parameters, context=context, error=error)
+        await self.store.executions.insert(failed)
+        logger.info("execution %s failed at request: %s", failed.id, error)
+        return failed
+
+    def prepare_failed(
+        self,
+        ref: str,
+        parameters: Mapping[str, Any],
+        *,
+        context: Mapping[str, Any] | None = None,
+        error: str,
+        execution_id: str | None = None,
+    ) -> Execution:
+        """The execution ``request_failed`` would store, not stored (see ``prepare``)."""
         action = self.index.actions.get(ref)
         runner_type = action.runner_type if action else ""
         ctx = {"user": "stanley", **(context or {})}
         if action is not None:
             ctx["pack"] = action.pack
-        requested = Execution.request(ref, runner_type, dict(parameters), ctx)
-        failed = requested.transition(S.FAILED, result={"error": error})
-        await self.store.executions.insert(failed)
-        logger.info("execution %s failed at request: %s", failed.id, error)
-        return failed
+        requested = Execution.request(
+            ref, runner_type, dict(parameters), ctx, execution_id=execution_id
+        )
+        return requested.transition(S.FAILED, result={"error": error})
+
+    def start_soon(self, execution: Execution) -> None:
+        """Run a ``requested`` execution this caller has just stored, in this process if it
+        serves and a slot frees up: one write takes it from requested to running (no claim,
+        no ``scheduled``). Otherwise (not serving, or a concurrency policy governs the action)
+        the claim loop, here or in another process, picks it up."""
+        if execution.status is not S.REQUESTED:
+            return
+        if not self._intake_open or self.policies.governs(execution.action_ref):
+            self._wakeup.set()
+            return
+        task = asyncio.create_task(self._start_here(execution), name=f"exec-{execution.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._direct_done)
+
+    async def _start_here(self, requested: Execution) -> None:
+        async with self._slots:
+            if not self._intake_open:
+                return  # stays requested: the next start runs it
+            lease = utcnow() + LEASE
+            running = await self._cas(
+                requested, S.RUNNING, owner=str(self.owner), lease_expires=lease
+            )
+            if running is not None:  # else a claimer here or elsewhere took it first
+                await self._execute(running)
+
+    def _direct_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()):
+            logger.error("execution task crashed", exc_info=error)
 
     async def _request_retry(self, retry: RetryRequest) -> Execution:
         # The stored parameters were rendered and validated once (immutable defaults included):

@@ -44,7 +44,9 @@ IN_FLIGHT: frozenset[ExecutionStatus] = frozenset(
 )
 
 TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
-    S.REQUESTED: frozenset({S.SCHEDULED, S.DELAYED, S.CANCELING, S.CANCELED, S.FAILED}),
+    # requested → running: the process that stored it runs it at once (one write where claim,
+    # scheduled and running took three; nothing could observe the steps in between).
+    S.REQUESTED: frozenset({S.SCHEDULED, S.RUNNING, S.DELAYED, S.CANCELING, S.CANCELED, S.FAILED}),
     S.DELAYED: frozenset({S.REQUESTED, S.SCHEDULED, S.CANCELING, S.CANCELED, S.FAILED}),
     # scheduled → requested: startup recovery requeues what a dead process scheduled but never
     # started (its runner had not run, so running it now runs it once).

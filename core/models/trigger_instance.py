@@ -8,12 +8,20 @@ at most one per (rule, instance), so re-evaluating an instance after a crash can
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from core.models.execution import isoformat, new_id, parse_ts, utcnow
+
+
+def execution_id_for(instance_id: str, rule_ref: str) -> str:
+    """The id of the execution a rule requests for an instance: derived, so a request repeated
+    after a crash (recovery) names the execution it may already have stored."""
+    digest = hashlib.blake2b(f"{instance_id}\0{rule_ref}".encode(), digest_size=12)
+    return digest.hexdigest()
 
 
 class TriggerInstanceStatus(StrEnum):
@@ -31,8 +39,10 @@ class TriggerInstanceStatus(StrEnum):
 _T = TriggerInstanceStatus
 
 INSTANCE_TRANSITIONS: dict[TriggerInstanceStatus, frozenset[TriggerInstanceStatus]] = {
+    # pending → processed: the rules' enforcements and execution requests are written in the
+    # same transaction (see core.triggers.dispatcher), so ``processing`` need not be stored.
     # pending → processing_failed: the instance could not even be evaluated (e.g. bad payload).
-    _T.PENDING: frozenset({_T.PROCESSING, _T.PROCESSING_FAILED}),
+    _T.PENDING: frozenset({_T.PROCESSING, _T.PROCESSED, _T.PROCESSING_FAILED}),
     # No processing → pending: restart re-processing picks up ``processing`` rows as they are,
     # and the enforcement uniqueness keeps the second evaluation from double-firing.
     _T.PROCESSING: frozenset({_T.PROCESSED, _T.PROCESSING_FAILED}),

@@ -94,6 +94,15 @@ class KeyValueRepository(Protocol):
         """Garbage collection: remove items whose expiry is at or before ``now``."""
 
 
+@dataclass(frozen=True)
+class Fired:
+    """One rule that fired for a trigger instance: its enforcement and the execution it
+    requests (None when the rule failed before an execution could be built)."""
+
+    enforcement: RuleEnforcement
+    execution: Execution | None
+
+
 class TriggerInstanceRepository(Protocol):
     """Trigger instances; at most one per (trigger, dedupe_key) when a dedupe_key is set."""
 
@@ -119,6 +128,26 @@ class TriggerInstanceRepository(Protocol):
         self, instance: TriggerInstance, *, expected_status: TriggerInstanceStatus
     ) -> bool:
         """Write ``instance`` only if the stored status is still ``expected_status``."""
+
+    async def settle(
+        self,
+        instance: TriggerInstance,
+        *,
+        expected_status: TriggerInstanceStatus,
+        fired: Sequence[Fired],
+    ) -> tuple[Execution, ...] | None:
+        """Record what the rules did for an instance and move it to ``instance.status``.
+
+        For each ``fired`` rule not enforced for this instance yet, its execution (if any) and
+        its enforcement are stored; a rule already enforced is skipped, execution included.
+        Then the instance is written if its stored status is still ``expected_status``.
+        Returns the executions stored by this call, or None when the instance CAS was lost.
+
+        SQLite does all of it in one transaction (a lost CAS writes nothing). MongoDB writes in
+        order, each step idempotent: execution ids are derived from (instance, rule)
+        (``core.models.trigger_instance.execution_id_for``), so a settle cut short by a crash
+        and repeated by recovery finds what it already wrote and adds only the rest.
+        """
 
     async def delete_before(self, cutoff: datetime) -> int:
         """Garbage collection: remove processed/processing_failed instances older than cutoff."""

@@ -257,11 +257,14 @@ class MongoStore:
             raise
         self._executions = MongoExecutions(db["executions"], self.where)
         self._kv = MongoKeyValues(db["kv"], lambda: _errors(self.where))
-        self._trigger_instances = MongoTriggerInstances(
-            db["trigger_instances"], lambda: _errors(self.where)
-        )
         self._rule_enforcements = MongoRuleEnforcements(
             db["rule_enforcements"], lambda: _errors(self.where)
+        )
+        self._trigger_instances = MongoTriggerInstances(
+            db["trigger_instances"],
+            lambda: _errors(self.where),
+            self._rule_enforcements,
+            self._executions,
         )
         self._api_keys = MongoApiKeys(db["api_keys"], lambda: _errors(self.where))
         self._rule_states = MongoRuleStates(db["rule_states"], lambda: _errors(self.where))

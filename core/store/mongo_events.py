@@ -8,7 +8,7 @@ guarantees: one instance per (trigger, dedupe_key), one enforcement per (rule, i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -16,8 +16,9 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from core.models import RuleEnforcement, TriggerInstance, TriggerInstanceStatus
+from core.models import Execution, RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.models.trigger_instance import FINISHED
+from core.store.base import DuplicateExecution, ExecutionRepository, Fired
 from core.store.mongo_keys import escape_keys, unescape_keys
 from core.store.sqlite_kv import stamp
 
@@ -66,9 +67,17 @@ async def create_indexes(db: Any) -> None:
 class MongoTriggerInstances:
     """``TriggerInstanceRepository``; ``errors`` turns driver errors into StoreError."""
 
-    def __init__(self, collection: Any, errors: Errors) -> None:
+    def __init__(
+        self,
+        collection: Any,
+        errors: Errors,
+        enforcements: MongoRuleEnforcements,
+        executions: ExecutionRepository,
+    ) -> None:
         self._coll = collection
         self._errors = errors
+        self._enforcements = enforcements
+        self._executions = executions
 
     async def insert(self, instance: TriggerInstance) -> bool:
         return await _insert(self._coll, self._errors, _instance_to_mongo(instance))
@@ -104,6 +113,30 @@ class MongoTriggerInstances:
                 {"_id": instance.id, "status": str(expected_status)}, {"$set": fields}
             )
         return bool(result.matched_count == 1)
+
+    async def settle(
+        self,
+        instance: TriggerInstance,
+        *,
+        expected_status: TriggerInstanceStatus,
+        fired: Sequence[Fired],
+    ) -> tuple[Execution, ...] | None:
+        """No multi-document transaction (a standalone server has none): execution, then
+        enforcement, then the instance, each idempotent (derived execution ids), so a crash
+        anywhere leaves the instance unfinished and its recovery adds only what is missing.
+        An enforcement is never stored before its execution."""
+        stored: list[Execution] = []
+        for rule in fired:
+            if rule.execution is not None:
+                try:
+                    await self._executions.insert(rule.execution)
+                    stored.append(rule.execution)
+                except DuplicateExecution:
+                    pass  # stored by an earlier attempt (or a racing process): not ours to start
+            await self._enforcements.insert(rule.enforcement)
+        if not await self.replace(instance, expected_status=expected_status):
+            return None
+        return tuple(stored)
 
     async def delete_before(self, cutoff: datetime) -> int:
         old = {"status": {"$in": _FINISHED}, "occurrence_time": {"$lt": stamp(cutoff)}}

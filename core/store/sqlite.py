@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.execution import isoformat
 from core.store.base import (
-    MAX_DOCUMENT_BYTES,
-    DocumentRejected,
     DuplicateExecution,
     ExecutionQuery,
     StoreError,
@@ -36,6 +34,7 @@ from core.store.sqlite_db import (
     row_count,
 )
 from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances
+from core.store.sqlite_execution_rows import COLUMNS, INSERT, execution_values, stamp
 from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_leases import SqliteLeases, SqliteOutbox
 from core.store.sqlite_rule_states import SqliteRuleStates
@@ -43,13 +42,6 @@ from core.store.sqlite_schema import current_version
 from core.store.sqlite_workflows import SqliteWorkflows
 
 __all__ = ["SqliteExecutions", "SqliteOptions", "SqliteStore", "StoreBusy", "parse_url", "stamp"]
-
-
-def stamp(ts: datetime | None) -> str | None:
-    """Fixed-width UTC text, so string order is time order (isoformat drops zero microseconds)."""
-    if ts is None:
-        return None
-    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class SqliteStore:
@@ -174,10 +166,8 @@ class SqliteStore:
         return await self._db.read(current_version)
 
 
-_COLUMNS = (
-    "status, action_ref, user, parent, start_timestamp, end_timestamp, owner, lease_expires, doc"
-)
-_INSERT = f"INSERT INTO executions (id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_COLUMNS = COLUMNS
+_INSERT = INSERT
 _REPLACE = (
     "UPDATE executions SET (" + _COLUMNS + ") = (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " WHERE id = ? AND status = ?"
@@ -214,7 +204,7 @@ class SqliteExecutions:
         self._db = db
 
     async def insert(self, execution: Execution) -> None:
-        if not await self._db.write(_insert, (execution.id, *_values(execution))):
+        if not await self._db.write(_insert, (execution.id, *execution_values(execution))):
             raise DuplicateExecution(f"execution {execution.id} already exists")
 
     async def get(self, execution_id: str) -> Execution | None:
@@ -234,7 +224,7 @@ class SqliteExecutions:
         return int(rows[0][0])
 
     async def replace(self, execution: Execution, *, expected_status: ExecutionStatus) -> bool:
-        args = (*_values(execution), execution.id, str(expected_status))
+        args = (*execution_values(execution), execution.id, str(expected_status))
         return await self._db.write(row_count, _REPLACE, args) == 1
 
     async def claim(self, owner: str, lease_until: datetime, now: datetime) -> Execution | None:
@@ -256,38 +246,6 @@ def _insert(conn: sqlite3.Connection, row: Sequence[Any]) -> bool:
     except sqlite3.IntegrityError:
         return False  # undone by SQLite on its own; the rest of the batch is unaffected
     return True
-
-
-def _values(execution: Execution) -> tuple[Any, ...]:
-    """Column values in ``_COLUMNS`` order."""
-    user = execution.context.get("user")
-    return (
-        str(execution.status),
-        execution.action_ref,
-        user if isinstance(user, str) else None,
-        execution.parent,
-        stamp(execution.start_timestamp),
-        stamp(execution.end_timestamp),
-        execution.owner,
-        stamp(execution.lease_expires),
-        _encode(execution),
-    )
-
-
-def _encode(execution: Execution) -> str:
-    """The execution as JSON, held to the same 16 MiB as on MongoDB, so a result that fits
-    one backend fits the other (SQLite's own limit is near 1 GB)."""
-    try:
-        text = json.dumps(execution.to_doc(), separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
-        raise DocumentRejected(f"execution {execution.id}: document refused: {exc}") from exc
-    # Each character is at most 4 bytes in UTF-8: encode only when it could be too large.
-    if len(text) * 4 > MAX_DOCUMENT_BYTES and (size := len(text.encode())) > MAX_DOCUMENT_BYTES:
-        raise DocumentRejected(
-            f"execution {execution.id}: document refused: {size} bytes, more than the"
-            f" {MAX_DOCUMENT_BYTES} bytes an execution may take"
-        )
-    return text
 
 
 def _where(query: ExecutionQuery) -> tuple[str, list[Any]]:

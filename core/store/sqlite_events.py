@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from core.models import RuleEnforcement, TriggerInstance, TriggerInstanceStatus
+from core.models import Execution, RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.models.trigger_instance import FINISHED
+from core.store.base import Fired
 from core.store.sqlite_db import Database, fetch_all, row_count
+from core.store.sqlite_execution_rows import INSERT as _EXECUTION_INSERT
+from core.store.sqlite_execution_rows import execution_values
 from core.store.sqlite_kv import stamp
 
 _T = TriggerInstanceStatus
@@ -85,6 +88,26 @@ class SqliteTriggerInstances:
         args = (*_instance_values(instance), instance.id, str(expected_status))
         return await self._db.write(row_count, _INSTANCE_REPLACE, args) == 1
 
+    async def settle(
+        self,
+        instance: TriggerInstance,
+        *,
+        expected_status: TriggerInstanceStatus,
+        fired: Sequence[Fired],
+    ) -> tuple[Execution, ...] | None:
+        cas = (*_instance_values(instance), instance.id, str(expected_status))
+        rows = [
+            (
+                _enforcement_row(f.enforcement),
+                None if f.execution is None else (f.execution.id, *execution_values(f.execution)),
+            )
+            for f in fired
+        ]
+        stored = await self._db.write(_settle, cas, rows)
+        if stored is None:
+            return None
+        return tuple(e for f in fired if (e := f.execution) is not None and e.id in stored)
+
     async def delete_before(self, cutoff: datetime) -> int:
         return await self._db.write(row_count, _INSTANCE_DELETE, (*_FINISHED, stamp(cutoff)))
 
@@ -96,15 +119,7 @@ class SqliteRuleEnforcements:
         self._db = db
 
     async def insert(self, enforcement: RuleEnforcement) -> bool:
-        row = (
-            enforcement.id,
-            enforcement.rule_ref,
-            enforcement.trigger_instance_id,
-            enforcement.execution_id,
-            stamp(enforcement.enforced_at),
-            _dump(enforcement.to_doc()),
-        )
-        return await self._db.write(_insert, _ENFORCEMENT_INSERT, row)
+        return await self._db.write(_insert, _ENFORCEMENT_INSERT, _enforcement_row(enforcement))
 
     async def get(self, enforcement_id: str) -> RuleEnforcement | None:
         sql = "SELECT doc FROM rule_enforcements WHERE id = ?"
@@ -130,6 +145,35 @@ class SqliteRuleEnforcements:
     async def delete_before(self, cutoff: datetime) -> int:
         sql = "DELETE FROM rule_enforcements WHERE enforced_at < ?"
         return await self._db.write(row_count, sql, (stamp(cutoff),))
+
+
+def _settle(
+    conn: sqlite3.Connection,
+    cas: Sequence[Any],
+    rows: Sequence[tuple[Sequence[Any], Sequence[Any] | None]],
+) -> set[str] | None:
+    """One job of the writer, so one transaction: the instance CAS first (lost: nothing is
+    written), then each rule's enforcement and, if that is new, its execution."""
+    if conn.execute(_INSTANCE_REPLACE, cas).rowcount != 1:
+        return None
+    stored: set[str] = set()
+    for enforcement, execution in rows:
+        if not _insert(conn, _ENFORCEMENT_INSERT, enforcement) or execution is None:
+            continue  # enforced before (by an older version, which stored it on its own)
+        if _insert(conn, _EXECUTION_INSERT, execution):
+            stored.add(str(execution[0]))
+    return stored
+
+
+def _enforcement_row(enforcement: RuleEnforcement) -> tuple[Any, ...]:
+    return (
+        enforcement.id,
+        enforcement.rule_ref,
+        enforcement.trigger_instance_id,
+        enforcement.execution_id,
+        stamp(enforcement.enforced_at),
+        _dump(enforcement.to_doc()),
+    )
 
 
 def _insert(conn: sqlite3.Connection, sql: str, row: Sequence[Any]) -> bool:

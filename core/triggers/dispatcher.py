@@ -3,14 +3,15 @@
 Durability (security §2.6): ``dispatch`` persists the instance ``pending`` before it returns, so
 a caller may acknowledge its source (webhook 202) once it has the instance; processing then
 runs in a tracked background task. A process that dies before finishing leaves the instance
-``pending`` or ``processing`` and ``recover`` evaluates it again at the next start.
+``pending`` and ``recover`` evaluates it again at the next start.
 
-Never twice: each matched rule first inserts its RuleEnforcement, which the store keeps unique
-per (rule, instance); only the winner of that insert requests the execution. A ``processing``
-instance left by a dead process is therefore resumed as it is (the status table has no
-processing → processing edge): rules already enforced are skipped, the rest fire. The cost is
-at-most-once for a rule whose enforcement was stored just before a crash: its execution is not
-requested on recovery rather than risking a double run.
+Exactly once: evaluating an instance writes nothing until its end, where one ``settle``
+stores every matched rule's enforcement with the execution it requests and marks the instance
+``processed`` — one SQLite transaction, or on MongoDB ordered idempotent steps with execution
+ids derived from (instance, rule). A crash before the settle leaves nothing but the pending
+instance (recovery evaluates it again); after it, every execution is stored ``requested`` and
+runs once (``start_soon`` here, or the claim loop after a restart). The store keeps one
+enforcement per (rule, instance), so a second evaluation never fires a rule twice.
 """
 
 from __future__ import annotations
@@ -23,15 +24,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.executions.service import ExecutionService, mentions_kv
+from core.faults import fault_point
 from core.kv.lookup import kv_context
-from core.models import Action, Rule
-from core.models.trigger_instance import RuleEnforcement, TriggerInstance, TriggerInstanceStatus
+from core.models import Action, Execution, Rule
+from core.models.trigger_instance import (
+    RuleEnforcement,
+    TriggerInstance,
+    TriggerInstanceStatus,
+    execution_id_for,
+)
 from core.packs import ContentIndex
 from core.rules.criteria import kv_criteria_context
 from core.rules.index import WEBHOOK_TRIGGER, normalize_parameters
 from core.rules.matcher import RULE_USER, RenderedAction, match_rules, render_action
 from core.rules.ruleset import RuleSet
 from core.store import Store
+from core.store.base import Fired
 
 __all__ = ["TriggerDispatcher", "webhook_source"]
 
@@ -104,6 +112,7 @@ class TriggerDispatcher:
         if not await self.store.trigger_instances.insert(instance):
             logger.info("trigger instance %s/%s is a duplicate", trigger_ref, dedupe_key)
             return None
+        fault_point(f"trigger instance stored {instance.id}")
         if self.process_here:
             self._spawn(instance)
         return instance
@@ -128,35 +137,35 @@ class TriggerDispatcher:
 
     # -- processing -----------------------------------------------------------------------
     async def process(self, instance: TriggerInstance) -> None:
-        """Evaluate one instance; a lost CAS means another worker owns it."""
-        parameters = instance.trigger_parameters
-        current = await self._claim(instance)
-        if current is None:
+        """Evaluate one instance and settle it in one write; a lost CAS means another worker
+        settled it first (and nothing of ours was stored)."""
+        if instance.status not in (T.PENDING, T.PROCESSING):  # processing: an older version
             return
         try:
-            await self._enforce_all(current, parameters)
+            fired = await self._evaluate(instance)
         except Exception:
             logger.exception("trigger instance %s could not be processed", instance.id)
-            await self._finish(current, T.PROCESSING_FAILED)
+            await self._fail(instance)
             return
-        await self._finish(current, T.PROCESSED)
+        fault_point(f"trigger instance evaluated {instance.id}")
+        done = instance.transition(T.PROCESSED)
+        settle = self.store.trigger_instances.settle
+        stored = await settle(done, expected_status=instance.status, fired=fired)
+        if stored is None:
+            logger.info("trigger instance %s was settled by someone else", instance.id)
+            return
+        fault_point(f"trigger instance settled {instance.id}")
+        for execution in stored:
+            self.executions.start_soon(execution)
 
-    async def _claim(self, instance: TriggerInstance) -> TriggerInstance | None:
-        if instance.status is T.PROCESSING:
-            return instance  # left by a dead process: resumable, see the module docstring
-        if instance.status is not T.PENDING:
-            return None
-        claimed = instance.transition(T.PROCESSING)
-        ok = await self.store.trigger_instances.replace(claimed, expected_status=T.PENDING)
-        return claimed if ok else None
-
-    async def _finish(self, instance: TriggerInstance, status: TriggerInstanceStatus) -> None:
-        done = instance.transition(status)
-        if not await self.store.trigger_instances.replace(done, expected_status=T.PROCESSING):
+    async def _fail(self, instance: TriggerInstance) -> None:
+        failed = instance.transition(T.PROCESSING_FAILED)
+        if not await self.store.trigger_instances.replace(failed, expected_status=instance.status):
             logger.warning("trigger instance %s was finished by someone else", instance.id)
 
-    async def _enforce_all(self, instance: TriggerInstance, parameters: dict[str, Any]) -> None:
+    async def _evaluate(self, instance: TriggerInstance) -> list[Fired]:
         index = self.rules.index
+        parameters = instance.trigger_parameters
         context = None
         kv = self.executions.kv
         if kv is not None and index.candidates(instance.trigger, parameters).reads_kv:
@@ -164,29 +173,33 @@ class TriggerDispatcher:
         matches = match_rules(
             index, instance.trigger, parameters, instance.payload, now=self.now(), context=context
         )
+        fired: list[Fired] = []
         for match in matches:
             if not match.matched:
                 continue
             try:
-                await self._enforce(match.rule, instance)
+                fired.append(await self._fire(match.rule, instance))
             except Exception:  # one broken rule must not keep the others from firing
                 logger.exception("rule %s failed for instance %s", match.rule.ref, instance.id)
+        return fired
 
-    async def _enforce(self, rule: Rule, instance: TriggerInstance) -> None:
+    async def _fire(self, rule: Rule, instance: TriggerInstance) -> Fired:
+        """The rule's enforcement and the execution it requests, built but not stored."""
         prepared = await self._prepare(rule, instance)
         failure = prepared.failure or (prepared.rendered.error if prepared.rendered else None)
-        enforcement = RuleEnforcement.new(rule.ref, instance.id, failure_reason=failure)
-        if not await self.store.rule_enforcements.insert(enforcement):
-            logger.info("rule %s already enforced for %s", rule.ref, instance.id)
-            return
-        if prepared.rendered is None:
-            return
-        execution_id = await self._request(rule, instance, prepared.rendered)
-        await self.store.rule_enforcements.set_execution(enforcement.id, execution_id)
+        execution = None
+        if prepared.rendered is not None:
+            execution = await self._execution(rule, instance, prepared.rendered)
+        enforcement = RuleEnforcement.new(
+            rule.ref,
+            instance.id,
+            failure_reason=failure,
+            execution_id=None if execution is None else execution.id,
+        )
+        return Fired(enforcement, execution)
 
     async def _prepare(self, rule: Rule, instance: TriggerInstance) -> _Prepared:
-        """Render before the enforcement is stored, so its failure_reason is recorded with it
-        (the store has no way to add one later)."""
+        """Render the rule's action parameters (a failure is recorded on the enforcement)."""
         try:
             action = self.index.get_action(rule.action.ref)
             pack = self.index.packs.get(action.pack)
@@ -209,9 +222,9 @@ class TriggerDispatcher:
             return None
         return await kv_context(kv, RULE_USER)
 
-    async def _request(
+    async def _execution(
         self, rule: Rule, instance: TriggerInstance, rendered: RenderedAction
-    ) -> str:
+    ) -> Execution:
         context = {
             "user": RULE_USER,
             "rule": {"id": None, "name": rule.name, "ref": rule.ref},
@@ -221,19 +234,20 @@ class TriggerDispatcher:
         # service resolves again, and it refuses overrides of immutable ones.
         params = {k: v for k, v in rendered.parameters.items() if k in rule.action.parameters}
         ref = rendered.action_ref
+        execution_id = execution_id_for(instance.id, rule.ref)
         if rendered.error is None:
             try:
                 # Already rendered: the payload inside must never be rendered again.
-                done = await self.executions.request(
-                    ref, params, context=context, render_live=False
+                return await self.executions.prepare(
+                    ref, params, context=context, render_live=False, execution_id=execution_id
                 )
-                return done.id
             except Exception as exc:  # still leave a failed execution behind, like st2
                 error = f"{type(exc).__name__}: {exc}"
         else:
             error = rendered.error
-        failed = await self.executions.request_failed(ref, params, context=context, error=error)
-        return failed.id
+        return self.executions.prepare_failed(
+            ref, params, context=context, error=error, execution_id=execution_id
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     async def recover(self) -> int:
@@ -254,8 +268,8 @@ class TriggerDispatcher:
     async def sweep(self, min_age: timedelta = SWEEP_MIN_AGE) -> int:
         """Process ``pending`` instances stored by other processes; returns how many started.
 
-        Only ``pending``: a ``processing`` one may belong to a live process (CAS protects
-        only the pending → processing claim), so those wait for ``recover`` at a start.
+        Only ``pending``: a ``processing`` one (left by an older version) waits for
+        ``recover`` at a start.
         """
         cutoff = self.now() - min_age
         page = await self.store.trigger_instances.list_unfinished(SWEEP_PAGE)

@@ -1,0 +1,55 @@
+"""How an execution is a row of the SQLite ``executions`` table (shared by the executions
+repository and the trigger instance settle, which stores executions in its own transaction)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from core.models import Execution
+from core.store.base import MAX_DOCUMENT_BYTES, DocumentRejected
+
+COLUMNS = (
+    "status, action_ref, user, parent, start_timestamp, end_timestamp, owner, lease_expires, doc"
+)
+INSERT = f"INSERT INTO executions (id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def stamp(ts: datetime | None) -> str | None:
+    """Fixed-width UTC text, so string order is time order (isoformat drops zero microseconds)."""
+    if ts is None:
+        return None
+    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def execution_values(execution: Execution) -> tuple[Any, ...]:
+    """Column values in ``COLUMNS`` order."""
+    user = execution.context.get("user")
+    return (
+        str(execution.status),
+        execution.action_ref,
+        user if isinstance(user, str) else None,
+        execution.parent,
+        stamp(execution.start_timestamp),
+        stamp(execution.end_timestamp),
+        execution.owner,
+        stamp(execution.lease_expires),
+        _encode(execution),
+    )
+
+
+def _encode(execution: Execution) -> str:
+    """The execution as JSON, held to the same 16 MiB as on MongoDB, so a result that fits
+    one backend fits the other (SQLite's own limit is near 1 GB)."""
+    try:
+        text = json.dumps(execution.to_doc(), separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise DocumentRejected(f"execution {execution.id}: document refused: {exc}") from exc
+    # Each character is at most 4 bytes in UTF-8: encode only when it could be too large.
+    if len(text) * 4 > MAX_DOCUMENT_BYTES and (size := len(text.encode())) > MAX_DOCUMENT_BYTES:
+        raise DocumentRejected(
+            f"execution {execution.id}: document refused: {size} bytes, more than the"
+            f" {MAX_DOCUMENT_BYTES} bytes an execution may take"
+        )
+    return text
