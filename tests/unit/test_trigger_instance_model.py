@@ -20,6 +20,7 @@ T = TriggerInstanceStatus
 # Written out independently of the table, so a table edit shows up here.
 LEGAL = {
     (T.PENDING, T.PROCESSING),
+    (T.PENDING, T.PROCESSED),
     (T.PENDING, T.PROCESSING_FAILED),
     (T.PROCESSING, T.PROCESSED),
     (T.PROCESSING, T.PROCESSING_FAILED),
