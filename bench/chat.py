@@ -20,8 +20,8 @@ from typing import Any
 
 from adapters.console.testing import Posted, TestChat
 from bot.app import open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import open_chat
+from bot.chat.loop import close_adapters
+from bot.chat.runtime import open_chat
 from bot.settings import load_settings
 
 SEQUENTIAL = 200

@@ -23,8 +23,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import Engine, open_engine
+from bot.http.app import build_web_app
 from bot.settings import load_settings
-from bot.web import build_web_app
 from core.models import Execution
 
 RATES = (100, 300, 1000)  # POSTs per second offered

@@ -13,18 +13,17 @@ from typing import Any
 
 from bot.settings import BUNDLED_PACKS_DIR, Settings
 from core.aliases import AliasIndex
-from core.approval_gate import ApprovalGate
-from core.approvals import ApprovalService
-from core.audit import AuditLog
-from core.authz import Authorizer
+from core.approvals.gate import ApprovalGate
+from core.approvals.inquiries import InquiryService
+from core.approvals.service import ApprovalService
+from core.authz.audit import AuditLog
+from core.authz.authorizer import Authorizer
+from core.executions.notify import Notifier
 from core.executions.recovery import abandon_orphans
 from core.executions.service import ExecutionOptions, ExecutionService
-from core.gc import GarbageCollector, GcPolicy
-from core.inquiries import InquiryService
 from core.kv.keyfile import load_or_create_key
 from core.kv.service import KeyValueService
 from core.models import utcnow
-from core.notify import Notifier
 from core.packs import LoadResult, load_packs
 from core.rules.refresh import load_overrides, refresh_forever
 from core.rules.ruleset import RuleSet
@@ -39,6 +38,7 @@ from core.runners.registry import (
 )
 from core.runners.remote.options import HostKeyChecking, SshOptions
 from core.store import Store, open_store
+from core.store.gc import GarbageCollector, GcPolicy
 from core.triggers.dispatcher import TriggerDispatcher
 from core.triggers.timers import TimerService
 from core.workflows.engine import RUNNER_TYPE as WORKFLOW_RUNNER

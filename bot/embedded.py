@@ -21,10 +21,10 @@ from aiohttp import web
 
 from adapters.base import ChatAdapter
 from bot.app import Engine, open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import ChatRuntime, open_chat
+from bot.chat.loop import close_adapters
+from bot.chat.runtime import ChatRuntime, open_chat
+from bot.http.app import build_web_app
 from bot.settings import Settings
-from bot.web import build_web_app
 
 __all__ = ["EmbeddedSquall"]
 

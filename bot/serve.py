@@ -15,11 +15,11 @@ import signal
 from aiohttp import web
 
 from bot.app import open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import configured_adapters, open_chat
+from bot.chat.loop import close_adapters
+from bot.chat.runtime import configured_adapters, open_chat
+from bot.http.app import build_web_app
 from bot.logs import configure_logging
 from bot.settings import Settings
-from bot.web import build_web_app
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests import mongo_server
 from tests.sshd import sshd  # noqa: F401  (the session's OpenSSH server fixture)
 

@@ -2,16 +2,16 @@
 
 Defaults: the terminal's console identity is an admin (whoever types there already runs
 processes on this machine); every other identity gets the ``default`` role, empty unless
-configured (core.authz.BUILTIN_ROLES), so a chat workspace can use only the built-in commands
-until roles say more.
+configured (core.authz.authorizer.BUILTIN_ROLES), so a chat workspace can use only the built-in
+commands until roles say more.
 """
 
 from __future__ import annotations
 
 from bot.settings.errors import INVALID
 from bot.settings.parser import Context
-from core.authz import Role, UserSpec
-from core.authz_config import AuthzConfigError, parse_roles, parse_users
+from core.authz.authorizer import Role, UserSpec
+from core.authz.config import AuthzConfigError, parse_roles, parse_users
 
 CONSOLE_IDENTITY = "console:local:console"
 

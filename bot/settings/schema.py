@@ -26,7 +26,7 @@ from bot.settings.parser import (
     between,
     parse_document,
 )
-from core.authz import AuthzConfig, Role, UserSpec
+from core.authz.authorizer import AuthzConfig, Role, UserSpec
 from core.webhooks.handler import HookAuth, auth_from_config, normalize_hook
 
 # The bundled ``packs/`` folder (the checkout's, or the copy a wheel carries).

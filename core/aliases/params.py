@@ -15,7 +15,7 @@ from core.aliases.matcher import AliasMatch
 from core.models import Action, ParamSchema, RunnerType
 from core.params import ParameterError, cast_value, merge_parameter_schemas
 from core.params.context import KV_NAME, kv_context
-from core.templates import TemplateError, render_value
+from core.templates.render import TemplateError, render_value
 
 __all__ = ["alias_parameters", "cast_alias_value", "check_control_characters"]
 

@@ -1,7 +1,7 @@
 """Alias ``ack`` and ``result`` messages (st2-format §6.4).
 
 Only pack-authored ``format`` / ``extra`` templates are rendered, through the one sandboxed
-environment (``core.templates``); chat text reaches them only as context values. Contexts are
+environment (``core.templates.render``); chat text reaches them only as context values. Contexts are
 st2's: ``{execution, actionalias}`` for the ack (an undefined variable gives st2's error text),
 ``{execution, alias}`` for the result, where, as in st2, a missing key below those two names
 renders as empty text (``execution.result.stdout`` of a python action).
@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from core.aliases.api import alias_to_api
 from core.models import Alias
-from core.templates import TemplateError, render_template, render_value
+from core.templates.render import TemplateError, render_template, render_value
 
 __all__ = [
     "DEFAULT_ACK",

@@ -18,9 +18,9 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from core.executions.api import execution_to_api
+from core.executions.faults import fault_point
 from core.executions.owner import OwnerId
 from core.executions.rejected import with_rejected_result
-from core.faults import fault_point
 from core.kv.decrypted import mark_decrypted, recording_decryptions
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService

@@ -18,7 +18,7 @@ from core.kv.model import KeyValuePair
 from core.kv.names import SYSTEM, USER, split_user_key
 from core.kv.service import KeyValueService
 from core.params.context import KeyValueLookup
-from core.templates import register_filter
+from core.templates.render import register_filter
 
 FILTER_NAME = "decrypt_kv"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.models import ParamSchema
 from core.params.errors import ParameterError
-from core.template_filters import NONE_MAGIC_VALUE
+from core.templates.filters import NONE_MAGIC_VALUE
 
 # literal_eval parses arbitrary Python literal syntax; keep its input (and memory) bounded.
 MAX_LITERAL_CHARS = 1 << 20

@@ -21,8 +21,8 @@ from core.params.errors import ParameterError
 from core.params.graph import topological_order
 from core.params.schema import merge_parameter_schemas
 from core.params.validate import check_required, validate_value
-from core.shellquote import shell_quoted_template
-from core.templates import is_template, render_value, value_variables
+from core.templates.render import is_template, render_value, value_variables
+from core.templates.shellquote import shell_quoted_template
 
 # The runner parameter handed to a shell; values rendered into it are quoted for their place.
 SHELL_COMMAND = "cmd"

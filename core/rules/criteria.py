@@ -27,7 +27,7 @@ from core.rules.operators import (
     canonical_name,
     get_operator,
 )
-from core.templates import is_template, render_native
+from core.templates.render import is_template, render_native
 
 __all__ = [
     "CONDITIONS",

@@ -1,5 +1,5 @@
 """The ``inquirer`` runner (``core.ask``): asks, and leaves the execution ``pending`` until an
-answer arrives (core.inquiries ends it)."""
+answer arrives (core.approvals.inquiries ends it)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from core.runners.base import RunContext, RunnerResult
 from core.runners.types import INQUIRER
 
 if TYPE_CHECKING:
-    from core.inquiries import InquiryService
+    from core.approvals.inquiries import InquiryService
 
 
 class InquirerRunner:

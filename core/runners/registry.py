@@ -23,7 +23,7 @@ from core.runners.shell import LocalShellCmdRunner, LocalShellScriptRunner
 from core.runners.ssrf import HttpPolicy
 
 if TYPE_CHECKING:
-    from core.inquiries import InquiryService
+    from core.approvals.inquiries import InquiryService
     from core.workflows.engine import WorkflowEngine
 
 

@@ -228,7 +228,7 @@ ORQUESTA = RunnerType(
 )
 
 # st2's default inquiry schema (st2-format §8): ``required: true`` on a property is draft-4
-# style, normalised by core.inquiries before use.
+# style, normalised by core.approvals.inquiries before use.
 DEFAULT_INQUIRY_SCHEMA = {
     "title": "response_data",
     "type": "object",

@@ -1,6 +1,6 @@
 """Webhook request → decision, without HTTP: size cap, auth, body parsing, payload building.
 
-The aiohttp layer (bot/webhooks.py) only moves bytes in and statuses out; every decision that
+The aiohttp layer (bot/http/webhooks.py) only moves bytes in and statuses out; every decision that
 can be tested without a server lives here and fails with ``WebhookError(status, message)``.
 Messages are safe to return to the caller: they never hold a secret or a signature.
 """

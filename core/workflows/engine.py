@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from core.executions.faults import fault_point
 from core.executions.owner import OwnerId
 from core.executions.recovery import owner_is_gone
 from core.executions.service import ExecutionError, ExecutionService
-from core.faults import fault_point
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
 from core.models import COMPLETED, Execution, ExecutionStatus, utcnow

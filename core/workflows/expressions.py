@@ -30,9 +30,9 @@ import yaql.language.exceptions as yaql_exc
 from jinja2 import TemplateSyntaxError
 from yaql.language import utils as yaql_utils
 
-from core.template_filters import ST2_FILTERS
-from core.template_sandbox import ENV
-from core.templates import TemplateError, evaluate_expression, render_template
+from core.templates.filters import ST2_FILTERS
+from core.templates.render import TemplateError, evaluate_expression, render_template
+from core.templates.sandbox import ENV
 
 __all__ = [
     "ExpressionError",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from adapters.console.testing import TestChat
 from bot.app import open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import ChatRuntime, open_chat
+from bot.chat.loop import close_adapters
+from bot.chat.runtime import ChatRuntime, open_chat
 from bot.settings import load_settings
 
 

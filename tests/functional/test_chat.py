@@ -10,7 +10,7 @@ import pytest
 
 from adapters.base import Capabilities
 from adapters.console.testing import TestChat
-from bot.chat_runtime import ChatConfigError
+from bot.chat.runtime import ChatConfigError
 from tests.conftest import FIXTURES, poll_until
 from tests.functional.harness import running
 

@@ -19,8 +19,8 @@ from adapters.base import (
     OutgoingMessage,
     SentMessage,
 )
-from bot.chat import ChatBot
-from bot.outbound import backoff
+from bot.chat.loop import ChatBot
+from bot.chat.outbound import backoff
 from tests.conftest import poll_until
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from adapters.console.testing import Posted, TestChat
-from bot.chat_runtime import ChatRuntime
+from bot.chat.runtime import ChatRuntime
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
 from core.store import ExecutionQuery

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.conftest import ROOT, write_config
 from tests.functional.test_serve_console import Output, free_port, stop
 

@@ -1,4 +1,4 @@
-"""Webhooks over real HTTP on 127.0.0.1: the app of bot/web.py on an engine from a temp config."""
+"""Webhooks over real HTTP on 127.0.0.1: bot/http/app.py's app on an engine from a temp config."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import pytest
 from aiohttp import test_utils, web
 
 from bot.app import Engine, open_engine
+from bot.http.app import build_web_app
+from bot.http.webhooks import WebhookRoutes
 from bot.settings import load_settings
 from bot.settings.schema import HookSettings
-from bot.web import build_web_app
-from bot.webhooks import WebhookRoutes
 from core.models import MASK, utcnow
 from core.models.apikey import ApiKey
 from core.models.status import ExecutionStatus

@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from core.approvals import ApprovalRefused, ApprovalRequest, ApprovalService, split_approvers
-from core.audit import AuditLog
-from core.authz import Authorizer, AuthzConfig, SquallUser
-from core.authz_config import parse_roles, parse_users
+from core.approvals.service import (
+    ApprovalRefused,
+    ApprovalRequest,
+    ApprovalService,
+    split_approvers,
+)
+from core.authz.audit import AuditLog
+from core.authz.authorizer import Authorizer, AuthzConfig, SquallUser
+from core.authz.config import parse_roles, parse_users
 from core.models.approval import Approval, ApprovalStatus
 from core.models.chat import ChatIdentity
 from core.store import Store

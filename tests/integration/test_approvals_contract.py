@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.audit import AuditLog
-from core.authz import Authorizer, AuthzConfig, execution_context
-from core.authz_config import parse_roles
+from core.authz.audit import AuditLog
+from core.authz.authorizer import Authorizer, AuthzConfig, execution_context
+from core.authz.config import parse_roles
 from core.models import MASK
 from core.models.approval import Approval, ApprovalStatus, IllegalApprovalTransition
 from core.models.audit import AuditEntry

@@ -17,10 +17,10 @@ import pytest
 
 from adapters.base import ChatIdentity, ChatPlace, CredentialError
 from bot.app import Engine, open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import ChatRuntime, configured_adapters, open_chat
+from bot.chat.loop import close_adapters
+from bot.chat.runtime import ChatRuntime, configured_adapters, open_chat
 from bot.settings import load_settings
-from core.approvals import ApprovalRequest
+from core.approvals.service import ApprovalRequest
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
 from core.store import ExecutionQuery

@@ -14,11 +14,11 @@ import pytest
 from bot.app import open_engine
 from bot.settings import load_settings
 from bot.settings.errors import SettingsError
-from core.gc import GarbageCollector, GcCounts, GcPolicy
 from core.kv import SYSTEM, KeyValuePair
 from core.models import Execution, ExecutionStatus, RuleEnforcement, TriggerInstance
 from core.models import TriggerInstanceStatus as T
 from core.store import ExecutionQuery, Store, open_store
+from core.store.gc import GarbageCollector, GcCounts, GcPolicy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 MONTH = GcPolicy(
@@ -129,7 +129,7 @@ async def test_without_ttls_nothing_but_expired_keys_is_deleted(store: Store) ->
 
 async def test_a_pass_logs_its_counts(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     await insert_executions(store, execution(ExecutionStatus.SUCCEEDED, ended_days_ago=40))
-    with caplog.at_level(logging.INFO, logger="core.gc"):
+    with caplog.at_level(logging.INFO, logger="core.store.gc"):
         await GarbageCollector(store, MONTH, now=lambda: NOW).run_once(NOW)
     assert "garbage collection deleted executions=1 trigger_instances=0" in caplog.text
 
@@ -137,7 +137,7 @@ async def test_a_pass_logs_its_counts(store: Store, caplog: pytest.LogCaptureFix
 async def test_an_idle_pass_stays_out_of_the_info_log(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="core.gc"):
+    with caplog.at_level(logging.INFO, logger="core.store.gc"):
         assert await GarbageCollector(store, MONTH, now=lambda: NOW).run_once(NOW) == GcCounts()
     assert caplog.text == ""
 

@@ -16,7 +16,7 @@ from core.kv.service import KeyValueService
 from core.models import Action, RunnerType
 from core.params import ParameterError, resolve_parameters
 from core.store import open_store
-from core.templates import render_template
+from core.templates.render import render_template
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 BARE = RunnerType(name="noop")

@@ -10,9 +10,9 @@ import pytest
 
 from bot.app import Engine, open_engine
 from bot.settings import load_settings
+from core.executions.notify import notify_sections
 from core.models import Execution, ExecutionStatus
 from core.models.trigger_instance import TriggerInstance
-from core.notify import notify_sections
 from core.store.base import ExecutionQuery
 from core.triggers.builtin import ACTION_TRIGGER, NOTIFY_TRIGGER
 from tests.conftest import FIXTURES, write_config

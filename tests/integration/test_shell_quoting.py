@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.shellquote import shell_quoted_template
-from core.templates import render_template
+from core.templates.render import render_template
+from core.templates.shellquote import shell_quoted_template
 
 NASTY = ["$(id)", "`id`", '"; id; "', "'; id; '", "a\\", "\\$HOME", "$HOME", "-rf /", "", "x\ny"]
 

@@ -21,12 +21,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.base import ChatIdentity, ChatPlace, CredentialError, OutgoingMessage
 from bot.app import Engine, open_engine
-from bot.chat import close_adapters
-from bot.chat_runtime import ChatRuntime, configured_adapters, open_chat
-from bot.cli_doctor import Report, check_running_serve
+from bot.chat.loop import close_adapters
+from bot.chat.runtime import ChatRuntime, configured_adapters, open_chat
+from bot.cli.doctor import Report, check_running_serve
+from bot.http.app import build_web_app
 from bot.settings import load_settings
-from bot.web import build_web_app
-from core.approvals import ApprovalRequest
+from core.approvals.service import ApprovalRequest
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
 from core.runners.chat_post import ChatTarget

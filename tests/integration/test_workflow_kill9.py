@@ -1,7 +1,7 @@
 """kill -9 at every durable transition of a five-task workflow, then restart: it always finishes,
 no task runs twice, and none is skipped.
 
-``core.faults`` counts the fault points a ``squall serve`` passes (every execution status
+``core.executions.faults`` counts the fault points a ``squall serve`` passes (every execution status
 change, claims, workflow state saves, child requests). One clean run counts them; then, for
 every N, a fresh store and a serve that SIGKILLs itself at point N, followed by a plain serve
 that must finish the workflow. The only acceptable failure is the honest one: killed right

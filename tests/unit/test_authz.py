@@ -1,4 +1,4 @@
-"""Permissions: identities → users → roles → allow/deny rules (core.authz, core.authz_config)."""
+"""Permissions: identities → users → roles → allow/deny rules (core.authz)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.authz import (
+from core.authz.authorizer import (
     Authorizer,
     AuthzConfig,
     PermissionRule,
@@ -15,7 +15,7 @@ from core.authz import (
     UserSpec,
     authorize_execution,
 )
-from core.authz_config import AuthzConfigError, parse_roles, parse_users
+from core.authz.config import AuthzConfigError, parse_roles, parse_users
 from core.models.chat import ChatIdentity
 
 ALICE = ChatIdentity("slack", "T01", "U01")

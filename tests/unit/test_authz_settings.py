@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings, SettingsError, load_settings
-from core.authz import Authorizer
+from core.authz.authorizer import Authorizer
 from core.models.chat import ChatIdentity
 
 CONFIG = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.cards import ack_card, default_body, result_card, truncate
+from bot.chat.cards import ack_card, default_body, result_card, truncate
 from core.aliases.render import RenderedResult
 from core.executions.api import execution_to_api
 from core.models import Action, Execution, ExecutionStatus

@@ -8,7 +8,7 @@ import pytest
 
 from core.params import ParameterError, cast_value, parse_cli_value
 from core.params.casts import MAX_LITERAL_CHARS
-from core.templates import NONE_MAGIC_VALUE
+from core.templates.render import NONE_MAGIC_VALUE
 
 
 @pytest.mark.parametrize(

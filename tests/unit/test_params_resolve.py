@@ -10,7 +10,7 @@ import pytest
 from core.models import Action, RunnerType
 from core.params import KeyValueLookup, ParameterError, ResolvedParameters, resolve_parameters
 from core.runners.types import RUNNER_TYPES
-from core.templates import NONE_MAGIC_VALUE
+from core.templates.render import NONE_MAGIC_VALUE
 
 SHELL = RUNNER_TYPES["local-shell-cmd"]
 BARE = RunnerType(name="noop")

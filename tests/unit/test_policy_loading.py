@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from core.models.policy import Policy
 from core.packs import LoadResult, load_packs
 from core.packs.validate import validate_pack

@@ -1,4 +1,4 @@
-"""Values rendered into a shell ``cmd`` template cannot change the command (core.shellquote)."""
+"""Values rendered into a shell ``cmd`` template cannot change the command (shellquote)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from core.models import Action
 from core.params import resolve_parameters
 from core.runners.types import LOCAL_SHELL_CMD, LOCAL_SHELL_SCRIPT
-from core.shellquote import shell_quoted_template
+from core.templates.shellquote import shell_quoted_template
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from core import templates
-from core.templates import (
+from core.templates import render as templates
+from core.templates.render import (
     MAX_SOURCE_CHARS,
     NONE_MAGIC_VALUE,
     SecurityError,

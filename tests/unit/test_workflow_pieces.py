@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cards import yes_no_question
-from bot.progress import progress_line
-from core.approvals import with_defaults, yes_no_response
-from core.inquiries import normalize_schema
+from bot.chat.cards import yes_no_question
+from bot.chat.progress import progress_line
+from core.approvals.inquiries import normalize_schema
+from core.approvals.service import with_defaults, yes_no_response
 from core.models import ExecutionStatus
 from core.models.status import IllegalTransition, check_rerun, transition_path
 from core.runners.types import DEFAULT_INQUIRY_SCHEMA

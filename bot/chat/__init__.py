@@ -1,0 +1,1 @@
+"""The chat pipeline: inbound chain, router and built-ins, launch, outbound delivery, cards."""

@@ -1,0 +1,109 @@
+"""Approval cards in chat: posted when an approval is asked, edited once it is decided.
+
+Adapters render the card (``OutgoingMessage.approval``): buttons where they have them, the typed
+``approve <id>`` / ``deny <id>`` otherwise. Every button is its text command, so a click goes
+through the same approval check as typing. When a gated execution is released, the decision is
+shown first and then the run card is registered, before the execution can finish (the gate calls
+``on_release`` before releasing). Card handles live in memory; after a restart the outcome is
+posted as a new message in the approval's place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from adapters.base import ChatPlace, SentMessage
+from bot.chat.cards import approval_card, approval_outcome_card
+from bot.chat.outbound import Delivery, DeliveryError
+from bot.settings.schema import RouteSettings
+from core.approvals.gate import ApprovalGate
+from core.approvals.service import ApprovalService
+from core.models import Execution
+from core.models.approval import Approval, ApprovalStatus
+
+__all__ = ["ApprovalCards", "RunCardPoster"]
+
+logger = logging.getLogger(__name__)
+
+# Posts the run card of a released execution (bot.chat.launch.Launcher.post_ack).
+RunCardPoster = Callable[[Execution], Awaitable[None]]
+
+
+class ApprovalCards:
+    def __init__(
+        self,
+        delivery: Delivery,
+        approvals: ApprovalService,
+        gate: ApprovalGate,
+        routes: Mapping[str, RouteSettings] | None = None,
+    ) -> None:
+        self.delivery = delivery
+        self.routes = routes or {}
+        self._sent: dict[str, SentMessage | None] = {}
+        self._settled: set[str] = set()
+        self._run_card: RunCardPoster | None = None
+        approvals.subscribe(self.on_decided)
+        gate.add_release_listener(self.on_release)
+
+    def post_run_cards_with(self, poster: RunCardPoster) -> None:
+        self._run_card = poster
+
+    async def post(self, place: ChatPlace, approval: Approval) -> SentMessage | None:
+        try:
+            sent: SentMessage | None = await self.delivery.send(place, approval_card(approval))
+        except (DeliveryError, LookupError):
+            logger.warning("approval card %s not posted", approval.id)
+            sent = None
+        self._sent[approval.id] = sent
+        return sent
+
+    async def post_inquiry(self, approval: Approval) -> SentMessage | None:
+        """An inquiry's card: to its route, else to the chat the workflow was started from."""
+        route = self.routes.get(str(approval.subject.get("route") or ""))
+        place = ChatPlace(route.adapter, route.channel) if route else _place(approval)
+        if place is None or place.adapter not in self.delivery.adapters:
+            logger.info("inquiry %s: no chat to ask in (give it a route)", approval.id)
+            return None
+        return await self.post(place, approval)
+
+    async def on_release(self, execution: Execution, approval: Approval) -> None:
+        # The gate releases before other approval listeners hear of the decision: show it
+        # now, and skip it when on_decided comes.
+        self._settled.add(approval.id)
+        await self._show_outcome(approval)
+        if self._run_card is not None:
+            await self._run_card(execution)
+
+    async def on_decided(self, approval: Approval) -> None:
+        if approval.id in self._settled:
+            self._settled.discard(approval.id)
+        elif approval.status is not ApprovalStatus.PENDING:
+            await self._show_outcome(approval)
+
+    async def _show_outcome(self, approval: Approval) -> None:
+        sent = self._sent.pop(approval.id, None)
+        place = sent.place if sent is not None else _place(approval)
+        if place is None or place.adapter not in self.delivery.adapters:
+            return
+        card = approval_outcome_card(approval)
+        try:
+            if sent is not None and self.delivery.capabilities(place.adapter).edits:
+                await self.delivery.edit(sent, card)
+            else:
+                await self.delivery.send(place, card)
+        except DeliveryError:
+            logger.warning("outcome of approval %s not posted", approval.id)
+
+
+def _place(approval: Approval) -> ChatPlace | None:
+    chat = approval.place
+    if not chat.get("adapter") or not chat.get("channel"):
+        return None
+    return ChatPlace(
+        str(chat["adapter"]),
+        str(chat["channel"]),
+        chat.get("thread"),
+        None,
+        bool(chat.get("direct")),
+    )

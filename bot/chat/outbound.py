@@ -1,0 +1,258 @@
+"""Outbound chat: posts that retry, and run cards that always get their result.
+
+``Delivery`` is the only way the bot posts: each send/edit is tried ``attempts`` times with
+exponential backoff and jitter, then logged (without the message text, which may hold output)
+and counted in ``failures`` for ``/healthz`` and ``squall doctor``.
+
+``RunCards`` posts the ack card of an execution and, as an ExecutionService completion listener,
+edits it with the result (or replies in its thread when the adapter cannot edit). The result comes
+straight from the engine, never through a rule. An execution started through an alias shows that
+alias's ``result`` (found again by ``context.action_alias_ref``); ``result.enabled: false`` posts
+no result (a card only gets its final status). Card handles live in memory; the execution's
+``context.chat`` is the durable part: an execution started from chat whose card this process does
+not know (it was requested before a restart) gets its result as a new message in that place.
+Executions that completed while Squall was down are not re-posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from adapters.base import (
+    Capabilities,
+    ChatAdapter,
+    ChatEvent,
+    ChatPlace,
+    OutgoingMessage,
+    SentMessage,
+)
+from bot.chat.cards import ack_card, result_card, status_card
+from core.aliases.render import render_result
+from core.executions.service import ExecutionService
+from core.models import Alias, Execution, utcnow
+
+if TYPE_CHECKING:
+    from bot.chat.progress import ProgressCards
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RECENT_FAILURES = 20
+# The alias an execution was started through (``context.action_alias_ref``), if it still exists.
+AliasLookup = Callable[[str], Alias | None]
+
+
+class DeliveryError(RuntimeError):
+    """A post still failed after every attempt (already logged and counted)."""
+
+
+class Delivery:
+    def __init__(
+        self, adapters: Mapping[str, ChatAdapter], *, attempts: int = 4, base_delay: float = 0.25
+    ) -> None:
+        self.adapters = adapters
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.failures = 0
+        # The latest posts that failed every attempt: what, where, when, why (no message text).
+        self.recent_failures: deque[dict[str, str]] = deque(maxlen=RECENT_FAILURES)
+
+    def adapter(self, name: str) -> ChatAdapter:
+        try:
+            return self.adapters[name]
+        except KeyError:
+            known = ", ".join(sorted(self.adapters)) or "none"
+            raise LookupError(f"unknown chat adapter {name!r} (running: {known})") from None
+
+    def capabilities(self, name: str) -> Capabilities:
+        return self.adapter(name).capabilities
+
+    async def send(
+        self, place: ChatPlace, message: OutgoingMessage, *, about: str = ""
+    ) -> SentMessage:
+        """Post ``message``; ``about`` (e.g. "result of execution X") names it if it is lost."""
+        adapter = self.adapter(place.adapter)
+        what = f"{about or 'post'} to {place.adapter}/{place.channel}"
+        return await self._retry(what, adapter.send, place, message)
+
+    async def edit(
+        self, sent: SentMessage, message: OutgoingMessage, *, about: str = ""
+    ) -> SentMessage:
+        adapter = self.adapter(sent.place.adapter)
+        what = f"{about or 'edit'} ({sent.message_id}) in {sent.place.adapter}/{sent.place.channel}"
+        return await self._retry(what, adapter.edit, sent, message)
+
+    async def reply_or_edit(
+        self, sent: SentMessage, message: OutgoingMessage, *, about: str = ""
+    ) -> SentMessage:
+        """Edit in place where the adapter can, else reply in the message's thread."""
+        if self.capabilities(sent.place.adapter).edits:
+            return await self.edit(sent, message, about=about)
+        place = sent.place
+        thread = place.thread or sent.message_id
+        reply_place = ChatPlace(place.adapter, place.channel, thread, None, place.is_direct)
+        return await self.send(reply_place, message, about=about)
+
+    async def _retry(
+        self, what: str, call: Callable[[Any, OutgoingMessage], Awaitable[T]], *args: Any
+    ) -> T:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await call(*args)
+            except Exception as exc:
+                if attempt == self.attempts:
+                    self.failures += 1
+                    self.recent_failures.append(
+                        {"at": utcnow().isoformat(timespec="seconds"), "what": what,
+                         "error": str(exc)[:300]}
+                    )  # fmt: skip
+                    logger.error("chat delivery failed: %s after %d tries: %s", what, attempt, exc)
+                    raise DeliveryError(f"{what} failed after {attempt} tries: {exc}") from exc
+                logger.warning("chat delivery retry: %s (try %d): %s", what, attempt, exc)
+                await asyncio.sleep(backoff(attempt, self.base_delay))
+        raise AssertionError("unreachable: attempts >= 1")
+
+
+def reply_place(place: ChatPlace) -> ChatPlace:
+    """Where answers to a message go: its thread in a channel, the conversation in a DM."""
+    if place.is_direct:
+        return ChatPlace(place.adapter, place.channel, place.thread, None, True)
+    return ChatPlace(place.adapter, place.channel, place.thread or place.message_id)
+
+
+class Replies:
+    """Answers to the person who spoke: in their thread, privately where the adapter can."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+
+    async def say(
+        self, event: ChatEvent, reply: str | OutgoingMessage, *, private: bool = False
+    ) -> SentMessage | None:
+        message = OutgoingMessage(text=reply) if isinstance(reply, str) else reply
+        if private:
+            message = replace(message, ephemeral=True, audience=event.identity.user_id)
+        try:
+            return await self.delivery.send(reply_place(event.place), message)
+        except (DeliveryError, LookupError):
+            return None  # already logged and counted by Delivery
+
+
+def backoff(attempt: int, base: float, cap: float = 30.0) -> float:
+    """Exponential delay, half of it random, so many retries do not hit a platform together."""
+    delay = min(cap, base * 2 ** (attempt - 1))
+    return float(delay / 2 + random.uniform(0, delay / 2))
+
+
+def place_from_context(context: Mapping[str, Any]) -> ChatPlace | None:
+    """The chat place an execution was started from (``context.chat``), if any."""
+    chat = context.get("chat")
+    if not isinstance(chat, Mapping) or not chat.get("adapter") or not chat.get("channel"):
+        return None
+    thread = chat.get("thread") or chat.get("message")
+    return ChatPlace(
+        str(chat["adapter"]), str(chat["channel"]), thread, None, bool(chat.get("direct"))
+    )
+
+
+@dataclass
+class _Card:
+    """One posted ack: None until posted (or if posting failed)."""
+
+    sent: asyncio.Future[SentMessage | None]
+
+
+class RunCards:
+    def __init__(
+        self,
+        delivery: Delivery,
+        executions: ExecutionService,
+        *,
+        aliases: AliasLookup = lambda ref: None,
+        ack_timeout: float = 30.0,
+        progress: ProgressCards | None = None,
+    ) -> None:
+        self.delivery = delivery
+        self.progress = progress
+        self.executions = executions
+        self.aliases = aliases
+        self.ack_timeout = ack_timeout
+        self._cards: dict[str, _Card] = {}
+
+    async def post_ack(
+        self,
+        place: ChatPlace,
+        execution: Execution,
+        text: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> SentMessage | None:
+        """Post the ack card (``text`` and ``extra``: the alias ack); call it right after
+        ``request`` so the result finds the card."""
+        sent_future: asyncio.Future[SentMessage | None] = asyncio.get_running_loop().create_future()
+        self._cards[execution.id] = _Card(sent_future)
+        if self.progress is not None and execution.runner_type == "orquesta":
+            self.progress.track(execution, sent_future)
+        sent = None
+        try:
+            api = self.executions.to_api(execution)
+            card = ack_card(api, text)
+            if extra:
+                card = replace(card, extra=dict(extra))
+            sent = await self.delivery.send(place, card, about=f"ack of execution {execution.id}")
+        except (DeliveryError, LookupError):
+            logger.warning("ack card of execution %s not posted", execution.id)
+        sent_future.set_result(sent)
+        return sent
+
+    async def on_completed(self, execution: Execution) -> None:
+        """Completion listener: the result edits the card, or is posted where the run began."""
+        if self.progress is not None:
+            await self.progress.finish(execution.id)
+        known = self._cards.pop(execution.id, None)
+        if known is None and execution.parent is not None:
+            return  # a workflow's task: its workflow's card shows it
+        sent = None
+        if known is not None:
+            async with asyncio.timeout(self.ack_timeout):
+                sent = await known.sent
+        place = sent.place if sent is not None else place_from_context(execution.context)
+        if place is None or place.adapter not in self.delivery.adapters:
+            return
+        card = self.card(execution, self.delivery.capabilities(place.adapter))
+        about = f"result of execution {execution.id}"
+        edits = self.delivery.capabilities(place.adapter).edits
+        try:
+            if card is None and sent is not None and edits:
+                status = status_card(self.executions.to_api(execution))
+                await self.delivery.edit(sent, status, about=about)
+            elif card is not None and sent is not None:
+                await self.delivery.reply_or_edit(sent, card, about=about)
+            elif card is not None:
+                await self.delivery.send(place, card, about=about)
+        except DeliveryError:
+            logger.warning("result of execution %s not posted", execution.id)
+
+    def card(self, execution: Execution, capabilities: Capabilities) -> OutgoingMessage | None:
+        """The result card; None when the execution's alias says ``result.enabled: false``."""
+        api = self.executions.to_api(execution)
+        alias_ref = execution.context.get("action_alias_ref")
+        alias = self.aliases(alias_ref) if isinstance(alias_ref, str) else None
+        if alias is None:
+            return result_card(api, capabilities)
+        rendered = render_result(alias, api)
+        return None if rendered is None else result_card(api, capabilities, rendered)
+
+    async def post_result(self, execution_id: str, place: ChatPlace) -> SentMessage:
+        """``chatops.post_result``: the result card of any execution, as a new message."""
+        execution = await self.executions.get(execution_id)
+        if execution is None:
+            raise LookupError(f"execution {execution_id!r} not found")
+        api = self.executions.to_api(execution)
+        card = result_card(api, self.delivery.capabilities(place.adapter))
+        return await self.delivery.send(place, card)

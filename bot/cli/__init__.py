@@ -1,0 +1,1 @@
+"""The ``squall`` command line: the parser, then one module per command group."""

@@ -1,0 +1,143 @@
+"""``squall doctor``: checks config, store, packs, routes and chat adapters; says what is wrong.
+
+Every check runs even when an earlier one fails, so one run lists every problem. Exit code 1
+when any check fails. When a ``squall serve`` with the listener answers on the configured
+address, its adapter states and failed chat deliveries are shown too (failures are a warning:
+they may be old and already recovered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.app import load_content
+from bot.chat.routes import route_adapter_errors, route_errors
+from bot.chat.runtime import configured_adapters
+from bot.cli.commands import describe_error, emit, settings_for
+from bot.settings import Settings, find_config
+from core.store import open_store
+
+SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
+
+
+@dataclass
+class Report:
+    lines: list[str] = field(default_factory=list)
+    problems: int = 0
+
+    def ok(self, what: str, detail: str) -> None:
+        self.lines.append(f"ok    {what}: {detail}")
+
+    def fail(self, what: str, detail: str) -> None:
+        self.problems += 1
+        self.lines.append(f"FAIL  {what}: {detail}")
+
+    def warn(self, what: str, detail: str) -> None:
+        self.lines.append(f"warn  {what}: {detail}")
+
+
+def add_doctor_parser(
+    sub: SubParsers[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    doctor = sub.add_parser("doctor", parents=[common], help="check config, store, packs, chat")
+    doctor.set_defaults(handler=doctor_command)
+
+
+async def doctor_command(args: argparse.Namespace) -> int:
+    report = Report()
+    try:
+        settings = settings_for(args)
+    except Exception as exc:
+        report.fail("config", describe_error(exc))
+    else:
+        choice = find_config(args.config)
+        found = f"{settings.source} (from {choice.how})" if settings.source else choice.how
+        report.ok("config", found if settings.source else f"built-in defaults: {found}")
+        await check_store(settings, report)
+        check_packs(settings, report)
+        await check_adapters(settings, report)
+        await check_running_serve(settings, report)
+    data = {"ok": report.problems == 0, "problems": report.problems, "checks": report.lines}
+    emit(args, data, "\n".join(report.lines))
+    return 1 if report.problems else 0
+
+
+async def check_store(settings: Settings, report: Report) -> None:
+    store = open_store(
+        settings.store.url, base_dir=str(settings.base_dir), driver=settings.store.driver
+    )
+    try:
+        await store.open()
+        try:
+            version = await store.schema_version()
+        finally:
+            await store.close()
+    except Exception as exc:
+        report.fail("store", f"{settings.store.backend}: {describe_error(exc)}")
+    else:
+        report.ok("store", f"{settings.store.identity}, schema version {version}")
+
+
+def check_packs(settings: Settings, report: Report) -> None:
+    content = load_content(settings)
+    for error in content.errors:
+        if error.warning:
+            report.warn("packs", str(error))
+        else:
+            report.fail("packs", str(error))
+    for error in route_errors(content.index, settings.routes):
+        report.warn("routes", str(error))
+    index = content.index
+    report.ok("packs", f"{len(index.packs)} packs, {len(index.actions)} actions loaded")
+
+
+async def check_adapters(settings: Settings, report: Report) -> None:
+    adapters = configured_adapters(settings)
+    for problem in route_adapter_errors(settings.routes, (a.name for a in adapters)):
+        report.fail("routes", problem)
+    if not adapters:
+        report.warn("chat", "no chat adapter is enabled")
+    for adapter in adapters:
+        try:
+            refused = await adapter.check()
+        except Exception as exc:
+            refused = describe_error(exc)
+        if refused:
+            report.fail(f"adapter {adapter.name}", refused)
+        else:
+            report.ok(f"adapter {adapter.name}", "credentials ok")
+
+
+async def check_running_serve(settings: Settings, report: Report) -> None:
+    if not settings.http.enabled:
+        return
+    url = f"http://{settings.http.host}:{settings.http.port}/healthz"
+    health = await asyncio.to_thread(fetch_json, url)
+    if health is None:
+        report.warn("serve", f"not answering on {url} (not running?)")
+        return
+    states = health.get("adapters", {})
+    report.ok("serve", f"running; adapters {states}")
+    theirs, ours = health.get("store_id"), settings.store.identity
+    if theirs != ours:
+        report.fail("serve", f"the serve on {url} uses store {theirs}, this config uses {ours}")
+    failures = health.get("delivery_failures", 0)
+    if failures:
+        report.warn("chat delivery", f"{failures} posts failed after every retry (see the log)")
+    for lost in health.get("delivery_failures_recent") or []:
+        report.warn("chat delivery", f"{lost.get('at')} {lost.get('what')}: {lost.get('error')}")
+
+
+def fetch_json(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            data = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

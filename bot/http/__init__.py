@@ -1,0 +1,1 @@
+"""The aiohttp application: health endpoints and webhook routes."""

@@ -1,0 +1,39 @@
+"""The aiohttp application: health endpoints, webhooks, adapter routes; the REST API later."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from adapters.base import ChatAdapter
+from bot.app import Engine
+from bot.http.health import CHAT_HEALTH, ENGINE, ChatHealth, healthz, readyz
+from bot.http.webhooks import WebhookRoutes
+from core.webhooks.handler import Dispatcher
+
+
+def build_web_app(
+    engine: Engine,
+    dispatcher: Dispatcher | None = None,
+    *,
+    chat_health: ChatHealth | None = None,
+    adapters: Sequence[ChatAdapter] = (),
+) -> web.Application:
+    """``dispatcher`` defaults to the engine's trigger dispatcher (``Engine.triggers``)."""
+    settings = engine.settings.webhooks
+    # Webhook bodies are read with their own cap; this one only guards the other routes.
+    app = web.Application(client_max_size=max(1024 * 1024, settings.max_body_bytes))
+    app[ENGINE] = engine
+    if chat_health is not None:
+        app[CHAT_HEALTH] = chat_health
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    routes = WebhookRoutes(
+        settings, engine.triggers.rules, dispatcher or engine.triggers, engine.store.api_keys
+    )
+    routes.register(app)
+    for adapter in adapters:  # e.g. Slack's Events API endpoint in HTTP mode
+        for method, path, handler in adapter.http_routes():
+            app.router.add_route(method, path, handler)
+    return app

@@ -1,0 +1,35 @@
+"""Health endpoints: ``/healthz`` (what runs: store, packs, chat adapters) and ``/readyz``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from bot.app import Engine
+
+ENGINE = web.AppKey("engine", Engine)
+# Chat adapter states and delivery failures (``ChatRuntime.health``), when chat runs.
+ChatHealth = Callable[[], dict[str, object]]
+CHAT_HEALTH: web.AppKey[ChatHealth] = web.AppKey("chat_health")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    return web.json_response(
+        {
+            "status": "ok",
+            "store": engine.store.backend,
+            # Lets `squall doctor` tell whether this process and the CLI share a store.
+            "store_id": engine.settings.store.identity,
+            "packs": len(engine.content.index.packs),
+            "actions": len(engine.content.index.actions),
+            **(request.app[CHAT_HEALTH]() if CHAT_HEALTH in request.app else {}),
+        }
+    )
+
+
+async def readyz(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    await engine.store.schema_version()  # proves the store answers
+    return web.json_response({"status": "ready"})

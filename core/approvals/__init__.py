@@ -1,0 +1,1 @@
+"""Approvals, the approval gate in front of executions, and workflow inquiries."""

@@ -1,0 +1,1 @@
+"""The one sandboxed Jinja environment: render API, sandbox, filters, shell quoting."""
