@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.executions.faults import fault_point
 from core.executions.service import ExecutionService, mentions_kv
-from core.faults import fault_point
 from core.kv.lookup import kv_context
 from core.models import Action, Execution, Rule
 from core.models.trigger_instance import (

@@ -117,7 +117,7 @@ async def test_unknown_notify_route_is_reported_and_ignored_the_action_still_run
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     chat = TestChat()
-    caplog.set_level(logging.WARNING, logger="bot.chat_runtime")
+    caplog.set_level(logging.WARNING, logger="bot.chat.runtime")
     async with running(config(tmp_path, routes="  other: {adapter: console, channel: x}\n"), chat):
         reported = [r.getMessage() for r in caplog.records if "notify route ignored" in r.message]
         assert any(

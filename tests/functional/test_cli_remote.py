@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.conftest import FIXTURES
 from tests.sshd import Sshd
 

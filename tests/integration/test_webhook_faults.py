@@ -1,7 +1,7 @@
 """kill -9 at every durable step from a webhook's 202 to its executions' end, then restart:
 every 202'd instance yields exactly one execution per matching rule (issue 16 §3).
 
-``core.faults`` counts the points a ``squall serve`` passes (instance stored, evaluated,
+``core.executions.faults`` counts the points a ``squall serve`` passes (instance stored, evaluated,
 settled — enforcements and execution requests written together — and every execution status
 change). One clean run counts them; then, for every N, a fresh site and a serve that SIGKILLs
 itself at point N while two webhooks are posted, followed by a plain serve that must finish
