@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.models import Rule
 from core.rules.criteria import criteria_read_kv
+from core.rules.selective import CriteriaIndex
 
 __all__ = [
     "BACKSTOP",
@@ -59,12 +60,25 @@ class RuleGroup:
     backstop: tuple[Rule, ...] = ()
     # Some pattern reads ``st2kv``: evaluating the group needs the datastore.
     reads_kv: bool = False
+    # Which of ``standard`` / ``backstop`` may match a payload (core.rules.selective).
+    standard_index: CriteriaIndex = field(default_factory=lambda: CriteriaIndex(()))
+    backstop_index: CriteriaIndex = field(default_factory=lambda: CriteriaIndex(()))
 
     def __len__(self) -> int:
         return len(self.standard) + len(self.backstop)
 
 
 _EMPTY = RuleGroup()
+
+
+def _group(standard: list[Rule], backstop: list[Rule]) -> RuleGroup:
+    return RuleGroup(
+        tuple(standard),
+        tuple(backstop),
+        any(criteria_read_kv(r.criteria) for r in standard + backstop),
+        CriteriaIndex(r.criteria for r in standard),
+        CriteriaIndex(r.criteria for r in backstop),
+    )
 
 
 class RuleIndex:
@@ -80,10 +94,7 @@ class RuleIndex:
             standard, backstop = groups.setdefault(key, ([], []))
             (backstop if rule.type == BACKSTOP else standard).append(rule)
             count += 1
-        self._groups = {
-            key: RuleGroup(tuple(s), tuple(b), any(criteria_read_kv(r.criteria) for r in s + b))
-            for key, (s, b) in groups.items()
-        }
+        self._groups = {key: _group(s, b) for key, (s, b) in groups.items()}
         self._count = count
 
     def __len__(self) -> int:

@@ -16,9 +16,19 @@ from core.models import Action, Rule
 from core.params import ParameterError, resolve_parameters
 from core.rules.criteria import CriteriaResult, evaluate_criteria
 from core.rules.index import RuleIndex
+from core.rules.selective import CriteriaIndex
 from core.runners.types import RUNNER_TYPES
 
-__all__ = ["RULE_USER", "RenderedAction", "RuleMatch", "match_rules", "render_action"]
+__all__ = [
+    "RULE_USER",
+    "RenderedAction",
+    "RuleMatch",
+    "candidate_rules",
+    "match_rules",
+    "matched_rules",
+    "render_action",
+    "rule_matches",
+]
 
 # st2 enforces rules as its system user; templates may read ``action_context.user``.
 RULE_USER = "stanley"
@@ -76,6 +86,49 @@ def match_rules(
     if not any(m.matched for m in matches):
         matches += _evaluate(group.backstop, payload, context, now)
     return matches
+
+
+def candidate_rules(
+    rules: Sequence[Rule], index: CriteriaIndex, payload: Mapping[str, Any]
+) -> list[Rule]:
+    """The rules of ``rules`` (indexed by ``index``) that may match ``payload``, in order."""
+    return [rules[position] for position in index.candidates(payload)]
+
+
+def rule_matches(
+    rule: Rule,
+    payload: Mapping[str, Any],
+    context: Mapping[str, Any] | None,
+    now: datetime | None,
+) -> bool:
+    return evaluate_criteria(rule.criteria, payload, context=context, now=now).matched
+
+
+def matched_rules(
+    index: RuleIndex,
+    trigger_ref: str,
+    trigger_parameters: Mapping[str, Any] | None,
+    payload: Mapping[str, Any],
+    *,
+    now: datetime | None,
+    context: Mapping[str, Any] | None = None,
+) -> list[Rule]:
+    """The rules ``match_rules`` reports as matched, found through the criteria index: only
+    the candidates are evaluated (the dispatcher does the same in slices, see
+    core.triggers.dispatcher)."""
+    group = index.candidates(trigger_ref, trigger_parameters)
+    found = [
+        rule
+        for rule in candidate_rules(group.standard, group.standard_index, payload)
+        if rule_matches(rule, payload, context, now)
+    ]
+    if found:
+        return found
+    return [
+        rule
+        for rule in candidate_rules(group.backstop, group.backstop_index, payload)
+        if rule_matches(rule, payload, context, now)
+    ]
 
 
 def rule_action_context(

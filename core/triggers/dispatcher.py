@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,8 +37,15 @@ from core.models.trigger_instance import (
 from core.packs import ContentIndex
 from core.rules.criteria import kv_criteria_context
 from core.rules.index import WEBHOOK_TRIGGER, normalize_parameters
-from core.rules.matcher import RULE_USER, RenderedAction, match_rules, render_action
+from core.rules.matcher import (
+    RULE_USER,
+    RenderedAction,
+    candidate_rules,
+    render_action,
+    rule_matches,
+)
 from core.rules.ruleset import RuleSet
+from core.rules.selective import CriteriaIndex
 from core.store import Store
 from core.store.base import Fired
 
@@ -52,6 +60,28 @@ RECOVER_PAGE = 100
 # the age keeps it off instances their own process is about to claim.
 SWEEP_PAGE = 200
 SWEEP_MIN_AGE = timedelta(seconds=2)
+# Longest stretch of rule evaluation between two yields to the event loop (seconds).
+EVALUATION_SLICE = 0.002
+
+
+async def _matching(
+    rules: Sequence[Rule],
+    index: CriteriaIndex,
+    payload: Mapping[str, Any],
+    context: Mapping[str, Any] | None,
+    now: datetime,
+) -> list[Rule]:
+    """The candidates (core.rules.selective) that match, evaluated in slices of at most
+    ``EVALUATION_SLICE`` seconds so many costly rules never hold the event loop for long."""
+    found: list[Rule] = []
+    started = time.perf_counter()
+    for rule in candidate_rules(rules, index, payload):
+        if rule_matches(rule, payload, context, now):
+            found.append(rule)
+        if time.perf_counter() - started > EVALUATION_SLICE:
+            await asyncio.sleep(0)
+            started = time.perf_counter()
+    return found
 
 
 def webhook_source(url: str) -> str:
@@ -164,23 +194,21 @@ class TriggerDispatcher:
             logger.warning("trigger instance %s was finished by someone else", instance.id)
 
     async def _evaluate(self, instance: TriggerInstance) -> list[Fired]:
-        index = self.rules.index
-        parameters = instance.trigger_parameters
+        group = self.rules.index.candidates(instance.trigger, instance.trigger_parameters)
         context = None
         kv = self.executions.kv
-        if kv is not None and index.candidates(instance.trigger, parameters).reads_kv:
+        if kv is not None and group.reads_kv:
             context = kv_criteria_context(await kv_context(kv, RULE_USER))
-        matches = match_rules(
-            index, instance.trigger, parameters, instance.payload, now=self.now(), context=context
-        )
+        now, payload = self.now(), instance.payload
+        matched = await _matching(group.standard, group.standard_index, payload, context, now)
+        if not matched:  # backstop rules apply only when no standard rule matched
+            matched = await _matching(group.backstop, group.backstop_index, payload, context, now)
         fired: list[Fired] = []
-        for match in matches:
-            if not match.matched:
-                continue
+        for rule in matched:
             try:
-                fired.append(await self._fire(match.rule, instance))
+                fired.append(await self._fire(rule, instance))
             except Exception:  # one broken rule must not keep the others from firing
-                logger.exception("rule %s failed for instance %s", match.rule.ref, instance.id)
+                logger.exception("rule %s failed for instance %s", rule.ref, instance.id)
         return fired
 
     async def _fire(self, rule: Rule, instance: TriggerInstance) -> Fired:
