@@ -36,7 +36,7 @@ from typing import Any
 
 from core.rules.keys import KeyPathError, lookup, parse_key
 from core.rules.operators import UnknownOperatorError, canonical_name
-from core.templates import is_template
+from core.templates.render import is_template
 
 __all__ = ["SCAN_BUDGET", "CriteriaIndex"]
 
