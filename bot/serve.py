@@ -19,6 +19,7 @@ from bot.chat.loop import close_adapters
 from bot.chat.runtime import configured_adapters, open_chat
 from bot.http.app import build_web_app
 from bot.logs import configure_logging
+from bot.sensors import run_sensors
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,11 @@ async def serve_forever(settings: Settings, *, console: bool = True) -> int:
         adapters = configured_adapters(settings, console=console)
         stack.push_async_callback(close_adapters, adapters)
         engine = await stack.enter_async_context(open_engine(settings))
+        # Entered after the engine, so the sensors stop (cleanup, SIGTERM, SIGKILL) before it.
+        sensors = await stack.enter_async_context(run_sensors(engine, settings))
         chat = await stack.enter_async_context(open_chat(engine, adapters))
         if settings.http.enabled:
-            app = build_web_app(engine, chat_health=chat.health, adapters=adapters)
+            app = build_web_app(engine, chat_health=chat.health, adapters=adapters, sensors=sensors)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)

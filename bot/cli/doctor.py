@@ -21,6 +21,7 @@ from bot.chat.routes import route_adapter_errors, route_errors
 from bot.chat.runtime import configured_adapters
 from bot.cli.commands import describe_error, emit, settings_for
 from bot.settings import Settings, find_config
+from core.sensors.status import SensorState, read_snapshot
 from core.store import open_store
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
@@ -63,6 +64,7 @@ async def doctor_command(args: argparse.Namespace) -> int:
         check_packs(settings, report)
         await check_adapters(settings, report)
         await check_running_serve(settings, report)
+        check_sensors(settings, report)
     data = {"ok": report.problems == 0, "problems": report.problems, "checks": report.lines}
     emit(args, data, "\n".join(report.lines))
     return 1 if report.problems else 0
@@ -132,6 +134,19 @@ async def check_running_serve(settings: Settings, report: Report) -> None:
         report.warn("chat delivery", f"{failures} posts failed after every retry (see the log)")
     for lost in health.get("delivery_failures_recent") or []:
         report.warn("chat delivery", f"{lost.get('at')} {lost.get('what')}: {lost.get('error')}")
+
+
+def check_sensors(settings: Settings, report: Report) -> None:
+    """From the state a running ``serve`` keeps in ``sensors.status_file``."""
+    snapshot = read_snapshot(settings.sensors.status_file)
+    if not snapshot.writer_alive or not snapshot.sensors:
+        return
+    statuses = snapshot.sensors.values()
+    for status in statuses:
+        if status.state == SensorState.FAILED:
+            report.fail(f"sensor {status.ref}", f"given up after restarts: {status.last_error}")
+    running = sum(1 for s in statuses if s.state == SensorState.RUNNING)
+    report.ok("sensors", f"{running} of {len(snapshot.sensors)} running")
 
 
 def fetch_json(url: str) -> dict[str, Any] | None:

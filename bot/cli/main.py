@@ -15,6 +15,7 @@ from bot.cli.events import add_event_parsers
 from bot.cli.gc import add_gc_parser
 from bot.cli.kv import add_key_parser
 from bot.cli.rules import add_rule_parser
+from bot.cli.sensors import add_sensor_parser
 from bot.cli.workflows import add_inquiry_parser, add_workflow_execution_parsers
 from bot.logs import configure_logging
 from core.models import ExecutionStatus
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_doctor_parser(sub, common)
     add_gc_parser(sub, common)
     add_inquiry_parser(sub, common)
+    add_sensor_parser(sub, common)
 
     serve = sub.add_parser("serve", parents=[common], help="run Squall (console chat, web)")
     serve.add_argument("--no-console", action="store_true", help="no interactive prompt")

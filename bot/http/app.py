@@ -8,8 +8,9 @@ from aiohttp import web
 
 from adapters.base import ChatAdapter
 from bot.app import Engine
-from bot.http.health import CHAT_HEALTH, ENGINE, ChatHealth, healthz, readyz
+from bot.http.health import CHAT_HEALTH, ENGINE, SENSORS, ChatHealth, healthz, readyz
 from bot.http.webhooks import WebhookRoutes
+from core.sensors.container import SensorContainer
 from core.webhooks.handler import Dispatcher
 
 
@@ -19,6 +20,7 @@ def build_web_app(
     *,
     chat_health: ChatHealth | None = None,
     adapters: Sequence[ChatAdapter] = (),
+    sensors: SensorContainer | None = None,
 ) -> web.Application:
     """``dispatcher`` defaults to the engine's trigger dispatcher (``Engine.triggers``)."""
     settings = engine.settings.webhooks
@@ -27,6 +29,8 @@ def build_web_app(
     app[ENGINE] = engine
     if chat_health is not None:
         app[CHAT_HEALTH] = chat_health
+    if sensors is not None:
+        app[SENSORS] = sensors
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     routes = WebhookRoutes(

@@ -1,4 +1,5 @@
-"""Health endpoints: ``/healthz`` (what runs: store, packs, chat adapters) and ``/readyz``."""
+"""Health endpoints: ``/healthz`` (what runs: store, packs, chat adapters) and ``/readyz``
+(the store answers; sensors that were given up are listed)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bot.app import Engine
+from core.sensors.container import SensorContainer
 
 ENGINE = web.AppKey("engine", Engine)
 # Chat adapter states and delivery failures (``ChatRuntime.health``), when chat runs.
 ChatHealth = Callable[[], dict[str, object]]
 CHAT_HEALTH: web.AppKey[ChatHealth] = web.AppKey("chat_health")
+SENSORS = web.AppKey("sensors", SensorContainer)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -32,4 +35,13 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     await engine.store.schema_version()  # proves the store answers
-    return web.json_response({"status": "ready"})
+    body: dict[str, object] = {"status": "ready"}
+    if SENSORS in request.app:
+        # Reported, not fatal: one broken sensor must not take the webhooks out of service.
+        statuses = request.app[SENSORS].statuses()
+        body["sensors"] = {
+            "running": sum(1 for s in statuses if s.state == "running"),
+            "failed": [{"ref": s.ref, "last_error": s.last_error} for s in statuses
+                       if s.state == "failed"],
+        }  # fmt: skip
+    return web.json_response(body)

@@ -203,6 +203,35 @@ SERVE_ROLES: tuple[ServeRole, ...] = ("engine", "http", "chat", "timers", "senso
 
 
 @dataclass(frozen=True)
+class SensorOverrideSettings:
+    """One sensor's overrides of its ``sensors/*.yaml``."""
+
+    enabled: bool | None = None
+    poll_interval: Annotated[float, between(0.01)] | None = None
+
+
+@dataclass(frozen=True)
+class SensorsSettings:
+    """Pack sensors, each in its own process under ``squall serve``."""
+
+    enabled: bool = True
+    # Check a dispatched payload against its trigger type's payload_schema (st2's
+    # system.validate_trigger_payload); a payload that does not match is refused and logged.
+    validate_payload: bool = True
+    # Restarts: after restart_initial_seconds, doubling up to restart_max_seconds (±20%);
+    # given up after max_failures exits within failure_window_seconds.
+    restart_initial_seconds: Annotated[float, between(0.01)] = 1.0
+    restart_max_seconds: Annotated[float, between(0.01)] = 60.0
+    max_failures: Annotated[int, between(1)] = 5
+    failure_window_seconds: Annotated[float, between(1.0)] = 300.0
+    # At shutdown: cleanup() gets this long, then SIGTERM gets as long again, then SIGKILL.
+    stop_grace_seconds: Annotated[float, between(0.0)] = 5.0
+    # Where serve writes the sensors' state for `squall sensor list` and `doctor`.
+    status_file: Path = Path("var/sensors.json")
+    overrides: dict[str, SensorOverrideSettings] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     """Several ``squall serve`` processes on one store: what each does, and the leases that
     make the once-only jobs (timers, sensors, each chat platform) run in one process."""
@@ -438,6 +467,7 @@ class Settings:
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
     timers: TimersSettings = field(default_factory=TimersSettings)
+    sensors: SensorsSettings = field(default_factory=SensorsSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     executions: ExecutionsSettings = field(default_factory=ExecutionsSettings)
     workflows: WorkflowsSettings = field(default_factory=WorkflowsSettings)

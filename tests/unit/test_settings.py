@@ -241,7 +241,8 @@ def test_all_errors_are_reported_together_with_paths(tmp_path: Path) -> None:
     assert caught.value.errors == [
         "stor: unknown key (did you mean 'store'?)",
         "zzz: unknown key (expected one of store, packs, aliases, http, webhooks, rules, timers,"
-        " cluster, executions, workflows, runners, log, crypto, gc, chat, routes, users, roles)",
+        " sensors, cluster, executions, workflows, runners, log, crypto, gc, chat, routes, users,"
+        " roles)",
         "store.url: expected string, got integer",
         "packs.paths: expected list, got string",
         "packs.config_dir: expected path, got list",
@@ -276,8 +277,8 @@ def test_all_errors_are_reported_together_with_paths(tmp_path: Path) -> None:
         (
             "1: x\n",
             "1: unknown key (expected one of store, packs, aliases, http, webhooks, rules,"
-            " timers, cluster, executions, workflows, runners, log, crypto, gc, chat, routes,"
-            " users, roles)",
+            " timers, sensors, cluster, executions, workflows, runners, log, crypto, gc, chat,"
+            " routes, users, roles)",
         ),
     ],
 )

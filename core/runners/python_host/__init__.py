@@ -4,7 +4,8 @@ Two sides share this package, so keep the split in mind when editing:
 
 * Inside the host process (stdlib only, relative imports only: ``bootstrap.py`` loads the
   package under a private name so Squall's own ``core`` never lands on the action's path):
-  ``bootstrap``, ``server``, ``child``, ``action_service``, ``protocol``.
+  ``bootstrap``, ``server``, ``child``, ``action_service``, ``protocol``, and a pack sensor's
+  process: ``sensor_child``, ``sensor_service``.
 * Inside Squall (asyncio, typed against ``core``): ``client``, ``capture``, ``outcome``, and
   ``protocol`` again.
 """

@@ -86,7 +86,12 @@ def main(argv: list[str]) -> int:
         return code
     if argv[:1] == ["once"] and all(arg.isdigit() for arg in argv[1:]):
         host_module("child").main_once([int(fd) for fd in argv[1:]])
-    usage = "usage: bootstrap.py [--fallback PATHS] serve <socket fd> | once [<extra fd>...]"
+    if len(argv) == 2 and argv[0] == "sensor" and argv[1].isdigit():
+        host_module("sensor_child").main(int(argv[1]))
+    usage = (
+        "usage: bootstrap.py [--fallback PATHS] serve <socket fd> | once [<extra fd>...]"
+        " | sensor <socket fd>"
+    )
     print(usage, file=sys.stderr)
     return 2
 

@@ -1,0 +1,1 @@
+"""Pack sensors: each in its own supervised process, dispatching through the rules engine."""
