@@ -1,0 +1,67 @@
+"""Ids that every log line written while handling one thing carries: trace, execution, rule…
+
+``bound(trace_id=…, execution_id=…)`` sets fields for the current task and whatever it starts
+(asyncio copies the context into new tasks), so a line logged deep inside a runner knows which
+execution and trace it belongs to without every call passing them. ``bot/logs.py`` adds
+``current()`` to each record. ``remember_trace`` keeps a bounded map execution → trace so a
+line logged elsewhere with only ``extra={"execution_id": …}`` still gets its trace id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Final
+
+__all__ = ["FIELDS", "bound", "current", "remember_trace", "trace_of"]
+
+# The fields, in the order text logs print them.
+FIELDS: Final = ("trace_id", "execution_id", "rule", "trigger", "user", "adapter")
+
+_CURRENT: ContextVar[dict[str, str]] = ContextVar("squall_log_context", default={})  # noqa: B039
+_TRACE_OF_EXECUTION: OrderedDict[str, str] = OrderedDict()
+_MAX_REMEMBERED = 10_000
+_LOCK = threading.Lock()
+
+
+def current() -> dict[str, str]:
+    """The fields bound in this context (a fresh dict; callers may keep it)."""
+    return dict(_CURRENT.get())
+
+
+@contextlib.contextmanager
+def bound(**fields: str | None) -> Iterator[None]:
+    """Bind ``fields`` (None values are skipped) until the block ends."""
+    values = {key: value for key, value in fields.items() if value}
+    if not values:
+        yield
+        return
+    token = _CURRENT.set({**_CURRENT.get(), **values})
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def bind(**fields: str | None) -> None:
+    """Bind ``fields`` for the rest of the current task (use in a task's own coroutine)."""
+    values = {key: value for key, value in fields.items() if value}
+    if values:
+        _CURRENT.set({**_CURRENT.get(), **values})
+
+
+def remember_trace(execution_id: str, trace_id: str) -> None:
+    """Remember which trace an execution belongs to (bounded: oldest forgotten first)."""
+    with _LOCK:
+        _TRACE_OF_EXECUTION[execution_id] = trace_id
+        _TRACE_OF_EXECUTION.move_to_end(execution_id)
+        while len(_TRACE_OF_EXECUTION) > _MAX_REMEMBERED:
+            _TRACE_OF_EXECUTION.popitem(last=False)
+
+
+def trace_of(execution_id: str) -> str | None:
+    with _LOCK:
+        return _TRACE_OF_EXECUTION.get(execution_id)

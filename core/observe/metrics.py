@@ -1,0 +1,158 @@
+"""Squall's Prometheus metrics: one registry, every metric defined here, nowhere else.
+
+Code that observes something imports the metric it needs and calls ``inc``/``observe``/``set``;
+``bot/http/metrics.py`` serves ``REGISTRY`` in Prometheus' text format. Labels are bounded on
+purpose: trigger types, rules, actions and runners come from loaded content, the rest are fixed
+vocabularies (``SOURCE_KINDS``, ``REFUSAL_REASONS``…). No execution id, user or chat text is
+ever a label value: one series per such value would grow without end.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+__all__ = ["REGISTRY", "source_kind"]
+
+# Our own registry (not prometheus_client's global one), so a library that registers metrics
+# of its own on import does not leak into ``/metrics``; the default collectors are added here.
+REGISTRY: Final = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+REGISTRY.register(GC_COLLECTOR)
+
+# Instance ``source`` prefix → label: what produced the trigger instance.
+SOURCE_KINDS: Final = {
+    "webhook": "webhook",
+    "timer": "timer",
+    "sensor": "sensor",
+    "inject": "inject",
+    "execution": "action",
+    "notify": "action",
+    "re-emit": "re-emit",
+}
+REFUSAL_REASONS: Final = ("auth", "signature", "replay", "size", "bad_body", "not_found", "store")
+DELIVERY_OUTCOMES: Final = ("delivered", "retried", "failed")
+
+TRIGGER_INSTANCES_RECEIVED: Final = Counter(
+    "squall_trigger_instances_received",
+    "Trigger instances stored, by trigger type and source kind.",
+    ["trigger", "source"],
+    registry=REGISTRY,
+)
+TRIGGER_INSTANCES_PROCESSED: Final = Counter(
+    "squall_trigger_instances_processed",
+    "Trigger instances the rules engine finished, by trigger type, source and outcome.",
+    ["trigger", "source", "outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_REFUSED: Final = Counter(
+    "squall_webhook_refused",
+    "Webhook deliveries refused, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+RULE_EVALUATIONS: Final = Counter(
+    "squall_rule_evaluations",
+    "Rules whose criteria were evaluated against a trigger instance.",
+    ["rule"],
+    registry=REGISTRY,
+)
+RULE_MATCHES: Final = Counter(
+    "squall_rule_matches",
+    "Rules whose criteria matched a trigger instance.",
+    ["rule"],
+    registry=REGISTRY,
+)
+EXECUTIONS_COMPLETED: Final = Counter(
+    "squall_executions_completed",
+    "Executions that reached a final status in this process, by action and status.",
+    ["action", "status"],
+    registry=REGISTRY,
+)
+EXECUTION_DURATION: Final = Histogram(
+    "squall_execution_duration_seconds",
+    "Time from start to final status, by runner type.",
+    ["runner"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+    registry=REGISTRY,
+)
+EXECUTIONS_QUEUED: Final = Gauge(
+    "squall_executions_queued",
+    "Executions waiting in the store, by status (requested, scheduled, delayed).",
+    ["status"],
+    registry=REGISTRY,
+)
+EXECUTIONS_RUNNING: Final = Gauge(
+    "squall_executions_running",
+    "Executions running in this process.",
+    registry=REGISTRY,
+)
+WORKFLOW_TASKS: Final = Counter(
+    "squall_workflow_tasks_completed",
+    "Workflow task executions that reached a final status, by status.",
+    ["status"],
+    registry=REGISTRY,
+)
+APPROVALS_PENDING: Final = Gauge(
+    "squall_approvals_pending",
+    "Approvals and inquiries waiting for an answer.",
+    registry=REGISTRY,
+)
+APPROVALS_DECIDED: Final = Counter(
+    "squall_approvals_decided",
+    "Approvals and inquiries decided, by outcome (approved, denied, expired, answered).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+CHAT_MESSAGES_RECEIVED: Final = Counter(
+    "squall_chat_messages_received",
+    "Chat messages that reached the inbound pipeline, by adapter.",
+    ["adapter"],
+    registry=REGISTRY,
+)
+CHAT_DELIVERIES: Final = Counter(
+    "squall_chat_deliveries",
+    "Outbound chat messages and edits, by adapter and outcome (delivered, retried, failed).",
+    ["adapter", "outcome"],
+    registry=REGISTRY,
+)
+STORE_OPERATION: Final = Histogram(
+    "squall_store_operation_seconds",
+    "Store calls, by backend and operation (repository.method).",
+    ["backend", "operation"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
+    registry=REGISTRY,
+)
+STORE_ERRORS: Final = Counter(
+    "squall_store_errors",
+    "Store calls that raised, by backend and operation.",
+    ["backend", "operation"],
+    registry=REGISTRY,
+)
+SENSOR_RESTARTS: Final = Counter(
+    "squall_sensor_restarts",
+    "Sensor processes restarted by the supervisor, by sensor.",
+    ["sensor"],
+    registry=REGISTRY,
+)
+LEASE_OWNED: Final = Gauge(
+    "squall_lease_owned",
+    "1 while this process holds the named lease (timers, chat platforms, sensors).",
+    ["lease"],
+    registry=REGISTRY,
+)
+
+
+def source_kind(source: str) -> str:
+    """The bounded label for an instance ``source`` such as ``webhook:github`` or ``timer:x``."""
+    return SOURCE_KINDS.get(source.split(":", 1)[0], "other")
