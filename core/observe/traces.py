@@ -17,44 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.models.execution import Execution, isoformat, new_id
+from core.models.execution import Execution, isoformat
+from core.models.trace import TraceContext
 from core.models.trigger_instance import RuleEnforcement, TriggerInstance
 
-__all__ = [
-    "TRACE_CONTEXT",
-    "Trace",
-    "TraceComponent",
-    "TraceContext",
-    "assemble",
-    "tree_lines",
-]
+__all__ = ["Trace", "TraceComponent", "assemble", "tree_lines"]
 
-# The execution context key st2 uses.
-TRACE_CONTEXT = "trace_context"
 INSTANCE, RULE, EXECUTION = "trigger_instance", "rule", "action_execution"
-
-
-@dataclass(frozen=True)
-class TraceContext:
-    """Which trace something belongs to: its id, and the tag a caller may have given it."""
-
-    id: str
-    tag: str | None = None
-
-    @classmethod
-    def new(cls, tag: str | None = None) -> TraceContext:
-        return cls(new_id(), tag or None)
-
-    @classmethod
-    def of_execution(cls, context: Mapping[str, Any]) -> TraceContext | None:
-        raw = context.get(TRACE_CONTEXT)
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("id_"), str):
-            return None
-        tag = raw.get("trace_tag")
-        return cls(raw["id_"], tag if isinstance(tag, str) else None)
-
-    def to_context(self) -> dict[str, Any]:
-        return {"id_": self.id, "trace_tag": self.tag}
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from core.models.execution import Execution
+from core.models.trace import TraceContext
 from core.models.trigger_instance import RuleEnforcement, TriggerInstance
-from core.observe.traces import TraceContext, assemble, tree_lines
+from core.observe.traces import assemble, tree_lines
 
 
 def _chain() -> tuple[TraceContext, TriggerInstance, RuleEnforcement, Execution, Execution]:
@@ -15,11 +16,11 @@ def _chain() -> tuple[TraceContext, TriggerInstance, RuleEnforcement, Execution,
     instance = TriggerInstance.new("core.st2.webhook", {"body": {}}, source="webhook:deploy")
     enforcement = RuleEnforcement.new("demo.on_deploy", instance.id)
     workflow = Execution.request(
-        "demo.flow", "orquesta", {}, context={"trace_context": trace.to_context()}
+        "demo.flow", "orquesta", {}, context={"trace_context": trace.to_doc()}
     )
     enforcement = replace(enforcement, execution_id=workflow.id)
     task = Execution.request(
-        "core.noop", "noop", {}, context={"trace_context": trace.to_context()}, parent=workflow.id
+        "core.noop", "noop", {}, context={"trace_context": trace.to_doc()}, parent=workflow.id
     )
     task = replace(task, start_timestamp=workflow.start_timestamp + timedelta(seconds=1))
     return trace, instance, enforcement, workflow, task
@@ -59,7 +60,7 @@ def test_tree_nests_each_component_under_its_cause() -> None:
 def test_an_injected_instance_hangs_under_the_execution_that_injected_it() -> None:
     trace = TraceContext.new()
     parent = Execution.request(
-        "core.inject_trigger", "inject-trigger", {}, context={"trace_context": trace.to_context()}
+        "core.inject_trigger", "inject-trigger", {}, context={"trace_context": trace.to_doc()}
     )
     injected = TriggerInstance.new("demo.event", {}, source=f"execution:{parent.id}")
     lines = tree_lines(assemble(trace, [injected], [], [parent]))
@@ -76,7 +77,7 @@ def test_a_chat_started_execution_names_its_origin() -> None:
         context={
             "user": "alice",
             "chat": {"adapter": "slack", "channel": "C1", "message": "17.2"},
-            "trace_context": trace.to_context(),
+            "trace_context": trace.to_doc(),
         },
     )
     doc = assemble(trace, [], [], [run]).to_st2()
@@ -85,6 +86,6 @@ def test_a_chat_started_execution_names_its_origin() -> None:
 
 def test_trace_context_round_trips_through_an_execution_context() -> None:
     trace = TraceContext.new("t")
-    assert TraceContext.of_execution({"trace_context": trace.to_context()}) == trace
+    assert TraceContext.of_execution({"trace_context": trace.to_doc()}) == trace
     assert TraceContext.of_execution({}) is None
     assert TraceContext.of_execution({"trace_context": {"trace_tag": "x"}}) is None
