@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.models.execution import isoformat, new_id, parse_ts, utcnow
+from core.models.trace import TRACE_CONTEXT, TraceContext
 
 
 def execution_id_for(instance_id: str, rule_ref: str) -> str:
@@ -83,6 +84,8 @@ class TriggerInstance:
     # Which trigger this occurrence is for (e.g. the webhook url): rules are indexed by
     # type + parameters, and a restart must re-match with the same parameters.
     trigger_parameters: dict[str, Any] = field(default_factory=dict)
+    # The st2 trace this occurrence starts or joins (``St2-Trace-Tag``, an injecting action's).
+    trace: TraceContext | None = None
 
     @classmethod
     def new(
@@ -92,6 +95,7 @@ class TriggerInstance:
         source: str = "",
         dedupe_key: str | None = None,
         trigger_parameters: dict[str, Any] | None = None,
+        trace: TraceContext | None = None,
     ) -> TriggerInstance:
         now = utcnow()
         return cls(
@@ -104,6 +108,7 @@ class TriggerInstance:
             dedupe_key=dedupe_key,
             log=(InstanceStatusChange(_T.PENDING, now),),
             trigger_parameters=dict(trigger_parameters or {}),
+            trace=trace or TraceContext.new(),
         )
 
     def transition(self, status: TriggerInstanceStatus) -> TriggerInstance:
@@ -122,6 +127,7 @@ class TriggerInstance:
             "source": self.source,
             "dedupe_key": self.dedupe_key,
             "trigger_parameters": self.trigger_parameters,
+            **({} if self.trace is None else {TRACE_CONTEXT: self.trace.to_doc()}),
             "log": [
                 {"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in self.log
             ],
@@ -139,6 +145,7 @@ class TriggerInstance:
             source=doc.get("source") or "",
             dedupe_key=doc.get("dedupe_key"),
             trigger_parameters=doc.get("trigger_parameters") or {},
+            trace=TraceContext.from_doc(doc.get(TRACE_CONTEXT)),
             log=tuple(
                 InstanceStatusChange(_T(c["status"]), parse_ts(c["timestamp"]) or occurred)
                 for c in doc.get("log") or ()

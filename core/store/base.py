@@ -25,6 +25,7 @@ from core.models.approval import Approval, ApprovalStatus
 from core.models.audit import AuditEntry
 from core.models.lease import Lease, OutboxItem
 from core.models.rule_state import RuleState
+from core.models.trace import TraceSummary
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,22 @@ class OutboxRepository(Protocol):
         """Items waiting (claimed or not), for ``doctor`` and ``/readyz``."""
 
 
+class TraceRepository(Protocol):
+    """Traces, read from the trigger instances and executions that carry a trace context."""
+
+    async def instances(self, trace_id: str, limit: int = 1000) -> list[TriggerInstance]:
+        """The trace's trigger instances, oldest first."""
+
+    async def executions(self, trace_id: str, limit: int = 10_000) -> list[Execution]:
+        """The trace's executions (children included), oldest first."""
+
+    async def find_by_tag(self, tag: str) -> str | None:
+        """The id of the newest trace tagged ``tag``, if any."""
+
+    async def recent(self, limit: int = 50, tag: str | None = None) -> list[TraceSummary]:
+        """Traces, newest first (by their first record), optionally only those tagged ``tag``."""
+
+
 class Store(Protocol):
     """A backend: a set of repositories plus its lifecycle."""
 
@@ -356,6 +373,9 @@ class Store(Protocol):
 
     @property
     def leases(self) -> LeaseRepository: ...
+
+    @property
+    def traces(self) -> TraceRepository: ...
 
     @property
     def outbox(self) -> OutboxRepository: ...

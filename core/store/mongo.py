@@ -43,7 +43,11 @@ from core.store.mongo_approvals import MongoApprovals
 from core.store.mongo_approvals import create_indexes as create_approval_indexes
 from core.store.mongo_audit import MongoAudit
 from core.store.mongo_audit import create_indexes as create_audit_indexes
-from core.store.mongo_events import MongoRuleEnforcements, MongoTriggerInstances
+from core.store.mongo_events import (
+    MongoRuleEnforcements,
+    MongoTriggerInstances,
+    instance_from_mongo,
+)
 from core.store.mongo_events import create_indexes as create_event_indexes
 from core.store.mongo_keys import escape_keys, unescape_keys
 from core.store.mongo_kv import MongoKeyValues
@@ -51,6 +55,8 @@ from core.store.mongo_kv import create_indexes as create_kv_indexes
 from core.store.mongo_leases import MongoLeases, MongoOutbox
 from core.store.mongo_leases import create_indexes as create_lease_indexes
 from core.store.mongo_rule_states import MongoRuleStates
+from core.store.mongo_traces import MongoTraces
+from core.store.mongo_traces import create_indexes as create_trace_indexes
 from core.store.mongo_workflows import MongoWorkflows
 from core.store.mongo_workflows import create_indexes as create_workflow_indexes
 
@@ -58,8 +64,8 @@ DEFAULT_DATABASE = "squall"
 # v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
 # (mongo_events), v4 API keys (mongo_apikeys) and rule states (mongo_rule_states), v5
 # approvals (mongo_approvals) and the audit log (mongo_audit), v6 leases and the outbox
-# (mongo_leases).
-SCHEMA_VERSION = 6
+# (mongo_leases), v7 trace indexes (mongo_traces).
+SCHEMA_VERSION = 7
 _SCHEMA_ID = "schema"
 _NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 _OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
@@ -166,6 +172,7 @@ class MongoStore:
         self._workflows: MongoWorkflows | None = None
         self._leases: MongoLeases | None = None
         self._outbox: MongoOutbox | None = None
+        self._traces: MongoTraces | None = None
 
     @classmethod
     def from_url(
@@ -243,6 +250,12 @@ class MongoStore:
             raise StoreError(f"{self.where} is not open")
         return self._outbox
 
+    @property
+    def traces(self) -> MongoTraces:
+        if self._traces is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._traces
+
     async def open(self) -> None:
         if self._executions is not None:
             return
@@ -275,6 +288,9 @@ class MongoStore:
         )
         self._leases = MongoLeases(db["leases"], lambda: _errors(self.where))
         self._outbox = MongoOutbox(db["outbox"], lambda: _errors(self.where))
+        self._traces = MongoTraces(
+            db, lambda: _errors(self.where), instance_from_mongo, _from_mongo
+        )
 
     def _new_client(self, url: str) -> Any:
         try:
@@ -288,7 +304,7 @@ class MongoStore:
         self._trigger_instances = self._rule_enforcements = None
         self._api_keys, self._rule_states = None, None
         self._approvals, self._audit, self._workflows = None, None, None
-        self._leases, self._outbox = None, None
+        self._leases, self._outbox, self._traces = None, None, None
         if self._owns_client and self.client is not None:
             # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
             result = self.client.close()
@@ -326,6 +342,7 @@ async def _migrate(db: Any, where: str) -> None:
     await create_audit_indexes(db)
     await create_workflow_indexes(db)
     await create_lease_indexes(db)
+    await create_trace_indexes(db)
     if current < SCHEMA_VERSION:
         await db["meta"].update_one(
             {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True

@@ -236,3 +236,7 @@ def _instance_from_mongo(doc: dict[str, Any]) -> TriggerInstance:
     fields = _without_mongo_id(doc)
     fields["payload"] = unescape_keys(fields.get("payload"))
     return TriggerInstance.from_doc(fields)
+
+
+# For the trace repository, which reads instances by trace id.
+instance_from_mongo = _instance_from_mongo

@@ -33,12 +33,13 @@ from core.store.sqlite_db import (
     parse_url,
     row_count,
 )
-from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances
+from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances, load_instance
 from core.store.sqlite_execution_rows import COLUMNS, INSERT, execution_values, stamp
 from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_leases import SqliteLeases, SqliteOutbox
 from core.store.sqlite_rule_states import SqliteRuleStates
 from core.store.sqlite_schema import current_version
+from core.store.sqlite_traces import SqliteTraces
 from core.store.sqlite_workflows import SqliteWorkflows
 
 __all__ = ["SqliteExecutions", "SqliteOptions", "SqliteStore", "StoreBusy", "parse_url", "stamp"]
@@ -64,6 +65,7 @@ class SqliteStore:
         self._workflows: SqliteWorkflows | None = None
         self._leases: SqliteLeases | None = None
         self._outbox: SqliteOutbox | None = None
+        self._traces: SqliteTraces | None = None
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: str | None = None) -> SqliteStore:
@@ -136,6 +138,12 @@ class SqliteStore:
             raise StoreError(f"SQLite store {self.path} is not open")
         return self._outbox
 
+    @property
+    def traces(self) -> SqliteTraces:
+        if self._traces is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._traces
+
     async def open(self) -> None:
         if self._db is None:
             self._db = Database(self.path, self.options)
@@ -150,6 +158,7 @@ class SqliteStore:
             self._workflows = SqliteWorkflows(self._db)
             self._leases = SqliteLeases(self._db)
             self._outbox = SqliteOutbox(self._db)
+            self._traces = SqliteTraces(self._db, load_instance, _load)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -157,7 +166,7 @@ class SqliteStore:
             self._trigger_instances = self._rule_enforcements = None
             self._api_keys, self._rule_states = None, None
             self._approvals, self._audit, self._workflows = None, None, None
-            self._leases, self._outbox = None, None
+            self._leases, self._outbox, self._traces = None, None, None
             await db.close()
 
     async def schema_version(self) -> int:

@@ -216,3 +216,7 @@ def _load_instance(text: str) -> TriggerInstance:
 
 def _load_enforcement(text: str) -> RuleEnforcement:
     return RuleEnforcement.from_doc(json.loads(text))
+
+
+# For the trace repository, which reads instances by trace id.
+load_instance = _load_instance

@@ -176,6 +176,19 @@ V8_LEASES_OUTBOX: Migration = (
     "CREATE INDEX outbox_channel ON outbox (channel, created_at, id)",
 )
 
+# v9: traces (core.observe.traces) are read from the records that carry a trace context; these
+# expression indexes make the lookups by trace id and tag index searches. Nothing is written.
+V9_TRACES: Migration = (
+    "CREATE INDEX trigger_instances_trace ON trigger_instances"
+    " (json_extract(doc, '$.trace_context.id_'), occurrence_time)",
+    "CREATE INDEX trigger_instances_trace_tag ON trigger_instances"
+    " (json_extract(doc, '$.trace_context.trace_tag'), occurrence_time)",
+    "CREATE INDEX executions_trace ON executions"
+    " (json_extract(doc, '$.context.trace_context.id_'), start_timestamp)",
+    "CREATE INDEX executions_trace_tag ON executions"
+    " (json_extract(doc, '$.context.trace_context.trace_tag'), start_timestamp)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     V1_EXECUTIONS,
     V2_USER_PARENT,
@@ -185,6 +198,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     V6_APPROVALS_AUDIT,
     V7_WORKFLOWS,
     V8_LEASES_OUTBOX,
+    V9_TRACES,
 )
 LATEST = len(MIGRATIONS)
 

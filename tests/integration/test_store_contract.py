@@ -371,7 +371,7 @@ async def test_sqlite_upgrades_an_older_file(tmp_path: Path) -> None:
     store = SqliteStore(path)
     await store.open()
     try:
-        assert await store.schema_version() == sqlite_schema.LATEST == 8
+        assert await store.schema_version() == sqlite_schema.LATEST
         assert await store.executions.get(execution.id) == execution
         by_user = await store.executions.list(ExecutionQuery(user="carol"))
         by_parent = await store.executions.list(ExecutionQuery(parent=execution.parent))
@@ -383,7 +383,7 @@ async def test_sqlite_upgrades_an_older_file(tmp_path: Path) -> None:
         versions = conn.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
     finally:
         conn.close()
-    assert versions == [(v,) for v in range(1, 9)]
+    assert versions == [(v,) for v in range(1, sqlite_schema.LATEST + 1)]
 
 
 async def test_sqlite_refuses_a_file_newer_than_the_code(tmp_path: Path) -> None:
