@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
+from core.observe import logcontext
+
 MASK = "********"
 # Shorter values cannot be masked without mangling every log line (think "1" or "ok"), and
 # they are not secrets worth the name anyway.
@@ -83,6 +85,28 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class ContextFilter(logging.Filter):
+    """Adds the ids bound for the current task (core.observe.logcontext) to each record: the
+    trace, execution, rule, trigger, user and adapter a line is about. A record that names an
+    execution gets that execution's trace id even when logged outside its task."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in logcontext.current().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        execution_id = getattr(record, "execution_id", None)
+        if not hasattr(record, "trace_id") and isinstance(execution_id, str):
+            trace_id = logcontext.trace_of(execution_id)
+            if trace_id is not None:
+                record.trace_id = trace_id
+        return True
+
+
+# Ids that text logs print shortened (8 characters are plenty to grep a day of logs).
+_SHORT_IDS = frozenset({"trace_id", "execution_id"})
+_SHORT = 8
+
+
 class TextFormatter(logging.Formatter):
     """``2024-05-01 12:00:00,123 INFO     core.x: message key=value`` (extras at the end)."""
 
@@ -91,8 +115,14 @@ class TextFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
-        extras = "".join(f" {k}={v}" for k, v in record_extras(record).items())
+        extras = "".join(f" {k}={_short(k, v)}" for k, v in record_extras(record).items())
         return line + extras
+
+
+def _short(key: str, value: Any) -> Any:
+    if key in _SHORT_IDS and isinstance(value, str) and len(value) > _SHORT:
+        return value[:_SHORT]
+    return value
 
 
 class JsonFormatter(logging.Formatter):
@@ -126,6 +156,7 @@ _FORMATTERS: dict[str, type[logging.Formatter]] = {"text": TextFormatter, "json"
 
 # The process-wide mask used by ``configure_logging``; logging itself is process-wide.
 SECRETS = SecretMaskingFilter()
+CONTEXT = ContextFilter()
 
 
 def register_secrets(values: Iterable[str]) -> None:
@@ -148,6 +179,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(_FORMATTERS[fmt]())
+    handler.addFilter(CONTEXT)
     handler.addFilter(SECRETS)
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -25,6 +26,8 @@ from core.kv.decrypted import mark_decrypted, recording_decryptions
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
 from core.models import Action, Execution, ExecutionStatus, utcnow
+from core.models.trace import TraceContext
+from core.observe import logcontext, metrics
 from core.packs import ContentIndex
 from core.params import ParameterError, resolve_parameters
 from core.policies import PolicyGate, compile_policies
@@ -550,7 +553,8 @@ class ExecutionService:
         running = RunningExecution(scheduled.id)
         self._running[scheduled.id] = running
         try:
-            final = await run_execution(self, scheduled, running)
+            with _log_context(scheduled):
+                final = await run_execution(self, scheduled, running)
         finally:
             self._running.pop(scheduled.id, None)
         if final is not None:
@@ -594,6 +598,7 @@ class ExecutionService:
                 self._notify_waiters(new)
                 self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner
                 self.policies.on_completed(new)
+                metrics.execution_completed(new)
             self._notify_changes(new)
             return new
         return None
@@ -624,3 +629,15 @@ __all__ = [
     "ExecutionService",
     "ParameterError",
 ]
+
+
+def _log_context(execution: Execution) -> AbstractContextManager[None]:
+    """Every line logged while this execution runs names it and its trace."""
+    trace = TraceContext.of_execution(execution.context)
+    if trace is not None:
+        logcontext.remember_trace(execution.id, trace.id)
+    return logcontext.bound(
+        execution_id=execution.id,
+        trace_id=trace.id if trace else None,
+        user=str(execution.context.get("user") or "") or None,
+    )

@@ -79,13 +79,17 @@ class Execution:
         crash finds the one it already made)."""
         now = utcnow()
         status = ExecutionStatus.PENDING if held else ExecutionStatus.REQUESTED
+        context = dict(context or {})
+        # Every execution belongs to a trace (st2's trace_context): the one its cause gave it
+        # (a trigger instance, a parent), else a new one that it starts (chat, CLI, API).
+        context.setdefault("trace_context", {"id_": new_id(), "trace_tag": None})
         return cls(
             id=execution_id or new_id(),
             action_ref=action_ref,
             runner_type=runner_type,
             status=status,
             parameters=parameters,
-            context=dict(context or {}),
+            context=context,
             start_timestamp=now,
             log=(StatusChange(status, now),),
             parent=parent,

@@ -21,6 +21,8 @@ from prometheus_client import (
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from core.models.execution import Execution
+
 __all__ = ["REGISTRY", "source_kind"]
 
 # Our own registry (not prometheus_client's global one), so a library that registers metrics
@@ -156,3 +158,13 @@ LEASE_OWNED: Final = Gauge(
 def source_kind(source: str) -> str:
     """The bounded label for an instance ``source`` such as ``webhook:github`` or ``timer:x``."""
     return SOURCE_KINDS.get(source.split(":", 1)[0], "other")
+
+
+def execution_completed(execution: Execution) -> None:
+    """Count one execution that reached its final status (called once, by the CAS winner)."""
+    status = str(execution.status)
+    EXECUTIONS_COMPLETED.labels(execution.action_ref, status).inc()
+    if execution.elapsed_seconds is not None:
+        EXECUTION_DURATION.labels(execution.runner_type).observe(execution.elapsed_seconds)
+    if "orquesta" in execution.context:
+        WORKFLOW_TASKS.labels(status).inc()

@@ -28,12 +28,14 @@ from core.executions.faults import fault_point
 from core.executions.service import ExecutionService, mentions_kv
 from core.kv.lookup import kv_context
 from core.models import Action, Execution, Rule
+from core.models.trace import TraceContext
 from core.models.trigger_instance import (
     RuleEnforcement,
     TriggerInstance,
     TriggerInstanceStatus,
     execution_id_for,
 )
+from core.observe import logcontext, metrics
 from core.packs import ContentIndex
 from core.rules.criteria import kv_criteria_context
 from core.rules.index import WEBHOOK_TRIGGER, normalize_parameters
@@ -76,7 +78,9 @@ async def _matching(
     found: list[Rule] = []
     started = time.perf_counter()
     for rule in candidate_rules(rules, index, payload):
+        metrics.RULE_EVALUATIONS.labels(rule.ref).inc()
         if rule_matches(rule, payload, context, now):
+            metrics.RULE_MATCHES.labels(rule.ref).inc()
             found.append(rule)
         if time.perf_counter() - started > EVALUATION_SLICE:
             await asyncio.sleep(0)
@@ -128,9 +132,13 @@ class TriggerDispatcher:
         trigger_parameters: dict[str, Any] | None = None,
         source: str = "",
         dedupe_key: str | None = None,
+        trace_tag: str | None = None,
+        trace: TraceContext | None = None,
     ) -> TriggerInstance | None:
         """Persist a ``pending`` instance, then process it in the background.
 
+        The instance joins ``trace`` (an injecting execution's), else the newest trace tagged
+        ``trace_tag`` (st2: one tag, one trace), else starts a trace of its own.
         Raises UnknownTriggerTypeError for an unknown trigger type; returns None when the
         dedupe key was already seen (the earlier delivery is the one that gets processed).
         """
@@ -138,11 +146,17 @@ class TriggerDispatcher:
         parameters = normalize_parameters(trigger_ref, trigger_parameters or {})
         if not source and trigger_ref == WEBHOOK_TRIGGER and "url" in parameters:
             source = webhook_source(str(parameters["url"]))
-        instance = TriggerInstance.new(trigger_ref, payload, source, dedupe_key, parameters)
+        if trace is None and trace_tag:
+            joined = await self.store.traces.find_by_tag(trace_tag)
+            trace = TraceContext(joined, trace_tag) if joined else TraceContext.new(trace_tag)
+        instance = TriggerInstance.new(
+            trigger_ref, payload, source, dedupe_key, parameters, trace=trace
+        )
         if not await self.store.trigger_instances.insert(instance):
             logger.info("trigger instance %s/%s is a duplicate", trigger_ref, dedupe_key)
             return None
         fault_point(f"trigger instance stored {instance.id}")
+        metrics.TRIGGER_INSTANCES_RECEIVED.labels(trigger_ref, metrics.source_kind(source)).inc()
         if self.process_here:
             self._spawn(instance)
         return instance
@@ -171,6 +185,9 @@ class TriggerDispatcher:
         settled it first (and nothing of ours was stored)."""
         if instance.status not in (T.PENDING, T.PROCESSING):  # processing: an older version
             return
+        logcontext.bind(
+            trace_id=instance.trace.id if instance.trace else None, trigger=instance.trigger
+        )
         try:
             fired = await self._evaluate(instance)
         except Exception:
@@ -185,6 +202,7 @@ class TriggerDispatcher:
             logger.info("trigger instance %s was settled by someone else", instance.id)
             return
         fault_point(f"trigger instance settled {instance.id}")
+        _count_processed(instance, "processed")
         for execution in stored:
             self.executions.start_soon(execution)
 
@@ -192,6 +210,8 @@ class TriggerDispatcher:
         failed = instance.transition(T.PROCESSING_FAILED)
         if not await self.store.trigger_instances.replace(failed, expected_status=instance.status):
             logger.warning("trigger instance %s was finished by someone else", instance.id)
+        else:
+            _count_processed(instance, "failed")
 
     async def _evaluate(self, instance: TriggerInstance) -> list[Fired]:
         group = self.rules.index.candidates(instance.trigger, instance.trigger_parameters)
@@ -258,6 +278,8 @@ class TriggerDispatcher:
             "rule": {"id": None, "name": rule.name, "ref": rule.ref},
             "trigger_instance": {"id": instance.id, "name": None},
         }
+        if instance.trace is not None:
+            context["trace_context"] = instance.trace.to_doc()
         # Only the rule's own (now rendered) values: the rest are defaults and immutables the
         # service resolves again, and it refuses overrides of immutable ones.
         params = {k: v for k, v in rendered.parameters.items() if k in rule.action.parameters}
@@ -326,3 +348,8 @@ class TriggerDispatcher:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _count_processed(instance: TriggerInstance, outcome: str) -> None:
+    kind = metrics.source_kind(instance.source)
+    metrics.TRIGGER_INSTANCES_PROCESSED.labels(instance.trigger, kind, outcome).inc()

@@ -75,7 +75,14 @@ _EXECUTION_STATUS: Final[Mapping[str, ExecutionStatus]] = {
 
 
 # What a task's execution inherits from its workflow's context (who, and where in chat).
-_INHERITED: Final = ("user", "api_user", "chat", "action_alias_ref", "source_channel")
+_INHERITED: Final = (
+    "user",
+    "api_user",
+    "chat",
+    "action_alias_ref",
+    "source_channel",
+    "trace_context",
+)
 
 
 # A request recorded in the workflow execution's status → (what to ask the conductor, the

@@ -19,6 +19,7 @@ from bot.logs import (
     configure_logging,
     register_secrets,
 )
+from core.observe import logcontext
 
 Format = Literal["text", "json"]
 log = logging.getLogger("core.sample")
@@ -160,3 +161,28 @@ def test_bad_format_arguments_do_not_raise_from_the_filter() -> None:
     record = make_record("%d", "not a number")
     assert mask.filter(record)
     assert record.args == ("not a number",)
+
+
+def test_text_lines_carry_the_bound_ids_short() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "text", stream=stream)
+    try:
+        with logcontext.bound(trace_id="a" * 24, execution_id="b" * 24, rule="pack.rule"):
+            logging.getLogger("core.test").info("ran")
+        logging.getLogger("core.test").info("elsewhere")
+    finally:
+        configure_logging("WARNING", "text")
+    first, second = stream.getvalue().splitlines()
+    assert first.endswith("ran trace_id=aaaaaaaa execution_id=bbbbbbbb rule=pack.rule")
+    assert second.endswith("elsewhere")
+
+
+def test_a_line_naming_an_execution_gets_its_remembered_trace() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+    logcontext.remember_trace("exec-remembered", "trace-remembered")
+    try:
+        logging.getLogger("core.test").info("done", extra={"execution_id": "exec-remembered"})
+    finally:
+        configure_logging("WARNING", "text")
+    assert json.loads(stream.getvalue())["trace_id"] == "trace-remembered"
