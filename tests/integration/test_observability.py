@@ -148,6 +148,6 @@ async def test_every_json_line_about_an_execution_carries_its_trace_id(
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     about = [line for line in lines if line.get("execution_id")]
     assert about, "no log line named an execution"
-    assert all(line.get("trace_id") for line in about), [l for l in about if not l.get("trace_id")]
+    assert all(line.get("trace_id") for line in about), [x for x in about if not x.get("trace_id")]
     ours = [line for line in about if line["execution_id"] == done.id]
     assert ours and {line["trace_id"] for line in ours} == {trace_id}
