@@ -24,6 +24,7 @@ from core.executions.service import ExecutionOptions, ExecutionService
 from core.kv.keyfile import load_or_create_key
 from core.kv.service import KeyValueService
 from core.models import utcnow
+from core.models.trace import TraceContext
 from core.packs import LoadResult, load_packs
 from core.rules.refresh import load_overrides, refresh_forever
 from core.rules.ruleset import RuleSet
@@ -222,8 +223,16 @@ async def _start_timers(
 
 
 def _trigger_sink(triggers: TriggerDispatcher) -> TriggerSink:
-    async def dispatch(ref: str, payload: dict[str, Any], source: str) -> str:
-        instance = await triggers.dispatch(ref, payload, source=source)
+    async def dispatch(
+        ref: str,
+        payload: dict[str, Any],
+        source: str,
+        trace_tag: str | None,
+        trace: TraceContext | None,
+    ) -> str:
+        instance = await triggers.dispatch(
+            ref, payload, source=source, trace_tag=trace_tag, trace=trace
+        )
         return instance.id if instance is not None else ""
 
     return dispatch

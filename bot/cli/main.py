@@ -16,6 +16,7 @@ from bot.cli.gc import add_gc_parser
 from bot.cli.kv import add_key_parser
 from bot.cli.rules import add_rule_parser
 from bot.cli.sensors import add_sensor_parser
+from bot.cli.traces import add_trace_parser
 from bot.cli.workflows import add_inquiry_parser, add_workflow_execution_parsers
 from bot.logs import configure_logging
 from core.models import ExecutionStatus
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rule_parser(sub, common)
     add_alias_parser(sub, common)
     add_event_parsers(sub, common)
+    add_trace_parser(sub, common)
     add_doctor_parser(sub, common)
     add_gc_parser(sub, common)
     add_inquiry_parser(sub, common)

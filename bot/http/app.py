@@ -9,6 +9,7 @@ from aiohttp import web
 from adapters.base import ChatAdapter
 from bot.app import Engine
 from bot.http.health import CHAT_HEALTH, ENGINE, SENSORS, ChatHealth, healthz, readyz
+from bot.http.metrics import metrics_sampler, serve_metrics
 from bot.http.webhooks import WebhookRoutes
 from core.sensors.container import SensorContainer
 from core.webhooks.handler import Dispatcher
@@ -33,6 +34,9 @@ def build_web_app(
         app[SENSORS] = sensors
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if engine.settings.metrics.enabled:
+        app.router.add_get("/metrics", serve_metrics)
+        app.cleanup_ctx.append(metrics_sampler)
     routes = WebhookRoutes(
         settings, engine.triggers.rules, dispatcher or engine.triggers, engine.store.api_keys
     )

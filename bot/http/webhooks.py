@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.settings.schema import WebhooksSettings
+from core.observe import metrics
 from core.packs.index import UnknownTriggerTypeError
 from core.rules.ruleset import RuleSet
 from core.webhooks.apikey_check import ApiKeyLookup, require_api_key
@@ -29,6 +30,7 @@ from core.webhooks.handler import (
     generic_target,
     normalize_hook,
     parse_body,
+    trace_tag_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class WebhookRoutes:
             return await self._receive(hook, request)
         except WebhookError as refused:
             logger.info("webhook %r refused (%d): %s", hook, refused.status, refused.message)
+            metrics.WEBHOOK_REFUSED.labels(refused.reason).inc()
             return _error(refused.status, refused.message)
 
     async def _receive(self, hook: str, request: web.Request) -> web.Response:
@@ -101,7 +104,8 @@ class WebhookRoutes:
             parameters = {"url": hook}
         # Scoped by hook: two hooks may well see the same provider delivery id.
         dedupe_key = None if delivery_id is None else f"{hook}:{delivery_id}"
-        await self._dispatch(hook, trigger, payload, parameters, dedupe_key)
+        tag = trace_tag_of(request.headers)
+        await self._dispatch(hook, trigger, payload, parameters, dedupe_key, tag)
         return web.json_response(parsed, status=202)
 
     async def _check_api_key(self, request: web.Request) -> None:
@@ -121,6 +125,7 @@ class WebhookRoutes:
         payload: dict[str, Any],
         parameters: dict[str, Any] | None,
         dedupe_key: str | None,
+        trace_tag: str | None,
     ) -> None:
         try:
             instance = await self.dispatcher.dispatch(
@@ -129,6 +134,7 @@ class WebhookRoutes:
                 trigger_parameters=parameters,
                 source=f"webhook:{hook}",
                 dedupe_key=dedupe_key,
+                trace_tag=trace_tag,
             )
         except UnknownTriggerTypeError:
             raise WebhookError(400, f"unknown trigger type {trigger!r}") from None

@@ -326,6 +326,17 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """``GET /metrics`` (Prometheus text format)."""
+
+    enabled: bool = True
+    # Serve without an API key: only for a scraper on a private network.
+    public: bool = False
+    # How often the gauges read from the store (queue depth, pending approvals) are refreshed.
+    sample_seconds: Annotated[float, between(1.0)] = 15.0
+
+
+@dataclass(frozen=True)
 class CryptoSettings:
     """The symmetric key that encrypts secret datastore values."""
 
@@ -473,6 +484,7 @@ class Settings:
     workflows: WorkflowsSettings = field(default_factory=WorkflowsSettings)
     runners: RunnersSettings = field(default_factory=RunnersSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     crypto: CryptoSettings = field(default_factory=CryptoSettings)
     gc: GcSettings = field(default_factory=GcSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)

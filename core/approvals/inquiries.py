@@ -23,6 +23,7 @@ from core.authz.authorizer import Authorizer, SquallUser
 from core.executions.service import ExecutionService
 from core.models import Execution, ExecutionStatus
 from core.models.approval import Approval, ApprovalStatus
+from core.models.trace import TraceContext
 from core.runners.types import DEFAULT_INQUIRY_SCHEMA
 from core.store import ExecutionQuery
 
@@ -40,7 +41,10 @@ _ENDINGS: Final[Mapping[ApprovalStatus, ExecutionStatus]] = {
     ApprovalStatus.CANCELED: S.CANCELED,
 }
 # Emits a trigger instance (the dispatcher); returns its id.
-TriggerEmitter = Callable[[str, dict[str, Any], str], Awaitable[str]]
+# As core.runners.inject_trigger.TriggerSink: (ref, payload, source, trace tag, trace).
+TriggerEmitter = Callable[
+    [str, dict[str, Any], str, str | None, TraceContext | None], Awaitable[str]
+]
 # Told when an inquiry was asked, so chat can post its card.
 AskedListener = Callable[[Approval], Awaitable[object]]
 
@@ -111,7 +115,9 @@ class InquiryService:
                 log.exception("inquiry listener failed for %s", approval.id)
         if self._emit is not None and existing is None:
             route = str(params.get("route") or "")
-            await self._emit(TRIGGER, {"id": execution_id, "route": route}, "inquirer")
+            payload = {"id": execution_id, "route": route}
+            trace = TraceContext.of_execution(execution.context)
+            await self._emit(TRIGGER, payload, "inquirer", None, trace)
         return {
             "schema": approval.schema, "roles": list(params.get("roles") or []),
             "users": list(params.get("users") or []), "route": params.get("route") or "",

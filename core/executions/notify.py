@@ -18,6 +18,7 @@ from jinja2 import TemplateError
 
 from core.executions.api import execution_to_api
 from core.models import Execution, ExecutionStatus
+from core.models.trace import TraceContext
 from core.packs import ContentIndex
 from core.templates.render import render_template, render_value
 from core.triggers.builtin import ACTION_TRIGGER, NOTIFY_TRIGGER
@@ -117,7 +118,11 @@ class Notifier:
             "result": api["result"],
         }
         await self.dispatcher.dispatch(
-            ACTION_TRIGGER, payload, source="execution", dedupe_key=f"{api['id']}:action"
+            ACTION_TRIGGER,
+            payload,
+            source="execution",
+            dedupe_key=f"{api['id']}:action",
+            trace=TraceContext.of_execution(api["context"]),
         )
 
     async def _notify(self, execution: Execution, api: Mapping[str, Any]) -> None:
@@ -153,4 +158,10 @@ class Notifier:
                 "data": data,
             }
             key = f"{api['id']}:{section}:{route}"
-            await self.dispatcher.dispatch(NOTIFY_TRIGGER, payload, dedupe_key=key, source="notify")
+            await self.dispatcher.dispatch(
+                NOTIFY_TRIGGER,
+                payload,
+                dedupe_key=key,
+                source="notify",
+                trace=TraceContext.of_execution(api["context"]),
+            )

@@ -33,6 +33,7 @@ class TraceComponent:
     ref: str
     updated_at: datetime
     caused_by: tuple[str, str] | None = None  # (kind, id)
+    status: str | None = None  # shown in the tree; st2's component has no status
 
     def to_st2(self) -> dict[str, Any]:
         cause = (
@@ -100,18 +101,23 @@ def _when(component: TraceComponent) -> tuple[datetime, str]:
 
 def _instance_component(instance: TriggerInstance) -> TraceComponent:
     return TraceComponent(
-        INSTANCE, instance.id, instance.trigger, instance.occurrence_time, _instance_cause(instance)
+        INSTANCE,
+        instance.id,
+        instance.trigger,
+        instance.occurrence_time,
+        _instance_cause(instance),
+        str(instance.status),
     )
 
 
 def _instance_cause(instance: TriggerInstance) -> tuple[str, str] | None:
-    # core.inject_trigger and actiontrigger store ``execution:<id>``; notifytrigger's payload
-    # names its execution.
+    # core.inject_trigger stores ``execution:<id>``; actiontrigger (``execution``) and
+    # notifytrigger (``notify``) name their execution in the payload.
     kind, _, rest = instance.source.partition(":")
     if kind == "execution" and rest:
         return EXECUTION, rest
     execution_id = instance.payload.get("execution_id")
-    if kind == "notify" and isinstance(execution_id, str):
+    if kind in ("execution", "notify") and isinstance(execution_id, str):
         return EXECUTION, execution_id
     return None
 
@@ -139,7 +145,12 @@ def _execution_component(
     elif execution.context.get("api_request"):
         cause = ("api", str(execution.context["api_request"]))
     return TraceComponent(
-        EXECUTION, execution.id, execution.action_ref, execution.start_timestamp, cause
+        EXECUTION,
+        execution.id,
+        execution.action_ref,
+        execution.start_timestamp,
+        cause,
+        str(execution.status),
     )
 
 
@@ -150,9 +161,8 @@ def _chat_origin(context: Mapping[str, Any]) -> str:
     return ":".join(str(p) for p in parts if p)
 
 
-def tree_lines(trace: Trace, statuses: Mapping[str, str] | None = None) -> list[str]:
+def tree_lines(trace: Trace) -> list[str]:
     """The trace as an indented tree: each component under what caused it."""
-    statuses = statuses or {}
     components = [*trace.trigger_instances, *trace.rules, *trace.action_executions]
     present = {(c.kind, c.object_id) for c in components}
     children: dict[tuple[str, str] | None, list[TraceComponent]] = defaultdict(list)
@@ -164,24 +174,23 @@ def tree_lines(trace: Trace, statuses: Mapping[str, str] | None = None) -> list[
     header = f"trace {trace.id}" + (f" (tag {trace.trace_tag})" if trace.trace_tag else "")
     lines = [header]
     for root in children[None]:
-        lines.extend(_subtree(root, children, statuses, depth=1, origin=True))
+        lines.extend(_subtree(root, children, depth=1, origin=True))
     return lines
 
 
 def _subtree(
     component: TraceComponent,
     children: Mapping[tuple[str, str] | None, list[TraceComponent]],
-    statuses: Mapping[str, str],
     *,
     depth: int,
     origin: bool = False,
 ) -> list[str]:
     label = f"{component.kind} {component.ref} {component.object_id}"
-    if component.object_id in statuses:
-        label += f" [{statuses[component.object_id]}]"
+    if component.status is not None:
+        label += f" [{component.status}]"
     if origin and component.caused_by is not None:
         label += f" (from {component.caused_by[0]} {component.caused_by[1]})"
     lines = ["  " * depth + label]
     for child in children.get((component.kind, component.object_id), []):
-        lines.extend(_subtree(child, children, statuses, depth=depth + 1))
+        lines.extend(_subtree(child, children, depth=depth + 1))
     return lines

@@ -11,11 +11,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from core.models import ExecutionStatus, RunnerType
+from core.models.trace import TraceContext
 from core.runners.base import RunContext, RunnerResult
 from core.runners.types import INJECT_TRIGGER
 
 # (trigger ref, payload, source) → the stored instance's id; raises for an unknown trigger.
-TriggerSink = Callable[[str, dict[str, Any], str], Awaitable[str]]
+# (trigger ref, payload, source, trace tag, trace) → the stored instance's id. The instance
+# joins the tagged trace when a tag is given, else the injecting execution's trace.
+TriggerSink = Callable[[str, dict[str, Any], str, str | None, TraceContext | None], Awaitable[str]]
 
 
 class TriggerInputError(ValueError):
@@ -50,7 +53,11 @@ class InjectTriggerRunner:
             return _failed("trigger dispatch is not available in this Squall process")
         try:
             ref, payload = trigger_request(ctx.action_parameters)
-            instance_id = await self._sink(ref, payload, f"execution:{ctx.execution_id}")
+            tag = ctx.action_parameters.get("trace_tag")
+            tag = tag if isinstance(tag, str) and tag else None
+            trace = None if tag else TraceContext.of_execution(ctx.context)
+            source = f"execution:{ctx.execution_id}"
+            instance_id = await self._sink(ref, payload, source, tag, trace)
         except Exception as exc:  # unknown trigger, store failure: the execution says why
             return _failed(f"cannot inject trigger: {exc}")
         result = {

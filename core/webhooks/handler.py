@@ -23,15 +23,23 @@ GENERIC_HOOK = "st2"
 WEBHOOK_TRIGGER = "core.st2.webhook"
 # Deeper JSON is refused (security.md §4.7): rules and templates walk payloads recursively.
 MAX_JSON_DEPTH = 64
+TRACE_TAG_HEADER = "St2-Trace-Tag"
+MAX_TRACE_TAG = 256
+
+
+# The refusal reasons metrics count (core.observe.metrics.REFUSAL_REASONS), by status when the
+# raiser names none.
+_REASON_OF_STATUS = {401: "auth", 403: "auth", 404: "not_found", 413: "size", 503: "store"}
 
 
 class WebhookError(Exception):
-    """A refusal with the HTTP status to answer and a caller-safe message."""
+    """A refusal with the HTTP status to answer, a caller-safe message and a short reason."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason or _REASON_OF_STATUS.get(status, "bad_body")
 
 
 class Dispatcher(Protocol):
@@ -45,6 +53,7 @@ class Dispatcher(Protocol):
         trigger_parameters: dict[str, Any] | None = None,
         source: str = "",
         dedupe_key: str | None = None,
+        trace_tag: str | None = None,
     ) -> TriggerInstance | None: ...
 
 
@@ -115,7 +124,9 @@ def authorize(
     if not verdict.ok:
         # A present but wrong signature is forbidden; anything missing or garbled is 401.
         status = 403 if verdict.reason == "signature mismatch" else 401
-        raise WebhookError(status, f"signature check failed: {verdict.reason}")
+        # A signature whose timestamp left the window is a replayed (or very late) delivery.
+        reason = "replay" if verdict.reason.startswith("timestamp outside") else "signature"
+        raise WebhookError(status, f"signature check failed: {verdict.reason}", reason)
     return verdict.delivery_id
 
 
@@ -173,6 +184,16 @@ def build_payload(headers: Mapping[str, str], body: Any) -> dict[str, Any]:
     safe = payload_headers(dict(headers.items()))
     lower = {name.lower(): value for name, value in safe.items()}
     return {"headers": safe, "headers_lower": lower, "body": body}
+
+
+def trace_tag_of(headers: Mapping[str, str]) -> str | None:
+    """st2's ``St2-Trace-Tag`` header: the trace this delivery starts or joins."""
+    tag = headers.get(TRACE_TAG_HEADER, "").strip()
+    if len(tag) > MAX_TRACE_TAG:
+        raise WebhookError(400, f"{TRACE_TAG_HEADER} longer than {MAX_TRACE_TAG} characters")
+    if any(not ch.isprintable() for ch in tag):
+        raise WebhookError(400, f"{TRACE_TAG_HEADER} holds control characters")
+    return tag or None
 
 
 def generic_target(body: Any) -> tuple[str, dict[str, Any]]:

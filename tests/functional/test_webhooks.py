@@ -370,6 +370,7 @@ class BrokenDispatcher:
         trigger_parameters: dict[str, Any] | None = None,
         source: str = "",
         dedupe_key: str | None = None,
+        trace_tag: str | None = None,
     ) -> TriggerInstance | None:
         raise ConnectionError("store is down")
 

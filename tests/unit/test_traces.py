@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from core.models.execution import Execution
+from core.models.execution import Execution, ExecutionStatus
 from core.models.trace import TraceContext
 from core.models.trigger_instance import RuleEnforcement, TriggerInstance
 from core.observe.traces import assemble, tree_lines
@@ -47,11 +47,10 @@ def test_enforcements_of_other_instances_are_not_part_of_the_trace() -> None:
 
 def test_tree_nests_each_component_under_its_cause() -> None:
     trace, instance, enforcement, workflow, task = _chain()
-    lines = tree_lines(
-        assemble(trace, [instance], [enforcement], [workflow, task]), {workflow.id: "succeeded"}
-    )
+    workflow = replace(workflow, status=ExecutionStatus.SUCCEEDED)
+    lines = tree_lines(assemble(trace, [instance], [enforcement], [workflow, task]))
     assert lines[0] == f"trace {trace.id} (tag deploy-42)"
-    assert lines[1].startswith("  trigger_instance core.st2.webhook")
+    assert lines[1] == f"  trigger_instance core.st2.webhook {instance.id} [pending]"
     assert lines[2].startswith("    rule demo.on_deploy")
     assert lines[3] == f"      action_execution demo.flow {workflow.id} [succeeded]"
     assert lines[4].startswith("        action_execution core.noop")
