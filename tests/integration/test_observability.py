@@ -61,17 +61,11 @@ async def deploy(engine: Engine, go: str, tag: str | None = None) -> Execution |
 
     async def settled() -> Execution | None:
         while True:
-            enforcements = await engine.store.rule_enforcements.list(
-                trigger_instance_id=instance.id
-            )
             stored = await engine.store.trigger_instances.get(instance.id)
-            if (
-                stored is not None
-                and stored.status != "pending"
-                and str(stored.status) != "processing"
-            ):
+            if stored is not None and stored.status in FINISHED:
                 break
             await asyncio.sleep(0.02)
+        enforcements = await engine.store.rule_enforcements.list(trigger_instance_id=instance.id)
         fired = [e.execution_id for e in enforcements if e.execution_id]
         if not fired:
             return None
