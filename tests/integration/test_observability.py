@@ -15,6 +15,7 @@ from bot.app import Engine, open_engine
 from bot.logs import configure_logging
 from bot.settings import load_settings
 from core.models import Execution, ExecutionStatus
+from core.models.trigger_instance import FINISHED
 from core.observe.metrics import REGISTRY
 from core.observe.reader import read_trace
 from tests.conftest import FIXTURES
