@@ -107,6 +107,7 @@ async def test_one_matching_event_counts_once_on_each_counter(engine: Engine) ->
     assert {k: after[k] - before[k] for k in before} == {
         "received": 1,
         "evaluated": 1,
+        "skipped": 0,
         "matched": 1,
         "unmatched": 0,
         "runs": 1,
