@@ -264,7 +264,7 @@ class Conductor:
             if not isinstance(delay, int):
                 raise TypeError("The value of task delay is not type of integer.")
         if spec.items is None:
-            action = ActionRequest(scope.evaluate(spec.action), scope.evaluate(spec.input))
+            action = ActionRequest(scope.evaluate(spec.action), scope.evaluate_input(spec.input))
             return TaskRequest(task_id, route, (action,), delay, context=context)
         items = self._items_of(task_id, route, scope)
         actions = []
@@ -278,7 +278,7 @@ class Conductor:
             item_scope = scope.with_item(item)
             actions.append(
                 ActionRequest(
-                    item_scope.evaluate(spec.action), item_scope.evaluate(spec.input), index
+                    item_scope.evaluate(spec.action), item_scope.evaluate_input(spec.input), index
                 )
             )
         concurrency = spec.items.concurrency
@@ -622,6 +622,8 @@ class Conductor:
         state = self.state
         if state.status not in COMPLETED or state.output:
             return
+        if not state.contexts:
+            return  # input or vars failed to render: the workflow never started (as Orquesta)
         rolling = self.terminal_context()
         output: dict[str, Any] = {}
         errors = []
@@ -693,6 +695,9 @@ def _others_progress(items: Items, item_id: int) -> tuple[bool, str]:
 
 
 def _error_name(error: Exception) -> str:
-    return {"ExpressionError": "ExpressionEvaluationException"}.get(
-        type(error).__name__, type(error).__name__
-    )
+    """Orquesta's exception names, which st2 puts in front of the message."""
+    return {
+        "ExpressionError": "ExpressionEvaluationException",
+        "YaqlEvaluationError": "YaqlEvaluationException",
+        "JinjaEvaluationError": "JinjaEvaluationException",
+    }.get(type(error).__name__, type(error).__name__)

@@ -60,28 +60,39 @@ def check_workflow(
     action: Action, index: ContentIndex | None
 ) -> tuple[WorkflowDefinition | None, list[PackError]]:
     """Read the workflow of ``action``; the definition, or None and every problem found."""
+    definition, problems, _ = inspect_definition(action, index)
+    return definition, problems
+
+
+def inspect_definition(
+    action: Action, index: ContentIndex | None
+) -> tuple[WorkflowDefinition | None, list[PackError], list[dict[str, Any]]]:
+    """The definition, or None with every problem: as pack errors (file, path, line) and as
+    the ``errors`` st2 gives a workflow that fails inspection (sorted by kind and path)."""
     path = action.entry_point_path
     folder = action.metadata_file.parent if action.metadata_file else action.pack_path / "actions"
     shown = folder / action.entry_point
     if path is None:
-        return None, [PackError(shown, "entry_point", "an orquesta action needs an entry_point")]
+        error = PackError(shown, "entry_point", "an orquesta action needs an entry_point")
+        return None, [error], [{"type": "error", "message": str(error)}]
     try:
         doc = load_yaml_mapping(path, shown)
     except PackFileError as exc:
-        return None, [exc.error]
-    spec, errors = parse_workflow(doc.data)
-    if spec is not None and not errors:
-        errors = inspect_workflow(
+        return None, [exc.error], [{"type": "error", "message": str(exc.error)}]
+    spec, errors = parse_workflow(doc.data, lenient=True)
+    if spec is not None:
+        errors += inspect_workflow(
             spec,
             actions=None if index is None else action_schemas(index),
             context=ENGINE_CONTEXT,
         )
     if spec is None or errors:
-        return None, [_pack_error(shown, error, doc.lines) for error in errors]
+        entries = sorted((e.to_st2() for e in errors), key=lambda e: (e["type"], e["schema_path"]))
+        return None, [_pack_error(shown, error, doc.lines) for error in errors], entries
     definition = WorkflowDefinition(
         action.ref, path, spec, WorkflowGraph(spec), "st2kv" in path.read_text("utf-8")
     )
-    return definition, []
+    return definition, [], []
 
 
 def _pack_error(shown: Path, error: SpecError, lines: Mapping[YamlPath, int]) -> PackError:
@@ -94,19 +105,27 @@ def _pack_error(shown: Path, error: SpecError, lines: Mapping[YamlPath, int]) ->
     return PackError(shown, where, f"{error.message} ({error.kind})", line)
 
 
+_Inspected = tuple[WorkflowDefinition | None, list[PackError], list[dict[str, Any]]]
+
+
 class WorkflowDefinitions:
     """Definitions by action, re-read when the workflow file changes."""
 
     def __init__(self, index: ContentIndex) -> None:
         self.index = index
-        self._cache: dict[str, tuple[int, WorkflowDefinition | None, list[PackError]]] = {}
+        self._cache: dict[str, tuple[int, _Inspected]] = {}
 
     def get(self, action: Action) -> tuple[WorkflowDefinition | None, list[PackError]]:
+        definition, problems, _ = self.inspect(action)
+        return definition, problems
+
+    def inspect(self, action: Action) -> _Inspected:
+        """The definition, or None with its problems (pack errors, st2 ``errors`` entries)."""
         path = action.entry_point_path
         stamp = path.stat().st_mtime_ns if path is not None and path.is_file() else -1
         cached = self._cache.get(action.ref)
         if cached is not None and cached[0] == stamp:
-            return cached[1], cached[2]
-        definition, errors = check_workflow(action, self.index)
-        self._cache[action.ref] = (stamp, definition, errors)
-        return definition, errors
+            return cached[1]
+        found = inspect_definition(action, self.index)
+        self._cache[action.ref] = (stamp, found)
+        return found

@@ -37,7 +37,7 @@ from core.executions.recovery import owner_is_gone
 from core.executions.service import ExecutionError, ExecutionService
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
-from core.models import COMPLETED, Execution, ExecutionStatus, utcnow
+from core.models import COMPLETED, Action, Execution, ExecutionStatus, utcnow
 from core.models.execution import isoformat, parse_ts
 from core.models.status import IllegalTransition, transition_path
 from core.packs import UnknownActionError
@@ -47,6 +47,7 @@ from core.store import ExecutionQuery
 from core.store.base import DuplicateExecution, StoredWorkflow, WorkflowRecord
 from core.workflows.conductor import Conductor, TaskRequest, WorkflowStatusError
 from core.workflows.definitions import WorkflowDefinition, WorkflowDefinitions
+from core.workflows.expressions import NOT_JSON, not_json_kind
 from core.workflows.machines import COMPLETED as TASK_COMPLETED
 from core.workflows.state import Entry, WorkflowState, route_key
 
@@ -175,9 +176,8 @@ class WorkflowEngine:
         action = self.service.index.actions.get(execution.action_ref)
         if action is None:
             return RunnerResult(S.FAILED, {"error": f"action {execution.action_ref} is gone"})
-        definition, problems = self.definitions.get(action)
-        if definition is None:
-            errors = [{"type": "error", "message": str(p)} for p in problems]
+        definition, _, errors = self.definitions.inspect(action)
+        if definition is None:  # as st2: the inspection errors, sorted by kind and path
             return RunnerResult(S.FAILED, {"output": None, "errors": errors})
         async with self._lock(execution.id):
             live = self._live.get(execution.id) or await self._load(execution)
@@ -191,7 +191,10 @@ class WorkflowEngine:
         if isinstance(execution.context.get("parent"), Mapping):
             context["parent"] = dict(execution.context["parent"])
         kv = await self._kv(definition, execution.context)
-        conductor = Conductor.start(definition.graph, execution.parameters, context, kv=kv)
+        inputs = workflow_inputs(
+            execution.parameters, self.service.index.actions.get(execution.action_ref)
+        )
+        conductor = Conductor.start(definition.graph, inputs, context, kv=kv)
         if conductor.status != "failed":
             conductor.request_status("running")
         live = _Live(execution.id, definition, conductor, 0, dict(execution.context))
@@ -388,6 +391,10 @@ class WorkflowEngine:
             "root": live.context.get("parent", {}).get("root", live.id),
         }
         context["orquesta"] = orquesta
+        unstorable = _unstorable_input(request.input)
+        if unstorable is not None:
+            await self._refused_child(live, request, ValueError(unstorable))
+            return
         try:
             await self.service.request(
                 request.action, request.input if isinstance(request.input, Mapping) else {},
@@ -459,6 +466,8 @@ class WorkflowEngine:
         target = _EXECUTION_STATUS.get(conductor.status)
         if target is None:
             return
+        if conductor.status in ("canceling", "canceled"):
+            _drop_delays(live)  # a task still waiting on its delay never starts now
         if target in COMPLETED and (live.state.has_active_tasks or live.delays or live.dirty):
             live.mirrored = None  # look again after the next step
             return  # remediation after a failure still runs: finish after it
@@ -808,3 +817,32 @@ class WorkflowEngine:
                 timer.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
+
+
+def workflow_inputs(parameters: Mapping[str, Any], action: Action | None) -> dict[str, Any]:
+    """The workflow's runtime inputs: a parameter the caller omitted that has no default is
+    absent (not ``null``), so the workflow's own input default applies."""
+    declared = action.parameters if action is not None else {}
+    return {
+        name: value
+        for name, value in parameters.items()
+        if value is not None or "default" in (declared.get(name) or {})
+    }
+
+
+def _unstorable_input(task_input: Any) -> str | None:
+    """Why the task's rendered input cannot be stored (a set from ``ctx(d).keys()``), if so."""
+    if not isinstance(task_input, Mapping):
+        return None
+    for name, value in task_input.items():
+        kind = not_json_kind(value)
+        if kind is not None:
+            return f'input "{name}": ' + NOT_JSON.format(kind)
+    return None
+
+
+def _drop_delays(live: _Live) -> None:
+    for handle in live.timers.values():
+        handle.cancel()
+    live.timers.clear()
+    live.delays.clear()

@@ -64,6 +64,14 @@ class ExpressionError(ValueError):
     """An expression that cannot be evaluated; the message names it, as Orquesta's do."""
 
 
+class YaqlEvaluationError(ExpressionError):
+    """A YAQL expression failed (Orquesta's ``YaqlEvaluationException``)."""
+
+
+class JinjaEvaluationError(ExpressionError):
+    """A Jinja expression failed (Orquesta's ``JinjaEvaluationException``)."""
+
+
 class StateView(Protocol):
     """What the workflow functions read from the conductor's state."""
 
@@ -111,7 +119,10 @@ def validate(statement: Any) -> list[str]:
             try:
                 _yaql(_strip(expr))
             except (yaql_exc.YaqlException, ValueError, TypeError) as exc:
-                errors.append(f"Parse error in {expr!r}: {exc}")
+                message = str(exc)  # yaql names the expression itself, as Orquesta reports it
+                errors.append(
+                    message if "expression" in message else f"Parse error in {expr!r}: {exc}"
+                )
         return errors
     return []
 
@@ -314,9 +325,19 @@ class Scope:
         self.kv = kv
         self._yaql_context: Any = None
         self._jinja_context: dict[str, Any] | None = None
+        self._check_storable = True
 
     def with_item(self, item: Any) -> Scope:
         return Scope(self.data, task=self.task, item=item, view=self.view, kv=self.kv)
+
+    def evaluate_input(self, statement: Any) -> Any:
+        """Evaluate an action's input: a value that is not JSON data is left for the engine,
+        which fails that task (not the workflow) when it cannot request the action."""
+        self._check_storable = False
+        try:
+            return self.evaluate(statement)
+        finally:
+            self._check_storable = True
 
     def evaluate(self, statement: Any) -> Any:
         if isinstance(statement, Mapping):
@@ -351,18 +372,19 @@ class Scope:
         try:
             result = _yaql(_strip(expr)).evaluate(context=self._yaql_context)
         except ExpressionError as exc:
-            raise ExpressionError(f"Unable to evaluate expression '{expr}'. {exc}") from None
+            raise YaqlEvaluationError(f"Unable to evaluate expression '{expr}'. {exc}") from None
         except KeyError as exc:
             key = str(exc).strip("'\"")
-            raise ExpressionError(
+            raise YaqlEvaluationError(
                 f"Unable to resolve key '{key}' in expression '{expr}' from context."
             ) from None
         except Exception as exc:
             message = str(exc).strip("'")
-            raise ExpressionError(
+            raise YaqlEvaluationError(
                 f"Unable to evaluate expression '{expr}'. {type(exc).__name__}: {message}"
             ) from None
-        return _plain(result)
+        value = _plain(result)
+        return _storable(expr, value, YaqlEvaluationError) if self._check_storable else value
 
     # Jinja
     def _jinja(self) -> dict[str, Any]:
@@ -376,21 +398,55 @@ class Scope:
 
     def _jinja_value(self, expr: str) -> Any:
         try:
-            return evaluate_expression(_strip(expr), self._jinja())
+            value = evaluate_expression(_strip(expr), self._jinja())
         except ExpressionError as exc:
-            raise ExpressionError(f"Unable to evaluate expression '{expr}'. {exc}") from None
+            raise JinjaEvaluationError(f"Unable to evaluate expression '{expr}'. {exc}") from None
         except (TemplateError, Exception) as exc:
-            raise ExpressionError(
+            raise JinjaEvaluationError(
                 f"Unable to evaluate expression '{expr}'. {type(exc).__name__}: {exc}"
             ) from None
+        return _storable(expr, value, JinjaEvaluationError) if self._check_storable else value
 
     def _jinja_blocks(self, text: str) -> str:
         try:
             return render_template(text, self._jinja())
         except (TemplateError, Exception) as exc:
-            raise ExpressionError(
+            raise JinjaEvaluationError(
                 f"Unable to evaluate expression '{text}'. {type(exc).__name__}: {exc}"
             ) from None
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def not_json_kind(value: Any) -> str | None:
+    """The type name of the first part of ``value`` that is not JSON data, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _JSON_SCALARS):
+            continue
+        if isinstance(item, dict) and all(isinstance(k, str) for k in item):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            return type(item).__name__
+    return None
+
+
+NOT_JSON = (
+    "The value is a {}, which is not JSON data and cannot be stored; convert it (e.g. to a list)."
+)
+
+
+def _storable(expr: str, value: Any, error: type[ExpressionError]) -> Any:
+    """``value`` if it is JSON data (what a workflow can store and pass on), else a clear
+    error: a set from ``ctx(d).keys()`` would otherwise fail later, far from its cause."""
+    kind = not_json_kind(value)
+    if kind is not None:
+        raise error(f"Unable to evaluate expression '{expr}'. " + NOT_JSON.format(kind))
+    return value
 
 
 def _plain(value: Any) -> Any:

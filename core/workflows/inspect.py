@@ -9,6 +9,7 @@ before anything assigns them on the way there) and — with an action catalogue 
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -38,8 +39,7 @@ def inspect_workflow(
     graph = WorkflowGraph(spec)
     errors = _semantics(spec, graph)
     errors += _expressions(spec)
-    if not errors:
-        errors += _context(spec, graph, set(context))
+    errors += _context(spec, graph, set(context))  # Orquesta reports all kinds together
     if actions is not None:
         errors += _content(spec, actions)
     return errors
@@ -152,10 +152,14 @@ def _expressions(spec: WorkflowSpec) -> list[SpecError]:
     for name, task in spec.tasks.items():
         found += [(f"spec.tasks.{name}.{where}", value) for where, value in _task_statements(task)]
     return [
-        SpecError("expression", message, path)
+        SpecError("expression", message, path, _shown(value))
         for path, value in found
         for message in validate(value)
     ]
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
 
 
 # -- context ------------------------------------------------------------------------------
@@ -205,10 +209,37 @@ def _context(spec: WorkflowSpec, graph: WorkflowGraph, provided: set[str]) -> li
 def _undefined_vars(value: Any, known: set[str], path: str) -> list[SpecError]:
     if value is None or (isinstance(value, str) and not has_expressions(value)):
         return []
+    try:
+        found = extract_ctx_vars(value)
+    except Exception:  # an expression that does not parse: reported as an expression error
+        return []
     return [
-        SpecError("context", f'Variable "{var}" is referenced before assignment.', path)
-        for var in sorted(extract_ctx_vars(value) - known)
+        SpecError(
+            "context",
+            f'Variable "{var}" is referenced before assignment.',
+            path,
+            _expression_with(value, var),
+        )
+        for var in sorted(found - known)
     ]
+
+
+def _expression_with(value: Any, var: str) -> str:
+    """The expression that reads ``var`` (Orquesta names it), else the whole value."""
+    texts = (
+        [value]
+        if isinstance(value, str)
+        else [
+            v
+            for v in (value.values() if isinstance(value, Mapping) else value or ())
+            if isinstance(v, str)
+        ]
+    )
+    for text in texts:
+        for found in re.findall(r"<%.*?%>|{{.*?}}", text):
+            if var in found:
+                return str(found)
+    return _shown(value)
 
 
 # -- content (actions) ----------------------------------------------------------------------
@@ -226,12 +257,16 @@ def _content(spec: WorkflowSpec, actions: ActionSchemas) -> list[SpecError]:
         schema = actions(action)
         if schema is None:
             errors.append(
-                SpecError("content", f'The action "{action}" is not registered.', f"{path}.action")
+                SpecError(
+                    "content",
+                    f'The action "{action}" is not registered in the database.',
+                    f"{path}.action",
+                )
             )
             continue
-        given = task.input if isinstance(task.input, Mapping) else {}
+        given = task.input if task.input is not None else {}
         if not isinstance(given, Mapping) or has_expressions(str(list(given))):
-            continue
+            continue  # as st2: inputs that are not a mapping are a syntax error only
         missing = sorted(p for p, s in schema.items() if _required(s) and p not in given)
         unexpected = sorted(p for p in given if p not in schema)
         errors += [SpecError("content", f'Action "{action}" is missing required input "{p}".',

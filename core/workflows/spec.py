@@ -36,8 +36,10 @@ ENGINE_COMMANDS: Final = ("continue", "fail", "noop", "retry")
 _NONEMPTY = {"type": "string", "minLength": 1}
 _UINT = {"type": "integer", "minimum": 0}
 _ANY: dict[str, Any] = {}
+# As Orquesta's ONE_KEY_DICT: the pattern constrains word-like keys only, so a dotted name
+# (``vars.key.with.periods``, read back as ``ctx()['vars.key.with.periods']``) is accepted.
 _ONE_KEY = {"type": "object", "minProperties": 1, "maxProperties": 1,
-            "patternProperties": {r"^\w+$": _ANY}, "additionalProperties": False}  # fmt: skip
+            "patternProperties": {r"^\w+$": _ANY}}  # fmt: skip
 _ONE_KEY_LIST = {"type": "array", "items": _ONE_KEY, "minItems": 1}
 _STR_OR_UINT = {"oneOf": [_NONEMPTY, _UINT]}
 _TRANSITION = {
@@ -102,9 +104,44 @@ class SpecError:
     kind: str  # syntax | semantics | expression | context | content
     message: str
     spec_path: str
+    # The expression at fault, for ``expression`` and ``context`` errors (as Orquesta's).
+    expression: str | None = None
+    # Where in the workflow schema (a syntax error's own; else derived from ``spec_path``).
+    schema_path: str | None = None
+
+    def to_st2(self) -> dict[str, Any]:
+        """The error as st2 reports a failed inspection in the execution's ``errors``."""
+        spec_path = self.spec_path.removeprefix("spec").removeprefix(".")
+        entry: dict[str, Any] = {
+            "type": "semantic" if self.kind == "semantics" else self.kind,
+            "message": self.message,
+            "spec_path": spec_path,
+            "schema_path": self.schema_path or schema_path_of(spec_path),
+        }
+        if self.expression is not None:
+            entry["expression"] = self.expression
+            entry["language"] = "yaql" if "<%" in self.expression else "jinja"
+        return entry
 
     def __str__(self) -> str:
         return f"{self.spec_path}: {self.message}" if self.spec_path else self.message
+
+
+def schema_path_of(spec_path: str) -> str:
+    """``tasks.t1.next[0].when`` → ``properties.tasks.patternProperties.^\\w+$.properties.next
+    .items.properties.when``: the path Orquesta's schema gives that place."""
+    parts: list[str] = []
+    names = re.findall(r"([^.\[\]]+)|\[(\d+)\]", spec_path)
+    previous = ""
+    for name, index in names:
+        if index:
+            parts.append("items")
+        elif previous in ("tasks", "input") and parts[:1] == ["properties.tasks"]:
+            parts.append("patternProperties.^\\w+$")
+        else:
+            parts.append(f"properties.{name}")
+        previous = name or previous
+    return ".".join(parts)
 
 
 @dataclass(frozen=True)
@@ -210,6 +247,7 @@ def _task(name: str, data: Mapping[str, Any]) -> TaskSpec:
     task_input: Any = data.get("input") or {}
     if isinstance(task_input, str):
         task_input = dict(parse_inline_params(task_input))
+    # Anything else is a syntax error, already reported; kept as is so inspection sees it.
     if isinstance(action, str):
         inline = parse_inline_params(action)
         if inline:
@@ -227,6 +265,10 @@ def _task(name: str, data: Mapping[str, Any]) -> TaskSpec:
     )
 
 
+def _schema_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_schema_path)
+
+
 def _path(error: jsonschema.ValidationError) -> str:
     parts = ["spec"]
     for part in error.absolute_path:
@@ -234,17 +276,35 @@ def _path(error: jsonschema.ValidationError) -> str:
     return "".join(parts).replace(".[", "[")
 
 
-def parse_workflow(document: Any) -> tuple[WorkflowSpec | None, list[SpecError]]:
-    """The spec and its syntax errors (``spec`` is None when the shape is wrong)."""
+def parse_workflow(
+    document: Any, *, lenient: bool = False
+) -> tuple[WorkflowSpec | None, list[SpecError]]:
+    """The spec and its syntax errors (``spec`` is None when the shape is wrong).
+
+    ``lenient``: still build the spec when syntax errors leave it buildable, so inspection can
+    report every other problem too, as Orquesta's does (it never runs such a spec).
+    """
     if not isinstance(document, Mapping):
         return None, [SpecError("syntax", "the workflow definition must be a mapping", "spec")]
     errors = [
-        SpecError("syntax", error.message, _path(error))
+        SpecError("syntax", error.message, _path(error), None, _schema_path(error))
         for error in sorted(_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path))
     ]
-    if errors:
+    if errors and not lenient:
         return None, errors
-    tasks = {name: _task(name, data) for name, data in document["tasks"].items()}
+    try:
+        return _build(document), errors
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        if not errors:
+            raise
+        return None, errors
+
+
+def _build(document: Mapping[str, Any]) -> WorkflowSpec:
+    tasks = {
+        name: _task(name, data if isinstance(data, Mapping) else {})
+        for name, data in document["tasks"].items()
+    }
     spec = WorkflowSpec(
         tasks=tasks,
         input=_pairs(document.get("input")),
@@ -253,4 +313,4 @@ def parse_workflow(document: Any) -> tuple[WorkflowSpec | None, list[SpecError]]
         description=str(document.get("description") or ""),
         source=document,
     )
-    return spec, []
+    return spec

@@ -328,7 +328,7 @@ class WorkflowState:
         children = entry.children
         return {
             "task_name": entry.id, "task_id": entry.id, "route": entry.route,
-            "status": entry.status, "result": entry.result,
+            "status": entry.status, "result": _task_execution_result(entry),
             "task_execution_id": children[-1] if children else None,
         }  # fmt: skip
 
@@ -400,3 +400,17 @@ class WorkflowState:
         state._dirty_items.clear()
         state._new_contexts = state._new_routes = 0
         return state
+
+
+def _task_execution_result(entry: Entry) -> Any:
+    """The result st2 stores on a task execution, which ``task()`` returns: a with-items
+    task's is ``{"items": [{"status", "result"}, ...]}`` (``result()`` in its own transitions
+    is Orquesta's plain list of item results)."""
+    if entry.item_statuses is None:
+        return entry.result
+    results = entry.result if isinstance(entry.result, list) else []
+    items = [
+        {"status": status, "result": results[i] if i < len(results) else None}
+        for i, status in enumerate(entry.item_statuses)
+    ]
+    return {"items": items}

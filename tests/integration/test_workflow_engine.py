@@ -134,11 +134,17 @@ async def test_a_task_can_be_a_workflow(engine: Engine) -> None:
 async def test_a_broken_workflow_fails_at_start_naming_every_problem(engine: Engine) -> None:
     done = await run(engine, "badflows.broken")
     assert done.status is S.FAILED
-    messages = [e["message"] for e in done.result["errors"]]  # type: ignore[index]
-    assert any('tasks.task1.next[0].do: The task "nowhere" is not defined.' in m for m in messages)
-    assert any('The action "badflows.nonexistent" is not registered.' in m for m in messages)
-    assert any('"core.local" has unexpected input "nope"' in m for m in messages)
-    assert all("broken.yaml" in m for m in messages)
+    errors = done.result["errors"]  # type: ignore[index]
+    # st2's shape: kind, message and where, sorted by kind then schema path.
+    assert [(e["type"], e["schema_path"]) for e in errors] == sorted(
+        (e["type"], e["schema_path"]) for e in errors
+    )
+    found = {(e["type"], e["spec_path"], e["message"]) for e in errors}
+    assert ("semantic", "tasks.task1.next[0].do", 'The task "nowhere" is not defined.') in found
+    message = 'The action "badflows.nonexistent" is not registered in the database.'
+    assert ("content", "tasks.task1.action", message) in found
+    unexpected = 'Action "core.local" has unexpected input "nope".'
+    assert ("content", "tasks.task2.input.nope", unexpected) in found
     assert await children(engine, done.id) == []
 
 
