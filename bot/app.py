@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.chat.relay import ChatRelay
+from bot.cluster import Cluster
 from bot.settings import BUNDLED_PACKS_DIR, Settings
 from core.aliases import AliasIndex
 from core.approvals.gate import ApprovalGate
@@ -70,6 +72,8 @@ class Engine:
     aliases: AliasIndex
     workflows: WorkflowEngine
     inquiries: InquiryService
+    cluster: Cluster
+    relay: ChatRelay
 
 
 def key_path(settings: Settings) -> Path:
@@ -152,6 +156,9 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         rules = RuleSet(content.index.rules.values())
         await load_overrides(rules, store.rule_states)  # `rule enable|disable`, before any use
         triggers = TriggerDispatcher(store, content.index, service, now=utcnow, rules=rules)
+        engine_role = start and settings.cluster.has("engine")
+        if start and not engine_role:  # a `serve` with the engine role processes them
+            triggers = triggers.store_only()
         # Instances an execution emits in a short-lived CLI process are only stored (its
         # tasks would die with it); a `serve` sweeps them up.
         emitter = triggers if start else triggers.store_only()
@@ -170,15 +177,19 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         )
         inquiries.connect(emit=_trigger_sink(emitter), workflows=workflows)
         connect_inquiries(runners, inquiries)
+        cluster = Cluster(store, settings.cluster, str(service.owner), now=utcnow)
+        # Results for chat platforms another process holds go through the store's outbox.
+        relay = ChatRelay(store, content.index, settings.routes, held=frozenset)
+        service.add_completion_listener(relay.on_completed)
         engine = Engine(
             settings, store, content, service, kv, triggers, rules, authz, audit, approvals, gate,
-            aliases, workflows, inquiries,
+            aliases, workflows, inquiries, cluster, relay,
         )  # fmt: skip
         # Every command then shows the truth; workflows carry on (their engine recovers them).
         resumable = frozenset({WORKFLOW_RUNNER})
         for abandoned in await abandon_orphans(store, resumable=resumable):
             await notifier.on_completed(abandoned)
-        if start:
+        if engine_role:
             await workflows.recover()
             _start_task(stack, workflows.poll_forever(), "workflow-poll")
             await service.start()
@@ -188,9 +199,6 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             stack.push_async_callback(triggers.stop)
             await triggers.recover()
             _start_task(stack, triggers.sweep_forever(TRIGGER_SWEEP_SECONDS), "trigger-sweep")
-            await _start_timers(stack, triggers, rules, settings)
-            refresh = refresh_forever(rules, store.rule_states, settings.rules.refresh_seconds)
-            _start_task(stack, refresh, "rule-refresh")
             _start_gc(stack, store, settings)
             await gate.reconcile()
             await inquiries.reconcile()
@@ -199,6 +207,10 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             # stop() of a service that never started: waits for the completion listeners
             # (their actiontrigger instances must be stored) and closes the runners.
             stack.push_async_callback(service.stop, settings.executions.shutdown_grace_seconds)
+        if start:
+            await _start_timers(stack, triggers, rules, settings, cluster)
+            refresh = refresh_forever(rules, store.rule_states, settings.rules.refresh_seconds)
+            _start_task(stack, refresh, "rule-refresh")
         yield engine
 
 
@@ -207,19 +219,45 @@ async def _start_timers(
     triggers: TriggerDispatcher,
     rules: RuleSet,
     settings: Settings,
+    cluster: Cluster,
 ) -> None:
-    if not settings.timers.enabled:
+    """Timer rules fire in the one process holding the ``timers`` lease; a new holder starts
+    with the misfire policy (a tick missed within the grace fires once; its dedupe key keeps
+    a tick the old holder already stored from firing twice)."""
+    if not settings.timers.enabled or not settings.cluster.has("timers"):
         return
-    timers = TimerService(
-        triggers,
-        rules,
-        now=utcnow,
-        default_timezone=settings.timers.default_timezone,
-        misfire_grace=timedelta(seconds=settings.timers.misfire_grace_seconds),
-    )
-    await timers.start()
+
+    def make() -> TimerService:
+        return TimerService(
+            triggers,
+            rules,
+            now=utcnow,
+            default_timezone=settings.timers.default_timezone,
+            misfire_grace=timedelta(seconds=settings.timers.misfire_grace_seconds),
+        )
+
+    leader = TimerLeader(make)
+    keeper = cluster.keeper("timers", leader.start, leader.stop)
+    await keeper.start()
     # Pushed after triggers.stop, so it runs first: no tick is dispatched into a stopped one.
-    stack.push_async_callback(timers.stop)
+    stack.push_async_callback(keeper.stop)
+
+
+class TimerLeader:
+    """A fresh TimerService each time this process takes the ``timers`` lease."""
+
+    def __init__(self, make: Callable[[], TimerService]) -> None:
+        self.make = make
+        self.timers: TimerService | None = None
+
+    async def start(self) -> None:
+        self.timers = self.make()
+        await self.timers.start()
+
+    async def stop(self) -> None:
+        timers, self.timers = self.timers, None
+        if timers is not None:
+            await timers.stop()
 
 
 def _trigger_sink(triggers: TriggerDispatcher) -> TriggerSink:

@@ -32,23 +32,27 @@ async def serve_forever(settings: Settings, *, console: bool = True) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
-        adapters = configured_adapters(settings, console=console)
+        roles = settings.cluster
+        adapters = configured_adapters(settings, console=console) if roles.has("chat") else []
         stack.push_async_callback(close_adapters, adapters)
         engine = await stack.enter_async_context(open_engine(settings))
         # Entered after the engine, so the sensors stop (cleanup, SIGTERM, SIGKILL) before it.
         sensors = await stack.enter_async_context(run_sensors(engine, settings))
-        chat = await stack.enter_async_context(open_chat(engine, adapters))
-        if settings.http.enabled:
-            app = build_web_app(engine, chat_health=chat.health, adapters=adapters, sensors=sensors)
+        chat = await stack.enter_async_context(open_chat(engine, adapters)) if adapters else None
+        if settings.http.enabled and roles.has("http"):
+            health = chat.health if chat is not None else None
+            app = build_web_app(engine, chat_health=health, adapters=adapters, sensors=sensors)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, settings.http.host, settings.http.port).start()
             logger.warning("listening on http://%s:%s", settings.http.host, settings.http.port)
-        quit_requested = asyncio.create_task(chat.commands.stop_requested.wait())
-        signalled = asyncio.create_task(stop.wait())
-        await asyncio.wait({quit_requested, signalled}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (quit_requested, signalled):
+        logger.warning("serving as %s (roles: %s)", engine.cluster.holder, ", ".join(roles.roles))
+        waits = {asyncio.create_task(stop.wait())}
+        if chat is not None:
+            waits.add(asyncio.create_task(chat.commands.stop_requested.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
             task.cancel()
         logger.warning("shutting down")
     return 0

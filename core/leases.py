@@ -12,6 +12,10 @@ for ``ttl`` (a store outage, a stalled loop) stops its job before anyone else ca
 far as clocks agree: leases compare wall-clock times of different hosts, so keep them in sync
 (NTP) and ``ttl`` well above the skew. Jobs must still be idempotent at the edges (timer ticks
 carry a dedupe key; outbox items are claimed), since a stalled holder may finish one last step.
+
+A holder on this host whose process is provably gone (``OwnerId``: pid + start time) is not
+waited for: its lease is released and taken at once, so a restarted ``serve`` gets its jobs
+back immediately instead of after ``ttl``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from core.executions.owner import OwnerId
 from core.store.base import LeaseRepository
 
 logger = logging.getLogger(__name__)
@@ -61,15 +66,18 @@ class LeaseKeeper:
         await self.tick()
         self._task = asyncio.create_task(self._loop(), name=f"lease-{self.name}")
 
-    async def stop(self) -> None:
-        """Stop the job (if held) and release the lease so another process takes over now."""
+    async def stop(self, *, stop_job: bool = True) -> None:
+        """Stop renewing and release the lease so another process takes over now; the job is
+        stopped first unless ``stop_job`` is False (the caller winds it down itself)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
         if self.held:
-            await self._lose("stopping")
+            if stop_job:
+                await self._lose("stopping")
+            self.held = False
             with contextlib.suppress(Exception):
                 await self.leases.release(self.name, self.holder)
 
@@ -78,6 +86,8 @@ class LeaseKeeper:
         now = self.now()
         try:
             acquired = await self.leases.acquire(self.name, self.holder, now + self.ttl, now)
+            if not acquired and await self._free_from_dead_holder():
+                acquired = await self.leases.acquire(self.name, self.holder, now + self.ttl, now)
         except Exception as exc:  # the store is unreachable: we hold it only until it expires
             logger.warning("lease %s: could not renew: %s", self.name, exc)
             if self.held and self._valid_until is not None and self.now() >= self._valid_until:
@@ -97,6 +107,14 @@ class LeaseKeeper:
                     raise
         elif self.held:
             await self._lose("another process holds it")
+
+    async def _free_from_dead_holder(self) -> bool:
+        current = next((x for x in await self.leases.list() if x.name == self.name), None)
+        owner = OwnerId.parse(current.holder) if current is not None else None
+        if current is None or owner is None or not owner.is_local() or owner.is_alive():
+            return False
+        logger.warning("lease %s: its holder %s is gone; taking over", self.name, current.holder)
+        return await self.leases.release(self.name, current.holder)
 
     async def _lose(self, why: str) -> None:
         self.held = False

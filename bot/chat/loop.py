@@ -33,26 +33,50 @@ class ChatBot:
         self.handler = handler
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self._loops: list[asyncio.Task[None]] = []
+        self._loops: dict[str, asyncio.Task[None]] = {}
         self._handling: set[asyncio.Task[None]] = set()
 
     def states(self) -> dict[str, str]:
-        return {name: str(adapter.state) for name, adapter in self.adapters.items()}
+        # An adapter whose lease another process holds is on standby here.
+        return {
+            name: "standby" if self._standby(name) else str(adapter.state)
+            for name, adapter in self.adapters.items()
+        }
+
+    def _standby(self, name: str) -> bool:
+        state = self.adapters[name].state
+        return name not in self._loops and state not in (AdapterState.FAILED, AdapterState.CLOSED)
 
     async def start(self) -> None:
         """Connect every adapter (CredentialError propagates: fail fast), then read events."""
         for adapter in self.adapters.values():
-            connected = True
-            try:
-                await adapter.connect()
-            except CredentialError as exc:
-                adapter.state = AdapterState.FAILED
-                raise CredentialError(f"chat adapter {adapter.name!r}: {exc}") from exc
-            except Exception as exc:  # unreachable platform: keep trying in the background
-                logger.warning("chat adapter %s: cannot connect yet: %s", adapter.name, exc)
-                connected = False
-            task = asyncio.create_task(self._serve(adapter, connected), name=f"chat-{adapter.name}")
-            self._loops.append(task)
+            await self.start_adapter(adapter.name)
+
+    async def start_adapter(self, name: str) -> None:
+        """Connect one adapter and read its events (e.g. when this process takes its lease)."""
+        adapter = self.adapters[name]
+        connected = True
+        try:
+            await adapter.connect()
+        except CredentialError as exc:
+            adapter.state = AdapterState.FAILED
+            raise CredentialError(f"chat adapter {adapter.name!r}: {exc}") from exc
+        except Exception as exc:  # unreachable platform: keep trying in the background
+            logger.warning("chat adapter %s: cannot connect yet: %s", adapter.name, exc)
+            connected = False
+        task = asyncio.create_task(self._serve(adapter, connected), name=f"chat-{adapter.name}")
+        self._loops[name] = task
+
+    async def stop_adapter(self, name: str) -> None:
+        """Stop reading one adapter and close it (this process lost its lease)."""
+        task = self._loops.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            await self.adapters[name].close()
+        except Exception:
+            logger.exception("chat adapter %s did not close cleanly", name)
 
     async def stop_intake(self, grace: float = 5.0) -> None:
         """Stop reading events; give running handlers ``grace`` seconds, then cancel them.
@@ -60,9 +84,9 @@ class ChatBot:
         Adapters stay open (``close_adapters``) so results of executions that finish during
         the engine's shutdown grace can still be posted.
         """
-        for task in self._loops:
+        for task in self._loops.values():
             task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        await asyncio.gather(*self._loops.values(), return_exceptions=True)
         if self._handling:
             await asyncio.wait(set(self._handling), timeout=grace)
         for task in self._handling:

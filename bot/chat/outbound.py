@@ -210,8 +210,11 @@ class RunCards:
         sent_future.set_result(sent)
         return sent
 
-    async def on_completed(self, execution: Execution) -> None:
-        """Completion listener: the result edits the card, or is posted where the run began."""
+    async def on_completed(self, execution: Execution, *, adapter: str | None = None) -> None:
+        """Completion listener: the result edits the card, or is posted where the run began.
+
+        ``adapter``: only if the result goes there (delivering the chat outbox of one platform).
+        """
         if self.progress is not None:
             await self.progress.finish(execution.id)
         known = self._cards.pop(execution.id, None)
@@ -223,6 +226,8 @@ class RunCards:
                 sent = await known.sent
         place = sent.place if sent is not None else place_from_context(execution.context)
         if place is None or place.adapter not in self.delivery.adapters:
+            return  # another process holds that platform: it posts from the chat outbox
+        if adapter is not None and place.adapter != adapter:
             return
         card = self.card(execution, self.delivery.capabilities(place.adapter))
         about = f"result of execution {execution.id}"

@@ -89,7 +89,10 @@ class RouteSink:
         self.outbox = outbox
         self.index = index
 
-    async def on_completed(self, execution: Execution) -> None:
+    async def on_completed(self, execution: Execution, adapter: str | None = None) -> None:
+        """Post to every route of the action's applicable notify sections whose platform this
+        process holds (the holder of another posts from the chat outbox); ``adapter``: only
+        the routes on that platform."""
         action = self.index.actions.get(execution.action_ref)
         if action is None or not action.notify:
             return
@@ -105,11 +108,18 @@ class RouteSink:
                 footer=f"execution {execution.id}",
             )
             for route in section_routes(spec):
-                await self._post(route, message, execution.id)
+                await self._post(route, message, execution.id, adapter)
 
-    async def _post(self, route: str, message: OutgoingMessage, execution_id: str) -> None:
-        if route not in self.outbox.routes:
+    async def _post(
+        self, route: str, message: OutgoingMessage, execution_id: str, adapter: str | None
+    ) -> None:
+        settings = self.outbox.routes.get(route)
+        if settings is None:
             return  # reported at start; a rule may still consume the notifytrigger
+        if settings.adapter not in self.outbox.delivery.adapters:
+            return  # another process holds that platform: it posts from the chat outbox
+        if adapter is not None and settings.adapter != adapter:
+            return
         try:
             await self.outbox.post_message(ChatTarget(route=route), message)
         except (DeliveryError, LookupError) as exc:

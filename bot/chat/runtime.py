@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -21,10 +22,12 @@ from bot.chat.loop import ChatBot
 from bot.chat.outbound import Delivery, Replies, RunCards
 from bot.chat.progress import ProgressCards
 from bot.chat.ratelimit import RateLimiter
+from bot.chat.relay import OutboxDeliverer, PlatformLeases
 from bot.chat.router import ChatCommands
 from bot.chat.routes import ChatOutbox, RouteSink, route_adapter_errors, route_errors
 from bot.settings import Settings
 from core.aliases.commands import alias_commands
+from core.models import utcnow
 from core.models.chat import CommandSpec
 from core.params import merge_parameter_schemas
 from core.runners.registry import connect_chat_poster
@@ -141,7 +144,9 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
     """
     check_chat_config(engine, adapters)
     settings = engine.settings
-    delivery = Delivery({a.name: a for a in adapters}, attempts=settings.chat.delivery_attempts)
+    # The adapters this process holds the lease of (all of them when it runs alone).
+    live: dict[str, ChatAdapter] = {}
+    delivery = Delivery(live, attempts=settings.chat.delivery_attempts)
     progress = ProgressCards(delivery, interval=settings.workflows.progress_interval_seconds)
     engine.executions.add_change_listener(progress.on_child_change)
     cards = RunCards(
@@ -149,7 +154,8 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
     )
     outbox = ChatOutbox(delivery, settings.routes, cards)
     engine.executions.add_completion_listener(cards.on_completed)
-    engine.executions.add_completion_listener(RouteSink(outbox, engine.content.index).on_completed)
+    route_sink = RouteSink(outbox, engine.content.index)
+    engine.executions.add_completion_listener(route_sink.on_completed)
     connect_chat_poster(engine.executions.runners, outbox)
     approval_cards = ApprovalCards(delivery, engine.approvals, engine.gate, settings.routes)
     engine.inquiries.on_asked(approval_cards.post_inquiry)
@@ -175,9 +181,25 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
         adapter.offer_commands(specs, commands.suggest)
     bot = ChatBot(adapters, inbound)
     runtime = ChatRuntime(bot, delivery, cards, outbox, commands, approval_cards)
-    await bot.start()
+    engine.relay.held = live.keys
+    platforms = PlatformLeases(engine.cluster, bot, live, adapters)
+    deliverer = OutboxDeliverer(
+        engine.store,
+        cards,
+        route_sink.on_completed,
+        engine.cluster.holder,
+        claim_seconds=settings.cluster.lease_seconds,
+        now=utcnow,
+    )
+    await platforms.start()
+    polling = asyncio.create_task(
+        deliverer.run_forever(live.keys, settings.cluster.outbox_poll_seconds), name="chat-outbox"
+    )
     try:
         yield runtime
     finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
         await bot.stop_intake()
+        await platforms.stop()
         await progress.close()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
 from bot.app import BUNDLED_PACKS, open_engine
 from bot.chat.render import execution_summary, table, to_json
-from bot.settings import Settings, find_config, load_settings
+from bot.settings import Settings, SettingsError, find_config, load_settings
+from bot.settings.schema import SERVE_ROLES
 from core.executions.api import parameter_schema
 from core.models import ExecutionStatus
 from core.packs import load_packs, validate_pack
@@ -177,4 +179,20 @@ async def pack_validate(args: argparse.Namespace) -> int:
 async def serve(args: argparse.Namespace) -> int:
     from bot.serve import serve_forever  # only serve needs aiohttp
 
-    return await serve_forever(settings_for(args), console=not args.no_console)
+    settings = settings_for(args)
+    if args.roles is not None:
+        settings = with_roles(settings, args.roles)
+    return await serve_forever(settings, console=not args.no_console)
+
+
+def with_roles(settings: Settings, text: str) -> Settings:
+    """``serve --roles engine,http``: the settings with those roles (SettingsError if not)."""
+    roles = tuple(role.strip() for role in text.split(",") if role.strip())
+    unknown = [role for role in roles if role not in SERVE_ROLES]
+    if unknown or not roles:
+        raise SettingsError(
+            [f"--roles: expected a comma-separated list of {', '.join(SERVE_ROLES)},"
+             f" got {text!r}"]
+        )  # fmt: skip
+    cluster = dataclasses.replace(settings.cluster, roles=roles)  # type: ignore[arg-type]
+    return dataclasses.replace(settings, cluster=cluster)

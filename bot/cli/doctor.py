@@ -21,6 +21,7 @@ from bot.chat.routes import route_adapter_errors, route_errors
 from bot.chat.runtime import configured_adapters
 from bot.cli.commands import describe_error, emit, settings_for
 from bot.settings import Settings, find_config
+from core.models.execution import isoformat, utcnow
 from core.sensors.status import SensorState, read_snapshot
 from core.store import open_store
 
@@ -78,12 +79,24 @@ async def check_store(settings: Settings, report: Report) -> None:
         await store.open()
         try:
             version = await store.schema_version()
+            leases = await store.leases.list()
+            waiting = await store.outbox.count()
         finally:
             await store.close()
     except Exception as exc:
         report.fail("store", f"{settings.store.backend}: {describe_error(exc)}")
-    else:
-        report.ok("store", f"{settings.store.identity}, schema version {version}")
+        return
+    report.ok("store", f"{settings.store.identity}, schema version {version}")
+    now = utcnow()
+    for lease in leases:
+        state = "held" if lease.is_live(now) else "expired, free to take"
+        report.ok(
+            f"lease {lease.name}",
+            f"{state}: {lease.holder} since {isoformat(lease.acquired_at)},"
+            f" until {isoformat(lease.expires)}",
+        )
+    if waiting:
+        report.warn("chat outbox", f"{waiting} results wait for the process owning their chat")
 
 
 def check_packs(settings: Settings, report: Report) -> None:

@@ -19,6 +19,7 @@ from bot.cli.sensors import add_sensor_parser
 from bot.cli.traces import add_trace_parser
 from bot.cli.workflows import add_inquiry_parser, add_workflow_execution_parsers
 from bot.logs import configure_logging
+from bot.settings.schema import SERVE_ROLES
 from core.models import ExecutionStatus
 
 
@@ -106,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[common], help="run Squall (console chat, web)")
     serve.add_argument("--no-console", action="store_true", help="no interactive prompt")
+    serve.add_argument(
+        "--roles",
+        help="what this process does, comma-separated (overrides cluster.roles): "
+        + ",".join(SERVE_ROLES),
+    )
     serve.set_defaults(handler=commands.serve)
     return parser
 

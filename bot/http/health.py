@@ -35,7 +35,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     await engine.store.schema_version()  # proves the store answers
-    body: dict[str, object] = {"status": "ready"}
+    # Which process of the cluster holds which lease (timers, chat:<adapter>, …).
+    cluster = await engine.cluster.describe()
+    body: dict[str, object] = {"status": "ready", "cluster": cluster}
     if SENSORS in request.app:
         # Reported, not fatal: one broken sensor must not take the webhooks out of service.
         statuses = request.app[SENSORS].statuses()
