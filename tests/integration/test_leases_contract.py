@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import UTC, datetime, timedelta
 
+from core.executions.owner import OwnerId
+from core.leases import LeaseKeeper
 from core.models.lease import OutboxItem
 from core.store import Store
 
@@ -78,3 +81,56 @@ async def test_racing_outbox_claimers_never_share_an_item(store: Store) -> None:
     )
     refs = [item.ref for batch in batches for item in batch]
     assert sorted(refs) == sorted(f"e{i}" for i in range(40))
+
+
+async def test_a_keeper_takes_over_an_expired_lease_and_the_old_holder_stops(
+    store: Store,
+) -> None:
+    clock = [at(0)]
+    events: list[str] = []
+
+    def keeper(holder: str) -> LeaseKeeper:
+        async def gain() -> None:
+            events.append(f"{holder} gained")
+
+        async def loss() -> None:
+            events.append(f"{holder} lost")
+
+        # Holders on another host: only expiry can free their lease, never a pid check.
+        return LeaseKeeper(store.leases, "timers", f"elsewhere-{holder}:1:1", ttl=2, renew=0.5,
+                           now=lambda: clock[0], on_gain=gain, on_loss=loss)  # fmt: skip
+
+    first, second = keeper("a"), keeper("b")
+    await first.tick()
+    await second.tick()
+    assert (first.held, second.held) == (True, False)
+    clock[0] = at(1.5)
+    await first.tick()  # renewed until 3.5
+    clock[0] = at(3.0)
+    await second.tick()
+    assert not second.held, "still live"
+    clock[0] = at(3.6)  # a stalled: no renewal since 1.5
+    await second.tick()
+    assert second.held
+    await first.tick()
+    assert not first.held
+    assert events == ["a gained", "b gained", "a lost"]
+    await second.stop()
+    assert events[-1] == "b lost" and await store.leases.list() == []
+
+
+async def test_a_dead_local_holder_is_not_waited_for(store: Store) -> None:
+    dead = OwnerId(socket.gethostname(), 999_999_999, "1")  # no such pid
+    assert await store.leases.acquire("timers", str(dead), at(60), at(0))
+    gained: list[bool] = []
+
+    async def gain() -> None:
+        gained.append(True)
+
+    async def nothing() -> None:
+        pass
+
+    keeper = LeaseKeeper(store.leases, "timers", "me:1:1", ttl=2, renew=0.5,
+                         now=lambda: at(1), on_gain=gain, on_loss=nothing)  # fmt: skip
+    await keeper.tick()
+    assert keeper.held and gained == [True]
