@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.conftest import FIXTURES, ROOT, group_alive
 from tests.functional.test_serve_console import Output, free_port
 
