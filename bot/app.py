@@ -135,7 +135,9 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         if created:
             logger.info("created a new store: %s (%s)", new_file, _config_origin(settings))
         content = load_content(settings)
-        kv = KeyValueService(store, load_or_create_key(key_path(settings)))
+        keys = load_or_create_key(key_path(settings))
+        store.seal_with(keys)
+        kv = KeyValueService(store, keys)
         runners = build_runners(
             RunnerOptions(
                 python_fork_server=settings.executions.python_fork_server,

@@ -8,7 +8,7 @@ held and posts an approval card instead of running; everything else gets a run c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from core.approvals.gate import GatedRequest
 from core.approvals.service import split_approvers
 from core.authz.authorizer import SquallUser, authorize_execution
 from core.executions.service import Admission
-from core.models import Alias, AliasApproval, Execution
+from core.models import MASK, Alias, AliasApproval, Execution
 from core.params import mask_secrets, merge_parameter_schemas
 from core.runners.types import RUNNER_TYPES
 
@@ -66,7 +66,7 @@ class Launcher:
         context = chat_context(user, event, launch.alias)
         alias_ref = launch.alias.ref if launch.alias else None
 
-        async def admit(resolved: Mapping[str, Any]) -> None:
+        async def admit(resolved: Mapping[str, Any], holding_secrets: Sequence[str]) -> None:
             decision = authorize_execution(
                 self.engine.authz,
                 user,
@@ -83,7 +83,10 @@ class Launcher:
                 action_ref=action.ref,
                 alias_ref=alias_ref,
                 place=event.place,
-                masked_parameters=mask_secrets(schema, resolved),
+                masked_parameters={
+                    **mask_secrets(schema, resolved),
+                    **dict.fromkeys(holding_secrets, MASK),
+                },
             )
             if not decision.allowed:
                 raise PermissionRefused(f"You may not run {action.ref}: {decision.reason}.")

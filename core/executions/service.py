@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,14 +22,14 @@ from core.executions.api import execution_to_api
 from core.executions.faults import fault_point
 from core.executions.owner import OwnerId
 from core.executions.rejected import with_rejected_result
-from core.kv.decrypted import mark_decrypted, recording_decryptions
+from core.kv.decrypted import DECRYPTED_PARAMETERS, mark_decrypted, recording_decryptions
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
 from core.models import Action, Execution, ExecutionStatus, utcnow
 from core.models.trace import TraceContext
 from core.observe import logcontext, metrics
 from core.packs import ContentIndex
-from core.params import ParameterError, resolve_parameters
+from core.params import ParameterError, resolve_parameters, secret_values
 from core.policies import PolicyGate, compile_policies
 from core.policies.retry import RetryRequest
 from core.runners.base import Runner, RunnerResult
@@ -45,7 +45,8 @@ CompletionListener = Callable[[Execution], Awaitable[None]]
 # Sees every status change of an execution that has a parent (a workflow's task).
 ChangeListener = Callable[[Execution], Awaitable[None]]
 # Sees the resolved parameters of a request before it is stored; raises to refuse it.
-Admission = Callable[[Mapping[str, Any]], Awaitable[None]]
+# ``admit(parameters, secret_names)``: the final values and the names holding a secret.
+Admission = Callable[[Mapping[str, Any], Sequence[str]], Awaitable[None]]
 
 
 def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
@@ -209,13 +210,15 @@ class ExecutionService:
                 kv=await self._kv_for(action, parameters if render_live else {}, ctx),
                 render_live=render_live,
             )
-        ctx = mark_decrypted(ctx, resolved.all, decrypted)
+        # Every parameter holding a secret (a rendered ``cmd`` too) is masked like a secret.
+        secrets = [*decrypted, *secret_values(resolved.schema, resolved.all)]
+        ctx = mark_decrypted(ctx, resolved.all, secrets)
         if admit is not None:
-            await admit(resolved.all)
+            await admit(resolved.all, ctx.get(DECRYPTED_PARAMETERS) or [])
         execution = Execution.request(
             action.ref, action.runner_type, resolved.all, ctx, parent=parent, held=hold,
             execution_id=execution_id,
-        )  # fmt: skip
+        ).with_changes(secrets=tuple(secrets))  # fmt: skip
         return execution
 
     async def release(self, execution_id: str, context: Mapping[str, Any]) -> Execution | None:

@@ -60,6 +60,10 @@ class Execution:
     owner: str | None = None
     pgid: int | None = None
     lease_expires: datetime | None = None
+    # In memory only: the secret strings among its parameters (``secret: true`` values and
+    # ``decrypt_kv`` results). The store seals parameters holding them and masks them in the
+    # result and context (core.store.sealing); never serialized by ``to_doc``.
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def request(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.kv.crypto import Keys
 from core.kv.model import KeyValuePair
 from core.models import (
     Execution,
@@ -386,6 +387,9 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def schema_version(self) -> int: ...
+
+    def seal_with(self, keys: Keys) -> None:
+        """Write executions sealed under ``keys`` from now on (core.store.sealing)."""
 
 
 class StoreError(RuntimeError):

@@ -18,6 +18,7 @@ fails at startup in seconds.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Iterator
@@ -35,8 +36,15 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from core.kv.crypto import Keys
 from core.models import COMPLETED, Execution, ExecutionStatus
-from core.store.base import DocumentRejected, DuplicateExecution, ExecutionQuery, StoreError
+from core.store.base import (
+    DocumentRejected,
+    DuplicateExecution,
+    ExecutionQuery,
+    ExecutionRepository,
+    StoreError,
+)
 from core.store.mongo_apikeys import MongoApiKeys
 from core.store.mongo_apikeys import create_indexes as create_api_key_indexes
 from core.store.mongo_approvals import MongoApprovals
@@ -59,6 +67,7 @@ from core.store.mongo_traces import MongoTraces
 from core.store.mongo_traces import create_indexes as create_trace_indexes
 from core.store.mongo_workflows import MongoWorkflows
 from core.store.mongo_workflows import create_indexes as create_workflow_indexes
+from core.store.sealing import SealedExecutions, seal_execution
 
 DEFAULT_DATABASE = "squall"
 # v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
@@ -162,6 +171,8 @@ class MongoStore:
         self._url = url
         self._owns_client = client is None
         self._executions: MongoExecutions | None = None
+        self._keys: Keys | None = None
+        self._sealed: SealedExecutions | None = None
         self._kv: MongoKeyValues | None = None
         self._trigger_instances: MongoTriggerInstances | None = None
         self._rule_enforcements: MongoRuleEnforcements | None = None
@@ -185,10 +196,19 @@ class MongoStore:
         return f"MongoDB {redact(self._url) if self._url else 'client'} db {self.database_name}"
 
     @property
-    def executions(self) -> MongoExecutions:
+    def executions(self) -> ExecutionRepository:
         if self._executions is None:
             raise StoreError(f"{self.where} is not open")
-        return self._executions
+        if self._keys is None:
+            return self._executions
+        if self._sealed is None or self._sealed.inner is not self._executions:
+            self._sealed = SealedExecutions(self._executions, self._keys)
+        return self._sealed
+
+    def seal_with(self, keys: Keys) -> None:
+        """From now on executions are written sealed and read opened (core.store.sealing)."""
+        self._keys = keys
+        self.trigger_instances.seal = functools.partial(seal_execution, keys=keys)
 
     @property
     def kv(self) -> MongoKeyValues:

@@ -78,6 +78,8 @@ class MongoTriggerInstances:
         self._errors = errors
         self._enforcements = enforcements
         self._executions = executions
+        # Set by the store: rule-fired executions are sealed like every other execution.
+        self.seal: Callable[[Execution], Execution] = lambda execution: execution
 
     async def insert(self, instance: TriggerInstance) -> bool:
         return await _insert(self._coll, self._errors, _instance_to_mongo(instance))
@@ -129,7 +131,7 @@ class MongoTriggerInstances:
         for rule in fired:
             if rule.execution is not None:
                 try:
-                    await self._executions.insert(rule.execution)
+                    await self._executions.insert(self.seal(rule.execution))
                     stored.append(rule.execution)
                 except DuplicateExecution:
                     pass  # stored by an earlier attempt (or a racing process): not ours to start

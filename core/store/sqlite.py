@@ -7,6 +7,7 @@ thread with group commit, the checkpoint thread), sqlite_schema (migrations) and
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -14,13 +15,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.kv.crypto import Keys
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.execution import isoformat
 from core.store.base import (
     DuplicateExecution,
     ExecutionQuery,
+    ExecutionRepository,
     StoreError,
 )
+from core.store.sealing import SealedExecutions, seal_execution
 from core.store.sqlite_apikeys import SqliteApiKeys
 from core.store.sqlite_approvals import SqliteApprovals
 from core.store.sqlite_audit import SqliteAudit
@@ -55,6 +59,8 @@ class SqliteStore:
         self.options = options or SqliteOptions()
         self._db: Database | None = None
         self._executions: SqliteExecutions | None = None
+        self._keys: Keys | None = None
+        self._sealed: SealedExecutions | None = None
         self._kv: SqliteKeyValues | None = None
         self._trigger_instances: SqliteTriggerInstances | None = None
         self._rule_enforcements: SqliteRuleEnforcements | None = None
@@ -73,10 +79,19 @@ class SqliteStore:
         return cls(path, options)
 
     @property
-    def executions(self) -> SqliteExecutions:
+    def executions(self) -> ExecutionRepository:
         if self._executions is None:
             raise StoreError(f"SQLite store {self.path} is not open")
-        return self._executions
+        if self._keys is None:
+            return self._executions
+        if self._sealed is None or self._sealed.inner is not self._executions:
+            self._sealed = SealedExecutions(self._executions, self._keys)
+        return self._sealed
+
+    def seal_with(self, keys: Keys) -> None:
+        """From now on executions are written sealed and read opened (core.store.sealing)."""
+        self._keys = keys
+        self.trigger_instances.seal = functools.partial(seal_execution, keys=keys)
 
     @property
     def kv(self) -> SqliteKeyValues:

@@ -25,6 +25,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core.store.base import StoreError
+from core.store.sqlite_files import prepare_files
 from core.store.sqlite_schema import migrate
 from core.store.sqlite_writer import Checkpointer, Writer
 
@@ -177,7 +178,7 @@ class Database:
     def _open_writer(self, options: SqliteOptions) -> sqlite3.Connection:
         try:
             if isinstance(self.path, Path):
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                prepare_files(self.path)
             conn = connect(self.path, options)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,9 @@ class SqliteTriggerInstances:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Executions fired by a rule are written here, not through the store's executions:
+        # the store sets this to seal them like every other execution (core.store.sealing).
+        self.seal: Callable[[Execution], Execution] = lambda execution: execution
 
     async def insert(self, instance: TriggerInstance) -> bool:
         row = (instance.id, *_instance_values(instance))
@@ -99,7 +102,9 @@ class SqliteTriggerInstances:
         rows = [
             (
                 _enforcement_row(f.enforcement),
-                None if f.execution is None else (f.execution.id, *execution_values(f.execution)),
+                None
+                if f.execution is None
+                else (f.execution.id, *execution_values(self.seal(f.execution))),
             )
             for f in fired
         ]

@@ -1,0 +1,82 @@
+"""No secret at rest in clear (security.md rows 25, 26, 53): grep the database file's bytes.
+
+The attack run found ``login bob with hunter2`` (a ``secret: true`` value inside the rendered
+``cmd``, even for a denied request) in the ``audit`` table, a ``decrypt_kv`` result there too,
+and raw parameters and unmasked stdout in ``executions``. Here a secret goes through every
+path that writes a document — a run whose output echoes it, a denied request, a value
+decrypted from the datastore, an approval-gated request — and then neither the database nor
+its ``-wal``/``-shm`` holds it, while the runner still got it and files are owner-only.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from adapters.console.testing import TestChat
+from core.models import ExecutionStatus
+from core.store import ExecutionQuery
+from tests.functional.harness import running
+from tests.functional.test_chat_aliases import config, titled
+
+RUN_SECRET = "hunter2RUNSECRET"
+DENIED_SECRET = "hunter2DENIEDSECRET"
+KV_SECRET = "SUPERSECRETVALUE42"
+HELD_SECRET = "hunter2HELDSECRET"
+
+
+def database_bytes(tmp_path: Path) -> bytes:
+    files = sorted((tmp_path / "var").glob("squall.db*"))
+    assert files, "no database files"
+    return b"".join(path.read_bytes() for path in files)
+
+
+async def test_no_secret_reaches_the_database_files_in_clear(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat) as runtime:
+        engine = runtime.commands.engine
+        chat.push(f"run chat_demo.secret_echo token={RUN_SECRET}", user_id="console")
+        done = await chat.wait_for(titled("chat_demo.secret_echo", edited=True), timeout=20)
+        assert done.message.status == "succeeded"
+        chat.push(f"run chat_demo.secret_echo token={DENIED_SECRET}", user_id="carol")
+        assert "You may not run" in (await chat.next_message()).message.text
+        await engine.kv.set("tok", KV_SECRET, secret=True)
+        requested = await engine.executions.request(
+            "core.local", {"cmd": "echo {{ st2kv.system.tok | decrypt_kv }}"}
+        )
+        decrypted = await engine.executions.wait(requested.id, timeout=20)
+        assert decrypted.result is not None
+        assert decrypted.result["stdout"].strip() == KV_SECRET  # the runner had the plaintext
+        held = await engine.executions.request(
+            "chat_demo.secret_echo", {"token": HELD_SECRET}, hold=True
+        )
+        # What was stored reads back whole: a held execution still runs with its secret.
+        released = await engine.executions.release(held.id, {})
+        assert released is not None
+        ran = await engine.executions.wait(held.id, timeout=20)
+        assert ran.status is ExecutionStatus.SUCCEEDED
+        assert ran.parameters["token"] == HELD_SECRET
+        assert len(await engine.store.executions.list(ExecutionQuery())) == 3
+        raw = database_bytes(tmp_path)
+        for secret in (RUN_SECRET, DENIED_SECRET, KV_SECRET, HELD_SECRET):
+            assert secret.encode() not in raw, secret
+    raw = database_bytes(tmp_path)
+    for secret in (RUN_SECRET, DENIED_SECRET, KV_SECRET, HELD_SECRET):
+        assert secret.encode() not in raw, secret
+
+
+async def test_database_and_key_files_are_owner_only(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("help")
+        await chat.next_message()
+        var = tmp_path / "var"
+        assert stat.S_IMODE(var.stat().st_mode) == 0o700
+        files = list(var.glob("squall.db*"))
+        assert {p.name for p in files} >= {"squall.db", "squall.db-wal", "squall.db-shm"}
+        for path in files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        keys = [p for p in tmp_path.rglob("*key*") if p.is_file()]
+        assert keys
+        for path in keys:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
