@@ -1,11 +1,14 @@
 """Webhook → rule → ``core.noop`` execution, end to end, at a fixed offered rate.
 
 The real aiohttp app listens on 127.0.0.1 over the real engine on a temp SQLite file. A loopback
-load generator starts one POST every ``1/rate`` seconds for a few seconds (open loop: a slow
-server does not slow the offered load) and then stops. Reported per rate: completed events/s
-over the whole run (first POST to last completion), POST → execution completed latency, and
-POST → 202 latency. Completion times come from the service's completion listener; the
-instance each completion belongs to is joined to its POST afterwards, from the store.
+load generator in its own process (``python -m bench.webhooks URL RATE SECONDS``, so it takes
+no CPU time from the measured process's interpreter) starts one POST every ``1/rate`` seconds
+for a few seconds (open loop: a slow server does not slow the offered load) and then stops.
+Reported per rate: completed events/s over the whole run (first POST to last completion),
+POST → execution completed latency, and POST → 202 latency. Completion times come from the
+service's completion listener; the instance each completion belongs to is joined to its POST
+afterwards, from the store. Times are ``time.monotonic()`` (CLOCK_MONOTONIC, one clock for
+both processes).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from bot.http.app import build_web_app
 from bot.settings import load_settings
 from core.models import Execution
 
-RATES = (100, 300, 1000)  # POSTs per second offered
+RATES = (100, 300, 1000, 2500)  # POSTs per second offered
 SECONDS = 3.0  # per rate
 DRAIN_TIMEOUT = 60.0  # seconds to wait for the backlog once the generator stopped
 RULE = """name: noop
@@ -58,14 +61,12 @@ def write_site(workdir: Path) -> Path:
 
 
 class Recorder:
-    """POST send / 202 times by sequence number, completion times by trigger instance id."""
+    """Completion times by trigger instance id."""
 
     def __init__(self) -> None:
         self.reset(0)
 
     def reset(self, expected: int) -> None:
-        self.sent: dict[int, float] = {}
-        self.accepted: dict[int, float] = {}
         self.completed: dict[str, float] = {}
         self.done = asyncio.Event()
         self.expected = expected
@@ -73,40 +74,56 @@ class Recorder:
     async def on_completed(self, execution: Execution) -> None:
         instance = execution.context.get("trigger_instance") or {}
         if instance.get("id"):
-            self.completed[str(instance["id"])] = time.perf_counter()
+            self.completed[str(instance["id"])] = time.monotonic()
         if self.expected and len(self.completed) >= self.expected:
             self.done.set()
 
 
-async def generate(session: aiohttp.ClientSession, url: str, rate: int, rec: Recorder) -> None:
+async def generate(url: str, rate: int, seconds: float) -> dict[str, dict[int, float]]:
     """Open loop: POST number n starts at n / rate seconds, whether or not earlier ones ended."""
+    sent: dict[int, float] = {}
+    accepted: dict[int, float] = {}
 
-    async def one(seq: int) -> None:
-        rec.sent[seq] = time.perf_counter()
+    async def one(session: aiohttp.ClientSession, seq: int) -> None:
+        sent[seq] = time.monotonic()
         async with session.post(url, json={"kind": "bench", "seq": seq}) as resp:
             if resp.status != 202:
                 raise RuntimeError(f"POST {seq}: {resp.status} {await resp.text()}")
-            rec.accepted[seq] = time.perf_counter()
+            accepted[seq] = time.monotonic()
 
-    start = time.perf_counter()
-    tasks = []
-    for seq in range(int(rate * SECONDS)):
-        await asyncio.sleep(max(0.0, start + seq / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(one(seq)))
-    await asyncio.gather(*tasks)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
+        start = time.monotonic()
+        tasks = []
+        for seq in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, start + seq / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(one(session, seq)))
+        await asyncio.gather(*tasks)
+    return {"sent": sent, "accepted": accepted}
+
+
+async def offer(url: str, rate: int, seconds: float) -> dict[str, dict[int, float]]:
+    """Run ``generate`` in a child process; its send and 202 times by sequence number."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.webhooks", url, str(rate), str(seconds),
+        stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"load generator exited {child.returncode}")
+    raw = json.loads(out)
+    return {name: {int(k): v for k, v in times.items()} for name, times in raw.items()}
 
 
 async def measure(engine: Engine, rec: Recorder, url: str, rate: int) -> dict[str, Any]:
     rec.reset(int(rate * SECONDS))
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await generate(session, url, rate, rec)
+    times = await offer(url, rate, SECONDS)
+    sent, accepted_at = times["sent"], times["accepted"]
     async with asyncio.timeout(DRAIN_TIMEOUT):
         await rec.done.wait()
     seq_of = await instance_sequences(engine, rec.expected)
-    end_to_end = sorted(rec.completed[i] - rec.sent[seq_of[i]] for i in rec.completed)
-    accepted = sorted(rec.accepted[s] - rec.sent[s] for s in rec.accepted)
-    wall = max(rec.completed.values()) - min(rec.sent.values())
+    end_to_end = sorted(rec.completed[i] - sent[seq_of[i]] for i in rec.completed)
+    accepted = sorted(accepted_at[s] - sent[s] for s in accepted_at)
+    wall = max(rec.completed.values()) - min(sent.values())
     return {
         "benchmark": "webhook → rule → core.noop",
         "offered_per_sec": rate,
@@ -170,6 +187,10 @@ async def wipe(engine: Engine) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 4:  # the load generator child (see ``offer``)
+        url, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+        print(json.dumps(asyncio.run(generate(url, rate, seconds))))
+        sys.exit(0)
     with tempfile.TemporaryDirectory() as tmp:
         print(json.dumps(asyncio.run(run(Path(tmp))), indent=2))
     sys.exit(0)

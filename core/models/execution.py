@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +17,10 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    # 24 hex chars like a Mongo ObjectId, so ids look familiar to st2 users; uuid4 gives
-    # uniqueness across processes without coordination.
-    return uuid.uuid4().hex[:24]
+    # 24 hex chars like a Mongo ObjectId, so ids look familiar to st2 users; 96 random bits
+    # give uniqueness across processes without coordination (os.urandom directly: building a
+    # uuid4 for it cost 3% of the webhook path).
+    return os.urandom(12).hex()
 
 
 def isoformat(ts: datetime | None) -> str | None:

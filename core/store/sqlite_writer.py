@@ -118,10 +118,15 @@ class Writer:
 
     @staticmethod
     def _settle(batch: list[_Job], outcomes: list[_Outcome]) -> None:
+        """Hand the outcomes back with one wakeup per event loop for the whole batch (a
+        ``call_soon_threadsafe`` per write cost a self-pipe write each)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], _Outcome]]] = {}
         for job, outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(job.loop, []).append((job.future, outcome))
+        for loop, settled in by_loop.items():
             # RuntimeError: the loop is closed, so nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
-                job.loop.call_soon_threadsafe(_resolve, job.future, outcome)
+                loop.call_soon_threadsafe(_resolve_all, settled)
 
 
 def _attempt(job: _Job, conn: sqlite3.Connection) -> _Outcome:
@@ -129,6 +134,11 @@ def _attempt(job: _Job, conn: sqlite3.Connection) -> _Outcome:
         return _Outcome(True, job.run(conn))
     except Exception as exc:
         return _Outcome(False, exc)
+
+
+def _resolve_all(settled: list[tuple[asyncio.Future[Any], _Outcome]]) -> None:
+    for future, outcome in settled:
+        _resolve(future, outcome)
 
 
 def _resolve(future: asyncio.Future[Any], outcome: _Outcome) -> None:
