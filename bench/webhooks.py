@@ -116,10 +116,12 @@ async def offer(url: str, rate: int, seconds: float) -> dict[str, dict[int, floa
 
 async def measure(engine: Engine, rec: Recorder, url: str, rate: int) -> dict[str, Any]:
     rec.reset(int(rate * SECONDS))
+    cpu_before = time.process_time()
     times = await offer(url, rate, SECONDS)
     sent, accepted_at = times["sent"], times["accepted"]
     async with asyncio.timeout(DRAIN_TIMEOUT):
         await rec.done.wait()
+    cpu = time.process_time() - cpu_before  # this process, every thread (writer included)
     seq_of = await instance_sequences(engine, rec.expected)
     end_to_end = sorted(rec.completed[i] - sent[seq_of[i]] for i in rec.completed)
     accepted = sorted(accepted_at[s] - sent[s] for s in accepted_at)
@@ -133,6 +135,10 @@ async def measure(engine: Engine, rec: Recorder, url: str, rate: int) -> dict[st
         "e2e_ms_p99": ms(percentile(end_to_end, 0.99)),
         "202_ms_p50": ms(percentile(accepted, 0.50)),
         "202_ms_p99": ms(percentile(accepted, 0.99)),
+        # Load-independent: CPU time the serving process spent per event, and the rate one
+        # core would sustain at that cost (the event loop and the writer share the GIL).
+        "cpu_us_per_event": round(cpu / len(end_to_end) * 1e6, 1),
+        "one_core_ceiling_per_sec": round(len(end_to_end) / cpu, 1),
     }
 
 
