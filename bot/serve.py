@@ -3,6 +3,10 @@
 Everything is entered on one AsyncExitStack and unwinds in reverse: chat intake stops first,
 then the listener, then the engine (running executions get ``executions.shutdown_grace_seconds``
 to finish, the rest are abandoned), and the adapters close last so late results still post.
+
+It stops on SIGTERM/SIGINT, on ``quit`` (console), on Ctrl-C/Ctrl-D at the console prompt, and
+when piped console input has ended and the runs it started have finished (their results are
+printed first): ``printf 'noop\\n' | squall serve`` is a script.
 """
 
 from __future__ import annotations
@@ -11,29 +15,46 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Coroutine, Iterator, Sequence
+from typing import Any
 
 from aiohttp import web
 
-from bot.app import open_engine
+from adapters.base import ChatAdapter
+from adapters.console import ConsoleAdapter
+from bot.app import Engine, open_engine
 from bot.chat.loop import close_adapters
-from bot.chat.runtime import configured_adapters, open_chat
+from bot.chat.runtime import ChatRuntime, configured_adapters, open_chat
 from bot.http.app import build_web_app
 from bot.logs import configure_logging
 from bot.sensors import run_sensors
 from bot.settings import Settings
+from core.models import ExecutionStatus
 
 logger = logging.getLogger(__name__)
 
+# Executions that wait for a person (an approval, an inquiry): piped input cannot answer them.
+WAITING_FOR_PEOPLE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.PAUSED})
+SETTLE_POLL_SECONDS = 0.05
+
 
 async def serve_forever(settings: Settings, *, console: bool = True) -> int:
-    configure_logging(settings.log.level, settings.log.format)
+    chat_here = settings.cluster.has("chat")
+    adapters = configured_adapters(settings, console=console) if chat_here else []
+    terminal = _console(adapters)
+    with _log_destination(settings, terminal):
+        return await _serve(settings, adapters, terminal)
+
+
+async def _serve(
+    settings: Settings, adapters: list[ChatAdapter], terminal: ConsoleAdapter | None
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
         roles = settings.cluster
-        adapters = configured_adapters(settings, console=console) if roles.has("chat") else []
         stack.push_async_callback(close_adapters, adapters)
         engine = await stack.enter_async_context(open_engine(settings))
         # Entered after the engine, so the sensors stop (cleanup, SIGTERM, SIGKILL) before it.
@@ -46,13 +67,56 @@ async def serve_forever(settings: Settings, *, console: bool = True) -> int:
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, settings.http.host, settings.http.port).start()
-            logger.warning("listening on http://%s:%s", settings.http.host, settings.http.port)
+            logger.info("listening on http://%s:%s", settings.http.host, settings.http.port)
         logger.warning("serving as %s (roles: %s)", engine.cluster.holder, ", ".join(roles.roles))
-        waits = {asyncio.create_task(stop.wait())}
+        reasons: list[Coroutine[Any, Any, object]] = [stop.wait()]
         if chat is not None:
-            waits.add(asyncio.create_task(chat.commands.stop_requested.wait()))
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in waits:
+            reasons.append(chat.commands.stop_requested.wait())
+            if terminal is not None:
+                reasons.append(terminal.stop_requested.wait())
+                reasons.append(_scripted_input_done(terminal, chat, engine))
+        waiting = [asyncio.create_task(reason) for reason in reasons]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        for task in waiting:
             task.cancel()
         logger.warning("shutting down")
     return 0
+
+
+def _console(adapters: Sequence[ChatAdapter]) -> ConsoleAdapter | None:
+    return next((a for a in adapters if isinstance(a, ConsoleAdapter)), None)
+
+
+@contextlib.contextmanager
+def _log_destination(settings: Settings, terminal: ConsoleAdapter | None) -> Iterator[None]:
+    """Logs go to stderr, or to ``log.console_file`` while the console chat has the terminal
+    (log lines would run through the prompt and the cards)."""
+    if terminal is None or not terminal.interactive:
+        configure_logging(settings.log.level, settings.log.format)
+        yield
+        return
+    path = settings.log.console_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as file:
+        configure_logging(settings.log.level, settings.log.format, stream=file)
+        print(f"Logs go to {path}.")
+        try:
+            yield
+        finally:
+            configure_logging(settings.log.level, settings.log.format)
+
+
+async def _scripted_input_done(terminal: ConsoleAdapter, chat: ChatRuntime, engine: Engine) -> None:
+    """Returns when piped input has ended, every line was handled and every run it started has
+    posted its result — except runs that wait for a person, which piped input cannot answer."""
+    await terminal.input_done.wait()
+    await chat.bot.wait_handled()
+    while True:
+        unsettled = []
+        for execution_id in chat.cards.open_executions():
+            execution = await engine.store.executions.get(execution_id)
+            if execution is None or execution.status not in WAITING_FOR_PEOPLE:
+                unsettled.append(execution_id)
+        if not unsettled:
+            return
+        await asyncio.sleep(SETTLE_POLL_SECONDS)

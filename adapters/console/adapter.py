@@ -1,9 +1,13 @@
 """The console adapter: lines typed on the terminal (or piped in) are chat messages.
 
-Input is read on a daemon thread — ``input()`` with readline history when stdin is a terminal,
-plain lines when it is a pipe or a file — so a blocked read never holds up the event loop or the
-process exit. Output goes to a writer callable (stdout by default) as the lines of
-``convert.to_lines``; an edit re-prints the card with an "updated" marker.
+At a terminal, prompt-toolkit reads the line on the event loop with ``patch_stdout``: output that
+arrives while someone types is printed above the prompt, which stays intact at the bottom
+(``input()`` on a thread printed replies after a stale ``squall> ``). Ctrl-C or Ctrl-D stops
+Squall. From a pipe or a file, plain lines are read on a daemon thread, so a blocked read never
+holds up the event loop or the process exit; when input that gave commands ends,
+``input_done`` is set (``squall serve`` then finishes their runs and exits), while an input with
+nothing in it (``</dev/null``) leaves Squall serving. Output goes to a writer callable (stdout by
+default) as the lines of ``convert.to_lines``; an edit re-prints the card with an "updated" marker.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.patch_stdout import patch_stdout
 
 from adapters.base import (
     AdapterState,
@@ -89,17 +96,30 @@ class ConsoleAdapter(ChatAdapter):
         self._ids = itertools.count(1)
         self._queue: asyncio.Queue[ConsoleLine | None] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._reader: threading.Thread | None = None
+        self._reader: threading.Thread | asyncio.Task[None] | None = None
+        self._lines_read = 0
+        # Set when piped input that gave commands has ended: see the module docstring.
+        self.input_done = asyncio.Event()
+        # Set when the person at the terminal pressed Ctrl-C or Ctrl-D.
+        self.stop_requested = asyncio.Event()
+
+    @property
+    def interactive(self) -> bool:
+        """Whether this console owns a terminal (it reads stdin and stdin/stdout are ttys)."""
+        return self._read_stdin and sys.stdin.isatty() and sys.stdout.isatty()
 
     async def connect(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.state = AdapterState.CONNECTED
         if self._read_stdin and self._reader is None:  # one reader, even if connected twice
             self._write(BANNER)
-            self._reader = threading.Thread(
-                target=self._read_terminal, name="console-input", daemon=True
-            )
-            self._reader.start()
+            if self.interactive:
+                self._reader = asyncio.create_task(self._prompt(), name="console-prompt")
+            else:
+                self._reader = threading.Thread(
+                    target=self._read_pipe, name="console-input", daemon=True
+                )
+                self._reader.start()
 
     def push(self, line: ConsoleLine | None) -> None:
         """Queue one inbound line (None ends ``events()``); safe to call from any thread."""
@@ -109,26 +129,36 @@ class ConsoleAdapter(ChatAdapter):
             with contextlib.suppress(RuntimeError):  # the loop closed: Squall is exiting
                 self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
 
-    def _read_terminal(self) -> None:
-        interactive = sys.stdin.isatty()
-        if interactive:
-            with contextlib.suppress(ImportError):  # gives input() line editing and history
-                import readline  # noqa: F401
+    async def _prompt(self) -> None:
+        session: PromptSession[str] = PromptSession(PROMPT)
+        with patch_stdout(raw=True):
+            while True:
+                try:
+                    text = await session.prompt_async()
+                except (EOFError, KeyboardInterrupt):
+                    self.stop_requested.set()
+                    return
+                self._queue.put_nowait(ConsoleLine(text.strip(), self.user_id, self.channel))
+
+    def _read_pipe(self) -> None:
         while True:
-            text: str | None
             try:
-                text = input(PROMPT) if interactive else sys.stdin.readline()
-            except (EOFError, OSError, ValueError):
-                text = None
-            if text is None or (not interactive and not text):  # Ctrl-D, or a pipe at EOF
+                text = sys.stdin.readline()
+            except (OSError, ValueError):
+                text = ""
+            if not text:  # end of input
                 self.push(None)
                 return
             self.push(ConsoleLine(text.strip(), self.user_id, self.channel))
 
     async def events(self) -> AsyncIterator[ChatEvent]:
         while (line := await self._queue.get()) is not None:
+            self._lines_read += 1
             if line.text:
                 yield self._event(line)
+        # Every line before the end has been handed out (and dispatched) by now.
+        if self._lines_read and self.state is not AdapterState.CLOSED:
+            self.input_done.set()
 
     def _event(self, line: ConsoleLine) -> ChatEvent:
         line_id = f"in-{next(self._ids)}"
@@ -159,3 +189,7 @@ class ConsoleAdapter(ChatAdapter):
     async def close(self) -> None:
         self.state = AdapterState.CLOSED
         self.push(None)
+        if isinstance(self._reader, asyncio.Task):
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader

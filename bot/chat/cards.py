@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import yaml
+
 from core.aliases.render import RenderedResult
 from core.models.approval import APPROVE_OR_DENY, Approval, ApprovalStatus
 from core.models.chat import Attachment, Button, Capabilities, Field, OutgoingMessage
@@ -20,6 +22,7 @@ TRUNCATED = "… [truncated: {hidden} more characters{where}]"
 # Room kept for the title, fields and footer around the code block.
 CARD_OVERHEAD = 400
 SHELL_RUNNERS = frozenset({"local-shell-cmd", "local-shell-script"})
+WORKFLOW_RUNNER = "orquesta"
 
 
 def footer(api: Mapping[str, Any]) -> str:
@@ -52,6 +55,27 @@ def as_text(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
+def field_value(value: Any) -> str:
+    """A value on one line of a card: a list of plain values as ``a, b, c``, anything else
+    structured as compact JSON (``as_text`` spread a list over one line per item)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str | int | float | bool) for v in value):
+        return ", ".join(v if isinstance(v, str) else json.dumps(v) for v in value)
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def readable(value: Any) -> str:
+    """Structured output as YAML (keys in their order, no braces or quotes to read past)."""
+    if isinstance(value, str):
+        return value
+    text = yaml.safe_dump(
+        json.loads(json.dumps(value, default=str)),  # plain types only
+        sort_keys=False, allow_unicode=True, default_flow_style=False, width=100,
+    )  # fmt: skip
+    return text.rstrip("\n")
+
+
 def default_body(api: Mapping[str, Any]) -> tuple[tuple[Field, ...], str]:
     """Per-runner fields and output when the alias has no ``result`` template."""
     runner = api["runner"]["name"]
@@ -70,7 +94,19 @@ def default_body(api: Mapping[str, Any]) -> tuple[tuple[Field, ...], str]:
         return (Field("exit_code", str(result.get("exit_code"))),), output
     if runner == "http-request":
         return (Field("status_code", str(result.get("status_code"))),), as_text(result.get("body"))
+    if runner == WORKFLOW_RUNNER:
+        return (), _workflow_body(result)
     return (), as_text(dict(result))
+
+
+def _workflow_body(result: Mapping[str, Any]) -> str:
+    """A workflow's ``output`` and ``errors`` as YAML; nothing when it output nothing."""
+    parts = []
+    if result.get("output"):
+        parts.append(readable(result["output"]))
+    if result.get("errors"):
+        parts.append(readable({"errors": result["errors"]}))
+    return "\n".join(parts)
 
 
 def truncate(text: str, limit: int, *, attached: bool) -> str:
@@ -140,7 +176,7 @@ def _approval_fields(approval: Approval) -> tuple[Field, ...]:
     parameters = approval.subject.get("parameters")
     if isinstance(parameters, Mapping):
         shown = {k: v for k, v in parameters.items() if v is not None}
-        fields += [Field(str(k), as_text(v)) for k, v in sorted(shown.items())]
+        fields += [Field(str(k), field_value(v)) for k, v in sorted(shown.items())]
     return tuple(fields)
 
 

@@ -93,6 +93,11 @@ class ChatBot:
             task.cancel()
         await asyncio.gather(*self._handling, return_exceptions=True)
 
+    async def wait_handled(self) -> None:
+        """Until every event handed out so far has been handled."""
+        while self._handling:
+            await asyncio.wait(set(self._handling))
+
     async def _serve(self, adapter: ChatAdapter, connected: bool) -> None:
         attempt = 0
         while adapter.state is not AdapterState.CLOSED:

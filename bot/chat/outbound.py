@@ -184,6 +184,12 @@ class RunCards:
         self.aliases = aliases
         self.ack_timeout = ack_timeout
         self._cards: dict[str, _Card] = {}
+        # Executions with a card whose result is not posted yet (``serve`` at the end of piped
+        # input waits for them).
+        self._open: set[str] = set()
+
+    def open_executions(self) -> set[str]:
+        return set(self._open)
 
     async def post_ack(
         self,
@@ -196,6 +202,7 @@ class RunCards:
         ``request`` so the result finds the card."""
         sent_future: asyncio.Future[SentMessage | None] = asyncio.get_running_loop().create_future()
         self._cards[execution.id] = _Card(sent_future)
+        self._open.add(execution.id)
         if self.progress is not None and execution.runner_type == "orquesta":
             self.progress.track(execution, sent_future)
         sent = None
@@ -215,6 +222,12 @@ class RunCards:
 
         ``adapter``: only if the result goes there (delivering the chat outbox of one platform).
         """
+        try:
+            await self._post_result(execution, adapter)
+        finally:
+            self._open.discard(execution.id)
+
+    async def _post_result(self, execution: Execution, adapter: str | None) -> None:
         if self.progress is not None:
             await self.progress.finish(execution.id)
         known = self._cards.pop(execution.id, None)

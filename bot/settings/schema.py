@@ -323,6 +323,8 @@ class RunnersSettings:
 class LogSettings:
     level: LogLevel = "INFO"
     format: LogFormat = "text"
+    # While the console chat has the terminal, logs go here instead of stderr.
+    console_file: Path = Path("var/squall.log")
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.chat.cards import ack_card, default_body, result_card, truncate
+from bot.chat.cards import ack_card, approval_card, default_body, result_card, truncate
 from core.aliases.render import RenderedResult
 from core.executions.api import execution_to_api
 from core.models import Action, Execution, ExecutionStatus
+from core.models.approval import Approval
 from core.models.chat import Capabilities, Field
 
 
@@ -96,3 +98,24 @@ def test_secret_parameters_never_reach_the_card() -> None:
     )
     card = result_card(execution_to_api(done, action), Capabilities())
     assert card.code == "token is ********"
+
+
+def test_a_workflow_result_reads_as_yaml_not_json() -> None:
+    result = {"output": {"deployed": ["web1", "web2"], "reason": None}}
+    fields, output = default_body(api("orquesta", result))
+    assert fields == ()
+    assert output == "deployed:\n- web1\n- web2\nreason: null"
+    failed = {"output": {}, "errors": [{"task_id": "each_host", "message": "exit 1"}]}
+    _, output = default_body(api("orquesta", failed, "failed"))
+    assert output == "errors:\n- task_id: each_host\n  message: exit 1"
+
+
+def test_approval_card_parameters_stay_on_one_line() -> None:
+    approval = Approval(
+        id="ap1", title="deploy", requester="alice", created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        subject={"parameters": {"hosts": ["web1", "web2"], "opts": {"a": 1}, "n": 3}},
+    )  # fmt: skip
+    shown = {f.title: f.value for f in approval_card(approval).fields}
+    assert shown["hosts"] == "web1, web2"
+    assert shown["opts"] == '{"a": 1}'
+    assert shown["n"] == "3"
