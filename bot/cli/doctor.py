@@ -13,15 +13,18 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.app import load_content
+from bot.app import load_content, pack_python_settings
 from bot.chat.routes import route_adapter_errors, route_errors
 from bot.chat.runtime import configured_adapters
 from bot.cli.commands import describe_error, emit, settings_for
 from bot.settings import Settings, find_config
+from core.models import Pack
 from core.models.execution import isoformat, utcnow
+from core.packs.install import VenvState, venv_state
 from core.sensors.status import SensorState, read_snapshot
 from core.store import open_store
 
@@ -110,6 +113,21 @@ def check_packs(settings: Settings, report: Report) -> None:
         report.warn("routes", str(error))
     index = content.index
     report.ok("packs", f"{len(index.packs)} packs, {len(index.actions)} actions loaded")
+    check_venvs(settings, content.index.packs.values(), report)
+
+
+def check_venvs(settings: Settings, packs: Iterable[Pack], report: Report) -> None:
+    """Which packs need ``squall pack setup-venv`` (their imports would fail or be stale)."""
+    python = pack_python_settings(settings)
+    for pack in sorted(packs, key=lambda p: p.ref):
+        state = venv_state(python, pack.ref, pack.path)
+        if state is VenvState.MISSING:
+            why = "has a requirements.txt but no virtualenv"
+        elif state is VenvState.STALE:
+            why = "changed its requirements.txt since its virtualenv was built"
+        else:
+            continue
+        report.warn("venvs", f"pack {pack.ref} {why}: run `squall pack setup-venv {pack.ref}`")
 
 
 async def check_adapters(settings: Settings, report: Report) -> None:

@@ -14,6 +14,7 @@ from bot.cli.doctor import add_doctor_parser
 from bot.cli.events import add_event_parsers
 from bot.cli.gc import add_gc_parser
 from bot.cli.kv import add_key_parser
+from bot.cli.packs import add_pack_install_parsers
 from bot.cli.rules import add_rule_parser
 from bot.cli.sensors import add_sensor_parser
 from bot.cli.traces import add_trace_parser
@@ -85,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     action_get.add_argument("ref")
     action_get.set_defaults(handler=commands.action_get)
 
-    pack = sub.add_parser("pack", parents=[common], help="list or validate packs")
+    pack = sub.add_parser(
+        "pack", parents=[common], help="list, validate, install or remove packs; pack venvs"
+    )
     pack_sub = pack.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     pack_sub.add_parser("list", parents=[common], help="loaded packs").set_defaults(
         handler=commands.pack_list
@@ -93,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = pack_sub.add_parser("validate", parents=[common], help="check a pack")
     validate.add_argument("path")
     validate.set_defaults(handler=commands.pack_validate)
+    add_pack_install_parsers(pack_sub, common)
 
     add_key_parser(sub, common)
     add_apikey_parser(sub, common)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ACTIONS_LIB = ("actions", "lib")
+# Written by ``core.packs.install.venvs`` when a venv build completes.
+VENV_MARKER = "squall-venv.json"
 COMMON_LIB = "lib"
 # Packs Squall ships run in its own interpreter, like st2's SYSTEM_PACK_NAMES.
 SYSTEM_PACKS = frozenset({"core", "packs", "chatops"})
@@ -40,6 +42,9 @@ class Interpreter:
     # Appended to the interpreter's own sys.path (Squall's site-packages for a pack venv).
     fallback_paths: tuple[str, ...] = ()
     venv: Path | None = None
+    # Changes when ``pack setup-venv`` rebuilds the venv, so a new fork server is started
+    # for the new packages (the old one idles out).
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,15 @@ def own_site_packages() -> tuple[str, ...]:
 def interpreter_for(settings: PackPythonSettings, pack: str) -> Interpreter:
     venv = venv_path(settings, pack)
     if venv is not None and venv_python(venv).exists():
-        return Interpreter(str(venv_python(venv)), own_site_packages(), venv)
+        return Interpreter(str(venv_python(venv)), own_site_packages(), venv, _generation(venv))
     return Interpreter(sys.executable)
+
+
+def _generation(venv: Path) -> int:
+    try:
+        return (venv / VENV_MARKER).stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def lib_paths(settings: PackPythonSettings, pack_path: Path) -> tuple[str, ...]:

@@ -1,0 +1,95 @@
+"""``squall pack install`` / ``pack remove``: the steps of st2's ``st2 pack install``.
+
+Fetch the source, read its ``pack.yaml`` (an unusable one stops here), replace any earlier copy
+in the first packs path (``<path>/<ref>``), report what would not load (those items are skipped
+at start, the rest runs: content never stops the server), then build the pack's venv.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.packs.errors import PackError, only_errors
+from core.packs.install.sources import PackSource, SourceError, fetch
+from core.packs.install.venvs import remove_venv, setup_venv
+from core.packs.manifest import read_manifest
+from core.packs.paths import PackDir
+from core.packs.validate import validate_pack
+from core.runners.pack_python import PackPythonSettings
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    ref: str
+    path: Path
+    venv: Path | None
+    problems: list[PackError] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[PackError]:
+        """Items that will not load (the rest of the pack does)."""
+        return only_errors(self.problems)
+
+
+def install_pack(
+    source: PackSource,
+    packs_dir: Path,
+    *,
+    python: PackPythonSettings,
+    context_paths: Sequence[Path] = (),
+    config_dir: Path | None = None,
+    pip_args: Sequence[str] = (),
+    venv: bool = True,
+) -> InstallResult:
+    packs_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".install-", dir=packs_dir) as scratch:
+        checkout = fetch(source, Path(scratch))
+        ref = _ref_of(checkout, source)
+        target = packs_dir / ref
+        _replace(checkout, target, Path(scratch))
+    others = [p for p in context_paths if p.resolve() != packs_dir.resolve()]
+    problems = validate_pack(target, config_dir=config_dir, context_paths=[*others, packs_dir])
+    built = setup_venv(python, ref, target, pip_args) if venv else None
+    return InstallResult(ref, target, built, problems)
+
+
+def remove_pack(ref: str, packs_dir: Path, *, python: PackPythonSettings) -> list[str]:
+    """Delete the pack folder and its venv; what was removed, for the report."""
+    removed = []
+    target = packs_dir / ref
+    if target.is_dir() and (target / "pack.yaml").exists():
+        shutil.rmtree(target)
+        removed.append(str(target))
+    if remove_venv(python, ref):
+        removed.append(f"venv of {ref}")
+    if not removed:
+        raise SourceError(f"pack {ref!r} is not installed in {packs_dir}")
+    return removed
+
+
+def _ref_of(checkout: Path, source: PackSource) -> str:
+    if not (checkout / "pack.yaml").is_file():
+        raise SourceError(f"{source}: no pack.yaml at the top of the source")
+    errors: list[PackError] = []
+    manifest = read_manifest(PackDir.at(checkout), errors)
+    if not manifest.valid:
+        details = "; ".join(f"{e.yaml_path or 'pack.yaml'}: {e.message}" for e in errors)
+        raise SourceError(f"{source}: pack.yaml cannot be used: {details}")
+    return manifest.ref
+
+
+def _replace(checkout: Path, target: Path, scratch: Path) -> None:
+    """Move the new copy in; an earlier copy of the pack is replaced, as st2 does."""
+    old = scratch / "previous"
+    if target.exists():
+        target.rename(old)
+    try:
+        checkout.rename(target)
+    except BaseException:
+        if old.exists():
+            old.rename(target)
+        raise
