@@ -96,10 +96,16 @@ def _config_origin(settings: Settings) -> str:
     return f"config {settings.source}"
 
 
+def content_paths(settings: Settings) -> list[Path]:
+    """The pack search path in load order: bundled packs first (``pack validate`` too)."""
+    return [BUNDLED_PACKS, *settings.packs.paths]
+
+
 def load_content(settings: Settings) -> LoadResult:
-    paths = [BUNDLED_PACKS, *settings.packs.paths]
     result = load_packs(
-        paths, config_dir=settings.packs.config_dir, alias_paths=settings.aliases.paths
+        content_paths(settings),
+        config_dir=settings.packs.config_dir,
+        alias_paths=settings.aliases.paths,
     )
     for error in result.errors:
         if error.warning:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.app import BUNDLED_PACKS, open_engine
+from bot.app import content_paths, open_engine
 from bot.chat.render import execution_summary, table, to_json
 from bot.settings import Settings, SettingsError, find_config, load_settings
 from bot.settings.schema import SERVE_ROLES
@@ -152,13 +152,15 @@ def notify_route_errors(path: Path, settings: Settings) -> list[PackError]:
 
 async def pack_validate(args: argparse.Namespace) -> int:
     path = Path(args.path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: not a pack directory")
-    settings = settings_for(args)
+    settings = load_settings(args.config)  # no store: not settings_for's notice
     # Pack configs are checked only against a real settings file's config_dir.
     config_dir = settings.packs.config_dir if settings.source is not None else None
-    context = [BUNDLED_PACKS, *settings.packs.paths]
-    errors = validate_pack(path, config_dir=config_dir, context_paths=context)
+    errors = validate_pack(
+        path,
+        config_dir=config_dir,
+        context_paths=content_paths(settings),
+        alias_paths=settings.aliases.paths,
+    )
     if settings.source is not None:  # only a real settings file says which routes exist
         errors += notify_route_errors(path, settings)
     problems, warnings = only_errors(errors), [e for e in errors if e.warning]
