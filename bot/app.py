@@ -27,6 +27,7 @@ from core.kv.keyfile import load_or_create_key
 from core.kv.service import KeyValueService
 from core.models import utcnow
 from core.models.trace import TraceContext
+from core.observe.store_timing import timed
 from core.packs import LoadResult, load_packs
 from core.rules.refresh import load_overrides, refresh_forever
 from core.rules.ruleset import RuleSet
@@ -131,8 +132,10 @@ def ssh_options(settings: Settings) -> SshOptions:
 async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterator[Engine]:
     """Open the store, load packs, recover, and (if ``start``) run the execution workers."""
     async with contextlib.AsyncExitStack() as stack:
-        store = open_store(
-            settings.store.url, base_dir=str(settings.base_dir), driver=settings.store.driver
+        store = timed(
+            open_store(
+                settings.store.url, base_dir=str(settings.base_dir), driver=settings.store.driver
+            )
         )
         new_file = settings.store.sqlite_path
         created = new_file is not None and not new_file.exists()

@@ -20,6 +20,7 @@ from adapters.base import ChatAdapter, ChatEvent, ChatPlace
 from bot.chat.outbound import Replies
 from bot.chat.ratelimit import RateLimiter
 from core.authz.authorizer import Authorizer, SquallUser
+from core.observe import logcontext, metrics
 
 __all__ = [
     "Inbound",
@@ -143,6 +144,9 @@ class Inbound:
         self.route = route
 
     async def __call__(self, adapter: ChatAdapter, event: ChatEvent) -> None:
+        metrics.CHAT_MESSAGES_RECEIVED.labels(adapter.name).inc()
+        # Lines logged while handling it name the adapter; the execution it starts, its trace.
+        logcontext.bind(adapter=adapter.name)
         turn = Turn(adapter, event, event.text)
         for step in self.middleware:
             going_on = await step(turn)

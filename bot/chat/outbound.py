@@ -36,6 +36,7 @@ from bot.chat.cards import ack_card, result_card, status_card
 from core.aliases.render import render_result
 from core.executions.service import ExecutionService
 from core.models import Alias, Execution, utcnow
+from core.observe import metrics
 
 if TYPE_CHECKING:
     from bot.chat.progress import ProgressCards
@@ -79,14 +80,14 @@ class Delivery:
         """Post ``message``; ``about`` (e.g. "result of execution X") names it if it is lost."""
         adapter = self.adapter(place.adapter)
         what = f"{about or 'post'} to {place.adapter}/{place.channel}"
-        return await self._retry(what, adapter.send, place, message)
+        return await self._retry(place.adapter, what, adapter.send, place, message)
 
     async def edit(
         self, sent: SentMessage, message: OutgoingMessage, *, about: str = ""
     ) -> SentMessage:
         adapter = self.adapter(sent.place.adapter)
         what = f"{about or 'edit'} ({sent.message_id}) in {sent.place.adapter}/{sent.place.channel}"
-        return await self._retry(what, adapter.edit, sent, message)
+        return await self._retry(sent.place.adapter, what, adapter.edit, sent, message)
 
     async def reply_or_edit(
         self, sent: SentMessage, message: OutgoingMessage, *, about: str = ""
@@ -100,13 +101,18 @@ class Delivery:
         return await self.send(reply_place, message, about=about)
 
     async def _retry(
-        self, what: str, call: Callable[[Any, OutgoingMessage], Awaitable[T]], *args: Any
+        self,
+        adapter: str,
+        what: str,
+        call: Callable[[Any, OutgoingMessage], Awaitable[T]],
+        *args: Any,
     ) -> T:
         for attempt in range(1, self.attempts + 1):
             try:
-                return await call(*args)
+                sent = await call(*args)
             except Exception as exc:
                 if attempt == self.attempts:
+                    metrics.CHAT_DELIVERIES.labels(adapter, "failed").inc()
                     self.failures += 1
                     self.recent_failures.append(
                         {"at": utcnow().isoformat(timespec="seconds"), "what": what,
@@ -114,8 +120,12 @@ class Delivery:
                     )  # fmt: skip
                     logger.error("chat delivery failed: %s after %d tries: %s", what, attempt, exc)
                     raise DeliveryError(f"{what} failed after {attempt} tries: {exc}") from exc
+                metrics.CHAT_DELIVERIES.labels(adapter, "retried").inc()
                 logger.warning("chat delivery retry: %s (try %d): %s", what, attempt, exc)
                 await asyncio.sleep(backoff(attempt, self.base_delay))
+            else:
+                metrics.CHAT_DELIVERIES.labels(adapter, "delivered").inc()
+                return sent
         raise AssertionError("unreachable: attempts >= 1")
 
 

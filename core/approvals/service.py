@@ -21,6 +21,7 @@ import jsonschema
 from core.authz.authorizer import Authorizer, SquallUser
 from core.models.approval import APPROVE_OR_DENY, Approval, ApprovalStatus
 from core.models.execution import isoformat, utcnow
+from core.observe import metrics
 from core.store.base import StoreError
 
 if TYPE_CHECKING:
@@ -290,6 +291,8 @@ class ApprovalService:
         )
 
     async def _notify(self, approval: Approval) -> None:
+        if approval.status is not _PENDING:
+            metrics.APPROVALS_DECIDED.labels(str(approval.status)).inc()
         for listener in list(self._listeners):
             try:
                 await listener(approval)

@@ -112,7 +112,7 @@ APPROVALS_PENDING: Final = Gauge(
 )
 APPROVALS_DECIDED: Final = Counter(
     "squall_approvals_decided",
-    "Approvals and inquiries decided, by outcome (approved, denied, expired, answered).",
+    "Approvals and inquiries decided, by outcome (approved, denied, expired, canceled).",
     ["outcome"],
     registry=REGISTRY,
 )
