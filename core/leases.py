@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from core.executions.owner import OwnerId
+from core.observe import metrics
 from core.store.base import LeaseRepository
 
 logger = logging.getLogger(__name__)
@@ -57,9 +58,18 @@ class LeaseKeeper:
         self.now = now
         self._on_gain = on_gain
         self._on_loss = on_loss
-        self.held = False
+        self._held = False
         self._valid_until: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    @held.setter
+    def held(self, value: bool) -> None:
+        self._held = value
+        metrics.LEASE_OWNED.labels(self.name).set(1 if value else 0)
 
     async def start(self) -> None:
         """One attempt now (so a lone process starts its job at once), then keep trying."""

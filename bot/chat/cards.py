@@ -17,6 +17,7 @@ import yaml
 from core.aliases.render import RenderedResult
 from core.models.approval import APPROVE_OR_DENY, Approval, ApprovalStatus
 from core.models.chat import Attachment, Button, Capabilities, Field, OutgoingMessage
+from core.models.trace import TraceContext
 
 TRUNCATED = "… [truncated: {hidden} more characters{where}]"
 # Room kept for the title, fields and footer around the code block.
@@ -26,9 +27,12 @@ WORKFLOW_RUNNER = "orquesta"
 
 
 def footer(api: Mapping[str, Any]) -> str:
+    """``execution ID · 1.50s · trace ID``: what to paste into ``squall execution|trace get``."""
     elapsed = api.get("elapsed_seconds")
     timing = f" · {elapsed:.2f}s" if isinstance(elapsed, int | float) else ""
-    return f"execution {api['id']}{timing}"
+    trace = TraceContext.of_execution(api.get("context") or {})
+    traced = f" · trace {trace.id}" if trace is not None else ""
+    return f"execution {api['id']}{timing}{traced}"
 
 
 def ack_card(api: Mapping[str, Any], text: str | None = None) -> OutgoingMessage:

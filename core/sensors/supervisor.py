@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
+from core.observe import metrics
 from core.sensors.backoff import FailureHistory, RestartPolicy
 from core.sensors.process import SensorProcess
 from core.sensors.status import SensorState, SensorStatus
@@ -89,6 +90,7 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
             self.restarts += 1
+            metrics.SENSOR_RESTARTS.labels(self.ref).inc()
 
     async def _run_once(self) -> int | None:
         self.process = process = self._make()

@@ -11,6 +11,7 @@ import pytest
 from adapters.base import Capabilities
 from adapters.console.testing import TestChat
 from bot.chat.runtime import ChatConfigError
+from core.observe.metrics import REGISTRY
 from tests.conftest import FIXTURES, poll_until
 from tests.functional.harness import running
 
@@ -161,3 +162,36 @@ async def test_without_edits_the_result_is_a_reply_in_the_cards_thread(tmp_path:
         assert not reply.edited and reply.message_id != ack.message_id
         assert reply.place.thread == ack.message_id
         assert reply.message.code == "threaded"
+
+
+async def test_chat_traffic_and_store_calls_show_on_the_metrics(tmp_path: Path) -> None:
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    received = value("squall_chat_messages_received_total", adapter="console")
+    delivered = value("squall_chat_deliveries_total", adapter="console", outcome="delivered")
+    retried = value("squall_chat_deliveries_total", adapter="console", outcome="retried")
+    inserts = value(
+        "squall_store_operation_seconds_count", backend="sqlite", operation="executions.insert"
+    )
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.fail_next_sends(1)
+        chat.push("run core.noop")
+        done = await chat.wait_for(lambda p: p.edited)
+        trace_id = (done.message.footer or "").rsplit(" ", 1)[-1]
+    assert value("squall_chat_messages_received_total", adapter="console") == received + 1
+    assert value("squall_chat_deliveries_total", adapter="console", outcome="retried") == (
+        retried + 1
+    )
+    # The ack card and its edit with the result.
+    assert value("squall_chat_deliveries_total", adapter="console", outcome="delivered") == (
+        delivered + 2
+    )
+    assert (
+        value(
+            "squall_store_operation_seconds_count", backend="sqlite", operation="executions.insert"
+        )
+        == inserts + 1
+    )
+    assert len(trace_id) == 24

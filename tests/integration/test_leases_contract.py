@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from core.executions.owner import OwnerId
 from core.leases import LeaseKeeper
 from core.models.lease import OutboxItem
+from core.observe.metrics import REGISTRY
 from core.store import Store
 
 T0 = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
@@ -104,6 +105,8 @@ async def test_a_keeper_takes_over_an_expired_lease_and_the_old_holder_stops(
     await first.tick()
     await second.tick()
     assert (first.held, second.held) == (True, False)
+    # /metrics: this process holds the lease (the gauge follows the holder's keeper).
+    assert REGISTRY.get_sample_value("squall_lease_owned", {"lease": "timers"}) == 1
     clock[0] = at(1.5)
     await first.tick()  # renewed until 3.5
     clock[0] = at(3.0)
@@ -117,6 +120,7 @@ async def test_a_keeper_takes_over_an_expired_lease_and_the_old_holder_stops(
     assert events == ["a gained", "b gained", "a lost"]
     await second.stop()
     assert events[-1] == "b lost" and await store.leases.list() == []
+    assert REGISTRY.get_sample_value("squall_lease_owned", {"lease": "timers"}) == 0
 
 
 async def test_a_dead_local_holder_is_not_waited_for(store: Store) -> None:

@@ -19,6 +19,7 @@ from bot.http.app import build_web_app
 from bot.sensors import run_sensors
 from bot.settings import load_settings
 from core.models import ExecutionStatus
+from core.observe.metrics import REGISTRY
 from core.sensors.container import SensorContainer
 from core.sensors.status import SensorState, read_snapshot
 from core.store.base import ExecutionQuery
@@ -117,9 +118,21 @@ async def test_killed_sensor_is_restarted_and_spawn_exit_triggers_emitted(
 ) -> None:
     async with sensors_running(tmp_path, monkeypatch) as (engine, container):
         first = await _running_pid(container, "sensor_demo.Ticker")
+        restarts = (
+            REGISTRY.get_sample_value(
+                "squall_sensor_restarts_total", {"sensor": "sensor_demo.Ticker"}
+            )
+            or 0.0
+        )
         os.kill(first, signal.SIGKILL)
         second = await _running_pid(container, "sensor_demo.Ticker", not_pid=first)
         assert _status(container, "sensor_demo.Ticker").restarts == 1
+        assert (
+            REGISTRY.get_sample_value(
+                "squall_sensor_restarts_total", {"sensor": "sensor_demo.Ticker"}
+            )
+            == restarts + 1
+        )
 
         async def tick_from_second() -> None:
             while True:

@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.chat.cards import ack_card, approval_card, default_body, result_card, truncate
+from bot.chat.cards import (
+    ack_card,
+    approval_card,
+    default_body,
+    footer,
+    result_card,
+    truncate,
+)
 from core.aliases.render import RenderedResult
 from core.executions.api import execution_to_api
 from core.models import Action, Execution, ExecutionStatus
@@ -119,3 +126,8 @@ def test_approval_card_parameters_stay_on_one_line() -> None:
     assert shown["hosts"] == "web1, web2"
     assert shown["opts"] == '{"a": 1}'
     assert shown["n"] == "3"
+
+
+def test_footer_names_the_trace_of_the_run() -> None:
+    traced = {**api("noop", {}), "context": {"trace_context": {"id_": "t" * 24, "trace_tag": None}}}
+    assert footer(traced) == f"execution ex1 · 1.50s · trace {'t' * 24}"
