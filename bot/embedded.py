@@ -17,13 +17,12 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from aiohttp import web
-
 from adapters.base import ChatAdapter
 from bot.app import Engine, open_engine
 from bot.chat.loop import close_adapters
 from bot.chat.runtime import ChatRuntime, open_chat
 from bot.http.app import build_web_app
+from bot.http.listener import listening
 from bot.settings import Settings
 
 __all__ = ["EmbeddedSquall"]
@@ -94,8 +93,4 @@ class EmbeddedSquall:
         self, stack: contextlib.AsyncExitStack, engine: Engine, chat: ChatRuntime
     ) -> None:
         app = build_web_app(engine, chat_health=chat.health, adapters=self.adapters)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        http = self.settings.http
-        await web.TCPSite(runner, http.host, http.port).start()
+        await stack.enter_async_context(listening(app, self.settings.http))

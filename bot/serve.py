@@ -18,14 +18,13 @@ import signal
 from collections.abc import Coroutine, Iterator, Sequence
 from typing import Any
 
-from aiohttp import web
-
 from adapters.base import ChatAdapter
 from adapters.console import ConsoleAdapter
 from bot.app import Engine, open_engine
 from bot.chat.loop import close_adapters
 from bot.chat.runtime import ChatRuntime, configured_adapters, open_chat
 from bot.http.app import build_web_app
+from bot.http.listener import listening
 from bot.logs import configure_logging
 from bot.sensors import run_sensors
 from bot.settings import Settings
@@ -63,10 +62,7 @@ async def _serve(
         if settings.http.enabled and roles.has("http"):
             health = chat.health if chat is not None else None
             app = build_web_app(engine, chat_health=health, adapters=adapters, sensors=sensors)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+            await stack.enter_async_context(listening(app, settings.http))
             logger.info("listening on http://%s:%s", settings.http.host, settings.http.port)
         logger.warning("serving as %s (roles: %s)", engine.cluster.holder, ", ".join(roles.roles))
         reasons: list[Coroutine[Any, Any, object]] = [stop.wait()]

@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
+from bot.http.listener import RAW_BODIES
 from bot.settings.schema import WebhooksSettings
 from core.observe import metrics
 from core.packs.index import UnknownTriggerTypeError
 from core.rules.ruleset import RuleSet
 from core.webhooks.apikey_check import ApiKeyLookup, require_api_key
+from core.webhooks.encoding import decode_body
 from core.webhooks.handler import (
     GENERIC_HOOK,
     WEBHOOK_TRIGGER,
@@ -26,6 +30,7 @@ from core.webhooks.handler import (
     authorize,
     build_payload,
     check_declared_size,
+    check_storable,
     effective_auth,
     generic_target,
     normalize_hook,
@@ -102,6 +107,7 @@ class WebhookRoutes:
         else:
             trigger, payload = WEBHOOK_TRIGGER, build_payload(request.headers, parsed)
             parameters = {"url": hook}
+        check_storable(payload)
         # Scoped by hook: two hooks may well see the same provider delivery id.
         dedupe_key = None if delivery_id is None else f"{hook}:{delivery_id}"
         tag = trace_tag_of(request.headers)
@@ -147,15 +153,22 @@ class WebhookRoutes:
 
 
 async def _read_capped(request: web.Request, limit: int) -> bytes:
-    """Read at most ``limit`` bytes; refuse as soon as more arrive (a lying Content-Length)."""
+    """Read at most ``limit`` bytes; refuse as soon as more arrive (a lying Content-Length),
+    then decode its Content-Encoding with the same cap (the listener does not decompress)."""
     check_declared_size(request.content_length, limit)
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.content.iter_chunked(_CHUNK):
-        total += len(chunk)
-        check_declared_size(total, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        async for chunk in request.content.iter_chunked(_CHUNK):
+            total += len(chunk)
+            check_declared_size(total, limit)
+            chunks.append(chunk)
+    except (RequestPayloadError, HttpProcessingError) as exc:
+        raise WebhookError(400, f"cannot read the body: {type(exc).__name__}") from None
+    body = b"".join(chunks)
+    if not request.app.get(RAW_BODIES, False):  # aiohttp decoded it already (test servers)
+        return body
+    return decode_body(request.headers.get("Content-Encoding", ""), body, limit)
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -135,6 +135,11 @@ class HttpSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: Annotated[int, between(1, 65535)] = 9101
+    # Connection limits (bot.http.listener): slow or idle clients cannot hold sockets forever.
+    header_timeout_seconds: Annotated[float, between(0.1)] = 10.0
+    body_timeout_seconds: Annotated[float, between(0.1)] = 60.0
+    keepalive_timeout_seconds: Annotated[float, between(0.1)] = 15.0
+    max_connections: Annotated[int, between(1)] = 256
 
 
 def _hook_auth(value: object, ctx: Context) -> HookAuth:

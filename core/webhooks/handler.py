@@ -142,6 +142,26 @@ def parse_body(content_type: str, body: bytes) -> Any:
     raise WebhookError(400, f"Unsupported Content-Type {media!r}")
 
 
+def check_storable(payload: Any) -> None:
+    """400 for text no store can encode: a lone surrogate (``"\\ud800"`` is valid JSON) or
+    header bytes that are not UTF-8 (aiohttp keeps them as surrogate escapes)."""
+    stack = [payload]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise WebhookError(
+                    400, "text holds a lone surrogate or bytes that are not UTF-8"
+                ) from None
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def _text(body: bytes) -> str:
     try:
         return body.decode("utf-8")
