@@ -75,6 +75,8 @@ class Engine:
     inquiries: InquiryService
     cluster: Cluster
     relay: ChatRelay
+    # The timers of this process when its roles include them (readiness looks at them).
+    timers: TimerLeader | None = None
 
 
 def key_path(settings: Settings) -> Path:
@@ -219,7 +221,7 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             # (their actiontrigger instances must be stored) and closes the runners.
             stack.push_async_callback(service.stop, settings.executions.shutdown_grace_seconds)
         if start:
-            await _start_timers(stack, triggers, rules, settings, cluster)
+            engine.timers = await _start_timers(stack, triggers, rules, settings, cluster)
             refresh = refresh_forever(rules, store.rule_states, settings.rules.refresh_seconds)
             _start_task(stack, refresh, "rule-refresh")
         yield engine
@@ -231,12 +233,12 @@ async def _start_timers(
     rules: RuleSet,
     settings: Settings,
     cluster: Cluster,
-) -> None:
+) -> TimerLeader | None:
     """Timer rules fire in the one process holding the ``timers`` lease; a new holder starts
     with the misfire policy (a tick missed within the grace fires once; its dedupe key keeps
     a tick the old holder already stored from firing twice)."""
     if not settings.timers.enabled or not settings.cluster.has("timers"):
-        return
+        return None
 
     def make() -> TimerService:
         return TimerService(
@@ -252,6 +254,7 @@ async def _start_timers(
     await keeper.start()
     # Pushed after triggers.stop, so it runs first: no tick is dispatched into a stopped one.
     stack.push_async_callback(keeper.stop)
+    return leader
 
 
 class TimerLeader:

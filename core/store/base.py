@@ -388,6 +388,9 @@ class Store(Protocol):
 
     async def schema_version(self) -> int: ...
 
+    async def probe_write(self) -> None:
+        """A small real write; raises StoreError when the store cannot write (/readyz)."""
+
     def seal_with(self, keys: Keys) -> None:
         """Write executions sealed under ``keys`` from now on (core.store.sealing)."""
 

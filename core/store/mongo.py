@@ -338,6 +338,18 @@ class MongoStore:
         with _errors(self.where):
             return await _read_version(self.client[self.database_name])
 
+    async def probe_write(self) -> None:
+        if self.client is None:
+            raise StoreError(f"{self.where} is not open")
+        with _errors(self.where):
+            await _probe(self.client[self.database_name])
+
+
+async def _probe(db: Any) -> None:
+    await db["meta"].update_one(
+        {"_id": "write-probe"}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
+    )
+
 
 async def _read_version(db: Any) -> int:
     meta = await db["meta"].find_one({"_id": _SCHEMA_ID})

@@ -189,6 +189,19 @@ class SqliteStore:
             raise StoreError(f"SQLite store {self.path} is not open")
         return await self._db.read(current_version)
 
+    async def probe_write(self) -> None:
+        if self._db is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        await self._db.write(_rewrite_header)
+
+
+def _rewrite_header(conn: sqlite3.Connection) -> None:
+    """A real write (the header's user_version, rewritten unchanged): it needs the write lock
+    and a writable file, so /readyz fails while another process holds EXCLUSIVE or the
+    files are read-only."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    conn.execute(f"PRAGMA user_version = {int(version)}")
+
 
 _COLUMNS = COLUMNS
 _INSERT = INSERT

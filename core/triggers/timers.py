@@ -102,6 +102,10 @@ class TimerService:
         self.sync(catch_up=True)
         self._scheduler.start()
 
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
     async def stop(self, grace: float = 5.0) -> None:
         """Stop scheduling; fires already dispatching get ``grace`` seconds to be stored."""
         if self._running:
