@@ -225,10 +225,11 @@ class TriggerDispatcher:
             matched = await _matching(group.backstop, group.backstop_index, payload, context, now)
         fired: list[Fired] = []
         for rule in matched:
-            try:
-                fired.append(await self._fire(rule, instance))
-            except Exception:  # one broken rule must not keep the others from firing
-                logger.exception("rule %s failed for instance %s", rule.ref, instance.id)
+            with logcontext.bound(rule=rule.ref):
+                try:
+                    fired.append(await self._fire(rule, instance))
+                except Exception:  # one broken rule must not keep the others from firing
+                    logger.exception("rule %s failed for instance %s", rule.ref, instance.id)
         return fired
 
     async def _fire(self, rule: Rule, instance: TriggerInstance) -> Fired:
