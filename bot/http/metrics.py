@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,10 +22,12 @@ from core.models.approval import ApprovalStatus
 from core.observe import metrics
 from core.store.base import ExecutionQuery
 from core.webhooks.apikey_check import require_api_key
+from core.webhooks.apikeys import HEADER_NAMES
 from core.webhooks.handler import WebhookError
 
 logger = logging.getLogger(__name__)
 
+API_KEY_HEADER = HEADER_NAMES[0]
 QUEUED = (ExecutionStatus.REQUESTED, ExecutionStatus.SCHEDULED, ExecutionStatus.DELAYED)
 # A count past this is reported as this: the gauge says "a lot" without a full scan.
 PENDING_APPROVALS_CAP = 1000
@@ -35,12 +37,21 @@ async def serve_metrics(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     if not engine.settings.metrics.public:
         try:
-            await require_api_key(engine.store.api_keys, request.headers, request.query)
+            await require_api_key(engine.store.api_keys, _key_headers(request), request.query)
         except WebhookError as refused:
             return web.json_response({"faultstring": refused.message}, status=refused.status)
     metrics.EXECUTIONS_RUNNING.set(engine.executions.running_count)
     body = generate_latest(metrics.REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _key_headers(request: web.Request) -> Mapping[str, str]:
+    """The request's headers, with ``Authorization: Bearer KEY`` (what Prometheus' scrape
+    ``authorization`` sends) read as the API key."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return {**request.headers, API_KEY_HEADER: token.strip()}
+    return request.headers
 
 
 async def sample_once(engine: Engine) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 
+from core.models.trace import TraceContext
 from core.packs import ContentIndex
 from core.packs.index import UnknownTriggerTypeError
 from core.sensors.triggers import TriggerDict
@@ -61,7 +62,16 @@ async def dispatch_from_sensor(
             )
     if dispatcher is None:
         return ""
+    # st2's trace_context: an existing trace's id_, or a trace_tag to start or join.
+    raw = args.get("trace_context")
+    context: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    tag = context.get("trace_tag") if isinstance(context.get("trace_tag"), str) else None
     instance = await dispatcher.dispatch(
-        type_ref, payload, trigger_parameters=parameters, source=sensor_source(sensor_ref)
+        type_ref,
+        payload,
+        trigger_parameters=parameters,
+        source=sensor_source(sensor_ref),
+        trace_tag=tag,
+        trace=TraceContext.from_doc(context),
     )
     return instance.id if instance is not None else ""

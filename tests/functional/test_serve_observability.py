@@ -86,7 +86,11 @@ def counter(
 def test_metrics_and_trace_of_one_tagged_webhook(served: tuple[Path, int]) -> None:
     config, port = served
     assert fetch(port, "/metrics")[0] == 401
-    key = {"St2-Api-Key": squall(config, "apikey", "create", "--name", "prometheus")["key"]}
+    created = squall(config, "apikey", "create", "--name", "prometheus")["key"]
+    key = {"St2-Api-Key": created}
+    # What Prometheus' scrape `authorization: {type: Bearer}` sends.
+    assert fetch(port, "/metrics", headers={"Authorization": f"Bearer {created}"})[0] == 200
+    assert fetch(port, "/metrics", headers={"Authorization": "Bearer nope"})[0] == 401
     status, text = fetch(port, "/metrics", headers=key)
     assert status == 200
     before = samples(text)

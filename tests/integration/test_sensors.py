@@ -92,6 +92,9 @@ async def test_polling_sensor_dispatches_into_rules_and_uses_the_datastore(
         counts = sorted(i.payload["count"] for i in found)
         assert counts[:3] == [1, 2, 3]
         assert {i.source for i in found} == {"sensor:sensor_demo.Ticker"}
+        # dispatch(trace_tag=…): every tick joins the one trace tagged "ticks", as in st2.
+        assert {(i.trace.tag if i.trace else None) for i in found} == {"ticks"}
+        assert len({i.trace.id for i in found if i.trace}) == 1
         # local=True keys live under "<pack>.<ClassName>:", as in st2.
         pair = await engine.kv.get("sensor_demo.Ticker:count")
         assert pair is not None and int(pair.value) >= 3
