@@ -26,6 +26,7 @@ from bot.chat.runtime import ChatRuntime, configured_adapters, open_chat
 from bot.http.app import build_web_app
 from bot.http.listener import listening
 from bot.logs import configure_logging
+from bot.reload import ContentReloads, watch_forever
 from bot.sensors import run_sensors
 from bot.settings import Settings
 from core.models import ExecutionStatus
@@ -59,9 +60,12 @@ async def _serve(
         # Entered after the engine, so the sensors stop (cleanup, SIGTERM, SIGKILL) before it.
         sensors = await stack.enter_async_context(run_sensors(engine, settings))
         chat = await stack.enter_async_context(open_chat(engine, adapters)) if adapters else None
+        reloads = _content_reloads(stack, engine)
         if settings.http.enabled and roles.has("http"):
             health = chat.health if chat is not None else None
-            app = build_web_app(engine, chat_health=health, adapters=adapters, sensors=sensors)
+            app = build_web_app(
+                engine, chat_health=health, adapters=adapters, sensors=sensors, reloads=reloads
+            )
             await stack.enter_async_context(listening(app, settings.http))
             logger.info("listening on http://%s:%s", settings.http.host, settings.http.port)
         logger.warning("serving as %s (roles: %s)", engine.cluster.holder, ", ".join(roles.roles))
@@ -77,6 +81,33 @@ async def _serve(
             task.cancel()
         logger.warning("shutting down")
     return 0
+
+
+def _content_reloads(stack: contextlib.AsyncExitStack, engine: Engine) -> ContentReloads:
+    """Reload on SIGHUP, and on file changes with ``packs.watch``; see bot/reload.py."""
+    reloads = ContentReloads(engine)
+    running: set[asyncio.Task[list[str]]] = set()
+
+    def on_hangup() -> None:
+        task = asyncio.create_task(reloads.reload("SIGHUP"))
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    stack.callback(loop.remove_signal_handler, signal.SIGHUP)
+    if engine.settings.packs.watch:
+        watcher = asyncio.create_task(
+            watch_forever(reloads, engine.settings.packs.watch_interval_seconds)
+        )
+        stack.push_async_callback(_cancel, watcher)
+    return reloads
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _console(adapters: Sequence[ChatAdapter]) -> ConsoleAdapter | None:

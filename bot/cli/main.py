@@ -15,6 +15,7 @@ from bot.cli.events import add_event_parsers
 from bot.cli.gc import add_gc_parser
 from bot.cli.kv import add_key_parser
 from bot.cli.packs import add_pack_install_parsers
+from bot.cli.reload import add_pack_reload_parser
 from bot.cli.rules import add_rule_parser
 from bot.cli.sensors import add_sensor_parser
 from bot.cli.traces import add_trace_parser
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("path")
     validate.set_defaults(handler=commands.pack_validate)
     add_pack_install_parsers(pack_sub, common)
+    add_pack_reload_parser(pack_sub, common)
 
     add_key_parser(sub, common)
     add_apikey_parser(sub, common)

@@ -8,9 +8,18 @@ from aiohttp import web
 
 from adapters.base import ChatAdapter
 from bot.app import Engine
-from bot.http.health import CHAT_HEALTH, ENGINE, SENSORS, ChatHealth, healthz, readyz
+from bot.http.health import (
+    CHAT_HEALTH,
+    ENGINE,
+    RELOADS,
+    SENSORS,
+    ChatHealth,
+    healthz,
+    readyz,
+)
 from bot.http.metrics import metrics_sampler, serve_metrics
 from bot.http.webhooks import WebhookRoutes
+from bot.reload import ContentReloads
 from core.sensors.container import SensorContainer
 from core.webhooks.handler import Dispatcher
 
@@ -22,6 +31,7 @@ def build_web_app(
     chat_health: ChatHealth | None = None,
     adapters: Sequence[ChatAdapter] = (),
     sensors: SensorContainer | None = None,
+    reloads: ContentReloads | None = None,
 ) -> web.Application:
     """``dispatcher`` defaults to the engine's trigger dispatcher (``Engine.triggers``)."""
     settings = engine.settings.webhooks
@@ -32,6 +42,8 @@ def build_web_app(
         app[CHAT_HEALTH] = chat_health
     if sensors is not None:
         app[SENSORS] = sensors
+    if reloads is not None:
+        app[RELOADS] = reloads
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     if engine.settings.metrics.enabled:

@@ -5,12 +5,14 @@ chat adapter is not connected or the timers are down (sensors that were given up
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 
 from aiohttp import web
 
 from adapters.base import AdapterState
 from bot.app import Engine
+from bot.reload import ContentReloads
 from core.sensors.container import SensorContainer
 
 ENGINE = web.AppKey("engine", Engine)
@@ -18,6 +20,8 @@ ENGINE = web.AppKey("engine", Engine)
 ChatHealth = Callable[[], dict[str, object]]
 CHAT_HEALTH: web.AppKey[ChatHealth] = web.AppKey("chat_health")
 SENSORS = web.AppKey("sensors", SensorContainer)
+# Content reloads (SIGHUP, `squall pack reload`, packs.watch), when this is `squall serve`.
+RELOADS = web.AppKey("reloads", ContentReloads)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -28,9 +32,11 @@ async def healthz(request: web.Request) -> web.Response:
             "store": engine.store.backend,
             # Lets `squall doctor` tell whether this process and the CLI share a store.
             "store_id": engine.settings.store.identity,
+            "pid": os.getpid(),  # `squall pack reload` signals it
             "packs": len(engine.content.index.packs),
             "actions": len(engine.content.index.actions),
             **(request.app[CHAT_HEALTH]() if CHAT_HEALTH in request.app else {}),
+            **({"content": request.app[RELOADS].status()} if RELOADS in request.app else {}),
         }
     )
 

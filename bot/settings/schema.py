@@ -112,6 +112,9 @@ class PacksSettings:
     enable_common_libs: bool = False
     # Stop a pack venv's warmed interpreter after this long without runs.
     venv_idle_seconds: Annotated[float, between(1.0)] = 600.0
+    # `squall serve` reloads packs, rules, aliases and policies when their files change.
+    watch: bool = False
+    watch_interval_seconds: Annotated[float, between(0.1)] = 2.0
 
     def resolved_paths(self, bundled_dir: Path = BUNDLED_PACKS_DIR) -> tuple[Path, ...]:
         """The search path in load order: the bundled folder, then ``paths``, without repeats."""

@@ -24,7 +24,7 @@ RuleSetListener = Callable[["RuleSet"], None]
 
 class RuleSet:
     def __init__(self, rules: Iterable[Rule]) -> None:
-        self._files = {rule.ref: rule for rule in rules}  # as loaded, never changed
+        self._files = {rule.ref: rule for rule in rules}  # as loaded (replaced by a reload)
         self._overrides: dict[str, bool] = {}
         self._listeners: list[RuleSetListener] = []
         self._rebuild()
@@ -58,6 +58,12 @@ class RuleSet:
     def subscribe(self, listener: RuleSetListener) -> None:
         """Call ``listener(self)`` after every effective change (not on subscription)."""
         self._listeners.append(listener)
+
+    def replace_rules(self, rules: Iterable[Rule]) -> None:
+        """New rules from the pack files (a content reload); overrides still apply."""
+        self._files = {rule.ref: rule for rule in rules}
+        self._rebuild()
+        self._notify()
 
     def apply_overrides(self, overrides: Mapping[str, bool]) -> bool:
         """Replace the stored overrides; returns whether any rule's ``enabled`` changed.
