@@ -22,6 +22,9 @@ from pathlib import Path
 import pytest
 
 USER = "squall-ssh"
+# The test user's login password (password authentication is on for the password tests).
+PASSWORD = "squall-test-password"
+PASSPHRASE = "squall key passphrase"
 SUDOERS = Path("/etc/sudoers.d/squall-ssh-test")
 HOSTS = 4
 _START_SECONDS = 15.0
@@ -34,6 +37,7 @@ class Sshd:
     user: str
     client_key: Path  # authorized
     wrong_key: Path  # a valid key the server does not know
+    encrypted_key: Path  # authorized, protected by PASSPHRASE
     host_key_line: str  # "<type> <base64>" of the server's host key
 
     def hosts(self, count: int | None = None) -> str:
@@ -62,15 +66,27 @@ def _ensure_user() -> None:
             pytest.fail(f"the test user {USER!r} is missing and only root can create it")
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
     if os.geteuid() == 0:
-        # "*" (no password, not locked): sshd without PAM refuses locked ("!") accounts.
-        subprocess.run(["usermod", "-p", "*", USER], check=True)
+        # A password, so the account is not locked ("!": sshd without PAM refuses it) and the
+        # password login can be tested.
+        subprocess.run(["chpasswd"], input=f"{USER}:{PASSWORD}\n", text=True, check=True)
         SUDOERS.write_text(f"{USER} ALL=(ALL) NOPASSWD: ALL\n")
         SUDOERS.chmod(0o440)
 
 
-def _keygen(path: Path, kind: str = "ed25519") -> None:
+def _keygen(path: Path, passphrase: str = "") -> None:
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "squall-test", "-f", str(path)],
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            passphrase,
+            "-C",
+            "squall-test",
+            "-f",
+            str(path),
+        ],
         check=True,
     )
 
@@ -93,7 +109,7 @@ def _config(folder: Path, ports: tuple[int, ...]) -> Path:
         f"HostKey {folder / 'host_key'}",
         f"PidFile {folder / 'sshd.pid'}",
         f"AuthorizedKeysFile {folder / 'authorized_keys'}",
-        "PasswordAuthentication no",
+        "PasswordAuthentication yes",
         "KbdInteractiveAuthentication no",
         "UsePAM no",
         "StrictModes no",
@@ -136,7 +152,9 @@ def sshd() -> Iterator[Sshd]:
         _keygen(folder / "host_key")
         _keygen(folder / "client_key")
         _keygen(folder / "wrong_key")
-        shutil.copy(folder / "client_key.pub", folder / "authorized_keys")
+        _keygen(folder / "encrypted_key", PASSPHRASE)
+        keys = [folder / "client_key.pub", folder / "encrypted_key.pub"]
+        (folder / "authorized_keys").write_text("".join(key.read_text() for key in keys))
         (folder / "authorized_keys").chmod(0o644)
         ports = _free_ports(HOSTS)
         config = _config(folder, ports)
@@ -152,6 +170,7 @@ def sshd() -> Iterator[Sshd]:
                 USER,
                 folder / "client_key",
                 folder / "wrong_key",
+                folder / "encrypted_key",
                 f"{host_key[0]} {host_key[1]}",
             )
         finally:

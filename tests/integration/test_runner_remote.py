@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
+import socket
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,10 +16,12 @@ import pytest
 
 from core.models import Action, ExecutionStatus
 from core.runners.base import RunContext, RunnerResult
+from core.runners.remote.connect import Connections, credentials
+from core.runners.remote.hosts import parse_target
 from core.runners.remote.options import HostKeyChecking, SshOptions
 from core.runners.remote.runners import RemoteShellCmdRunner, RemoteShellScriptRunner
 from tests.conftest import poll_until
-from tests.sshd import Sshd
+from tests.sshd import PASSPHRASE, PASSWORD, Sshd
 
 S = ExecutionStatus
 SCRIPTS = Path(__file__).parent.parent / "fixtures" / "scripts"
@@ -241,6 +245,64 @@ async def test_private_key_material_overrides_the_default(sshd: Sshd, tmp_path: 
     assert result.status is S.SUCCEEDED, result.result
 
 
+async def test_password_login(sshd: Sshd, tmp_path: Path) -> None:
+    options = _options(sshd, tmp_path, key_file=None)
+    for password, status in ((PASSWORD, S.SUCCEEDED), ("wrong", S.FAILED)):
+        ctx = _ctx(tmp_path, {"cmd": "whoami", "hosts": sshd.hosts(1), "password": password})
+        async with asyncio.timeout(WAIT):
+            result = await RemoteShellCmdRunner(options).run(ctx)
+        assert result.status is status, result.result
+    (entry,) = result.result.values()
+    assert entry["error"].startswith(f"authentication failed for {sshd.user}@127.0.0.1:")
+
+
+async def test_encrypted_key_file_with_passphrase(sshd: Sshd, tmp_path: Path) -> None:
+    options = _options(sshd, tmp_path, key_file=str(sshd.wrong_key))
+    params = {"cmd": "echo ok", "hosts": sshd.hosts(1), "private_key": str(sshd.encrypted_key)}
+    async with asyncio.timeout(WAIT):
+        result = await RemoteShellCmdRunner(options).run(
+            _ctx(tmp_path, {**params, "passphrase": PASSPHRASE})
+        )
+        assert result.status is S.SUCCEEDED, result.result
+        result = await RemoteShellCmdRunner(options).run(
+            _ctx(tmp_path, {**params, "passphrase": "not it"})
+        )
+    assert result.status is S.FAILED
+    assert result.result["error"].startswith("cannot read the key file: ")
+    assert PASSPHRASE not in json.dumps(result.result)
+
+
+async def test_silent_server_is_a_connect_timeout(sshd: Sshd, tmp_path: Path) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        options = _options(sshd, tmp_path, connect_timeout=0.5)
+        async with asyncio.timeout(WAIT):
+            result = await RemoteShellCmdRunner(options).run(
+                _ctx(tmp_path, {"cmd": "true", "hosts": f"127.0.0.1:{port}"})
+            )
+    assert result.status is S.FAILED
+    assert result.result[f"127.0.0.1:{port}"]["error"] == (
+        f"cannot reach 127.0.0.1:{port}: no SSH handshake within 0.5 s "
+        "(runners.ssh.connect_timeout)"
+    )
+
+
+async def test_one_connection_per_host_and_user(sshd: Sshd, tmp_path: Path) -> None:
+    options = _options(sshd, tmp_path)
+    connections = Connections(options, credentials({}, options), None)
+    target = parse_target(f"127.0.0.1:{sshd.ports[0]}", 22)
+    try:
+        async with asyncio.timeout(WAIT):
+            first, second = await asyncio.gather(connections.get(target), connections.get(target))
+            assert first is second
+            other = await connections.get(parse_target(f"127.0.0.1:{sshd.ports[1]}", 22))
+        assert other is not first
+    finally:
+        await connections.close()
+
+
 async def test_unknown_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     known.write_text("")
@@ -388,8 +450,6 @@ async def test_script_timeout_removes_the_upload_too(sshd: Sshd, tmp_path: Path)
 
 
 def _closed_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,12 @@ PACK = FIXTURES / "sensors" / "sensor_demo"
 WAIT = 30.0
 
 
-def _config(tmp_path: Path, extra: str = "") -> Path:
+def _config(tmp_path: Path, extra: str = "", *, packs: bool = True) -> Path:
     config = tmp_path / "squall.yaml"
     config.write_text(
         "store: {url: 'sqlite:///var/squall.db'}\n"
-        f"packs: {{paths: ['{PACK}']}}\n"
-        "http: {enabled: false}\n"
+        + (f"packs: {{paths: ['{PACK}']}}\n" if packs else "")
+        + "http: {enabled: false}\n"
         "rules: {refresh_seconds: 0.2}\n"
         "executions: {shutdown_grace_seconds: 0.2}\n"
         "sensors:\n"
@@ -49,10 +50,10 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
 
 @contextlib.asynccontextmanager
 async def sensors_running(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = ""
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "", *, packs: bool = True
 ) -> AsyncIterator[tuple[Engine, SensorContainer]]:
     monkeypatch.setenv("SENSOR_DEMO_DIR", str(tmp_path))
-    settings = load_settings(_config(tmp_path, extra))
+    settings = load_settings(_config(tmp_path, extra, packs=packs))
     async with open_engine(settings) as engine, run_sensors(engine, settings) as container:
         assert container is not None
         yield engine, container
@@ -237,6 +238,26 @@ async def test_payload_validation_can_be_turned_off(
     ):
         (instance, *_) = await _instances(engine, "sensor_demo.tick", 1)
         assert instance.payload == {"count": "not a number"}
+
+
+async def test_sensor_runs_in_its_packs_virtualenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv = tmp_path / "venvs" / "sensor_demo"
+    made = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "venv", "--without-pip", str(venv)
+    )
+    assert await asyncio.wait_for(made.wait(), WAIT) == 0
+    extra = f"packs:\n  paths: ['{PACK}']\n  virtualenvs_dir: {tmp_path / 'venvs'}\n"
+    async with sensors_running(tmp_path, monkeypatch, extra, packs=False) as (engine, _):
+        (tick, *_) = await _instances(engine, "sensor_demo.tick", 1)
+    assert tick.payload["prefix"] == str(venv)
+
+
+async def test_sensors_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(_config(tmp_path, "  enabled: false\n"))
+    async with open_engine(settings) as engine, run_sensors(engine, settings) as container:
+        assert container is None
 
 
 async def test_stop_calls_cleanup_and_leaves_no_process(
