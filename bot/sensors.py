@@ -79,24 +79,49 @@ def build_container(
 
 @contextlib.asynccontextmanager
 async def run_sensors(engine: Engine, settings: Settings) -> AsyncIterator[SensorContainer | None]:
-    """The sensors of ``serve`` (none when ``sensors.enabled`` is off or the role is not ours)."""
+    """The sensors of ``serve``: none when ``sensors.enabled`` is off or the ``sensors`` role is
+    not ours; otherwise they run while this process holds the cluster's ``sensors`` lease (a
+    lone process takes it at once)."""
     if not settings.sensors.enabled or not settings.cluster.has("sensors"):
         yield None
         return
     specs = sensor_specs(engine)
     container = build_container(engine, specs, sensor_options(settings), dispatcher=engine.triggers)
-    await container.start(await stored_sensor_overrides(engine.store))
-    refresh = asyncio.create_task(
-        _refresh_forever(container, engine.store, settings.rules.refresh_seconds),
-        name="sensor-refresh",
-    )
+    leader = SensorLeader(container, engine.store, settings.rules.refresh_seconds)
+    keeper = engine.cluster.keeper("sensors", leader.start, leader.stop)
+    await keeper.start()
     try:
         yield container
     finally:
+        await keeper.stop()
+        await leader.stop()
+
+
+class SensorLeader:
+    """Starts the container (and its refresh loop) when the lease is gained, stops it when
+    lost."""
+
+    def __init__(self, container: SensorContainer, store: Store, refresh_seconds: float) -> None:
+        self.container = container
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self._refresh: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.container.start(await stored_sensor_overrides(self.store))
+        self._refresh = asyncio.create_task(
+            _refresh_forever(self.container, self.store, self.refresh_seconds),
+            name="sensor-refresh",
+        )
+
+    async def stop(self) -> None:
+        refresh, self._refresh = self._refresh, None
+        if refresh is None:
+            return
         refresh.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresh
-        await container.stop()
+        await self.container.stop()
 
 
 async def _refresh_forever(container: SensorContainer, store: Store, seconds: float) -> None:

@@ -77,23 +77,32 @@ class SensorContainer:
         self._stored: dict[str, bool] = {}
         self._on_dispatch = on_dispatch
         self._pending: set[asyncio.Task[None]] = set()
+        self._subscribed = False
+        # Only a started container writes the status file: in a cluster, the process holding
+        # the sensors lease is the one whose state counts.
+        self._active = False
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self, stored: Mapping[str, bool] | None = None) -> None:
+        """Start the enabled sensors (again after ``stop``, when a lease comes back)."""
         self._stored = dict(stored or {})
+        self._active = True
         for spec in self.specs.values():
             self._triggers[spec.ref] = sensor_triggers(spec.trigger_types, self.rules.all())
             if effective_enabled(spec, self.options, self._stored):
                 self._start(spec)
-        self.rules.subscribe(self._rules_changed)
+        if not self._subscribed:
+            self.rules.subscribe(self._rules_changed)
+            self._subscribed = True
         self._publish()
 
     async def stop(self) -> None:
-        supervisors = list(self._supervisors.values())
+        supervisors, self._supervisors = list(self._supervisors.values()), {}
         grace = self.options.stop_grace_seconds
         await asyncio.gather(*(s.stop(grace) for s in supervisors), return_exceptions=True)
         await asyncio.gather(*self._pending, return_exceptions=True)
         self._publish()
+        self._active = False
 
     async def apply_stored(self, stored: Mapping[str, bool]) -> None:
         """Start or stop sensors after ``squall sensor enable|disable`` (from another process)."""
@@ -114,18 +123,19 @@ class SensorContainer:
         found = []
         for ref, spec in self.specs.items():
             supervisor = self._supervisors.get(ref)
-            found.append(
-                supervisor.status()
-                if supervisor is not None
-                else SensorStatus(ref, spec.pack, SensorState.DISABLED)
-            )
+            if supervisor is not None:
+                found.append(supervisor.status())
+            elif effective_enabled(spec, self.options, self._stored):
+                found.append(SensorStatus(ref, spec.pack, SensorState.STOPPED))
+            else:
+                found.append(SensorStatus(ref, spec.pack, SensorState.DISABLED))
         return found
 
     def failed(self) -> list[SensorStatus]:
         return [s for s in self.statuses() if s.state is SensorState.FAILED]
 
     def _publish(self) -> None:
-        if self.options.status_file is not None:
+        if self._active and self.options.status_file is not None:
             try:
                 write_snapshot(self.options.status_file, self.statuses())
             except OSError as exc:

@@ -28,7 +28,7 @@ WAIT = 60.0
 HELLO = FIXTURES / "packs" / "good" / "hello-st2"
 
 
-def _config(tmp_path: Path, port: int) -> Path:
+def _config(tmp_path: Path, port: int, extra: str = "") -> Path:
     config = tmp_path / "squall.yaml"
     config.write_text(
         "store: {url: 'sqlite:///var/squall.db'}\n"
@@ -38,6 +38,7 @@ def _config(tmp_path: Path, port: int) -> Path:
         "executions: {shutdown_grace_seconds: 0}\n"
         "chat: {console: {enabled: false}}\n"
         "sensors: {restart_initial_seconds: 0.05, restart_max_seconds: 0.2, max_failures: 3}\n"
+        + extra
     )
     return config
 
@@ -140,6 +141,53 @@ def test_sensors_under_serve(capsys: pytest.CaptureFixture[str], tmp_path: Path)
               "a sensor outlived serve", log)  # fmt: skip
     row = _sensor(capsys, config, "sensor_demo.Ticker")
     assert row["status"] == "not running (no serve)"
+
+
+def _sensor_processes(parent: int) -> list[int]:
+    """Pids of the sensor processes (bootstrap.py in sensor mode) that ``parent`` started."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"sensor" in cmdline and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_one_serve_of_a_cluster_runs_the_sensors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Two serves on one store: the holder of the sensors lease runs them; when it dies, the
+    other takes over."""
+    extra = "cluster: {lease_seconds: 1, renew_seconds: 0.2}\n"
+    first_config = _config(tmp_path, free_port(), extra)
+    other = tmp_path / "other"
+    other.mkdir()
+    second_config = other / "squall.yaml"
+    second_config.write_text(
+        first_config.read_text()
+        .replace("sqlite:///var/squall.db", f"sqlite:///{tmp_path}/var/squall.db")
+        .replace(f"port: {_port(first_config)}", f"port: {free_port()}")
+    )
+    log = tmp_path / "serve.log"
+    with _serve(first_config, log) as first:
+        ticker = _running(capsys, first_config, "sensor_demo.Ticker", log)
+        with _serve(second_config, log) as second:
+            _wait(lambda: (tmp_path / "var" / "sensors.json").exists(), "no status", log)
+            time.sleep(1.5)  # longer than a lease: the second serve had every chance to start
+            assert _sensor_processes(second.pid) == []
+            assert len(_sensor_processes(first.pid)) == 3
+            first.kill()
+            first.wait(timeout=10)
+            _wait(lambda: len(_sensor_processes(second.pid)) == 3, "no takeover", log)
+            assert not process_alive(ticker["pid"])
+
+
+def _port(config: Path) -> int:
+    return int(config.read_text().split("http: {port: ", 1)[1].split("}", 1)[0])
 
 
 def test_sensor_run_prints_dispatches(
