@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test lint typecheck unit bench clean oracle mongo sshd
+.PHONY: run test lint typecheck unit bench clean oracle mongo sshd st2client
 
 # Orquesta 1.2.0 (the conformance oracle) imports only on Python <= 3.8; tests skip without it.
 ORACLE_PYTHON ?= $(shell for p in $(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python3.8) python3.8; do \
@@ -39,7 +39,7 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev mongo sshd
 	$(BIN)/pytest -q
 
-test: lint typecheck oracle mongo sshd unit
+test: lint typecheck oracle mongo sshd st2client unit
 
 # SecantusDB, a MongoDB wire-protocol server (test-only, GPL-2.0: never a Squall dependency), in
 # its own venv; the test session starts one in-memory server (tests/mongo_server.py).
@@ -67,8 +67,22 @@ oracle: .venv-oracle/.installed
 	  || echo "warning: could not build the Orquesta oracle; conformance tests will skip"; \
 	else echo "note: no Python 3.8 found; the Orquesta conformance tests will skip"; fi
 
-bench: $(VENV)/.installed oracle
+# The real `st2` CLI for the REST API tests; its own venv (st2client pins libraries Squall must
+# not share), and schemathesis in another (it pins a newer jsonschema than st2client).
+st2client: .venv-st2/.installed .venv-schemathesis/.installed
+
+.venv-st2/.installed:
+	$(PYTHON) -m venv .venv-st2
+	.venv-st2/bin/pip install -q 'st2client==3.9.0'
+	touch $@
+
+.venv-schemathesis/.installed:
+	$(PYTHON) -m venv .venv-schemathesis
+	.venv-schemathesis/bin/pip install -q 'schemathesis>=4,<5'
+	touch $@
+
+bench: $(VENV)/.installed oracle st2client
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-oracle .venv-mongo var/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-oracle .venv-mongo .venv-st2 .venv-schemathesis var/ .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,8 @@ from core.aliases import AliasIndex
 from core.approvals.gate import ApprovalGate
 from core.approvals.inquiries import InquiryService
 from core.approvals.service import ApprovalService
+from core.auth.action_tokens import ActionTokenIssuer
+from core.auth.service import AuthOptions, AuthService
 from core.authz.audit import AuditLog
 from core.authz.authorizer import Authorizer
 from core.executions.notify import Notifier
@@ -43,6 +45,8 @@ from core.runners.registry import (
 from core.runners.remote.options import HostKeyChecking, SshOptions
 from core.store import Store, open_store
 from core.store.gc import GarbageCollector, GcPolicy
+from core.stream.bus import StreamBus
+from core.stream.executions import ExecutionEvents
 from core.triggers.dispatcher import TriggerDispatcher
 from core.triggers.timers import TimerService
 from core.workflows.engine import RUNNER_TYPE as WORKFLOW_RUNNER
@@ -75,6 +79,8 @@ class Engine:
     inquiries: InquiryService
     cluster: Cluster
     relay: ChatRelay
+    auth: AuthService
+    stream: StreamBus
     # The timers of this process when its roles include them (readiness looks at them).
     timers: TimerLeader | None = None
 
@@ -102,6 +108,17 @@ def _config_origin(settings: Settings) -> str:
 def content_paths(settings: Settings) -> list[Path]:
     """The pack search path in load order: bundled packs first (``pack validate`` too)."""
     return [BUNDLED_PACKS, *settings.packs.paths]
+
+
+def auth_options(settings: Settings) -> AuthOptions:
+    api = settings.api
+    return AuthOptions(
+        token_ttl=timedelta(seconds=api.token_ttl_seconds),
+        max_token_ttl=timedelta(seconds=api.max_token_ttl_seconds),
+        action_token_ttl=timedelta(seconds=api.action_token_ttl_seconds),
+        max_login_failures=api.max_login_failures,
+        login_window_seconds=float(api.login_window_seconds),
+    )
 
 
 def load_content(settings: Settings) -> LoadResult:
@@ -194,9 +211,14 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         # Results for chat platforms another process holds go through the store's outbox.
         relay = ChatRelay(store, content.index, settings.routes, held=frozenset)
         service.add_completion_listener(relay.on_completed)
+        auth = AuthService(store, authz, audit, auth_options(settings))
+        stream = StreamBus(capacity=settings.api.stream_buffer_events)
+        service.observers.append(ExecutionEvents(stream, service.to_api))
+        if settings.api.enabled and settings.http.enabled:
+            service.action_tokens = ActionTokenIssuer(auth)
         engine = Engine(
             settings, store, content, service, kv, triggers, rules, authz, audit, approvals, gate,
-            aliases, workflows, inquiries, cluster, relay,
+            aliases, workflows, inquiries, cluster, relay, auth, stream,
         )  # fmt: skip
         # Every command then shows the truth; workflows carry on (their engine recovers them).
         resumable = frozenset({WORKFLOW_RUNNER})

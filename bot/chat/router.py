@@ -29,7 +29,7 @@ from core.aliases.params import alias_parameters
 from core.aliases.parser import literal_score
 from core.approvals.service import ANYONE, ApprovalRefused, yes_no_response
 from core.authz.authorizer import Decision, SquallUser, authorize_execution
-from core.executions.api import parameter_schema
+from core.executions.api import parameter_schema, settable_parameters
 from core.executions.service import ExecutionError
 from core.kv.lookup import kv_context
 from core.models import Alias, Execution
@@ -249,12 +249,7 @@ def _alias_context(user: SquallUser, alias: Alias, channel: str) -> dict[str, An
 def _rerun_parameters(engine: Engine, execution: Execution) -> dict[str, Any]:
     """The caller-settable values of a past execution (immutable ones come back by default)."""
     action = engine.executions.action(execution.action_ref)
-    schema = merge_parameter_schemas(RUNNER_TYPES[action.runner_type], action)
-    return {
-        name: value
-        for name, value in execution.parameters.items()
-        if value is not None and name in schema and not schema[name].get("immutable")
-    }
+    return settable_parameters(action, execution.parameters)
 
 
 def _age(seconds: float) -> str:

@@ -34,6 +34,12 @@ def add_apikey_parser(
 
     create = apikey_sub.add_parser("create", parents=[common], help="a new key, shown once")
     create.add_argument("--name", default="", help="what the key is for (shown in listings)")
+    create.add_argument(
+        "--user",
+        default="",
+        help="the configured user the REST API acts as with this key (default: none, so the "
+        "API allows it only what the default role allows)",
+    )
     create.set_defaults(handler=apikey_create)
 
     list_ = apikey_sub.add_parser("list", parents=[common], help="keys (never the key itself)")
@@ -59,6 +65,8 @@ async def _opened_store(args: argparse.Namespace) -> AsyncIterator[Store]:
 
 
 async def apikey_create(args: argparse.Namespace) -> int:
+    if args.user and not any(user.name == args.user for user in settings_for(args).users):
+        raise LookupError(f"user {args.user!r} is not configured (see `users:` in the config)")
     plaintext, stored_hash = generate_api_key()
     key = ApiKey(
         id=key_id_of_hash(stored_hash),
@@ -66,6 +74,7 @@ async def apikey_create(args: argparse.Namespace) -> int:
         created_at=utcnow(),
         name=args.name,
         created_by=CLI_USER,
+        user=args.user,
     )
     async with _opened_store(args) as store:
         await store.api_keys.insert(key)

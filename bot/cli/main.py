@@ -19,6 +19,7 @@ from bot.cli.reload import add_pack_reload_parser
 from bot.cli.rules import add_rule_parser
 from bot.cli.sensors import add_sensor_parser
 from bot.cli.traces import add_trace_parser
+from bot.cli.users import add_user_parser
 from bot.cli.workflows import add_inquiry_parser, add_workflow_execution_parsers
 from bot.logs import configure_logging
 from bot.settings.schema import SERVE_ROLES
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_key_parser(sub, common)
     add_apikey_parser(sub, common)
+    add_user_parser(sub, common)
     add_rule_parser(sub, common)
     add_alias_parser(sub, common)
     add_event_parsers(sub, common)

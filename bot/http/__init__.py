@@ -1,1 +1,1 @@
-"""The aiohttp application: health endpoints and webhook routes."""
+"""The aiohttp side of Squall: health, webhooks, StackStorm's REST API and event stream."""

@@ -1,4 +1,5 @@
-"""The aiohttp application: health endpoints, webhooks, adapter routes; the REST API later."""
+"""The aiohttp application: health, webhooks, adapter routes and StackStorm's REST API
+(bot.http.api)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ def build_web_app(
         settings, engine.triggers.rules, dispatcher or engine.triggers, engine.store.api_keys
     )
     routes.register(app)
+    if engine.settings.api.enabled:
+        from bot.http.api.app import add_api  # the API pulls in every resource module
+
+        add_api(app, engine)
     for adapter in adapters:  # e.g. Slack's Events API endpoint in HTTP mode
         for method, path, handler in adapter.http_routes():
             app.router.add_route(method, path, handler)

@@ -35,6 +35,7 @@ async def healthz(request: web.Request) -> web.Response:
             "pid": os.getpid(),  # `squall pack reload` signals it
             "packs": len(engine.content.index.packs),
             "actions": len(engine.content.index.actions),
+            "stream_clients": engine.stream.subscriber_count,
             **(request.app[CHAT_HEALTH]() if CHAT_HEALTH in request.app else {}),
             **({"content": request.app[RELOADS].status()} if RELOADS in request.app else {}),
         }

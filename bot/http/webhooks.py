@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from bot.http.api.base import CALLER
 from bot.http.listener import RAW_BODIES
 from bot.settings.schema import WebhooksSettings
 from core.observe import metrics
@@ -61,9 +62,10 @@ class WebhookRoutes:
         app.router.add_post("/api/v1/webhooks/{url:.*}", self.receive)
 
     async def list_hooks(self, request: web.Request) -> web.Response:
-        # Reading the hook list needs an API key, as every st2 API call does.
+        # Reading the hook list needs an API key (or, with the API on, a token), as every st2
+        # API call does.
         try:
-            await self._check_api_key(request)
+            await self._check_reader(request)
         except WebhookError as refused:
             return _error(refused.status, refused.message)
         return web.json_response([self._row(hook) for hook in sorted({*self.hooks, GENERIC_HOOK})])
@@ -71,15 +73,28 @@ class WebhookRoutes:
     async def show_hook(self, request: web.Request) -> web.Response:
         hook = normalize_hook(request.match_info["url"])
         try:
-            await self._check_api_key(request)
+            await self._check_reader(request)
         except WebhookError as refused:
             return _error(refused.status, refused.message)
         if hook != GENERIC_HOOK and hook not in self.hooks:
             return _error(404, f"Webhook {hook} not registered with st2")
         return web.json_response(self._row(hook))
 
-    def _row(self, hook: str) -> dict[str, str]:
-        return {"url": hook, "auth": effective_auth(self.settings.auth_for(hook)).label}
+    def _row(self, hook: str) -> dict[str, Any]:
+        # st2's shape (a trigger of core.st2.webhook; `st2 webhook list` reads parameters.url)
+        # plus Squall's url and auth.
+        return {
+            "id": f"{WEBHOOK_TRIGGER}:{hook}",
+            "type": WEBHOOK_TRIGGER,
+            "parameters": {"url": hook},
+            "url": hook,
+            "auth": effective_auth(self.settings.auth_for(hook)).label,
+        }
+
+    async def _check_reader(self, request: web.Request) -> None:
+        """An API key, unless the API's auth middleware already authenticated the caller."""
+        if request.get(CALLER) is None:  # set by the REST API's auth middleware
+            await self._check_api_key(request)
 
     async def receive(self, request: web.Request) -> web.Response:
         hook = normalize_hook(request.match_info["url"])

@@ -145,6 +145,20 @@ class HttpSettings:
     max_connections: Annotated[int, between(1)] = 256
 
 
+@dataclass(frozen=True)
+class ApiSettings:
+    """StackStorm's REST API (/api/v1), auth (/auth/v1) and event stream (/stream/v1)."""
+
+    enabled: bool = True
+    token_ttl_seconds: Annotated[int, between(60)] = 86_400
+    max_token_ttl_seconds: Annotated[int, between(60)] = 2_592_000
+    action_token_ttl_seconds: Annotated[int, between(60)] = 3_600
+    max_login_failures: Annotated[int, between(1)] = 5
+    login_window_seconds: Annotated[int, between(1)] = 300
+    stream_heartbeat_seconds: Annotated[float, between(0.05)] = 20.0
+    stream_buffer_events: Annotated[int, between(100)] = 10_000
+
+
 def _hook_auth(value: object, ctx: Context) -> HookAuth:
     return auth_from_config(value)
 
@@ -485,6 +499,7 @@ class Settings:
     packs: PacksSettings = field(default_factory=PacksSettings)
     aliases: AliasesSettings = field(default_factory=AliasesSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
     timers: TimersSettings = field(default_factory=TimersSettings)

@@ -66,3 +66,14 @@ def execution_to_api(execution: Execution, action: Action | None) -> dict[str, A
             {"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in execution.log
         ],
     }
+
+
+def settable_parameters(action: Action, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The caller-settable values among an execution's parameters, for a rerun (immutable ones
+    and unset ones come back from their defaults)."""
+    schema = parameter_schema(action)
+    return {
+        name: value
+        for name, value in parameters.items()
+        if value is not None and name in schema and not schema[name].get("immutable")
+    }

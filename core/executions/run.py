@@ -6,7 +6,10 @@ import logging
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from core.executions.api import parameter_schema, scrub
+from core.kv.decrypted import with_decrypted_as_secret
 from core.models import Action, Execution, ExecutionStatus
+from core.params import secret_values
 from core.runners.base import RunContext, RunnerResult
 from core.runners.types import RUNNER_TYPES
 
@@ -83,6 +86,16 @@ async def _run_runner(
                 return
             latest[0] = fresh
 
+    secrets = output_secrets(action, current) if service.observers else []
+
+    def on_output(output_type: str, text: str) -> None:
+        service.observe_output(current, output_type, scrub(text, secrets))
+
+    env = action_env(service, action, current)
+    token_handle: object = None
+    if service.action_tokens is not None:
+        # The action calls the API back as the execution's user; the token dies with the run.
+        env["ST2_ACTION_AUTH_TOKEN"], token_handle = await service.action_tokens.issue(current)
     ctx = RunContext(
         execution_id=current.id,
         action=action,
@@ -92,7 +105,8 @@ async def _run_runner(
         output_limit_bytes=service.options.output_limit_bytes,
         cancel=running.cancel,
         on_process_start=on_process_start,
-        env=action_env(service, action, current),
+        on_output=on_output if service.observers else None,
+        env=env,
         context=current.context,
     )
     try:
@@ -102,3 +116,12 @@ async def _run_runner(
         return RunnerResult(
             S.FAILED, {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
         )
+    finally:
+        if service.action_tokens is not None and token_handle is not None:
+            await service.action_tokens.revoke(token_handle)
+
+
+def output_secrets(action: Action, execution: Execution) -> list[str]:
+    """Secret parameter values, masked in live output as they are in results."""
+    schema = with_decrypted_as_secret(parameter_schema(action), execution.context)
+    return [s for s in secret_values(schema, execution.parameters) if s]

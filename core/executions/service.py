@@ -58,6 +58,26 @@ def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
     return "st2kv" in json.dumps([defaults, live], default=str)
 
 
+class ExecutionObserver(Protocol):
+    """Sees every execution this process creates or changes, synchronously and in order (the
+    event stream). Must be cheap and must not raise."""
+
+    def created(self, execution: Execution) -> None: ...
+
+    def updated(self, execution: Execution) -> None: ...
+
+    def output(self, execution: Execution, output_type: str, text: str) -> None: ...
+
+
+class ActionTokens(Protocol):
+    """Issues the short-lived ``ST2_ACTION_AUTH_TOKEN`` of a running execution and revokes it
+    when the runner returns."""
+
+    async def issue(self, execution: Execution) -> tuple[str, object]: ...
+
+    async def revoke(self, handle: object) -> None: ...
+
+
 class ExecutionError(RuntimeError):
     """A request that cannot become an execution (unknown action, disabled, no runner)."""
 
@@ -116,6 +136,8 @@ class ExecutionService:
         self._intake_open = False
         self._listeners: list[CompletionListener] = []
         self._change_listeners: list[ChangeListener] = []
+        self.observers: list[ExecutionObserver] = []
+        self.action_tokens: ActionTokens | None = None
         # Runner types whose executions continue after ``run()`` returns ``running``.
         self.controllers: dict[str, Controller] = {}
         self._listener_tasks: set[asyncio.Task[None]] = set()
@@ -178,6 +200,7 @@ class ExecutionService:
             hold=hold, admit=admit, execution_id=execution_id,
         )  # fmt: skip
         await self.store.executions.insert(execution)
+        self._observe_created(execution)
         logger.info("execution %s %s: %s", execution.id, execution.status, execution.action_ref)
         if not hold:
             self._wakeup.set()
@@ -258,6 +281,7 @@ class ExecutionService:
         """
         failed = self.prepare_failed(ref, parameters, context=context, error=error)
         await self.store.executions.insert(failed)
+        self._observe_created(failed)
         logger.info("execution %s failed at request: %s", failed.id, error)
         return failed
 
@@ -286,6 +310,7 @@ class ExecutionService:
         serves and a slot frees up: one write takes it from requested to running (no claim,
         no ``scheduled``). Otherwise (not serving, or a concurrency policy governs the action)
         the claim loop, here or in another process, picks it up."""
+        self._observe_created(execution)  # stored by the caller (one transaction)
         if execution.status is not S.REQUESTED:
             return
         if not self._intake_open or self.policies.governs(execution.action_ref):
@@ -319,6 +344,7 @@ class ExecutionService:
             action.ref, action.runner_type, retry.parameters, {**retry.context, "pack": action.pack}
         )
         await self.store.executions.insert(execution)
+        self._observe_created(execution)
         self._wakeup.set()
         return execution
 
@@ -437,6 +463,8 @@ class ExecutionService:
         """Write ``new`` over ``current`` if its status did not change meanwhile (for changes
         that are not a transition, e.g. a rerun or a new owner)."""
         won = await self.store.executions.replace(new, expected_status=current.status)
+        if won:
+            self._observe(new)
         if won and new.status is not current.status:
             self._notify_changes(new)
         return won
@@ -597,6 +625,7 @@ class ExecutionService:
             won = await self.store.executions.replace(new, expected_status=current.status)
         if won:
             fault_point(f"execution {new.action_ref} {status} {new.id}")
+            self._observe(new)
             if new.is_completed:
                 self._notify_waiters(new)
                 self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner
@@ -605,6 +634,18 @@ class ExecutionService:
             self._notify_changes(new)
             return new
         return None
+
+    def _observe_created(self, execution: Execution) -> None:
+        for observer in self.observers:
+            observer.created(execution)
+
+    def _observe(self, execution: Execution) -> None:
+        for observer in self.observers:
+            observer.updated(execution)
+
+    def observe_output(self, execution: Execution, output_type: str, text: str) -> None:
+        for observer in self.observers:
+            observer.output(execution, output_type, text)
 
     def _notify_changes(self, execution: Execution) -> None:
         if execution.parent is None:
@@ -626,8 +667,10 @@ class ExecutionService:
 
 
 __all__ = [
+    "ActionTokens",
     "Controller",
     "ExecutionError",
+    "ExecutionObserver",
     "ExecutionOptions",
     "ExecutionService",
     "ParameterError",

@@ -22,6 +22,8 @@ class ApiKey:
     name: str = ""
     created_by: str = ""
     revoked_at: datetime | None = None
+    # The Squall user the REST API acts as for this key ("" = none: the default role only).
+    user: str = ""
 
     @property
     def revoked(self) -> bool:
@@ -43,6 +45,7 @@ class ApiKey:
             "created_at": isoformat(self.created_at),
             "revoked_at": isoformat(self.revoked_at),
             "enabled": not self.revoked,
+            "user": self.user,
         }
 
     @classmethod
@@ -57,4 +60,5 @@ class ApiKey:
             name=doc.get("name") or "",
             created_by=doc.get("created_by") or "",
             revoked_at=parse_ts(doc.get("revoked_at")),
+            user=doc.get("user") or "",
         )

@@ -12,6 +12,9 @@ from core.models import Action, ExecutionStatus, RunnerType
 # Called with the process group id as soon as a runner's subprocess starts, so the service can
 # persist it and startup recovery can kill a group a dead Squall left behind.
 ProcessStarted = Callable[[int], Awaitable[None]]
+# Called with ("stdout" | "stderr", text) for each chunk a subprocess writes, as it writes it
+# (``st2 execution tail``); must be cheap and must not raise.
+OutputSeen = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class RunContext:
     # returns status ``canceled``.
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     on_process_start: ProcessStarted | None = None
+    on_output: OutputSeen | None = None
     # ``ST2_ACTION_*`` variables and anything else the service wants every subprocess to see.
     env: Mapping[str, str] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)

@@ -7,13 +7,14 @@ always means killing its whole process group: background jobs (``sleep 300 &``) 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from core.runners.base import ProcessStarted
+from core.runners.base import OutputSeen, ProcessStarted
 from core.runners.output import cap_output
 
 # st2 reports a timed-out action with this return code (SIGKILL).
@@ -60,6 +61,7 @@ async def run_process(
     cancel: asyncio.Event,
     output_limit: int,
     on_start: ProcessStarted | None,
+    on_output: OutputSeen | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` (no shell) and return its output, exit code and how it ended.
 
@@ -79,8 +81,8 @@ async def run_process(
     )
     out, err = CappedBuffer(output_limit), CappedBuffer(output_limit)
     readers = [
-        asyncio.create_task(_pump(proc.stdout, out)),
-        asyncio.create_task(_pump(proc.stderr, err)),
+        asyncio.create_task(_pump(proc.stdout, out, "stdout", on_output)),
+        asyncio.create_task(_pump(proc.stderr, err, "stderr", on_output)),
     ]
     try:
         if on_start is not None:
@@ -100,12 +102,21 @@ async def run_process(
     return ProcessOutcome(out.text(), err.text(), code, timed_out, canceled=not timed_out)
 
 
-async def _pump(stream: asyncio.StreamReader | None, capture: CappedBuffer) -> None:
+async def _pump(
+    stream: asyncio.StreamReader | None,
+    capture: CappedBuffer,
+    name: str,
+    on_output: OutputSeen | None,
+) -> None:
     """Read a pipe to EOF, keeping what fits; reading on keeps the child from blocking."""
     if stream is None:
         return
+    # Incremental: a UTF-8 character split across two reads is shown whole, once.
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
     while chunk := await stream.read(_CHUNK):
         capture.add(chunk)
+        if on_output is not None and capture.dropped == 0:
+            on_output(name, decoder.decode(chunk))
 
 
 async def _wait_finished(

@@ -106,6 +106,7 @@ async def execute(ctx: RunContext, argv: Sequence[str]) -> RunnerResult:
             cancel=ctx.cancel,
             output_limit=ctx.output_limit_bytes,
             on_start=ctx.on_process_start,
+            on_output=ctx.on_output,
         )
     except OSError as exc:
         # Shells report these as 127 (not found) and 126 (cannot execute); keep those codes.

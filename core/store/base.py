@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.auth.tokens import Token
 from core.kv.crypto import Keys
 from core.kv.model import KeyValuePair
 from core.models import (
@@ -37,6 +38,9 @@ class ExecutionQuery:
     action_ref: str | None = None
     user: str | None = None
     parent: str | None = None
+    top_level: bool = False  # only executions without a parent (st2's ``parent=null``)
+    started_after: datetime | None = None  # exclusive bounds on start_timestamp
+    started_before: datetime | None = None
     limit: int = 50
     offset: int = 0
 
@@ -194,6 +198,27 @@ class ApiKeyRepository(Protocol):
 
     async def revoke(self, key_id: str, at: datetime) -> bool:
         """Mark a key revoked; False if there is no such key or it was already revoked."""
+
+
+class CredentialRepository(Protocol):
+    """REST API credentials: users' password hashes and auth tokens (by the token's hash)."""
+
+    async def set_password(self, user: str, password_hash: str, at: datetime) -> None:
+        """Insert or replace ``user``'s password hash."""
+
+    async def password_of(self, user: str) -> str | None: ...
+
+    async def insert_token(self, token: Token) -> None:
+        """Persist a new token; StoreError if its id or hash exists."""
+
+    async def find_token(self, token_hash: str) -> Token | None:
+        """The unrevoked token with this hash (the caller checks its expiry)."""
+
+    async def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Mark a token revoked; False if unknown or already revoked."""
+
+    async def delete_tokens_expired_before(self, cutoff: datetime) -> int:
+        """Garbage collection: remove tokens that expired before ``cutoff``."""
 
 
 class RuleStateRepository(Protocol):
@@ -362,6 +387,9 @@ class Store(Protocol):
 
     @property
     def rule_states(self) -> RuleStateRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
 
     @property
     def approvals(self) -> ApprovalRepository: ...

@@ -51,6 +51,8 @@ from core.store.mongo_approvals import MongoApprovals
 from core.store.mongo_approvals import create_indexes as create_approval_indexes
 from core.store.mongo_audit import MongoAudit
 from core.store.mongo_audit import create_indexes as create_audit_indexes
+from core.store.mongo_credentials import MongoCredentials
+from core.store.mongo_credentials import create_indexes as create_credential_indexes
 from core.store.mongo_events import (
     MongoRuleEnforcements,
     MongoTriggerInstances,
@@ -73,8 +75,9 @@ DEFAULT_DATABASE = "squall"
 # v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
 # (mongo_events), v4 API keys (mongo_apikeys) and rule states (mongo_rule_states), v5
 # approvals (mongo_approvals) and the audit log (mongo_audit), v6 leases and the outbox
-# (mongo_leases), v7 trace indexes (mongo_traces).
-SCHEMA_VERSION = 7
+# (mongo_leases), v7 trace indexes (mongo_traces), v8 REST API passwords and tokens
+# (mongo_credentials).
+SCHEMA_VERSION = 8
 _SCHEMA_ID = "schema"
 _NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 _OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
@@ -184,6 +187,7 @@ class MongoStore:
         self._leases: MongoLeases | None = None
         self._outbox: MongoOutbox | None = None
         self._traces: MongoTraces | None = None
+        self._credentials: MongoCredentials | None = None
 
     @classmethod
     def from_url(
@@ -253,6 +257,12 @@ class MongoStore:
         return self._audit
 
     @property
+    def credentials(self) -> MongoCredentials:
+        if self._credentials is None:
+            raise StoreError(f"{self.where} is not open")
+        return self._credentials
+
+    @property
     def workflows(self) -> MongoWorkflows:
         if self._workflows is None:
             raise StoreError(f"{self.where} is not open")
@@ -311,6 +321,9 @@ class MongoStore:
         self._traces = MongoTraces(
             db, lambda: _errors(self.where), instance_from_mongo, _from_mongo
         )
+        self._credentials = MongoCredentials(
+            db["passwords"], db["tokens"], lambda: _errors(self.where)
+        )
 
     def _new_client(self, url: str) -> Any:
         try:
@@ -325,6 +338,7 @@ class MongoStore:
         self._api_keys, self._rule_states = None, None
         self._approvals, self._audit, self._workflows = None, None, None
         self._leases, self._outbox, self._traces = None, None, None
+        self._credentials = None
         if self._owns_client and self.client is not None:
             # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
             result = self.client.close()
@@ -375,6 +389,7 @@ async def _migrate(db: Any, where: str) -> None:
     await create_workflow_indexes(db)
     await create_lease_indexes(db)
     await create_trace_indexes(db)
+    await create_credential_indexes(db)
     if current < SCHEMA_VERSION:
         await db["meta"].update_one(
             {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True
@@ -495,6 +510,15 @@ def _filter(query: ExecutionQuery) -> dict[str, Any]:
         found["context.user"] = query.user
     if query.parent is not None:
         found["parent"] = query.parent
+    if query.top_level:
+        found["parent"] = None
+    started: dict[str, Any] = {}
+    if query.started_after is not None:
+        started["$gt"] = stamp(query.started_after)
+    if query.started_before is not None:
+        started["$lt"] = stamp(query.started_before)
+    if started:
+        found["start_timestamp"] = started
     return found
 
 

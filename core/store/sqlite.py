@@ -28,6 +28,7 @@ from core.store.sealing import SealedExecutions, seal_execution
 from core.store.sqlite_apikeys import SqliteApiKeys
 from core.store.sqlite_approvals import SqliteApprovals
 from core.store.sqlite_audit import SqliteAudit
+from core.store.sqlite_credentials import SqliteCredentials
 from core.store.sqlite_db import (
     MEMORY,
     Database,
@@ -72,6 +73,7 @@ class SqliteStore:
         self._leases: SqliteLeases | None = None
         self._outbox: SqliteOutbox | None = None
         self._traces: SqliteTraces | None = None
+        self._credentials: SqliteCredentials | None = None
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: str | None = None) -> SqliteStore:
@@ -136,6 +138,12 @@ class SqliteStore:
         return self._audit
 
     @property
+    def credentials(self) -> SqliteCredentials:
+        if self._credentials is None:
+            raise StoreError(f"SQLite store {self.path} is not open")
+        return self._credentials
+
+    @property
     def workflows(self) -> SqliteWorkflows:
         if self._workflows is None:
             raise StoreError(f"SQLite store {self.path} is not open")
@@ -174,6 +182,7 @@ class SqliteStore:
             self._leases = SqliteLeases(self._db)
             self._outbox = SqliteOutbox(self._db)
             self._traces = SqliteTraces(self._db, load_instance, _load)
+            self._credentials = SqliteCredentials(self._db)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -182,6 +191,7 @@ class SqliteStore:
             self._api_keys, self._rule_states = None, None
             self._approvals, self._audit, self._workflows = None, None, None
             self._leases, self._outbox, self._traces = None, None, None
+            self._credentials = None
             await db.close()
 
     async def schema_version(self) -> int:
@@ -300,6 +310,12 @@ def _where(query: ExecutionQuery) -> tuple[str, list[Any]]:
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if query.top_level:
+        clauses.append("parent IS NULL")
+    for op, bound in ((">", query.started_after), ("<", query.started_before)):
+        if bound is not None:
+            clauses.append(f"start_timestamp {op} ?")
+            args.append(stamp(bound))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 

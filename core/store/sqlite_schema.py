@@ -189,6 +189,27 @@ V9_TRACES: Migration = (
     " (json_extract(doc, '$.context.trace_context.trace_tag'), start_timestamp)",
 )
 
+# v10: REST API credentials: password hashes of users who may log in, and auth tokens (only a
+# hash of each; expiry indexed for the garbage collector), and top-level executions indexed.
+V10_CREDENTIALS: Migration = (
+    """CREATE TABLE passwords (
+        user TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        user TEXT NOT NULL,
+        expiry TEXT NOT NULL,
+        revoked_at TEXT,
+        doc TEXT NOT NULL
+    )""",
+    "CREATE INDEX tokens_expiry ON tokens (expiry)",
+    # The API's default execution list (st2's ``parent=null``): top-level runs, newest first.
+    "CREATE INDEX executions_top ON executions (start_timestamp, id) WHERE parent IS NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     V1_EXECUTIONS,
     V2_USER_PARENT,
@@ -199,6 +220,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     V7_WORKFLOWS,
     V8_LEASES_OUTBOX,
     V9_TRACES,
+    V10_CREDENTIALS,
 )
 LATEST = len(MIGRATIONS)
 

@@ -350,14 +350,22 @@ async def test_listing_shows_hooks_and_auth_kinds_to_key_holders(
     client.session.headers["St2-Api-Key"] = plaintext
     resp = await client.get("/api/v1/webhooks")
     assert resp.status == 200
-    assert await resp.json() == [
+    listed = await resp.json()
+    assert [{"url": h["url"], "auth": h["auth"]} for h in listed] == [
         {"url": "gh", "auth": "github"},
         {"url": "noauth", "auth": "api-key"},
         {"url": "open", "auth": "none"},
         {"url": "st2", "auth": "api-key"},
     ]
+    # st2's shape too: `st2 webhook list` reads parameters.url.
+    assert {h["type"] for h in listed} == {"core.st2.webhook"}
+    assert [h["parameters"]["url"] for h in listed] == ["gh", "noauth", "open", "st2"]
     one = await client.get("/api/v1/webhooks/gh/")
-    assert (one.status, await one.json()) == (200, {"url": "gh", "auth": "github"})
+    assert one.status == 200
+    assert {k: v for k, v in (await one.json()).items() if k in ("url", "auth")} == {
+        "url": "gh",
+        "auth": "github",
+    }
     assert (await client.get("/api/v1/webhooks/nope")).status == 404
 
 

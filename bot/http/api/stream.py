@@ -1,0 +1,107 @@
+"""``GET /stream/v1/stream``: Server-Sent Events with st2's event names and payloads.
+
+``events=`` keeps only those event names; ``action_refs=`` / ``execution_ids=`` filter execution
+events. A client that reconnects with ``Last-Event-ID`` (or ``?last_event_id=``) first gets
+every event it missed from the bus's replay buffer (core.stream.bus). Idle connections get a
+comment line every ``api.stream_heartbeat_seconds``. ``end_execution_id`` + ``end_event`` close
+the stream after that event of that execution (what ``st2 execution tail`` asks for).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import web
+
+from bot.http.api.base import Param, RouteTable, engine_of, query_list
+from core.stream.bus import StreamEvent
+
+routes = RouteTable("stream")
+STREAM_PARAMS = (
+    Param("events"),
+    Param("action_refs"),
+    Param("execution_ids"),
+    Param("end_execution_id"),
+    Param("end_event"),
+    Param("last_event_id"),
+)
+
+
+class _Filter:
+    def __init__(self, request: web.Request) -> None:
+        self.events = set(query_list(request, "events"))
+        self.actions = set(query_list(request, "action_refs"))
+        self.executions = set(query_list(request, "execution_ids"))
+        self.end_id = request.query.get("end_execution_id")
+        self.end_event = request.query.get("end_event")
+
+    def wants(self, event: StreamEvent) -> bool:
+        if self.events and event.name not in self.events:
+            return False
+        if not (self.actions or self.executions) or not event.name.startswith("st2.execution"):
+            return True
+        data = event.data
+        execution_id = data.get("execution_id") or data.get("id")
+        action = data.get("action_ref") or (data.get("action") or {}).get("ref")
+        return (not self.executions or execution_id in self.executions) and (
+            not self.actions or action in self.actions
+        )
+
+    def ends(self, event: StreamEvent) -> bool:
+        if not self.end_id or event.data.get("id") != self.end_id:
+            return False
+        if self.end_event and event.name != self.end_event:
+            return False
+        return str(event.data.get("status")) in COMPLETED_STATUSES
+
+
+COMPLETED_STATUSES = frozenset({"succeeded", "failed", "timeout", "canceled", "abandoned"})
+
+
+def encode(event: StreamEvent) -> bytes:
+    data = json.dumps(event.data, default=str, separators=(",", ":"))
+    return f"id: {event.id}\nevent: {event.name}\ndata: {data}\n\n".encode()
+
+
+@routes.add("GET", "/stream/v1/stream", "Server-Sent Events of executions (st2's event names)",
+            params=STREAM_PARAMS, response={"type": "string"}, streams=True)  # fmt: skip
+async def stream(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    wanted = _Filter(request)
+    last_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    heartbeat = engine.settings.api.stream_heartbeat_seconds
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=UTF-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    with engine.stream.subscribe(last_id) as sub:
+        await response.prepare(request)
+        # The retry hint and an opening comment make clients (and proxies) see the stream live.
+        await response.write(b"retry: 1000\n: connected\n\n")
+        if not sub.resumed:
+            await response.write(
+                b": last event id not in the replay buffer; replay from oldest\n\n"
+            )
+        for event in sub.replay:
+            if wanted.wants(event):
+                await response.write(encode(event))
+                if wanted.ends(event):
+                    return response
+        while not sub.overflowed:
+            try:
+                event = await asyncio.wait_for(sub.queue.get(), heartbeat)
+            except TimeoutError:
+                await response.write(b": heartbeat\n\n")
+                continue
+            if wanted.wants(event):
+                await response.write(encode(event))
+                if wanted.ends(event):
+                    break
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
+    return response
