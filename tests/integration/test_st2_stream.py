@@ -139,8 +139,15 @@ def test_resume_with_last_event_id_loses_nothing(server: Server) -> None:
     for execution_id in missed:
         server.wait_status(execution_id, ["succeeded"])
     resumed = Sse(server, last_id=last_id)
+    pending = set(missed)
+
+    def all_done(event: tuple[str, str, Any]) -> bool:
+        if event[1] == "st2.execution__update" and event[2]["status"] == "succeeded":
+            pending.discard(event[2]["id"])
+        return not pending
+
     try:
-        replayed = resumed.events_until(_done(missed[-1]))
+        replayed = resumed.events_until(all_done)
     finally:
         resumed.close()
     boot, seq = last_id.split("-")
