@@ -130,19 +130,21 @@ def test_execution_re_run(server: Server) -> None:
     assert done["context"]["re-run"] == {"ref": first["id"]}
 
 
-def test_workflow_pause_and_resume(server: Server) -> None:
-    workflow = run_async(server, "flows.slow", {"seconds": 1.5})
+def test_workflow_pause_and_resume(server: Server, tmp_path: Path) -> None:
+    gate = tmp_path / "open"
+    workflow = run_async(server, "apitest.gated_wf", {"gate": str(gate)})
     server.wait_status(workflow, ["running"])
     paused = first_json(server.st2("execution", "pause", workflow, "-j").stdout)
     assert paused["status"] in ("pausing", "paused")
+    gate.touch()  # the running task ends; no next task starts while pausing
     server.wait_status(workflow, ["paused"])
     resumed = first_json(server.st2("execution", "resume", workflow, "-j").stdout)
-    assert resumed["status"] in ("resuming", "running")
+    assert resumed["status"] in ("resuming", "running", "succeeded")
     assert server.wait_status(workflow, ["succeeded", "failed"])["status"] == "succeeded"
     children = server.http("GET", f"/api/v1/executions/{workflow}/children")[2]
-    assert [c["context"]["orquesta"]["task_name"] for c in children] == ["first", "second"]
+    assert [c["context"]["orquesta"]["task_name"] for c in children] == ["wait", "after"]
     refused = server.http("PUT", f"/api/v1/executions/{workflow}", {"status": "pausing"})
-    assert refused[0] == 400
+    assert refused[0] == 400 and "cannot pause" in refused[2]["faultstring"]
 
 
 def test_keys_set_get_list_delete_with_secrets_and_user_scope(server: Server) -> None:
