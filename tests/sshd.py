@@ -22,10 +22,13 @@ from pathlib import Path
 import pytest
 
 USER = "squall-ssh"
+# A second user whose sudo asks for the password (sudo_password).
+SUDO_PASSWORD_USER = "squall-ssh-pw"
 # The test user's login password (password authentication is on for the password tests).
 PASSWORD = "squall-test-password"
 PASSPHRASE = "squall key passphrase"
 SUDOERS = Path("/etc/sudoers.d/squall-ssh-test")
+SUDOERS_RULES = f"{USER} ALL=(ALL) NOPASSWD: ALL\n{SUDO_PASSWORD_USER} ALL=(ALL) ALL\n"
 HOSTS = 4
 _START_SECONDS = 15.0
 
@@ -58,18 +61,20 @@ def _find(program: str) -> str:
     return found
 
 
-def _ensure_user() -> None:
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        if os.geteuid() != 0:
-            pytest.fail(f"the test user {USER!r} is missing and only root can create it")
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
+def _ensure_users() -> None:
+    for user in (USER, SUDO_PASSWORD_USER):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            if os.geteuid() != 0:
+                pytest.fail(f"the test user {user!r} is missing and only root can create it")
+            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", user], check=True)
+        if os.geteuid() == 0:
+            # A password, so the account is not locked ("!": sshd without PAM refuses it),
+            # and password login and sudo_password can be tested.
+            subprocess.run(["chpasswd"], input=f"{user}:{PASSWORD}\n", text=True, check=True)
     if os.geteuid() == 0:
-        # A password, so the account is not locked ("!": sshd without PAM refuses it) and the
-        # password login can be tested.
-        subprocess.run(["chpasswd"], input=f"{USER}:{PASSWORD}\n", text=True, check=True)
-        SUDOERS.write_text(f"{USER} ALL=(ALL) NOPASSWD: ALL\n")
+        SUDOERS.write_text(SUDOERS_RULES)
         SUDOERS.chmod(0o440)
 
 
@@ -114,7 +119,7 @@ def _config(folder: Path, ports: tuple[int, ...]) -> Path:
         "UsePAM no",
         "StrictModes no",
         "PermitRootLogin no",
-        f"AllowUsers {USER}",
+        f"AllowUsers {USER} {SUDO_PASSWORD_USER}",
         "Subsystem sftp internal-sftp",
         "MaxSessions 50",
         "MaxStartups 50",
@@ -144,7 +149,7 @@ def _wait_listening(ports: tuple[int, ...], proc: subprocess.Popen[bytes]) -> No
 def sshd() -> Iterator[Sshd]:
     sshd_bin = _find("sshd")
     _find("sudo")
-    _ensure_user()
+    _ensure_users()
     # Readable by the test user: sshd reads authorized_keys with the user's rights.
     folder = Path(tempfile.mkdtemp(prefix="squall-sshd-"))
     folder.chmod(0o755)

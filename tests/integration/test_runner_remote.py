@@ -21,7 +21,7 @@ from core.runners.remote.hosts import parse_target
 from core.runners.remote.options import HostKeyChecking, SshOptions
 from core.runners.remote.runners import RemoteShellCmdRunner, RemoteShellScriptRunner
 from tests.conftest import poll_until
-from tests.sshd import PASSPHRASE, PASSWORD, Sshd
+from tests.sshd import PASSPHRASE, PASSWORD, SUDO_PASSWORD_USER, Sshd
 
 S = ExecutionStatus
 SCRIPTS = Path(__file__).parent.parent / "fixtures" / "scripts"
@@ -183,6 +183,33 @@ async def test_sudo_runs_as_root(sshd: Sshd, tmp_path: Path) -> None:
     assert result.status is S.SUCCEEDED, result.result
     (entry,) = result.result.values()
     assert entry["stdout"] == "root\nhi"
+
+
+async def test_sudo_password(sshd: Sshd, tmp_path: Path) -> None:
+    """A user whose sudo asks for a password: sudo_password goes to ``sudo -S`` on stdin."""
+    base = {"username": SUDO_PASSWORD_USER, "sudo": True}
+    result = await _cmd(sshd, tmp_path, "whoami", **base, sudo_password=PASSWORD)
+    assert result.status is S.SUCCEEDED, result.result
+    (entry,) = result.result.values()
+    assert entry["stdout"] == "root"
+    # Without it sudo fails at once (-n) instead of waiting for a prompt nobody answers.
+    result = await _cmd(sshd, tmp_path, "whoami", **base)
+    (entry,) = result.result.values()
+    assert result.status is S.FAILED
+    assert "a password is required" in entry["stderr"]
+    result = await _cmd(sshd, tmp_path, "whoami", **base, sudo_password="wrong")
+    assert result.status is S.FAILED
+
+
+async def test_sudo_password_timeout_still_kills_the_group(sshd: Sshd, tmp_path: Path) -> None:
+    token = f"{3000 + int(uuid.uuid4().int % 900)}.{uuid.uuid4().int % 1000}"
+    await poll_until(lambda: not _processes_with(token), WAIT)
+    result = await _cmd(
+        sshd, tmp_path, f"sleep {token} & sleep {token}", timeout=1, sudo=True,
+        username=SUDO_PASSWORD_USER, sudo_password=PASSWORD,
+    )  # fmt: skip
+    assert result.status is S.TIMEOUT, result.result
+    await poll_until(lambda: not _processes_with(token), WAIT)
 
 
 async def test_json_stdout_is_decoded(sshd: Sshd, tmp_path: Path) -> None:
