@@ -36,6 +36,7 @@ from core.webhooks.handler import (
     generic_target,
     normalize_hook,
     parse_body,
+    require_json,
     trace_tag_of,
 )
 
@@ -113,6 +114,8 @@ class WebhookRoutes:
             await self._check_api_key(request)
         if hook != GENERIC_HOOK and hook not in self.hooks:
             raise WebhookError(404, f"Webhook {hook} not registered with st2")
+        if auth.kind == "none":
+            require_json(request.headers.get("Content-Type", ""))
         body = await _read_capped(request, self.settings.max_body_bytes)
         delivery_id = authorize(hook, auth, request.headers, body, time.time())
         parsed = parse_body(request.headers.get("Content-Type", ""), body)

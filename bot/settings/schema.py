@@ -187,10 +187,40 @@ class WebhooksSettings:
 
     max_body_bytes: Annotated[int, between(1)] = 1_048_576
     hooks: Annotated[dict[str, HookSettings], Check(_hook_urls)] = field(default_factory=dict)
+    # ``auth: none`` hooks on a listener other machines can reach must be acknowledged.
+    allow_unauthenticated_public: bool = False
+
+    def open_hooks(self) -> list[str]:
+        return sorted(url for url, hook in self.hooks.items() if hook.auth.kind == "none")
 
     def auth_for(self, hook: str) -> HookAuth | None:
         found = self.hooks.get(normalize_hook(hook))
         return None if found is None else found.auth
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: assume other machines reach it
+
+
+def _check_public_open_hooks(http: HttpSettings, webhooks: WebhooksSettings) -> None:
+    """Refuse ``http.host: 0.0.0.0`` (or any non-loopback address) with an ``auth: none`` hook:
+    anyone who can reach the port could fire its rules. An explicit flag accepts the risk."""
+    open_hooks = webhooks.open_hooks()
+    if not http.enabled or _is_loopback(http.host) or not open_hooks:
+        return
+    if webhooks.allow_unauthenticated_public:
+        return
+    raise ValueError(
+        f"http.host: {http.host} is reachable from other machines and webhooks.hooks."
+        f"{open_hooks[0]} has auth: none, so anyone could fire its rules; give the hook an "
+        "auth, bind http.host to 127.0.0.1 behind a proxy, or set "
+        "webhooks.allow_unauthenticated_public: true"
+    )
 
 
 @dataclass(frozen=True)
@@ -529,6 +559,7 @@ class Settings:
         AuthzConfig(users=self.users, roles=self.roles)
         if self.chat.slack.enabled and self.chat.slack.mode == "http" and not self.http.enabled:
             raise ValueError("chat.slack.mode: http needs the listener (http.enabled: true)")
+        _check_public_open_hooks(self.http, self.webhooks)
 
     @property
     def authz(self) -> AuthzConfig:

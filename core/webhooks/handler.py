@@ -142,6 +142,17 @@ def parse_body(content_type: str, body: bytes) -> Any:
     raise WebhookError(400, f"Unsupported Content-Type {media!r}")
 
 
+def require_json(content_type: str) -> None:
+    """An ``auth: none`` hook takes JSON only. Any web page open in a browser on the host can
+    POST ``text/plain`` or a form to it (a "simple" cross-site request, no preflight); a
+    cross-site ``application/json`` needs a CORS preflight, which this listener never grants."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise WebhookError(
+            415, "a hook with auth: none accepts only Content-Type: application/json"
+        )
+
+
 def check_storable(payload: Any) -> None:
     """400 for text no store can encode: a lone surrogate (``"\\ud800"`` is valid JSON) or
     header bytes that are not UTF-8 (aiohttp keeps them as surrogate escapes)."""

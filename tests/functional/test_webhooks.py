@@ -160,7 +160,8 @@ async def test_a_chunked_body_over_the_cap_is_413(client: Client, engine: Engine
         for _ in range(8):
             yield b" " * 1024
 
-    resp = await client.post("/api/v1/webhooks/open", data=chunks())
+    headers = {"Content-Type": "application/json"}
+    resp = await client.post("/api/v1/webhooks/open", data=chunks(), headers=headers)
     assert resp.status == 413
     assert await instances(engine, "open") == []
 
@@ -271,17 +272,40 @@ async def test_signature_and_open_hooks_ignore_api_keys(client: Client, engine: 
 async def test_bad_bodies_are_400_never_500(
     client: Client, engine: Engine, data: bytes, content_type: str
 ) -> None:
-    headers = {"Content-Type": content_type}
-    resp = await client.post("/api/v1/webhooks/open", data=data, headers=headers)
+    plaintext, _ = await create_key(engine)  # an authenticated hook: any content type
+    headers = {"Content-Type": content_type, "St2-Api-Key": plaintext}
+    resp = await client.post("/api/v1/webhooks/noauth", data=data, headers=headers)
     assert resp.status == 400
-    assert await instances(engine, "open") == []
+    assert await instances(engine, "noauth") == []
 
 
 async def test_form_bodies_are_dicts_of_lists(client: Client, engine: Engine) -> None:
-    resp = await client.post("/api/v1/webhooks/open", data={"name": "st2"})
+    plaintext, _ = await create_key(engine)
+    headers = {"St2-Api-Key": plaintext}
+    resp = await client.post("/api/v1/webhooks/noauth", data={"name": "st2"}, headers=headers)
     assert resp.status == 202
-    [stored] = await instances(engine, "open")
+    [stored] = await instances(engine, "noauth")
     assert stored.payload["body"] == {"name": ["st2"]}
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (b'{"name": "st2"}', "text/plain"),
+        (b"name=st2", "application/x-www-form-urlencoded"),
+        (b"--x\r\n", "multipart/form-data; boundary=x"),
+        (b'{"name": "st2"}', ""),
+    ],
+)
+async def test_a_cross_site_simple_post_to_an_auth_none_hook_is_refused(
+    client: Client, engine: Engine, data: bytes, content_type: str
+) -> None:
+    """What a web page open in a browser on this host can send without a CORS preflight."""
+    headers = {"Content-Type": content_type, "Origin": "https://attacker.example"}
+    resp = await client.post("/api/v1/webhooks/open", data=data, headers=headers)
+    assert resp.status == 415
+    assert "application/json" in (await resp.json())["faultstring"]
+    assert await instances(engine, "open") == []
 
 
 async def test_auth_none_hook_runs_the_rule_end_to_end(client: Client, engine: Engine) -> None:

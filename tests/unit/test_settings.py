@@ -596,3 +596,28 @@ def test_parser_reads_dict_of_str_with_item_paths(tmp_path: Path) -> None:
         "sizes.a: expected integer, got string",
         "sizes.b: expected integer, got boolean",
     ]
+
+
+# --- unsafe combinations are refused (issue 16 §8, security.md row 50) ----------------------
+OPEN_HOOK = "webhooks: {hooks: {open: {auth: none}}%s}\n"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "squall.example.com"])
+def test_a_public_listener_with_an_auth_none_hook_is_refused(tmp_path: Path, host: str) -> None:
+    [error] = errors_of(tmp_path, f"http: {{host: '{host}'}}\n" + OPEN_HOOK % "")
+    assert f"http.host: {host} is reachable from other machines" in error
+    assert "webhooks.hooks.open has auth: none" in error
+    assert "webhooks.allow_unauthenticated_public: true" in error
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
+def test_a_loopback_listener_may_have_auth_none_hooks(tmp_path: Path, host: str) -> None:
+    settings = load_settings(write(tmp_path, f"http: {{host: '{host}'}}\n" + OPEN_HOOK % ""))
+    assert settings.webhooks.open_hooks() == ["open"]
+
+
+def test_a_public_auth_none_hook_can_be_accepted_explicitly(tmp_path: Path) -> None:
+    text = "http: {host: 0.0.0.0}\n" + OPEN_HOOK % ", allow_unauthenticated_public: true"
+    assert load_settings(write(tmp_path, text)).webhooks.allow_unauthenticated_public
+    # Without an auth: none hook, 0.0.0.0 needs no flag (the others need a key or signature).
+    assert load_settings(write(tmp_path, "http: {host: 0.0.0.0}\n")).http.host == "0.0.0.0"
