@@ -22,6 +22,8 @@ from core.auth.action_tokens import ActionTokenIssuer
 from core.auth.service import AuthOptions, AuthService
 from core.authz.audit import AuditLog
 from core.authz.authorizer import Authorizer
+from core.chains.engine import RUNNER_TYPE as CHAIN_RUNNER
+from core.chains.engine import ChainEngine
 from core.executions.notify import Notifier
 from core.executions.recovery import abandon_orphans
 from core.executions.service import ExecutionOptions, ExecutionService
@@ -38,6 +40,7 @@ from core.runners.pack_python import PackPythonSettings
 from core.runners.registry import (
     RunnerOptions,
     build_runners,
+    connect_chain_engine,
     connect_inquiries,
     connect_trigger_sink,
     connect_workflow_engine,
@@ -202,6 +205,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         aliases = AliasIndex(content.index.aliases.values())
         workflows = WorkflowEngine(service, kv=kv)
         connect_workflow_engine(runners, workflows)
+        chains = ChainEngine(service, kv=kv)
+        connect_chain_engine(runners, chains)
         inquiries = InquiryService(
             service, approvals, authz, self_response=settings.workflows.inquiry_self_response
         )
@@ -221,12 +226,14 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             aliases, workflows, inquiries, cluster, relay, auth, stream,
         )  # fmt: skip
         # Every command then shows the truth; workflows carry on (their engine recovers them).
-        resumable = frozenset({WORKFLOW_RUNNER})
+        resumable = frozenset({WORKFLOW_RUNNER, CHAIN_RUNNER})
         for abandoned in await abandon_orphans(store, resumable=resumable):
             await notifier.on_completed(abandoned)
         if engine_role:
             await workflows.recover()
             _start_task(stack, workflows.poll_forever(), "workflow-poll")
+            await chains.recover()
+            _start_task(stack, chains.poll_forever(), "chain-poll")
             await service.start()
             grace = settings.executions.shutdown_grace_seconds
             stack.push_async_callback(service.stop, grace)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from adapters.base import ChatAdapter
 from bot.chat.outbound import RunCards, place_from_context
 from bot.settings.schema import RouteSettings
-from core.executions.notify import notify_sections, section_routes
+from core.executions.notify import effective_notify, notify_sections, section_routes
 from core.leases import Hook, LeaseKeeper
 from core.models import Execution
 from core.models.lease import OutboxItem
@@ -67,10 +67,10 @@ class ChatRelay:
         place = place_from_context(execution.context)
         if place is not None and execution.parent is None:
             found.add(place.adapter)
-        action = self.index.actions.get(execution.action_ref)
-        if action is not None and action.notify:
-            for section in notify_sections(action.notify, execution.status):
-                for route in section_routes(action.notify[section]):
+        notify = effective_notify(execution, self.index.actions.get(execution.action_ref))
+        if notify:
+            for section in notify_sections(notify, execution.status):
+                for route in section_routes(notify[section]):
                     if route in self.routes:
                         found.add(self.routes[route].adapter)
         return found

@@ -17,7 +17,13 @@ from adapters.base import ChatPlace, OutgoingMessage, SentMessage
 from bot.chat.outbound import Delivery, DeliveryError, RunCards
 from bot.settings.schema import RouteSettings
 from core.executions.api import execution_to_api
-from core.executions.notify import notify_context, notify_sections, section_message, section_routes
+from core.executions.notify import (
+    effective_notify,
+    notify_context,
+    notify_sections,
+    section_message,
+    section_routes,
+)
 from core.models import Execution
 from core.packs import ContentIndex
 from core.packs.errors import PackError
@@ -94,12 +100,13 @@ class RouteSink:
         process holds (the holder of another posts from the chat outbox); ``adapter``: only
         the routes on that platform."""
         action = self.index.actions.get(execution.action_ref)
-        if action is None or not action.notify:
+        notify = effective_notify(execution, action)
+        if action is None or not notify:
             return
         api = execution_to_api(execution, action)
         context = notify_context(api)
-        for section in notify_sections(action.notify, execution.status):
-            spec = action.notify[section]
+        for section in notify_sections(notify, execution.status):
+            spec = notify[section]
             text = str(section_message(section, spec, action.ref, context))
             message = OutgoingMessage(
                 text=text,

@@ -63,7 +63,7 @@ async def run(args: argparse.Namespace) -> int:
         if args.run_async:
             emit(args, {"id": execution.id, "status": str(execution.status)}, execution.id)
             return 0
-        if action.runner_type == "orquesta":
+        if action.runner_type in ("orquesta", "action-chain"):
             await service.start()  # its tasks are executions too: run them in this process
         done = await service.run_here(execution)
         api = service.to_api(done)

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import TemplateError
 
 from core.executions.api import execution_to_api
-from core.models import Execution, ExecutionStatus
+from core.models import Action, Execution, ExecutionStatus
 from core.models.trace import TraceContext
 from core.packs import ContentIndex
 from core.templates.render import render_template, render_value
@@ -38,6 +38,19 @@ S = ExecutionStatus
 FAILURE_STATUSES = frozenset({S.FAILED, S.TIMEOUT, S.ABANDONED})
 # Section → the word of st2's default message, "Action <ref> <word>."
 SECTIONS = {"on-complete": "completed", "on-success": "succeeded", "on-failure": "failed"}
+
+
+# An execution's own ``notify`` (an action-chain task's, or {} for a ``skip_notify`` task),
+# recorded in its context; without it the action's ``notify`` applies.
+NOTIFY_OVERRIDE = "notify"
+
+
+def effective_notify(execution: Execution, action: Action | None) -> Mapping[str, Any]:
+    """The ``notify`` that applies to ``execution``: its own override, else its action's."""
+    override = execution.context.get(NOTIFY_OVERRIDE)
+    if isinstance(override, Mapping):
+        return override
+    return action.notify if action is not None else {}
 
 
 def notify_sections(notify: Mapping[str, Any], status: ExecutionStatus) -> list[str]:
@@ -97,7 +110,7 @@ class Notifier:
         """Emit the triggers for one completed execution; never raises."""
         try:
             action = self.index.actions.get(execution.action_ref)
-            if not self.emit_action_trigger and (action is None or not action.notify):
+            if not self.emit_action_trigger and not effective_notify(execution, action):
                 return
             api = execution_to_api(execution, action)
             if self.emit_action_trigger:
@@ -126,12 +139,12 @@ class Notifier:
         )
 
     async def _notify(self, execution: Execution, api: Mapping[str, Any]) -> None:
-        action = self.index.actions.get(execution.action_ref)
-        if action is None or not action.notify:
+        notify = effective_notify(execution, self.index.actions.get(execution.action_ref))
+        if not notify:
             return
         context = notify_context(api)
-        for section in notify_sections(action.notify, execution.status):
-            await self._notify_section(section, action.notify[section], api, context)
+        for section in notify_sections(notify, execution.status):
+            await self._notify_section(section, notify[section], api, context)
 
     async def _notify_section(
         self,

@@ -9,6 +9,7 @@ from pathlib import Path
 from core.models import Pack
 from core.packs.actions import ActionKind
 from core.packs.aliases import AliasKind, load_site_aliases
+from core.packs.chains import ChainKind
 from core.packs.config import load_config
 from core.packs.content import ContentKind, CrossPackKind, PackContent
 from core.packs.errors import PackError
@@ -31,6 +32,7 @@ CONTENT_KINDS: tuple[ContentKind, ...] = (
     PolicyKind(),
     AliasKind(),
     WorkflowKind(),
+    ChainKind(),
 )
 # Refs of packs Squall ships; another path may not take them (st2 blocks them for user packs).
 BUNDLED_REFS = frozenset({"core", "packs"})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.kv.service import KeyValueService
+from core.runners.action_chain import ActionChainRunner
 from core.runners.base import Runner
 from core.runners.chat_post import ChatPoster, ChatPostRunner
 from core.runners.http import HttpRequestRunner
@@ -24,6 +25,7 @@ from core.runners.ssrf import HttpPolicy
 
 if TYPE_CHECKING:
     from core.approvals.inquiries import InquiryService
+    from core.chains.engine import ChainEngine
     from core.workflows.engine import WorkflowEngine
 
 
@@ -66,6 +68,7 @@ def build_runners(
         InjectTriggerRunner(),
         ChatPostRunner(),
         OrquestaRunner(),
+        ActionChainRunner(),
         InquirerRunner(),
     ]
     return {runner.runner_type.name: runner for runner in runners}
@@ -89,6 +92,13 @@ def connect_workflow_engine(runners: Mapping[str, Runner], engine: WorkflowEngin
     """Give the ``orquesta`` runner the engine (built after the execution service)."""
     for runner in runners.values():
         if isinstance(runner, OrquestaRunner):
+            runner.connect(engine)
+
+
+def connect_chain_engine(runners: Mapping[str, Runner], engine: ChainEngine) -> None:
+    """Give the ``action-chain`` runner the chain engine (built after the execution service)."""
+    for runner in runners.values():
+        if isinstance(runner, ActionChainRunner):
             runner.connect(engine)
 
 

@@ -227,6 +227,17 @@ ORQUESTA = RunnerType(
     description="Runs an Orquesta workflow (entry_point: a workflow YAML under actions/).",
 )
 
+ACTION_CHAIN = RunnerType(
+    name="action-chain",
+    description="Runs a linear chain of actions (entry_point: a chain YAML under actions/).",
+    parameters={
+        "display_published": {"type": "boolean", "default": True,
+                              "description": "Show the published variables in the result."},
+        "skip_notify": {"type": "array", "default": [], "items": {"type": "string"},
+                        "description": "Tasks that send no notifications."},
+    },
+)  # fmt: skip
+
 # st2's default inquiry schema (st2-format §8): ``required: true`` on a property is draft-4
 # style, normalised by core.approvals.inquiries before use.
 DEFAULT_INQUIRY_SCHEMA = {
@@ -272,13 +283,14 @@ RUNNER_TYPES: dict[str, RunnerType] = {
         INJECT_TRIGGER,
         CHAT_POST,
         ORQUESTA,
+        ACTION_CHAIN,
         INQUIRER,
     )
 }
 
-# Runner types StackStorm has that later issues may add (action-chain) or that Squall does not
-# run (winrm: Windows hosts); the loader reports them with a clear message.
-LATER_RUNNERS = frozenset({"action-chain", "announcement"})
+# Runner types StackStorm has that later issues may add or that Squall does not run (winrm:
+# Windows hosts); the loader reports them with a clear message.
+LATER_RUNNERS = frozenset({"announcement"})
 UNSUPPORTED_RUNNERS = frozenset(
     {
         "winrm-cmd",

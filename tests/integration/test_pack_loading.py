@@ -206,7 +206,7 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
             (
                 bad + "later_runner.yaml",
                 "runner_type",
-                "runner 'action-chain' is not available yet in this Squall version",
+                "runner 'announcement' is not available yet in this Squall version",
             ),
             (
                 bad + "later_runner.yaml",
@@ -238,9 +238,9 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
             (
                 bad + "typo_runner.yaml",
                 "runner_type",
-                "unknown runner 'local-shell-command'; known runners: chat-post, http-request, "
-                "inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, orquesta, "
-                "python-script, remote-shell-cmd, remote-shell-script",
+                "unknown runner 'local-shell-command'; known runners: action-chain, chat-post, "
+                "http-request, inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, "
+                "orquesta, python-script, remote-shell-cmd, remote-shell-script",
             ),
         ]
     )

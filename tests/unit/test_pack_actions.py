@@ -67,14 +67,14 @@ def test_name_and_runner_are_required(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("runner", "message"),
     [
-        ("action-chain", "runner 'action-chain' is not available yet in this Squall version"),
+        ("announcement", "runner 'announcement' is not available yet in this Squall version"),
         (
             "winrm-ps-cmd",
             "runner 'winrm-ps-cmd' is not supported by Squall (Windows hosts over WinRM)",
         ),
         (
             "run-local",
-            "unknown runner 'run-local'; known runners: chat-post, http-request, "
+            "unknown runner 'run-local'; known runners: action-chain, chat-post, http-request, "
             "inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, orquesta, "
             "python-script, remote-shell-cmd, remote-shell-script",
         ),
