@@ -239,8 +239,8 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
                 bad + "typo_runner.yaml",
                 "runner_type",
                 "unknown runner 'local-shell-command'; known runners: action-chain, chat-post, "
-                "http-request, inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, "
-                "orquesta, python-script, remote-shell-cmd, remote-shell-script",
+                "http-request, inject-trigger, inquirer, local-shell-cmd, local-shell-script, "
+                "noop, orquesta, python-script, remote-shell-cmd, remote-shell-script",
             ),
         ]
     )
