@@ -553,7 +553,9 @@ async def test_mongo_stores_awkward_keys_escaped(mongo_db: tuple[Any, str]) -> N
         "c\\\\d": "v.a.l",
         "plain": "$z",
     }
-    assert raw["context"] == {"user": "alice"}, "the indexed context.user is left alone"
+    assert raw["context"]["user"] == "alice", "the indexed context.user is left alone"
+    # And so is the indexed trace id (mongo_traces looks executions up by it).
+    assert raw["context"]["trace_context"] == execution.context["trace_context"]
 
 
 @pytest.mark.parametrize(
