@@ -20,7 +20,7 @@ from core.runners.python_datastore import DatastoreCaller, DatastoreHandler
 from core.sensors.dispatch import dispatch_from_sensor
 from core.sensors.options import SensorOptions
 from core.sensors.process import SensorLaunch, SensorProcess
-from core.sensors.specs import DEFAULT_POLL_INTERVAL, SensorSpec
+from core.sensors.specs import SensorSpec
 from core.sensors.status import SensorState, SensorStatus, write_snapshot
 from core.sensors.supervisor import Supervisor
 from core.sensors.triggers import TriggerDict, sensor_triggers, trigger_changes
@@ -162,7 +162,7 @@ class SensorContainer:
             spec=spec,
             python=pack_python(self.options.pack_python, spec.pack, spec.pack_path),
             config=pack.config if pack is not None else {},
-            poll_interval=interval or DEFAULT_POLL_INTERVAL,
+            poll_interval=interval,
             triggers=tuple(self._triggers.get(spec.ref, {}).values()),
         )
 

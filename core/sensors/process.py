@@ -44,7 +44,8 @@ class SensorLaunch:
     spec: SensorSpec
     python: PackPython
     config: Mapping[str, Any]
-    poll_interval: float
+    # None: the class's own default (PollingSensor's is 5 s), as st2 leaves it.
+    poll_interval: float | None
     triggers: tuple[TriggerDict, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -136,6 +137,7 @@ class SensorProcess:
         env = dict(os.environ)
         env.update(self.launch.env)
         env["PYTHONPATH"] = os.pathsep.join([*self.launch.python.lib_paths, SHIM_DIR])
+        env["PYTHONUNBUFFERED"] = "1"  # a sensor's print() reaches the log when it happens
         return env
 
     def _start_message(self) -> dict[str, Any]:
@@ -173,17 +175,30 @@ class SensorProcess:
                 logger.log(level, "sensor %s: %s", self.ref, text)
 
     async def _read_channel(self, reader: asyncio.StreamReader) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            while line := await reader.readline():
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    logger.error("sensor %s sent a malformed message", self.ref)
-                    continue
-                if message.get("event") == "running":
-                    self.running.set()
-                elif "method" in message:
-                    self._track(self._answer(message))
+        try:
+            await self._read_messages(reader)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the process is gone; wait() reports how it ended
+        except ValueError:  # readline() raises it for a line over the limit
+            # The sensor would wait forever for an answer: end it, the supervisor restarts it.
+            logger.error("sensor %s sent a message over %d bytes; killing it", self.ref, MAX_LINE)
+            if self.pid is not None:
+                _signal_group(self.pid, signal.SIGKILL)
+
+    async def _read_messages(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            try:
+                message = json.loads(line)
+            except ValueError:
+                logger.error("sensor %s sent a malformed message", self.ref)
+                continue
+            if message.get("event") == "running":
+                self.running.set()
+            elif "method" in message:
+                self._track(self._answer(message))
 
     async def _answer(self, message: Mapping[str, Any]) -> None:
         request_id = message.get("id")

@@ -16,9 +16,6 @@ from core.packs.metadata import metadata_files, read_metadata
 from core.packs.paths import PackDir, UnsafePathError
 from core.packs.sensors import SENSORS_DIR
 
-# st2's PollingSensor default when the metadata gives none.
-DEFAULT_POLL_INTERVAL = 60.0
-
 
 @dataclass(frozen=True)
 class SensorSpec:

@@ -228,6 +228,16 @@ async def test_payload_off_schema_is_refused_and_logged(
         assert await engine.store.trigger_instances.list(trigger="sensor_demo.tick") == []
 
 
+async def test_oversized_message_ends_the_sensor_which_is_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SENSOR_DEMO_HUGE_PAYLOAD", "1")
+    async with sensors_running(tmp_path, monkeypatch) as (engine, container):
+        await poll_until(lambda: _status(container, "sensor_demo.Ticker").restarts >= 1, WAIT)
+        assert "sensor sensor_demo.Ticker sent a message over 4194304 bytes" in caplog.text
+        assert await engine.store.trigger_instances.list(trigger="sensor_demo.tick") == []
+
+
 async def test_payload_validation_can_be_turned_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -124,7 +124,7 @@ def _instantiate(start: dict[str, Any], channel: Channel) -> Any:
     if not isinstance(cls, type):
         raise ImportError(f'{entry} defines no class "{start["class_name"]}" (class_name)')
     service = SensorService(channel.request, start["pack"], start["class_name"])
-    if issubclass(cls, base.PollingSensor):
+    if issubclass(cls, base.PollingSensor) and start["poll_interval"] is not None:
         return cls(
             sensor_service=service, config=start["config"], poll_interval=start["poll_interval"]
         )
