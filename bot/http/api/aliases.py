@@ -16,6 +16,8 @@ from aiohttp import web
 
 from bot.app import Engine
 from bot.http.api.base import (
+    LIMIT,
+    OFFSET,
     Param,
     RouteTable,
     caller,
@@ -62,7 +64,7 @@ def alias_doc(alias: Alias) -> dict[str, Any]:
 
 
 @routes.add("GET", "/api/v1/actionalias", "List action aliases", params=(
-    Param("limit", {"type": "integer"}), Param("offset", {"type": "integer", "minimum": 0}),
+    LIMIT, OFFSET,
     Param("pack"), Param("name"), Param("include_attributes"), Param("exclude_attributes")),
     response={"type": "array", "items": {"type": "object"}})  # fmt: skip
 async def list_aliases(request: web.Request) -> web.Response:

@@ -11,6 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.http.api.base import (
+    LIMIT,
+    OFFSET,
     Param,
     RouteTable,
     caller,
@@ -47,7 +49,7 @@ async def _visible(request: web.Request) -> list[ApiKey]:
 
 
 @routes.add("GET", "/api/v1/apikeys", "List API keys (never the key itself)", params=(
-    Param("limit", {"type": "integer"}), Param("offset", {"type": "integer", "minimum": 0})),
+    LIMIT, OFFSET),
     response={"type": "array", "items": {"type": "object"}})  # fmt: skip
 async def list_keys(request: web.Request) -> web.Response:
     docs = [key_doc(k) for k in await _visible(request)]

@@ -19,6 +19,7 @@ Schema = dict[str, Any]
 CALLER = web.RequestKey("squall_caller", Caller)
 ENGINE = web.AppKey("api_engine", Engine)
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9  # beyond any store; SQLite integers overflow at 2**63
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -73,6 +74,10 @@ def engine_of(request: web.Request) -> Engine:
     return request.app[ENGINE]
 
 
+LIMIT = Param("limit", {"type": "integer", "maximum": MAX_LIMIT})
+OFFSET = Param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET})
+
+
 def caller(request: web.Request) -> Caller:
     found = request.get(CALLER)
     if not isinstance(found, Caller):  # a route registered as public asked for a caller
@@ -106,8 +111,8 @@ def paging(request: web.Request, default_limit: int = 100) -> tuple[int, int]:
         limit = MAX_LIMIT
     if limit > MAX_LIMIT:
         raise ApiError(400, f"limit: at most {MAX_LIMIT}")
-    if offset < 0:
-        raise ApiError(400, "offset: must be >= 0")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ApiError(400, f"offset: must be between 0 and {MAX_OFFSET}")
     return limit, offset
 
 

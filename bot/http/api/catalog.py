@@ -11,6 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.http.api.base import (
+    LIMIT,
+    OFFSET,
     Param,
     RouteTable,
     engine_of,
@@ -28,8 +30,8 @@ from core.runners.types import RUNNER_TYPES
 
 routes = RouteTable("catalog")
 LIST_PARAMS = (
-    Param("limit", {"type": "integer"}),
-    Param("offset", {"type": "integer", "minimum": 0}),
+    LIMIT,
+    OFFSET,
     Param("include_attributes"),
     Param("exclude_attributes"),
 )
@@ -235,7 +237,7 @@ async def _no_pack_install(request: web.Request) -> web.Response:
     raise ApiError(
         501,
         "Installing, removing and registering packs through the API is not supported by "
-        "Squall yet: put the pack under packs.paths and restart `squall serve`",
+        "Squall yet: use `squall pack install|remove` on the host, then restart `squall serve`",
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.http.api.base import (
+    LIMIT,
+    OFFSET,
     Param,
     RouteTable,
     engine_of,
@@ -22,7 +24,7 @@ from core.models.trigger_instance import TriggerInstance, TriggerInstanceStatus
 from core.packs.index import UnknownTriggerTypeError
 
 routes = RouteTable("events")
-LIST = (Param("limit", {"type": "integer"}), Param("offset", {"type": "integer", "minimum": 0}),
+LIST = (LIMIT, OFFSET,
         Param("include_attributes"), Param("exclude_attributes"))  # fmt: skip
 OBJECTS = {"type": "array", "items": {"type": "object"}}
 MAX_ID = 64

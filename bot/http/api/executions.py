@@ -14,10 +14,13 @@ from aiohttp import web
 
 from bot.app import Engine
 from bot.http.api.base import (
+    LIMIT,
+    OFFSET,
     Param,
     RouteTable,
     caller,
     engine_of,
+    int_query,
     json_body,
     ok,
     page,
@@ -61,8 +64,8 @@ REQUEST = {
     },
 }
 LIST_PARAMS = (
-    Param("limit", {"type": "integer"}),
-    Param("offset", {"type": "integer", "minimum": 0}),
+    LIMIT,
+    OFFSET,
     Param("action"),
     Param("status"),
     Param("parent"),
@@ -278,7 +281,7 @@ def _user_parameters(engine: Engine, execution: Execution) -> dict[str, Any]:
 async def execution_children(request: web.Request) -> web.Response:
     engine = engine_of(request)
     execution = await load(engine, request.match_info["id"])
-    depth = int(request.query.get("depth", "-1") or "-1")
+    depth = int_query(request, "depth", -1)
     found: list[Execution] = []
     await _descend(engine, execution.id, depth, found)
     docs = [execution_doc(engine, e) for e in found]

@@ -11,6 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.http.api.base import (
+    LIMIT,
+    OFFSET,
     Param,
     RouteTable,
     caller,
@@ -62,7 +64,7 @@ async def _inquiry(request: web.Request) -> Approval:
 
 
 @routes.add("GET", "/api/v1/inquiries", "Open inquiries", params=(
-    Param("limit", {"type": "integer"}), Param("offset", {"type": "integer", "minimum": 0})),
+    LIMIT, OFFSET),
     response={"type": "array", "items": {"type": "object"}})  # fmt: skip
 async def list_inquiries(request: web.Request) -> web.Response:
     limit, offset = paging(request, default_limit=50)

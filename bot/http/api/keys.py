@@ -13,6 +13,8 @@ from aiohttp import web
 
 from bot.app import Engine
 from bot.http.api.base import (
+    LIMIT,
+    OFFSET,
     Param,
     RouteTable,
     caller,
@@ -77,8 +79,8 @@ def key_to_api(engine: Engine, pair: KeyValuePair, decrypt: bool) -> dict[str, A
 
 
 @routes.add("GET", "/api/v1/keys", "List datastore items", params=(
-    *SCOPE_PARAMS, Param("prefix"), Param("limit", {"type": "integer"}),
-    Param("offset", {"type": "integer", "minimum": 0})),
+    *SCOPE_PARAMS, Param("prefix"), LIMIT,
+    OFFSET),
     response={"type": "array", "items": KEY})  # fmt: skip
 async def list_keys(request: web.Request) -> web.Response:
     engine = engine_of(request)

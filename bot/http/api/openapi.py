@@ -86,6 +86,8 @@ def _responses(route: Route) -> dict[str, Any]:
     }
     if route.status >= 400:
         return {str(route.status): error, "default": error}
+    if route.status == 204:
+        return {"204": {"description": "Done, no content"}, "default": error}
     if route.streams:
         content = {"text/event-stream": {"schema": {"type": "string"}}}
     elif route.response.get("type") == "string":

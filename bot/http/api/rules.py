@@ -12,6 +12,8 @@ from aiohttp import web
 
 from bot.cli.rules import rule_to_api
 from bot.http.api.base import (
+    LIMIT,
+    OFFSET,
     Param,
     RouteTable,
     engine_of,
@@ -35,7 +37,7 @@ def rule_doc(rule: Rule) -> dict[str, Any]:
 
 
 @routes.add("GET", "/api/v1/rules", "List rules", params=(
-    Param("limit", {"type": "integer"}), Param("offset", {"type": "integer", "minimum": 0}),
+    LIMIT, OFFSET,
     Param("pack"), Param("name"), Param("enabled", {"type": "boolean"}), Param("action"),
     Param("trigger"), Param("include_attributes"), Param("exclude_attributes")),
     response={"type": "array", "items": {"type": "object"}})  # fmt: skip
