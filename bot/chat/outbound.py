@@ -33,6 +33,7 @@ from adapters.base import (
     SentMessage,
 )
 from bot.chat.cards import ack_card, result_card, status_card
+from bot.chat.visible import show_bidi_controls
 from core.aliases.render import render_result
 from core.executions.service import ExecutionService
 from core.models import Alias, Execution, utcnow
@@ -80,14 +81,16 @@ class Delivery:
         """Post ``message``; ``about`` (e.g. "result of execution X") names it if it is lost."""
         adapter = self.adapter(place.adapter)
         what = f"{about or 'post'} to {place.adapter}/{place.channel}"
-        return await self._retry(place.adapter, what, adapter.send, place, message)
+        shown = show_bidi_controls(message)
+        return await self._retry(place.adapter, what, adapter.send, place, shown)
 
     async def edit(
         self, sent: SentMessage, message: OutgoingMessage, *, about: str = ""
     ) -> SentMessage:
         adapter = self.adapter(sent.place.adapter)
         what = f"{about or 'edit'} ({sent.message_id}) in {sent.place.adapter}/{sent.place.channel}"
-        return await self._retry(sent.place.adapter, what, adapter.edit, sent, message)
+        shown = show_bidi_controls(message)
+        return await self._retry(sent.place.adapter, what, adapter.edit, sent, shown)
 
     async def reply_or_edit(
         self, sent: SentMessage, message: OutgoingMessage, *, about: str = ""

@@ -13,10 +13,10 @@ from bot.chat.render import table
 from bot.cli.commands import emit, settings_for
 from core.aliases import AliasIndex, AliasMatch, AmbiguousAliasMatch, NoAliasMatch
 from core.aliases.api import alias_to_api
-from core.aliases.params import alias_parameters
+from core.aliases.params import alias_parameters, check_control_characters
 from core.aliases.render import render_ack, render_result
 from core.models import ExecutionStatus
-from core.params import ParameterError
+from core.params import ParameterError, merge_parameter_schemas
 from core.runners.types import RUNNER_TYPES
 
 LIST_COLUMNS = ("ref", "enabled", "action_ref", "formats", "description")
@@ -122,6 +122,10 @@ async def alias_test(args: argparse.Namespace) -> int:
 async def _run_match(engine: Engine, match: AliasMatch, timeout: float) -> dict[str, Any]:
     action = engine.executions.action(match.alias.action_ref)
     params = _typed(match, action)
+    # What chat refuses, the CLI refuses too: typed values are data, one line, no bidi.
+    check_control_characters(
+        merge_parameter_schemas(RUNNER_TYPES[action.runner_type], action), params
+    )
     context = {"user": CLI_USER, "api_user": CLI_USER, "action_alias_ref": match.alias.ref}
     service = engine.executions
     execution = await service.request(action.ref, params, context=context, render_live=False)

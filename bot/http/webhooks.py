@@ -123,7 +123,7 @@ class WebhookRoutes:
             trigger, payload = generic_target(parsed)
             parameters: dict[str, Any] | None = None
         else:
-            trigger, payload = WEBHOOK_TRIGGER, build_payload(request.headers, parsed)
+            trigger, payload = WEBHOOK_TRIGGER, build_payload(request.headers, parsed, auth)
             parameters = {"url": hook}
         check_storable(payload)
         # Scoped by hook: two hooks may well see the same provider delivery id.

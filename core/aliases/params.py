@@ -20,7 +20,9 @@ from core.templates.render import TemplateError, render_value
 __all__ = ["alias_parameters", "cast_alias_value", "check_control_characters"]
 
 # C0 controls but tab, DEL and C1: terminal escapes, NUL, and newlines that split commands.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# C0/C1 controls (tab aside) and the bidi embeddings, overrides and isolates (U+202E shows
+# "txt.exe" as "exe.txt": Trojan Source).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 ALLOW_CONTROL = "allow_control_characters"
 
 
@@ -84,7 +86,8 @@ def check_control_characters(schema: Mapping[str, ParamSchema], values: Mapping[
             continue
         if any(_CONTROL.search(text) for text in _texts(value)):
             raise ParameterError(
-                f"parameter {name!r}: control characters (such as newlines) are not allowed",
+                f"parameter {name!r}: control characters (such as newlines or bidi overrides) "
+                "are not allowed",
                 param=name,
             )
 

@@ -1,7 +1,9 @@
 """Run one subprocess in its own process group, with capped output, timeout and cancel.
 
 Every runner that starts a process goes through :func:`run_process`, so killing "the action"
-always means killing its whole process group: background jobs (``sleep 300 &``) die with it.
+always means killing its whole process group: background jobs (``sleep 300 &``) die with it,
+and so does a process that left the group with ``setsid`` (found by the execution id in its
+environment).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from core.runners.base import OutputSeen, ProcessStarted
 from core.runners.output import cap_output
 
+# Set by the execution service for every action process; found again in /proc on a kill.
+EXECUTION_MARKER = "ST2_ACTION_EXECUTION_ID"
 # st2 reports a timed-out action with this return code (SIGKILL).
 TIMEOUT_RETURN_CODE = -9
 _CHUNK = 64 * 1024
@@ -90,12 +94,12 @@ async def run_process(
         finished = await _wait_finished(proc, readers, timeout, cancel)
     except BaseException:
         # Our caller was canceled (or on_start failed): never leave the group running.
-        _kill_group(proc.pid)
+        _kill_group(proc.pid, env)
         await _reap(proc, readers)
         raise
     if finished:
         return ProcessOutcome(out.text(), err.text(), _return_code(proc), False, False)
-    _kill_group(proc.pid)
+    _kill_group(proc.pid, env)
     await _reap(proc, readers)
     timed_out = not cancel.is_set()
     code = TIMEOUT_RETURN_CODE if timed_out else _return_code(proc)
@@ -147,10 +151,38 @@ async def _exited(proc: asyncio.subprocess.Process, readers: list[asyncio.Task[N
     await proc.wait()
 
 
-def _kill_group(pgid: int) -> None:
+def _kill_group(pgid: int, env: Mapping[str, str] | None = None) -> None:
     # The group outlives its leader while any member is alive, so the id cannot be reused yet.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+    marker = (env or {}).get(EXECUTION_MARKER)
+    if marker:
+        kill_marked(f"{EXECUTION_MARKER}={marker}".encode())
+
+
+def kill_marked(entry: bytes) -> int:
+    """SIGKILL every process whose environment holds ``entry`` (``NAME=value``); how many.
+
+    A process that called ``setsid`` left the group (and the session) killpg reaches, but it
+    inherited the execution id in its environment. Linux only (/proc); elsewhere, nothing.
+    """
+    killed = 0
+    me = os.getpid()
+    with contextlib.suppress(OSError):
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+        for pid in pids:
+            if pid == me:
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as environ:
+                    found = entry in environ.read().split(b"\0")
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if found:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+    return killed
 
 
 async def _reap(proc: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]) -> None:

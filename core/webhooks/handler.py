@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs
 
+from core.models import MASK
 from core.models.trigger_instance import TriggerInstance
 from core.webhooks.hmac_check import verify
 from core.webhooks.presets import PRESETS, scheme_from_config, secret_from_config
@@ -209,10 +210,14 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def build_payload(headers: Mapping[str, str], body: Any) -> dict[str, Any]:
+def build_payload(
+    headers: Mapping[str, str], body: Any, auth: HookAuth | None = None
+) -> dict[str, Any]:
     """The trigger payload; st2's auth headers are removed and other credentials masked here,
-    before anything is stored."""
+    before anything is stored — the hook's own signature header too, whatever its name."""
+    own = {auth.scheme.header.lower()} if auth is not None and auth.scheme is not None else set()
     safe = payload_headers(dict(headers.items()))
+    safe = {name: MASK if name.lower() in own else value for name, value in safe.items()}
     lower = {name.lower(): value for name, value in safe.items()}
     return {"headers": safe, "headers_lower": lower, "body": body}
 

@@ -129,3 +129,12 @@ def test_alias_test_json_and_failure_exit_code(
     assert data["result"]["text"] == data["execution"]["result"]["result"]
     code, _, err = cli(capsys, config, "alias", "test", "launch rockets")
     assert code == 1 and "matched no patterns" in err
+
+
+@pytest.mark.parametrize("typed", ["echo hi\x1b[31mred", "echo a\nb", "echo txt\u202eexe.sh"])
+def test_alias_test_refuses_control_characters_like_chat(
+    capsys: pytest.CaptureFixture[str], config: Path, typed: str
+) -> None:
+    code, out, err = cli(capsys, config, "alias", "test", typed)
+    assert code == 1 and out == ""
+    assert "parameter 'message': control characters" in err

@@ -151,6 +151,28 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     await wait_dead(pids[0], WAIT)
 
 
+async def test_timeout_kills_a_grandchild_that_left_the_group_with_setsid(
+    tmp_path: Path,
+) -> None:
+    """setsid puts it in a new session and group, out of killpg's reach; it still carries
+    the execution id in its environment, and that is how it is found."""
+    pidfile = tmp_path / "pid"
+    script = f"setsid bash -c 'echo $$ > {pidfile}; exec sleep 300' & wait"
+    env = {**os.environ, "ST2_ACTION_EXECUTION_ID": "e-setsid-test"}
+    escaped: list[int] = []
+
+    async def on_start(pid: int) -> None:
+        escaped.append(int(await _wait_file(pidfile)))
+        assert os.getpgid(escaped[0]) != os.getpgid(pid)  # really out of the group
+
+    outcome = await run_process(
+        ["bash", "-c", script], cwd=None, env=env, timeout=0.3, cancel=asyncio.Event(),
+        output_limit=1 << 20, on_start=on_start,
+    )  # fmt: skip
+    assert outcome.timed_out
+    await wait_dead(escaped[0], WAIT)
+
+
 async def test_cancel_kills_the_whole_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     cancel = asyncio.Event()

@@ -203,3 +203,12 @@ def test_generic_target_errors(body: Any, message: str) -> None:
 
 def test_normalize_hook() -> None:
     assert normalize_hook("/github/push/") == "github/push"
+
+
+def test_a_generic_hmac_hooks_own_signature_header_is_masked_in_the_payload() -> None:
+    """Its name (chosen by the operator) says nothing about a credential: mask it by config."""
+    auth = auth_from_config({"type": "hmac", "header": "X-Mac", "secret": "s"})
+    headers = {"X-Mac": "deadbeef" * 8, "X-Other": "kept", "Content-Type": "application/json"}
+    payload = build_payload(headers, {"a": 1}, auth)
+    assert payload["headers"]["X-Mac"] == MASK and payload["headers_lower"]["x-mac"] == MASK
+    assert payload["headers"]["X-Other"] == "kept"
