@@ -106,7 +106,6 @@ class _Pending:
     interaction: discord.Interaction[Any]
     created: float = field(default_factory=time.monotonic)
     original_used: bool = False
-    original_id: int | None = None
 
     @property
     def fresh(self) -> bool:

@@ -9,7 +9,6 @@ told who decided. A response with ``approved: false`` denies; any other valid re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from core.authz.authorizer import Authorizer, SquallUser
 from core.models.approval import APPROVE_OR_DENY, Approval, ApprovalStatus
 from core.models.execution import isoformat, utcnow
 from core.observe import metrics
-from core.store.base import StoreError
 
 if TYPE_CHECKING:
     from core.authz.audit import AuditLog
@@ -218,16 +216,6 @@ class ApprovalService:
                 await self._notify(done)
                 expired.append(done)
         return expired
-
-    async def expire_forever(self, interval_seconds: float) -> None:
-        """``expire_due`` every ``interval_seconds`` until cancelled (a task of ``serve``)."""
-        while True:
-            try:
-                await self.expire_due()
-            except StoreError:
-                # The store may be briefly unavailable (MongoDB failover); try again next time.
-                log.exception("expiring approvals failed")
-            await asyncio.sleep(interval_seconds)
 
     async def _existing(
         self, approval_id: str, user: SquallUser, place: dict[str, Any]

@@ -39,9 +39,6 @@ class KeyValuePair:
         if self.expire_timestamp is not None and self.expire_timestamp.tzinfo is None:
             raise ValueError(f"datastore key {self.name!r} has a naive expire_timestamp")
 
-    def is_expired(self, now: datetime) -> bool:
-        return self.expire_timestamp is not None and now >= self.expire_timestamp
-
     def sealed(self, keys: Keys) -> KeyValuePair:
         """This pair as stored: a secret's plaintext replaced by its ciphertext token."""
         if not self.secret or self.encrypted:

@@ -1,7 +1,7 @@
 """Loading and validating StackStorm-format packs (st2-format §1-2)."""
 
 from core.packs.errors import PackError
-from core.packs.index import ContentIndex, UnknownActionError, UnknownPackError
+from core.packs.index import ContentIndex, UnknownActionError
 from core.packs.loader import LoadResult, load_packs
 from core.packs.paths import UnsafePathError, resolve_inside
 from core.packs.validate import validate_pack
@@ -11,7 +11,6 @@ __all__ = [
     "LoadResult",
     "PackError",
     "UnknownActionError",
-    "UnknownPackError",
     "UnsafePathError",
     "load_packs",
     "resolve_inside",

@@ -37,20 +37,12 @@ class UnknownActionError(UnknownContentError):
     kind = "action"
 
 
-class UnknownPackError(UnknownContentError):
-    kind = "pack"
-
-
 class UnknownTriggerTypeError(UnknownContentError):
     kind = "trigger type"
 
 
 class UnknownRuleError(UnknownContentError):
     kind = "rule"
-
-
-class UnknownAliasError(UnknownContentError):
-    kind = "alias"
 
 
 def _builtin_trigger_types() -> dict[str, TriggerType]:
@@ -73,15 +65,6 @@ class ContentIndex:
         except KeyError:
             raise UnknownActionError(ref, self.actions) from None
 
-    def get_pack(self, ref: str) -> Pack:
-        try:
-            return self.packs[ref]
-        except KeyError:
-            raise UnknownPackError(ref, self.packs) from None
-
-    def pack_actions(self, pack_ref: str) -> list[Action]:
-        return [a for a in self.actions.values() if a.pack == pack_ref]
-
     def get_trigger_type(self, ref: str) -> TriggerType:
         try:
             return self.trigger_types[ref]
@@ -93,17 +76,3 @@ class ContentIndex:
             return self.rules[ref]
         except KeyError:
             raise UnknownRuleError(ref, self.rules) from None
-
-    def get_alias(self, ref: str) -> Alias:
-        try:
-            return self.aliases[ref]
-        except KeyError:
-            raise UnknownAliasError(ref, self.aliases) from None
-
-    def rules_for_trigger(self, ref: str, *, enabled_only: bool = True) -> list[Rule]:
-        """Rules listening to trigger type ``ref``, in load order (disabled ones only if asked)."""
-        return [
-            r
-            for r in self.rules.values()
-            if r.trigger.type == ref and (r.enabled or not enabled_only)
-        ]

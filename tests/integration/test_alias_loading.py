@@ -35,10 +35,10 @@ def test_bundled_aliases_load_cleanly() -> None:
 def test_site_aliases_load_after_packs_with_default_pack_site() -> None:
     result = load_packs([BUNDLED], config_dir=None, alias_paths=[SITE])
     assert result.errors == []
-    site = result.index.get_alias("site.ping")
+    site = result.index.aliases["site.ping"]
     assert site.approval == AliasApproval(("alice", "role:admins"), 1800.0, False)
     assert site.source == str(SITE / "plain.yaml")
-    assert result.index.get_alias("ops.ping").formats[0].representations == (
+    assert result.index.aliases["ops.ping"].formats[0].representations == (
         "ping {{host}} count {{count}}",
     )
 
@@ -92,4 +92,4 @@ def test_duplicate_site_alias_ref_keeps_the_first(tmp_path: Path) -> None:
     )
     result = load_packs([BUNDLED], config_dir=None, alias_paths=[tmp_path])
     assert [str(e.file.name) + ": " + e.yaml_path for e in result.errors] == ["a.yaml: name"]
-    assert result.index.get_alias("core.echo").action_ref == "core.echo"
+    assert result.index.aliases["core.echo"].action_ref == "core.echo"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.app import APPROVAL_SWEEP_SECONDS, open_engine
+from bot.settings import load_settings
+from core.approvals.gate import GatedRequest
 from core.approvals.service import (
     ApprovalRefused,
     ApprovalRequest,
@@ -18,10 +20,12 @@ from core.approvals.service import (
 from core.authz.audit import AuditLog
 from core.authz.authorizer import Authorizer, AuthzConfig, SquallUser
 from core.authz.config import parse_roles, parse_users
+from core.models import ExecutionStatus
 from core.models.approval import Approval, ApprovalStatus
 from core.models.chat import ChatIdentity
 from core.store import Store
 from core.store.sqlite import SqliteStore
+from tests.conftest import write_config
 
 A = ApprovalStatus
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -312,16 +316,25 @@ async def test_alias_style_approver_entries(harness: Harness) -> None:
     assert decided.decided_by == "carol"
 
 
-async def test_expire_forever_sweeps_in_the_background(harness: Harness) -> None:
-    made = await harness.service.create(RESTART, requester=BOB, place=WHERE)
-    harness.clock.now = START + timedelta(hours=1)
-    sweeper = asyncio.create_task(harness.service.expire_forever(0.01))
-    try:
-        async with asyncio.timeout(10):
-            while not harness.notified:
-                await asyncio.sleep(0.01)
-    finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
-    assert [(a.id, a.status) for a in harness.notified] == [(made.id, A.EXPIRED)]
+async def test_the_live_sweep_of_serve_expires_an_approval_and_ends_its_execution(
+    tmp_path: Path,
+) -> None:
+    """``_sweep_approvals`` (bot/app.py), the task ``serve`` runs: nobody calls expire_due
+    here; the sweep notices the TTL passed and the gate ends the held execution."""
+    async with open_engine(load_settings(write_config(tmp_path))) as engine:
+        gated = GatedRequest(
+            action_ref="core.noop", parameters={}, context={"user": "alice"},
+            title="run noop?", approvers=("bob",), approver_roles=(),
+            ttl=timedelta(milliseconds=50),
+        )  # fmt: skip
+        held, approval = await engine.gate.request(
+            gated, requester=SquallUser("alice", ("default",)), place=WHERE
+        )
+        deadline = APPROVAL_SWEEP_SECONDS * 5  # bounded: a few sweeps on a busy machine
+        async with asyncio.timeout(deadline):
+            while (await engine.approvals.get(approval.id)).status is not A.EXPIRED:
+                await asyncio.sleep(0.05)
+            while not (await engine.executions.get(held.id)).is_completed:  # type: ignore[union-attr]
+                await asyncio.sleep(0.05)
+        ended = await engine.executions.get(held.id)
+        assert ended is not None and ended.status is ExecutionStatus.TIMEOUT

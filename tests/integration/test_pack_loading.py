@@ -55,7 +55,7 @@ def test_bundled_core_pack_loads_without_errors() -> None:
     assert result.errors == []
     core_actions = sorted(ref for ref in result.index.actions if ref.startswith("core."))
     assert core_actions == CORE_ACTIONS
-    core = result.index.get_pack("core")
+    core = result.index.packs["core"]
     assert (core.ref, core.name, core.version, core.author) == ("core", "core", "0.1.0", "Squall")
     assert validate_pack(BUNDLED / "core") == []
 
@@ -101,12 +101,12 @@ def test_core_action_details() -> None:
 
 def test_good_packs(everything: LoadResult) -> None:
     index = everything.index
-    hello = index.get_pack("hello_st2")  # the directory is "hello-st2"
+    hello = index.packs["hello_st2"]  # the directory is "hello-st2"
     assert hello.name == "Hello StackStorm"
     assert hello.path == GOOD / "hello-st2"
     assert hello.metadata["x_squall_note"] == "kept in metadata"
-    assert index.get_pack("minimal").version == "0.2.0"  # ``version: 0.2`` in pack.yaml
-    assert [a.ref for a in index.pack_actions("hello_st2")] == [
+    assert index.packs["minimal"].version == "0.2.0"  # ``version: 0.2`` in pack.yaml
+    assert [a.ref for a in [a for a in index.actions.values() if a.pack == "hello_st2"]] == [
         "hello_st2.disabled",
         "hello_st2.greet",
         "hello_st2.info",
@@ -132,7 +132,7 @@ def test_good_pack_actions(everything: LoadResult) -> None:
 
 
 def test_good_pack_config(everything: LoadResult) -> None:
-    assert everything.index.get_pack("hello_st2").config == {
+    assert everything.index.packs["hello_st2"].config == {
         "token": "{{ st2kv.system.hello_token | decrypt_kv }}",
         "retries": "{{ st2kv.system.retries }}",
         "greeting": "Hello",
@@ -245,7 +245,9 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
         ]
     )
     # The valid actions of the pack still load (an entry_point on local-shell-cmd is ignored).
-    assert sorted(a.ref for a in everything.index.pack_actions("bad_actions")) == [
+    assert sorted(
+        a.ref for a in [a for a in everything.index.actions.values() if a.pack == "bad_actions"]
+    ) == [
         "bad_actions.cmd_with_entry",
         "bad_actions.twice",
     ]
@@ -284,7 +286,9 @@ def test_entry_point_escapes(everything: LoadResult) -> None:
             "'../../escapes_evil/actions/run.sh' points outside the pack",
         ),
     ]
-    assert [a.ref for a in everything.index.pack_actions("escapes")] == ["escapes.inside"]
+    assert [
+        a.ref for a in [a for a in everything.index.actions.values() if a.pack == "escapes"]
+    ] == ["escapes.inside"]
 
 
 def test_unsafe_yaml_tag(everything: LoadResult) -> None:
@@ -383,7 +387,7 @@ def test_same_ref_twice_keeps_the_first(tmp_path: Path) -> None:
             f"pack ref 'hello_st2' is already used by {GOOD / 'hello-st2'}; this pack is skipped",
         )
     ]
-    assert result.index.get_pack("hello_st2").path == GOOD / "hello-st2"
+    assert result.index.packs["hello_st2"].path == GOOD / "hello-st2"
 
 
 def test_bundled_refs_are_reserved_for_the_first_path(tmp_path: Path) -> None:

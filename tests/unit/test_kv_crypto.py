@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -218,14 +218,6 @@ def test_api_item_shape_for_user_scope() -> None:
 
 def test_pair_repr_hides_value() -> None:
     assert "hunter2" not in repr(_secret_pair())
-
-
-def test_pair_is_expired() -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    pair = KeyValuePair(name="k", value="v", expire_timestamp=now)
-    assert pair.is_expired(now)
-    assert not pair.is_expired(now - timedelta(seconds=1))
-    assert not KeyValuePair(name="k", value="v").is_expired(now)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.models import Action, Pack
-from core.packs import ContentIndex, UnknownActionError, UnknownPackError
+from core.packs import ContentIndex, UnknownActionError
 
 
 def index() -> ContentIndex:
@@ -47,10 +47,3 @@ def test_unknown_action_without_close_match() -> None:
 def test_unknown_action_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         index().get_action("nope.nope")
-
-
-def test_get_pack_and_pack_actions() -> None:
-    assert index().get_pack("core").ref == "core"
-    assert [a.name for a in index().pack_actions("core")] == ["echo", "local", "local_sudo"]
-    with pytest.raises(UnknownPackError, match="unknown pack 'cor'; did you mean 'core'"):
-        index().get_pack("cor")

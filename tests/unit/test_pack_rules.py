@@ -72,9 +72,14 @@ def test_sample_webhook_rule(tmp_path: Path) -> None:
         action=RuleAction("core.echo", {"message": "{{ trigger.body.name }}"}),
         metadata_file=tmp_path / "mine" / "rules" / "sample.yaml",
     )
-    assert [r.ref for r in result.index.rules_for_trigger("core.st2.webhook")] == [
-        "mine.sample_rule"
-    ]
+    assert [
+        r.ref
+        for r in [
+            r
+            for r in result.index.rules.values()
+            if r.trigger.type == "core.st2.webhook" and r.enabled
+        ]
+    ] == ["mine.sample_rule"]
 
 
 def test_fixture_pack_rules_and_defaults() -> None:
@@ -87,14 +92,6 @@ def test_fixture_pack_rules_and_defaults() -> None:
     on_event = index.get_rule("hello_st2.on_event")
     assert on_event.trigger == RuleTrigger("hello_st2.event", {"channel": "general"})
     assert (on_event.enabled, on_event.type, on_event.context) == (True, "standard", {})
-
-
-def test_rules_for_trigger_skips_disabled_rules_unless_asked() -> None:
-    index = load_packs([HELLO], config_dir=None).index
-    assert index.rules_for_trigger("core.st2.webhook") == []
-    every = index.rules_for_trigger("core.st2.webhook", enabled_only=False)
-    assert [r.ref for r in every] == ["hello_st2.webhook"]
-    assert [r.ref for r in index.rules_for_trigger("hello_st2.event")] == ["hello_st2.on_event"]
 
 
 def test_unknown_rule_suggests_close_matches() -> None:
@@ -228,7 +225,12 @@ def test_references_to_a_later_pack_resolve(tmp_path: Path) -> None:
     )
     result = load_packs([tmp_path / "early", tmp_path / "later"], config_dir=None)
     assert result.errors == []
-    assert [r.ref for r in result.index.rules_for_trigger("later.thing")] == ["early.r"]
+    assert [
+        r.ref
+        for r in [
+            r for r in result.index.rules.values() if r.trigger.type == "later.thing" and r.enabled
+        ]
+    ] == ["early.r"]
 
 
 def test_a_rule_on_a_skipped_pack_is_not_registered(tmp_path: Path) -> None:
