@@ -8,8 +8,10 @@ are logged and shown on ``/healthz`` (``content.errors``), where ``pack reload``
 
 The new content is swapped into the objects every component already holds (the content index's
 dicts, the rule set, the policy set) in one synchronous step on the event loop, so no request
-sees half of it. Not reloaded: sensors, the Python of running executions, and Discord's slash
-command list (refreshed at its next connect) — a restart picks those up.
+sees half of it. Then the ``after_apply`` hooks run (the sensors: new ones start, removed ones
+stop, changed ones restart; rule changes reach their add/remove_trigger through the rule set).
+Not reloaded: the Python of running executions, and Discord's slash command list (refreshed at
+its next connect) — a restart picks those up.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import asyncio
 import dataclasses
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,8 @@ class ContentReloads:
     engine: Engine
     generation: int = 0  # reloads tried (successful or not)
     errors: list[str] = field(default_factory=list)  # of the latest try; empty when it worked
+    # Run after new content was applied (e.g. the sensor container re-reading sensors/*.yaml).
+    after_apply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def status(self) -> dict[str, object]:
@@ -59,6 +63,11 @@ class ContentReloads:
                 )  # fmt: skip
                 return problems
             apply_content(self.engine, result)
+            for hook in self.after_apply:
+                try:
+                    await hook()
+                except Exception:
+                    logger.exception("content reload (%s): %r failed", why, hook)
             index = self.engine.content.index
             logger.info(
                 "content reloaded (%s): %d packs, %d actions, %d rules, %d aliases",

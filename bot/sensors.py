@@ -124,6 +124,11 @@ class SensorLeader:
         await self.container.stop()
 
 
+async def reload_sensors(engine: Engine, container: SensorContainer) -> None:
+    """After a content reload: the sensors as ``sensors/*.yaml`` now say."""
+    await container.replace_specs(sensor_specs(engine))
+
+
 async def _refresh_forever(container: SensorContainer, store: Store, seconds: float) -> None:
     """``squall sensor enable|disable`` from another process take effect within ``seconds``."""
     while True:

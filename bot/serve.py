@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Coroutine, Iterator, Sequence
@@ -27,7 +28,7 @@ from bot.http.app import build_web_app
 from bot.http.listener import listening
 from bot.logs import configure_logging
 from bot.reload import ContentReloads, watch_forever
-from bot.sensors import run_sensors
+from bot.sensors import reload_sensors, run_sensors
 from bot.settings import Settings
 from core.models import ExecutionStatus
 
@@ -61,6 +62,8 @@ async def _serve(
         sensors = await stack.enter_async_context(run_sensors(engine, settings))
         chat = await stack.enter_async_context(open_chat(engine, adapters)) if adapters else None
         reloads = _content_reloads(stack, engine)
+        if sensors is not None:
+            reloads.after_apply.append(functools.partial(reload_sensors, engine, sensors))
         if settings.http.enabled and roles.has("http"):
             health = chat.health if chat is not None else None
             app = build_web_app(

@@ -118,6 +118,24 @@ class SensorContainer:
                 await self._supervisors.pop(spec.ref).stop(self.options.stop_grace_seconds)
         self._publish()
 
+    async def replace_specs(self, specs: Iterable[SensorSpec]) -> None:
+        """After a content reload: start new sensors, stop removed ones, restart changed ones
+        (a different entry point, class, poll interval or trigger types)."""
+        fresh = {spec.ref: spec for spec in specs}
+        grace = self.options.stop_grace_seconds
+        for ref, old in list(self.specs.items()):
+            if fresh.get(ref) != old and ref in self._supervisors:
+                logger.warning("sensor %s %s by a content reload", ref,
+                               "changed" if ref in fresh else "removed")  # fmt: skip
+                await self._supervisors.pop(ref).stop(grace)
+        self.specs = fresh
+        for ref, spec in fresh.items():
+            self._triggers[ref] = sensor_triggers(spec.trigger_types, self.rules.all())
+            wanted = self._active and effective_enabled(spec, self.options, self._stored)
+            if wanted and ref not in self._supervisors:
+                self._start(spec)
+        self._publish()
+
     # -- reporting ------------------------------------------------------------------------
     def statuses(self) -> list[SensorStatus]:
         found = []

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -17,7 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import Engine, open_engine
 from bot.http.app import build_web_app
-from bot.sensors import run_sensors
+from bot.reload import ContentReloads
+from bot.sensors import reload_sensors, run_sensors
 from bot.settings import load_settings
 from core.models import ExecutionStatus
 from core.observe.metrics import REGISTRY
@@ -213,6 +217,67 @@ async def test_rule_changes_reach_add_and_remove_trigger(
         await engine.store.rule_states.set("sensor_demo.on_watched", False, "test")
         await poll_until(lambda: len(recorded()) == 2, WAIT)
         assert recorded()[1] == {"op": "remove", "trigger": trigger}
+
+
+async def test_content_reload_of_rules_reaches_the_sensor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload (bot/reload.py) swaps the rule set's rules: changed trigger parameters become
+    remove_trigger + add_trigger, as st2 does for a rule updated with new parameters."""
+    calls = tmp_path / "watcher-calls"
+
+    def recorded() -> list[tuple[str, Any]]:
+        if not calls.exists():
+            return []
+        lines = [json.loads(line) for line in calls.read_text().splitlines()]
+        return [(c["op"], c["trigger"]["parameters"]) for c in lines]
+
+    async with sensors_running(tmp_path, monkeypatch) as (engine, container):
+        await _running_pid(container, "sensor_demo.Watcher")
+        rule = engine.content.index.get_rule("sensor_demo.on_watched")
+        moved = dataclasses.replace(
+            rule,
+            enabled=True,
+            trigger=dataclasses.replace(rule.trigger, parameters={"path": "/srv/other"}),
+        )
+        others = [r for r in engine.rules.all() if r.ref != rule.ref]
+        engine.rules.replace_rules([*others, dataclasses.replace(rule, enabled=True)])
+        await poll_until(lambda: recorded() == [("add", {"path": "/srv/data"})], WAIT)
+        engine.rules.replace_rules([*others, moved])
+        await poll_until(
+            lambda: (
+                recorded()[1:]
+                == [("remove", {"path": "/srv/data"}), ("add", {"path": "/srv/other"})]
+            ),
+            WAIT,
+        )
+
+
+async def test_content_reload_starts_stops_and_restarts_sensors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = tmp_path / "packs" / "sensor_demo"
+    shutil.copytree(PACK, pack)
+    extra = f"packs:\n  paths: ['{pack}']\n"
+    async with sensors_running(tmp_path, monkeypatch, extra, packs=False) as (engine, container):
+        reloads = ContentReloads(engine)
+        reloads.after_apply.append(functools.partial(reload_sensors, engine, container))
+        ticker = await _running_pid(container, "sensor_demo.Ticker")
+        watcher = await _running_pid(container, "sensor_demo.Watcher")
+        (pack / "sensors" / "ticker.yaml").unlink()
+        (pack / "rules" / "on_tick.yaml").unlink()  # its trigger type went with the sensor
+        crasher = pack / "sensors" / "crasher.yaml"
+        crasher.write_text(crasher.read_text().replace("enabled: false", "enabled: true"))
+        watcher_yaml = pack / "sensors" / "watcher.yaml"
+        watcher_yaml.write_text(watcher_yaml.read_text() + "poll_interval: 3\n")
+        assert await reloads.reload("test") == []
+        await wait_dead(ticker)
+        assert "sensor_demo.Ticker" not in {s.ref for s in container.statuses()}
+        await _running_pid(container, "sensor_demo.Watcher", not_pid=watcher)  # changed
+        await poll_until(
+            lambda: _status(container, "sensor_demo.Crasher").state is not SensorState.DISABLED,
+            WAIT,
+        )
 
 
 async def test_payload_off_schema_is_refused_and_logged(
