@@ -84,6 +84,7 @@ class ConsoleAdapter(ChatAdapter):
         observer: Observer | None = None,
         capabilities: Capabilities = CONSOLE_CAPABILITIES,
         read_stdin: bool = True,
+        one_reader: bool | None = None,
     ) -> None:
         self.name = name
         self.capabilities = capabilities
@@ -93,6 +94,8 @@ class ConsoleAdapter(ChatAdapter):
         self._write = write
         self._observer = observer
         self._read_stdin = read_stdin
+        # Whether only the console user reads this (the terminal, or a pipe's script).
+        self.one_reader = read_stdin if one_reader is None else one_reader
         self._ids = itertools.count(1)
         self._queue: asyncio.Queue[ConsoleLine | None] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -37,7 +37,10 @@ class TestChat:
         user_id: str = "console",
         channel: str = "console",
         capabilities: Capabilities = CONSOLE_CAPABILITIES,
+        one_reader: bool = False,
     ) -> None:
+        """``one_reader``: behave as the real terminal, read by the console user only (tests
+        often let several users type here)."""
         self.user_id = user_id
         self.channel = channel
         self.posted: list[Posted] = []
@@ -51,6 +54,7 @@ class TestChat:
             observer=self._observe,
             capabilities=capabilities,
             read_stdin=False,
+            one_reader=one_reader,
         )
 
     def _observe(self, posted: Posted) -> None:

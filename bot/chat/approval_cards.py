@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
 from adapters.base import ChatPlace, SentMessage
 from bot.chat.cards import approval_card, approval_outcome_card
@@ -19,6 +20,7 @@ from bot.chat.outbound import Delivery, DeliveryError
 from bot.settings.schema import RouteSettings
 from core.approvals.gate import ApprovalGate
 from core.approvals.service import ApprovalService
+from core.authz.authorizer import SquallUser
 from core.models import Execution
 from core.models.approval import Approval, ApprovalStatus
 
@@ -37,8 +39,12 @@ class ApprovalCards:
         approvals: ApprovalService,
         gate: ApprovalGate,
         routes: Mapping[str, RouteSettings] | None = None,
+        readers: Mapping[str, SquallUser] | None = None,
     ) -> None:
         self.delivery = delivery
+        self.approvals = approvals
+        # Adapters read by one known person (the console): adapter name → that user.
+        self.readers = dict(readers or {})
         self.routes = routes or {}
         self._sent: dict[str, SentMessage | None] = {}
         self._settled: set[str] = set()
@@ -46,12 +52,25 @@ class ApprovalCards:
         approvals.subscribe(self.on_decided)
         gate.add_release_listener(self.on_release)
 
+    def _may_answer_there(self, place: ChatPlace, approval: Approval) -> bool:
+        """Whether the one person who reads ``place`` may answer: known for the terminal (the
+        console user); elsewhere a card is read by several people, so it keeps its buttons
+        (a refused click changes nothing)."""
+        reader = self.readers.get(place.adapter)
+        return reader is None or self.approvals.may_answer(approval, reader)
+
     def post_run_cards_with(self, poster: RunCardPoster) -> None:
         self._run_card = poster
 
     async def post(self, place: ChatPlace, approval: Approval) -> SentMessage | None:
+        card = approval_card(approval)
+        if not self._may_answer_there(place, approval):
+            # Buttons the reader may not press would only be refused; the approvers answer
+            # from their own chat or with the CLI.
+            note = "(you may not answer this one; an approver can, in chat or with the CLI)"
+            card = replace(card, buttons=(), text=f"{card.text}\n{note}".strip())
         try:
-            sent: SentMessage | None = await self.delivery.send(place, approval_card(approval))
+            sent: SentMessage | None = await self.delivery.send(place, card)
         except (DeliveryError, LookupError):
             logger.warning("approval card %s not posted", approval.id)
             sent = None

@@ -27,7 +27,7 @@ from core.aliases import AliasMatch, AmbiguousAliasMatch, NoAliasMatch
 from core.aliases.commands import call_parameters
 from core.aliases.params import alias_parameters
 from core.aliases.parser import literal_score
-from core.approvals.service import ANYONE, ApprovalRefused, yes_no_response
+from core.approvals.service import ApprovalRefused, yes_no_response
 from core.authz.authorizer import Decision, SquallUser, authorize_execution
 from core.executions.api import parameter_schema, settable_parameters
 from core.executions.service import ExecutionError
@@ -356,13 +356,7 @@ async def _approvals(cmd: ChatCommands, turn: Turn, words: list[str]) -> None:
 
 
 def _may_answer(cmd: ChatCommands, user: SquallUser, approval: Approval) -> bool:
-    if user.name == approval.requester and not approval.requester_may_approve:
-        return False
-    return (
-        ANYONE in approval.approvers
-        or user.name in approval.approvers
-        or any(cmd.engine.authz.has_role(user, role) for role in approval.approver_roles)
-    )
+    return cmd.engine.approvals.may_answer(approval, user)
 
 
 async def _answer(cmd: ChatCommands, turn: Turn, words: list[str], approved: bool) -> None:

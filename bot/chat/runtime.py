@@ -12,8 +12,9 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from adapters.base import ChatAdapter
+from adapters.base import ChatAdapter, ChatIdentity
 from adapters.console import ConsoleAdapter
+from adapters.console.adapter import WORKSPACE
 from bot.app import Engine
 from bot.chat.approval_cards import ApprovalCards
 from bot.chat.inbound import Inbound, addressed, identify, ignore_own, rate_limit
@@ -27,6 +28,7 @@ from bot.chat.router import ChatCommands
 from bot.chat.routes import ChatOutbox, RouteSink, route_adapter_errors, route_errors
 from bot.settings import Settings
 from core.aliases.commands import alias_commands
+from core.authz.authorizer import SquallUser
 from core.models import utcnow
 from core.models.chat import CommandSpec
 from core.params import merge_parameter_schemas
@@ -123,6 +125,15 @@ def command_specs(engine: Engine) -> list[CommandSpec]:
     return alias_commands(engine.aliases.aliases(), index.actions, schemas)
 
 
+def _readers(engine: Engine, adapters: Sequence[ChatAdapter]) -> dict[str, SquallUser]:
+    """The terminal's one reader (the console user), by adapter name."""
+    return {
+        adapter.name: engine.authz.user_for(ChatIdentity(adapter.name, WORKSPACE, adapter.user_id))
+        for adapter in adapters
+        if isinstance(adapter, ConsoleAdapter) and adapter.one_reader
+    }
+
+
 def check_chat_config(engine: Engine, adapters: Sequence[ChatAdapter]) -> None:
     """A route to an adapter that is not running is a settings error and stops the start; a
     pack's ``notify`` naming an unknown route is content: reported and ignored (pack content
@@ -157,7 +168,9 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
     route_sink = RouteSink(outbox, engine.content.index)
     engine.executions.add_completion_listener(route_sink.on_completed)
     connect_chat_poster(engine.executions.runners, outbox)
-    approval_cards = ApprovalCards(delivery, engine.approvals, engine.gate, settings.routes)
+    approval_cards = ApprovalCards(
+        delivery, engine.approvals, engine.gate, settings.routes, readers=_readers(engine, adapters)
+    )
     engine.inquiries.on_asked(approval_cards.post_inquiry)
     replies = Replies(delivery)
     launcher = Launcher(engine, cards, approval_cards, replies)

@@ -198,7 +198,8 @@ class InquiryService:
                 continue
             approval = await self.approvals.get(execution.id)
             if approval is not None and approval.status is not ApprovalStatus.PENDING:
-                await self.on_decided(approval)
+                # Every listener, not only ours: the chat card is edited too.
+                await self.approvals.announce(approval)
                 moved += 1
         return moved
 

@@ -261,6 +261,14 @@ class ApprovalService:
         await self._notify(decided)
         return decided
 
+    def may_answer(self, approval: Approval, user: SquallUser) -> bool:
+        """Whether ``user`` may answer (the same check ``respond`` makes)."""
+        try:
+            self._check_responder(approval, user)
+        except ApprovalRefused:
+            return False
+        return True
+
     def _check_responder(self, approval: Approval, user: SquallUser) -> None:
         if user.name == approval.requester and not approval.requester_may_approve:
             raise ApprovalRefused(
@@ -278,9 +286,17 @@ class ApprovalService:
             f"roles: {', '.join(approval.approver_roles) or 'none'})"
         )
 
+    async def announce(self, approval: Approval) -> None:
+        """Tell this process's listeners (its workflow, its chat card) about a decision another
+        process made, e.g. ``squall inquiry respond``; it was counted where it was made."""
+        await self._call_listeners(approval)
+
     async def _notify(self, approval: Approval) -> None:
         if approval.status is not _PENDING:
             metrics.APPROVALS_DECIDED.labels(str(approval.status)).inc()
+        await self._call_listeners(approval)
+
+    async def _call_listeners(self, approval: Approval) -> None:
         for listener in list(self._listeners):
             try:
                 await listener(approval)

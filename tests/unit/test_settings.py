@@ -472,9 +472,13 @@ def dotted_fields(cls: Any, prefix: str = "") -> list[str]:
 
 
 def test_example_config_loads_and_equals_the_defaults() -> None:
+    """Except for people: the example gives the console user the README's ops role."""
     s = load_settings(EXAMPLE, env={})
     assert s.source == EXAMPLE
-    assert dataclasses.replace(s, source=None) == Settings.defaults(ROOT)
+    defaults = Settings.defaults(ROOT)
+    assert dataclasses.replace(s, source=None, users=defaults.users, roles=()) == defaults
+    [console] = s.users
+    assert console.roles == ("admin", "ops") and [r.name for r in s.roles] == ["ops"]
 
 
 def test_example_config_shows_env_substitution_with_defaults() -> None:
