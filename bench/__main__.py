@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.goals import goals
+
 SUITES = (
     "bench.store",
     "bench.python_runner",
@@ -42,15 +44,20 @@ async def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             all_rows[name] = await module.run(Path(tmp))
         print(f"\n## {name}\n\n{markdown(all_rows[name])}", flush=True)
+    table = goals(all_rows)
+    print(f"\n## goal vs measured (issue 18)\n\n{markdown(table)}", flush=True)
     RESULTS.mkdir(exist_ok=True)
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "machine": platform.machine(),
     }
-    (RESULTS / "latest.json").write_text(json.dumps({"meta": meta, **all_rows}, indent=2))
+    (RESULTS / "latest.json").write_text(
+        json.dumps({"meta": meta, **all_rows, "goals": table}, indent=2)
+    )
     (RESULTS / "latest.md").write_text(
-        "\n\n".join(f"## {name}\n\n{markdown(rows)}" for name, rows in all_rows.items()) + "\n"
+        "\n\n".join(f"## {name}\n\n{markdown(rows)}" for name, rows in all_rows.items())
+        + f"\n\n## goal vs measured (issue 18)\n\n{markdown(table)}\n"
     )
     print(f"\nsaved {RESULTS / 'latest.json'} and latest.md")
     return 0

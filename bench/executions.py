@@ -1,7 +1,9 @@
 """Executions per second and per-execution latency through the whole engine, on SQLite.
 
 Each client loop requests an execution and waits for it to complete; ``concurrency`` loops run
-at once. Latency is request → completed as the caller sees it.
+at once. Latency is request → completed as the caller sees it. The baseline of ``core.local``
+is measured in the same run: ``bash -c true`` spawned straight through asyncio (pipes for
+stdout/stderr, a new session, as core.runners.process does), as many at once, no engine.
 """
 
 from __future__ import annotations
@@ -62,6 +64,37 @@ async def _measure(
     }
 
 
+RAW_SPAWNS = 400
+
+
+async def raw_spawn_rate(concurrency: int, total: int = RAW_SPAWNS) -> dict[str, Any]:
+    """``bash -c true`` through ``asyncio.create_subprocess_exec`` alone: what spawning costs."""
+
+    async def one() -> None:
+        proc = await asyncio.create_subprocess_exec(
+            "bash", "-c", "true", stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        await proc.communicate()
+
+    async def client(n: int) -> None:
+        for _ in range(n):
+            await one()
+
+    await client(3)
+    start = time.perf_counter()
+    await asyncio.gather(*(client(total // concurrency) for _ in range(concurrency)))
+    wall = time.perf_counter() - start
+    done = (total // concurrency) * concurrency
+    return {
+        "benchmark": "raw spawn bash -c true (baseline)",
+        "executions": done,
+        "concurrency": concurrency,
+        "executions_per_sec": round(done / wall, 1),
+    }
+
+
 async def run(workdir: Path) -> list[dict[str, Any]]:
     config = workdir / "bench-config.yaml"
     config.write_text(
@@ -72,8 +105,14 @@ async def run(workdir: Path) -> list[dict[str, Any]]:
     async with open_engine(load_settings(config)) as engine:
         for label, ref, params, total in CASES:
             for conc in CONCURRENCY:
+                if ref == "core.local":
+                    rows.append(await raw_spawn_rate(conc))
                 row = await _measure(engine.executions, ref, params, total, conc)
                 rows.append({"benchmark": f"execute {label}", **row})
+                if ref == "core.local":
+                    rows[-1]["vs_raw_spawn"] = round(
+                        row["executions_per_sec"] / rows[-2]["executions_per_sec"], 2
+                    )
     return rows
 
 

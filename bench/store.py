@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sqlite3
 import sys
 import tempfile
 import time
@@ -105,6 +106,30 @@ async def _intake(store: SqliteStore, now: datetime) -> None:
     await store.executions.replace(scheduled, expected_status=ExecutionStatus.REQUESTED)
 
 
+def raw_batched_inserts(path: Path, count: int = OPS * 4, batch: int = 256) -> dict[str, object]:
+    """The floor under every Squall write: stdlib sqlite3 alone, same file settings (WAL,
+    synchronous=NORMAL), execution-sized JSON rows, ``batch`` rows per transaction."""
+    docs = [json.dumps(e.to_doc(), separators=(",", ":")) for e in _executions(min(count, 500))]
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE raw (id TEXT PRIMARY KEY, status TEXT, doc TEXT)")
+        start = time.perf_counter()
+        for first in range(0, count, batch):
+            rows = [
+                (f"r{n}", "requested", docs[n % len(docs)])
+                for n in range(first, min(count, first + batch))
+            ]
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO raw VALUES (?, ?, ?)", rows)
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+    finally:
+        conn.close()
+    return _row(f"raw sqlite3 insert, {batch} per transaction (baseline)", count, elapsed)
+
+
 async def run(workdir: Path) -> list[dict[str, object]]:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "bench-store.db"
@@ -113,9 +138,10 @@ async def run(workdir: Path) -> list[dict[str, object]]:
     store = SqliteStore(path)
     await store.open()
     try:
-        return await _suite(store)
+        rows = await _suite(store)
     finally:
         await store.close()
+    return [*rows, raw_batched_inserts(workdir / "bench-raw.db")]
 
 
 if __name__ == "__main__":

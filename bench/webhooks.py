@@ -139,7 +139,16 @@ async def measure(engine: Engine, rec: Recorder, url: str, rate: int) -> dict[st
         # core would sustain at that cost (the event loop and the writer share the GIL).
         "cpu_us_per_event": round(cpu / len(end_to_end) * 1e6, 1),
         "one_core_ceiling_per_sec": round(len(end_to_end) / cpu, 1),
+        "rss_mb": rss_mb(),
     }
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (Linux ``/proc``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 async def instance_sequences(engine: Engine, count: int) -> dict[str, int]:

@@ -85,6 +85,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], int, bool]] = [
         False,
     ),
     ("fan-out/in 100", fan(100), {}, 102, True),
+    ("fan-out/in 1000", fan(1000), {}, 1002, False),
 ]
 
 

@@ -113,6 +113,11 @@ class ProgressCards:
             sent = await card.sent
             if sent is None or not self.delivery.capabilities(sent.place.adapter).edits:
                 return
+            if card.last_edit + self.interval > self._clock():
+                # Scheduled before another edit went out (both waited for the card to be
+                # sent): stay throttled, and let a trailing edit show this change.
+                self._schedule(workflow_id, card)
+                return
             card.last_edit = self._clock()
             message = progress_card(workflow_id, card.ref, dict(card.statuses), card.latest)
             try:

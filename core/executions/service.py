@@ -203,7 +203,7 @@ class ExecutionService:
         self._observe_created(execution)
         logger.info("execution %s %s: %s", execution.id, execution.status, execution.action_ref)
         if not hold:
-            self._wakeup.set()
+            self.start_soon(execution)
         return execution
 
     async def prepare(

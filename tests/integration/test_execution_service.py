@@ -144,7 +144,10 @@ async def test_dispatch_survives_a_store_error(
         return await real_claim(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine.store.executions, "claim", flaky_claim)
-    execution = await engine.executions.request("core.noop", {})
+    # Stored as another process would (``squall run --async``): only the claim loop finds it
+    # (a request made here starts at once, without a claim).
+    execution = Execution.request("core.noop", "noop", {}, {"user": "stanley", "pack": "core"})
+    await engine.store.executions.insert(execution)
     done = await engine.executions.wait(execution.id, timeout=15)
     assert done.status is S.SUCCEEDED and failures == 2
 

@@ -1,0 +1,81 @@
+"""Issue 18's goals against what this ``make bench`` run measured, each beside its baseline
+from the same run (raw SQLite inserts, linear rule evaluation, raw spawns, Orquesta)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Rows = Mapping[str, list[dict[str, Any]]]
+
+
+def _find(rows: Rows, suite: str, **match: Any) -> dict[str, Any] | None:
+    for row in rows.get(suite, []):
+        if all(row.get(k) == v for k, v in match.items()):
+            return row
+    return None
+
+
+def _value(rows: Rows, suite: str, column: str, **match: Any) -> Any:
+    row = _find(rows, suite, **match)
+    return None if row is None else row.get(column)
+
+
+def _goal(
+    path: str, goal: str, measured: Any, holds: Callable[[Any], bool], baseline: str
+) -> dict[str, Any]:
+    verdict = "not measured" if measured is None else ("yes" if holds(measured) else "no")
+    return {"path": path, "goal": goal, "measured": measured, "holds": verdict,
+            "baseline (same run)": baseline}  # fmt: skip
+
+
+def _seconds(rows: Rows, label: str, tasks: int) -> float | None:
+    rate = _value(rows, "bench.workflows", "squall end to end tasks/s", workflow=label)
+    return round(tasks / rate, 2) if isinstance(rate, int | float) and rate else None
+
+
+def goals(rows: Rows) -> list[dict[str, Any]]:
+    hook = "bench.webhooks"
+    raw_name = "sqlite raw sqlite3 insert, 256 per transaction (baseline)"
+    raw_insert = _value(rows, "bench.store", "ops_per_sec", benchmark=raw_name)
+    ceiling = _value(rows, hook, "one_core_ceiling_per_sec", offered_per_sec=2500)
+    table = [
+        _goal("webhook → rule → core.noop, sustained", "≥ 2,500 events/s",
+              _value(rows, hook, "completed_per_sec", offered_per_sec=2500), lambda v: v >= 2500,
+              f"raw SQLite batched inserts {raw_insert}/s; CPU ceiling of one core at this "
+              f"run's cost per event {ceiling}/s"),
+        _goal("webhook p99 at 1,000/s offered", "≤ 25 ms",
+              _value(rows, hook, "e2e_ms_p99", offered_per_sec=1000), lambda v: v <= 25, "—"),
+        _goal("webhook p50 at 100/s offered", "≤ 1.5 ms",
+              _value(rows, hook, "e2e_ms_p50", offered_per_sec=100), lambda v: v <= 1.5, "—"),
+    ]  # fmt: skip
+    for kind in ("equals", "mixed"):
+        linear = _value(rows, "bench.rules", "linear_ms_per_event",
+                        benchmark=f"match {kind} criteria", rules=10_000)  # fmt: skip
+        table.append(_goal(
+            f"10,000 rules on one trigger, {kind} criteria", "≤ 1 ms per event",
+            _value(rows, "bench.rules", "indexed_ms_per_event",
+                   benchmark=f"match {kind} criteria", rules=10_000),
+            lambda v: v <= 1, f"every rule evaluated: {linear} ms"))  # fmt: skip
+    for label, tasks, limit in (("chain 1000", 1000, 0.5), ("with-items 5000", 5000, 2.5),
+                                ("fan-out/in 1000", 1002, 0.5)):  # fmt: skip
+        orquesta = _value(rows, "bench.workflows", "orquesta persisted tasks/s", workflow=label)
+        table.append(_goal(f"workflow {label}, end to end (s)", f"≤ {limit} s",
+                           _seconds(rows, label, tasks), lambda v, limit=limit: v <= limit,
+                           f"Orquesta persisted: {orquesta} tasks/s"))  # fmt: skip
+    local = _find(rows, "bench.executions", benchmark="execute core.local cmd=true", concurrency=32)
+    raw = _value(rows, "bench.executions", "executions_per_sec",
+                 benchmark="raw spawn bash -c true (baseline)", concurrency=32)  # fmt: skip
+    table += [
+        _goal("core.local cmd=true, 32 at once", "≥ 800/s",
+              local and local["executions_per_sec"], lambda v: v >= 800,
+              f"raw bash -c true spawns {raw}/s"),
+        _goal("core.local vs raw spawn, same run", "≥ 0.7 x raw",
+              local and local.get("vs_raw_spawn"),
+              lambda v: v >= 0.7, f"raw bash -c true spawns {raw}/s"),
+        _goal("RSS at 1,000 webhook events/s", "≤ 200 MB",
+              _value(rows, hook, "rss_mb", offered_per_sec=1000), lambda v: v <= 200, "—"),
+        _goal("RSS idle, Slack and Discord connected", "≤ 80 MB", None, lambda v: False,
+              "not measured by make bench"),
+    ]  # fmt: skip
+    return table
