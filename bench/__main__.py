@@ -23,6 +23,7 @@ SUITES = (
     "bench.chat",
     "bench.webhooks",
     "bench.timers",
+    "bench.sensors",
     "bench.workflows",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
