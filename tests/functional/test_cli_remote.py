@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,14 @@ def _run(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[
 def test_core_remote_runs_hostname(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, sshd: Sshd
 ) -> None:
-    host = f"127.0.0.1:{sshd.ports[0]}"
-    code, ex = _run(capsys, _config(tmp_path, sshd), "core.remote", f"hosts={host}", "cmd=hostname")
+    config = _config(tmp_path, sshd)
+    port = f"port={sshd.ports[0]}"  # the test sshd is not on 22; `port` is st2's parameter
+    code, ex = _run(capsys, config, "core.remote", "hosts=127.0.0.1", "cmd=hostname", port)
     assert code == 0, ex
     assert ex["status"] == "succeeded"
     assert ex["result"] == {
-        host: {
-            "stdout": Path("/etc/hostname").read_text().strip() or ex["result"][host]["stdout"],
+        "127.0.0.1": {
+            "stdout": socket.gethostname(),
             "stderr": "",
             "return_code": 0,
             "succeeded": True,
