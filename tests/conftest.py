@@ -17,6 +17,9 @@ from bot.cli.main import main
 from tests import mongo_server
 from tests.sshd import sshd  # noqa: F401  (the session's OpenSSH server fixture)
 
+# Test packs carry their own tests/, run by `squall pack test` in their own environment.
+collect_ignore = ["fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 

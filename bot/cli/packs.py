@@ -10,13 +10,19 @@ restarts; a rebuilt venv is picked up by the next execution.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import shlex
 from pathlib import Path
 from typing import Any
 
 from bot.app import BUNDLED_PACKS, load_content, pack_python_settings
 from bot.cli.commands import emit, settings_for
 from bot.settings import Settings
+from core.packs.errors import PackError
 from core.packs.install import SourceError, install_pack, parse_source, remove_pack, setup_venv
+from core.packs.install.tests import prepare_pack_tests
+from core.packs.manifest import read_manifest
+from core.packs.paths import PackDir
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
@@ -36,6 +42,14 @@ def add_pack_install_parsers(
     remove = pack_sub.add_parser("remove", parents=[common], help="delete installed packs")
     remove.add_argument("packs", nargs="+", metavar="PACK")
     remove.set_defaults(handler=pack_remove)
+    test = pack_sub.add_parser(
+        "test", parents=[common], help="run a pack's own tests/ (as st2-run-pack-tests)"
+    )
+    test.add_argument("path", help="the pack's folder")
+    test.add_argument(
+        "--pytest-args", default="", metavar="ARGS", help='for pytest, e.g. --pytest-args="-k x"'
+    )
+    test.set_defaults(handler=pack_test)
 
 
 def install_dir(settings: Settings) -> Path:
@@ -105,3 +119,22 @@ async def pack_remove(args: argparse.Namespace) -> int:
     human = "\n".join(f"removed {', '.join(items)}" for items in removed.values())
     emit(args, removed, human)
     return 0
+
+
+async def pack_test(args: argparse.Namespace) -> int:
+    """pytest's own output on the terminal; its exit code is the command's."""
+    settings = settings_for(args)
+    path = Path(args.path).resolve()
+    errors: list[PackError] = []
+    manifest = read_manifest(PackDir.at(path), errors)
+    if not manifest.valid:
+        raise SourceError("; ".join(str(e) for e in errors) or f"{path}: not a pack")
+    run = prepare_pack_tests(
+        path,
+        manifest.ref,
+        pack_python_settings(settings),
+        settings.packs.pip_args,
+        shlex.split(args.pytest_args),
+    )
+    process = await asyncio.create_subprocess_exec(*run.argv, env=run.env, cwd=run.cwd)
+    return await process.wait()

@@ -85,14 +85,19 @@ def setup_venv(
 
 
 def _build(venv: Path, pack: str, pack_path: Path, pip_args: Sequence[str]) -> None:
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], "venv")
-    requirements = pack_path / REQUIREMENTS
-    if requirements.is_file():
-        pip = [sys.executable, "-m", "pip", "--python", str(venv_python(venv))]
-        _run([*pip, "install", "--no-input", "-r", str(requirements), *pip_args], "pip")
+    build_venv(venv, [pack_path / REQUIREMENTS], pip_args)
     # Written last: a venv without it is one whose build did not finish.
     marker = {"pack": pack, "requirements": requirements_hash(pack_path)}
     (venv / MARKER).write_text(json.dumps(marker))
+
+
+def build_venv(venv: Path, requirements: Sequence[Path], pip_args: Sequence[str]) -> None:
+    """A fresh venv at ``venv`` with every existing requirements file installed."""
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], "venv")
+    files = [arg for file in requirements if file.is_file() for arg in ("-r", str(file))]
+    if files:
+        pip = [sys.executable, "-m", "pip", "--python", str(venv_python(venv))]
+        _run([*pip, "install", "--no-input", *files, *pip_args], "pip")
 
 
 def remove_venv(settings: PackPythonSettings, pack: str) -> bool:

@@ -1,0 +1,1 @@
+"""In-memory services for pack unit tests, as st2's ``st2tests.mocks``."""
