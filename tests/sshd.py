@@ -42,6 +42,7 @@ class Sshd:
     wrong_key: Path  # a valid key the server does not know
     encrypted_key: Path  # authorized, protected by PASSPHRASE
     host_key_line: str  # "<type> <base64>" of the server's host key
+    no_session_port: int  # logs in, then refuses every session channel
 
     def hosts(self, count: int | None = None) -> str:
         """``127.0.0.1:p1,127.0.0.1:p2,…`` for the first ``count`` "hosts"."""
@@ -124,6 +125,9 @@ def _config(folder: Path, ports: tuple[int, ...]) -> Path:
         "MaxSessions 50",
         "MaxStartups 50",
         "LogLevel ERROR",
+        # The last port logs in but opens no session: a host that fails after login.
+        f"Match LocalPort {ports[-1]}",
+        "  MaxSessions 0",
     ]
     config = folder / "sshd_config"
     config.write_text("\n".join(lines) + "\n")
@@ -161,7 +165,7 @@ def sshd() -> Iterator[Sshd]:
         keys = [folder / "client_key.pub", folder / "encrypted_key.pub"]
         (folder / "authorized_keys").write_text("".join(key.read_text() for key in keys))
         (folder / "authorized_keys").chmod(0o644)
-        ports = _free_ports(HOSTS)
+        ports = _free_ports(HOSTS + 1)
         config = _config(folder, ports)
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
         subprocess.run([sshd_bin, "-t", "-f", str(config)], check=True)
@@ -171,12 +175,13 @@ def sshd() -> Iterator[Sshd]:
             host_key = (folder / "host_key.pub").read_text().split()
             yield Sshd(
                 folder,
-                ports,
+                ports[:HOSTS],
                 USER,
                 folder / "client_key",
                 folder / "wrong_key",
                 folder / "encrypted_key",
                 f"{host_key[0]} {host_key[1]}",
+                ports[-1],
             )
         finally:
             proc.terminate()

@@ -161,6 +161,19 @@ async def test_mixed_success_fails_but_keeps_every_host(sshd: Sshd, tmp_path: Pa
     assert [entry["succeeded"] for entry in result.result.values()] == [True, False]
 
 
+async def test_host_refusing_the_session_is_a_clear_host_error(sshd: Sshd, tmp_path: Path) -> None:
+    refusing = f"127.0.0.1:{sshd.no_session_port}"
+    (tmp_path / "known_hosts").write_text(
+        sshd.known_hosts() + f"[127.0.0.1]:{sshd.no_session_port} {sshd.host_key_line}\n"
+    )
+    result = await _cmd(sshd, tmp_path, "echo ok", hosts=f"{sshd.hosts(1)},{refusing}")
+    assert result.status is S.FAILED
+    assert result.result[f"127.0.0.1:{sshd.ports[0]}"]["succeeded"] is True
+    entry = result.result[refusing]
+    assert entry["return_code"] == 255
+    assert entry["error"].startswith(f"SSH error with {refusing}: ")
+
+
 async def test_env_and_cwd(sshd: Sshd, tmp_path: Path) -> None:
     value = 'it\'s a "quoted" $HOME `x` value'
     result = await _cmd(

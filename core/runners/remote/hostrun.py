@@ -13,6 +13,7 @@ from core.runners.remote.connect import Connections, RemoteHostError, credential
 from core.runners.remote.hosts import HostListError, Target, parse_hosts, parse_target
 from core.runners.remote.options import SshOptions
 from core.runners.remote.session import RemoteOutcome
+from core.runners.remote.sshlib import asyncssh
 from core.runners.shell import error_result
 
 # What a runner does on one host, given that host's (shared) connection.
@@ -79,6 +80,11 @@ async def _one_host(
             outcome = await job(connections, target)
         except RemoteHostError as exc:
             return host_error(str(exc), return_code=_UNREACHABLE_RETURN_CODE)
+        except (OSError, asyncssh.Error) as exc:
+            # The connection broke mid-run (host rebooted, channel refused): this host fails.
+            reason = getattr(exc, "reason", None) or exc
+            error = f"SSH error with {target.label}: {reason}"
+            return host_error(error, return_code=_UNREACHABLE_RETURN_CODE)
     return host_entry(outcome, ctx.timeout)
 
 
