@@ -50,6 +50,7 @@ from core.store import Store, open_store
 from core.store.gc import GarbageCollector, GcPolicy
 from core.stream.bus import StreamBus
 from core.stream.executions import ExecutionEvents
+from core.takeover import Takeover
 from core.triggers.dispatcher import TriggerDispatcher
 from core.triggers.timers import TimerService
 from core.workflows.engine import RUNNER_TYPE as WORKFLOW_RUNNER
@@ -61,6 +62,8 @@ logger = logging.getLogger(__name__)
 TRIGGER_SWEEP_SECONDS = 3.0
 # How often `serve` expires approvals past their TTL and applies decisions a crash left behind.
 APPROVAL_SWEEP_SECONDS = 2.0
+# A trigger instance ``processing`` for this long is taken to belong to a dead process.
+STALE_PROCESSING = timedelta(seconds=30)
 BUNDLED_PACKS = BUNDLED_PACKS_DIR
 
 
@@ -242,6 +245,11 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             await triggers.recover()
             _start_task(stack, triggers.sweep_forever(TRIGGER_SWEEP_SECONDS), "trigger-sweep")
             _start_gc(stack, store, settings)
+            takeover = Takeover(
+                store, workflows, triggers, [notifier.on_completed, relay.on_completed],
+                resumable=resumable, stale_after=STALE_PROCESSING, now=utcnow,
+            )  # fmt: skip
+            await _start_takeover(stack, cluster, takeover)
             await gate.reconcile()
             await inquiries.reconcile()
             _start_task(stack, _sweep_approvals(approvals, gate, inquiries), "approval-sweep")
@@ -301,6 +309,25 @@ class TimerLeader:
         timers, self.timers = self.timers, None
         if timers is not None:
             await timers.stop()
+
+
+async def _start_takeover(
+    stack: contextlib.AsyncExitStack, cluster: Cluster, takeover: Takeover
+) -> None:
+    """The holder of the ``recovery`` lease takes over the work of dead processes."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def gain() -> None:
+        sweeping = takeover.run_forever(cluster.settings.renew_seconds * 2)
+        tasks.append(asyncio.create_task(sweeping, name="takeover"))
+
+    async def loss() -> None:
+        while tasks:
+            await _cancel(tasks.pop())
+
+    keeper = cluster.keeper("recovery", gain, loss)
+    await keeper.start()
+    stack.push_async_callback(keeper.stop)
 
 
 def _trigger_sink(triggers: TriggerDispatcher) -> TriggerSink:

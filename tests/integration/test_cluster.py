@@ -9,8 +9,10 @@ the last one kills A with SIGKILL.
 - a 1-second interval timer → one tick per second cluster-wide, not one per process;
 - a chat message typed at A is answered by A for a run executed on B or C (chat outbox);
 - cancel, pause and resume requested from another process reach the one running the work;
-- kill -9 of A: B or C takes the timers and the chat within lease + renew, ticks go on without
-  a gap or a double, and a result finished meanwhile reaches the chat once.
+- kill -9 of B while it runs a command and a workflow: C abandons the command (killing what B
+  left running) and carries the workflow on, without a restart;
+- kill -9 of A: C takes the timers and the chat within lease + renew, ticks go on without a
+  gap or a double, and a result finished afterwards reaches the chat once.
 """
 
 from __future__ import annotations
@@ -171,8 +173,9 @@ def post(port: int, n: int) -> int:
 def test_a_holds_the_leases_and_readyz_says_who_holds_what(cluster: Cluster) -> None:
     a, b = cluster.nodes["a"], cluster.nodes["b"]
     held = cluster.leases()
-    # A has no sensors role: B or C, whichever asked first, runs the sensors.
+    # A has no sensors role: B or C, whichever asked first, runs the sensors and the takeover.
     assert held.pop("sensors") in (b.holder, cluster.nodes["c"].holder)
+    assert held.pop("recovery") in (b.holder, cluster.nodes["c"].holder)
     assert held == {"timers": a.holder, "chat:console": a.holder}
     ready = b.readyz()["cluster"]
     assert ready["process"] == b.holder and "engine" in ready["roles"]
@@ -303,6 +306,36 @@ def test_cancel_pause_and_resume_reach_the_process_running_the_work(cluster: Clu
     wait_for("succeeded", lambda: status(cluster, flow["id"]) == "succeeded", timeout=30)
 
 
+def test_kill_9_of_an_engine_process_its_work_is_taken_over_while_the_others_run(
+    cluster: Cluster,
+) -> None:
+    a, b, c = (cluster.nodes[name] for name in "abc")
+    c.proc.send_signal(signal.SIGSTOP)  # so that B claims both
+    try:
+        slow = run_cli(a.config, "run", "core.local", "cmd=sleep 30", "--async")
+        flow = run_cli(a.config, "run", "flows.slow", "seconds=3", "--async")
+        running = wait_for(
+            "sleep running on B",
+            lambda: cluster.db.executions.find_one(
+                {"_id": slow["id"], "status": "running", "pgid": {"$ne": None}}
+            ),
+        )
+        wait_for("workflow running", lambda: status(cluster, flow["id"]) == "running")
+    finally:
+        c.proc.send_signal(signal.SIGCONT)
+    assert running["owner"] == b.holder
+    assert cluster.db.executions.find_one({"_id": flow["id"]})["owner"] == b.holder
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(timeout=10)
+
+    # C abandons what B was running (and kills the process B left behind) and carries the
+    # workflow on, without a restart.
+    wait_for("sleep abandoned", lambda: status(cluster, slow["id"]) == "abandoned", timeout=20)
+    wait_for("its process group gone", lambda: not group_alive(running["pgid"]), timeout=10)
+    wait_for("workflow done", lambda: status(cluster, flow["id"]) == "succeeded", timeout=40)
+    assert cluster.db.executions.find_one({"_id": flow["id"]})["owner"] == c.holder
+
+
 def test_kill_9_of_the_timers_and_chat_leader_moves_both_and_loses_nothing(
     cluster: Cluster,
 ) -> None:
@@ -321,7 +354,7 @@ def test_kill_9_of_the_timers_and_chat_leader_moves_both_and_loses_nothing(
     leases = wait_for("takeover", new_holders, timeout=LEASE + RENEW + 5)
     took = time.time() - killed_at
     assert took < LEASE + RENEW + 1, took
-    survivors = {n.holder: n for n in cluster.nodes.values() if n.name != "a"}
+    survivors = {n.holder: n for n in cluster.nodes.values() if n.proc.poll() is None}
     assert leases["timers"] in survivors and leases["chat:console"] in survivors
 
     wait_for("ticks again", lambda: len(fire_times(cluster)) >= before + 5, timeout=30)
@@ -332,7 +365,7 @@ def test_kill_9_of_the_timers_and_chat_leader_moves_both_and_loses_nothing(
 
     # A result finished while A is gone reaches the chat once, from its new owner.
     chat = survivors[leases["chat:console"]]
-    run_cli(cluster.nodes["b"].config, "run", "cluster.notified", "tag=after-kill")
+    run_cli(cluster.nodes["c"].config, "run", "cluster.notified", "tag=after-kill")
     chat.output.until("cluster notified after-kill", timeout=20)
     time.sleep(1)
     everything = "".join(n.output.seen for n in survivors.values())
