@@ -625,3 +625,20 @@ def test_a_public_auth_none_hook_can_be_accepted_explicitly(tmp_path: Path) -> N
     assert load_settings(write(tmp_path, text)).webhooks.allow_unauthenticated_public
     # Without an auth: none hook, 0.0.0.0 needs no flag (the others need a key or signature).
     assert load_settings(write(tmp_path, "http: {host: 0.0.0.0}\n")).http.host == "0.0.0.0"
+
+
+def test_serve_roles_override_the_cluster_roles(tmp_path: Path) -> None:
+    from bot.cli.commands import with_roles
+    from bot.settings.errors import SettingsError as RolesError
+
+    settings = with_roles(Settings.defaults(tmp_path), "engine, http")
+    assert settings.cluster.roles == ("engine", "http")
+    assert settings.cluster.has("engine") and not settings.cluster.has("timers")
+    for bad in ("engine,bogus", " , "):
+        with pytest.raises(RolesError, match="--roles: expected a comma-separated list"):
+            with_roles(settings, bad)
+
+
+def test_cluster_renewal_must_be_shorter_than_the_lease(tmp_path: Path) -> None:
+    errors = errors_of(tmp_path, "cluster: {lease_seconds: 5, renew_seconds: 5}\n")
+    assert errors == ["cluster: renew_seconds (5.0) must be below lease_seconds (5.0)"]
