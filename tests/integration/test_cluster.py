@@ -231,9 +231,11 @@ def test_a_one_second_timer_ticks_once_per_second_cluster_wide(cluster: Cluster)
     wait_for("12 s of ticks", lambda: len(fire_times(cluster)) >= 12, timeout=60)
     times = fire_times(cluster)
     window = [t for t in times if times[1] + 0.5 <= t < times[1] + 10.5]
-    assert len(window) == 10, times  # three processes, one timer: 10 ticks in 10 s, not 30
+    # Three processes, one timer: 10 ticks in 10 s, not 30. (A loop stalled for over a second
+    # on an overloaded machine coalesces a tick by the misfire policy: 9 is that, never more.)
+    assert len(window) in (9, 10), times
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert all(0.9 < gap < 1.1 for gap in gaps), gaps
+    assert min(gaps) > 0.9, gaps  # never two ticks for one second
     runs = cluster.db.executions.count_documents({"context.rule.ref": "cluster.tick"})
     assert runs <= len(fire_times(cluster))
 
