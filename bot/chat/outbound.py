@@ -21,7 +21,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.base import (
@@ -32,11 +32,11 @@ from adapters.base import (
     OutgoingMessage,
     SentMessage,
 )
-from bot.chat.cards import ack_card, result_card, status_card
+from bot.chat.cards import WORKFLOW_RUNNER, ack_card, result_card, status_card
 from bot.chat.visible import show_bidi_controls
 from core.aliases.render import render_result
 from core.executions.service import ExecutionService
-from core.models import Alias, Execution, utcnow
+from core.models import Alias, Execution, ExecutionStatus, utcnow
 from core.observe import metrics
 
 if TYPE_CHECKING:
@@ -179,6 +179,14 @@ class _Card:
     """One posted ack: None until posted (or if posting failed)."""
 
     sent: asyncio.Future[SentMessage | None]
+    message: OutgoingMessage | None = None  # the ack as posted, for its "running" edit
+    # Orders the "running" edit before the result; set once the result is on its way.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    finished: bool = False
+
+
+# A card says "running" when its execution still runs this long after it started.
+RUNNING_SHOWN_AFTER_SECONDS = 1.0
 
 
 class RunCards:
@@ -200,6 +208,7 @@ class RunCards:
         # Executions with a card whose result is not posted yet (``serve`` at the end of piped
         # input waits for them).
         self._open: set[str] = set()
+        self._editing: set[asyncio.Task[None]] = set()
 
     def open_executions(self) -> set[str]:
         return set(self._open)
@@ -214,7 +223,7 @@ class RunCards:
         """Post the ack card (``text`` and ``extra``: the alias ack); call it right after
         ``request`` so the result finds the card."""
         sent_future: asyncio.Future[SentMessage | None] = asyncio.get_running_loop().create_future()
-        self._cards[execution.id] = _Card(sent_future)
+        known = self._cards[execution.id] = _Card(sent_future)
         self._open.add(execution.id)
         if self.progress is not None and execution.runner_type == "orquesta":
             self.progress.track(execution, sent_future)
@@ -224,6 +233,7 @@ class RunCards:
             card = ack_card(api, text)
             if extra:
                 card = replace(card, extra=dict(extra))
+            known.message = card
             sent = await self.delivery.send(place, card, about=f"ack of execution {execution.id}")
         except (DeliveryError, LookupError):
             logger.warning("ack card of execution %s not posted", execution.id)
@@ -248,6 +258,9 @@ class RunCards:
             return  # a workflow's task: its workflow's card shows it
         sent = None
         if known is not None:
+            known.finished = True
+            async with known.lock:  # a "running" edit in flight lands first
+                pass
             async with asyncio.timeout(self.ack_timeout):
                 sent = await known.sent
         place = sent.place if sent is not None else place_from_context(execution.context)
@@ -268,6 +281,41 @@ class RunCards:
                 await self.delivery.send(place, card, about=about)
         except DeliveryError:
             logger.warning("result of execution %s not posted", execution.id)
+
+    # -- ExecutionObserver: a card shows "running" while its execution runs -----------------
+    def created(self, execution: Execution) -> None:
+        pass
+
+    def updated(self, execution: Execution) -> None:
+        known = self._cards.get(execution.id)
+        if known is None or known.finished or execution.status is not ExecutionStatus.RUNNING:
+            return
+        if execution.runner_type == WORKFLOW_RUNNER:
+            return  # its progress edits say more
+        task = asyncio.create_task(self._show_running(known, execution))
+        self._editing.add(task)
+        task.add_done_callback(self._editing.discard)
+
+    def output(self, execution: Execution, output_type: str, text: str) -> None:
+        pass
+
+    async def _show_running(self, known: _Card, execution: Execution) -> None:
+        # Most runs end within a moment: their card goes straight to the result, without an
+        # edit (a platform API call) that nobody would see.
+        await asyncio.sleep(RUNNING_SHOWN_AFTER_SECONDS)
+        if known.finished:
+            return
+        async with known.lock:
+            sent = await known.sent
+            if known.finished or sent is None or known.message is None:
+                return
+            if not self.delivery.capabilities(sent.place.adapter).edits:
+                return  # a new message per status would be noise
+            running = replace(known.message, status=str(ExecutionStatus.RUNNING))
+            try:
+                await self.delivery.edit(sent, running, about=f"execution {execution.id} running")
+            except DeliveryError:
+                logger.warning("running state of execution %s not shown", execution.id)
 
     def card(self, execution: Execution, capabilities: Capabilities) -> OutgoingMessage | None:
         """The result card; None when the execution's alias says ``result.enabled: false``."""

@@ -165,6 +165,7 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
     )
     outbox = ChatOutbox(delivery, settings.routes, cards)
     engine.executions.add_completion_listener(cards.on_completed)
+    engine.executions.observers.append(cards)  # the card shows "running" while it runs
     route_sink = RouteSink(outbox, engine.content.index)
     engine.executions.add_completion_listener(route_sink.on_completed)
     connect_chat_poster(engine.executions.runners, outbox)

@@ -195,3 +195,17 @@ async def test_chat_traffic_and_store_calls_show_on_the_metrics(tmp_path: Path) 
         == inserts + 1
     )
     assert len(trace_id) == 24
+
+
+async def test_a_shell_card_shows_running_while_the_command_runs(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with running(config(tmp_path), chat):
+        chat.push("run core.local cmd='sleep 3; echo done'")  # "running" shows after 1 s
+        ack = await chat.wait_for(lambda p: p.message.title == "core.local")
+        assert ack.message.status == "requested"
+        same = lambda p: p.message_id == ack.message_id and p.edited  # noqa: E731
+        shown = await chat.wait_for(same)
+        assert shown.message.status == "running"
+        assert shown.message.text == ack.message.text  # the ack, only its status changed
+        done = await chat.wait_for(same, timeout=30)
+        assert done.message.status == "succeeded" and done.message.code == "done"
