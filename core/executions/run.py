@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -12,12 +13,15 @@ from core.models import Action, Execution, ExecutionStatus
 from core.params import secret_values
 from core.runners.base import RunContext, RunnerResult
 from core.runners.types import RUNNER_TYPES
+from core.store import DocumentRejected, StoreError
 
 if TYPE_CHECKING:
     from core.executions.service import ExecutionService, RunningExecution
 
 logger = logging.getLogger(__name__)
 S = ExecutionStatus
+FINISH_RETRY_FIRST = 0.5
+FINISH_RETRY_MAX = 10.0
 SHUTDOWN_ERROR = "Squall shut down before the execution finished."
 
 
@@ -60,7 +64,35 @@ async def run_execution(
         outcome = RunnerResult(S.ABANDONED, {**outcome.result, "error": SHUTDOWN_ERROR})
     # No re-read: a status someone else changed meanwhile (a cancel) fails this CAS, and
     # ``finish`` reads the store only then.
-    return await service.finish(latest[0], outcome)
+    return await finish_durably(service, latest[0], outcome)
+
+
+async def finish_durably(
+    service: ExecutionService, current: Execution, outcome: RunnerResult
+) -> Execution | None:
+    """Record the outcome even through a store outage (a MongoDB election that outlasts the
+    driver's own retry): an execution whose command has finished must not stay ``running``.
+
+    Retried with backoff until the store answers (a shutdown cancels the wait). A write that
+    landed although its call failed shows as a changed status on the next read: that is the
+    answer then.
+    """
+    delay = FINISH_RETRY_FIRST
+    while True:
+        try:
+            return await service.finish(current, outcome)
+        except DocumentRejected:
+            raise  # never from finish (the service stores a marker instead); no retry helps
+        except StoreError as exc:
+            logger.warning("execution %s: could not record its outcome yet: %s", current.id, exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, FINISH_RETRY_MAX)
+        try:
+            stored = await service.store.executions.get(current.id)
+        except StoreError:
+            continue
+        if stored is None or stored.status is not current.status:
+            return stored
 
 
 async def _run_runner(

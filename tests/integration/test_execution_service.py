@@ -202,3 +202,30 @@ async def test_startup_requeues_what_a_dead_process_scheduled_but_never_started(
     assert marker.read_text().count("x") == 2  # each ran once
     assert [c.status for c in done.log] == [S.REQUESTED, S.SCHEDULED, S.REQUESTED, S.SCHEDULED,
                                             S.RUNNING, S.SUCCEEDED]  # fmt: skip
+
+
+async def test_an_outcome_is_recorded_through_a_store_outage(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A MongoDB election outlasting the driver's retry must not leave the run ``running``."""
+    from core.executions import run as run_module
+    from core.store import StoreError
+
+    monkeypatch.setattr(run_module, "FINISH_RETRY_FIRST", 0.05)
+    repo = engine.store.executions
+    real_replace = repo.replace
+    failures = []
+
+    async def flaky(execution: Execution, *, expected_status: S) -> bool:
+        if execution.is_completed and len(failures) < 2:
+            failures.append(execution.status)
+            raise StoreError("no primary (a failover)")
+        return await real_replace(execution, expected_status=expected_status)
+
+    monkeypatch.setattr(repo, "replace", flaky)
+    requested = await engine.executions.request("core.local", {"cmd": "echo survived"})
+    done = await engine.executions.wait(requested.id, timeout=20)
+    assert failures == [S.SUCCEEDED, S.SUCCEEDED]
+    assert done.status is S.SUCCEEDED and done.result["stdout"].strip() == "survived"
+    stored = await engine.store.executions.get(requested.id)
+    assert stored is not None and stored.status is S.SUCCEEDED
