@@ -77,8 +77,9 @@ __all__ = ["SLACK_CAPABILITIES", "SlackAdapter", "SlackConfig"]
 logger = logging.getLogger(__name__)
 
 SLACK_CAPABILITIES: Final = Capabilities(
-    buttons=True, edits=True, threads=True, files=True, ephemeral=True, max_text=3000
-)
+    buttons=True, edits=True, threads=True, files=True, ephemeral=True, max_text=3000,
+    max_fields=10, max_field_text=1900,  # 2000 per field, with the bold title in it
+)  # fmt: skip
 # Errors that mean the token itself is refused: reconnecting cannot help.
 _CREDENTIAL_ERRORS: Final = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",

@@ -40,6 +40,9 @@ SECTION_LIMIT: Final = 3000
 HEADER_LIMIT: Final = 150
 MAX_FIELDS: Final = 10
 MAX_BUTTONS: Final = 25
+BUTTON_VALUE_LIMIT: Final = 2000
+OPTION_VALUE_LIMIT: Final = 150  # a select option's value
+MODAL_INPUTS: Final = 98  # 100 blocks per modal: the title, the inputs, one "more" note
 
 _STATUS_EMOJI: Final[Mapping[str, str]] = {
     "succeeded": ":white_check_mark:",
@@ -214,7 +217,10 @@ def _typed(spec: Mapping[str, Any], raw: str) -> Any:
     except ValueError:
         return raw  # the schema check then says what is wrong with it
     if "enum" in spec:
-        return next((choice for choice in spec["enum"] if json.dumps(choice) == raw), raw)
+        choices = list(spec["enum"])
+        if raw.startswith("#") and raw[1:].isdigit() and int(raw[1:]) < len(choices):
+            return choices[int(raw[1:])]
+        return next((choice for choice in choices if json.dumps(choice) == raw), raw)
     return raw
 
 
@@ -242,7 +248,7 @@ def _button(button: Button, index: int) -> dict[str, Any]:
         "type": "button",
         "action_id": f"{ACTION_PREFIX}-{index}",
         "text": {"type": "plain_text", "text": _cut(button.label, 75)},
-        "value": _cut(button.command, 2000),
+        "value": button.command,
     }
     if button.style in _BUTTON_STYLES:
         element["style"] = _BUTTON_STYLES[button.style]
@@ -282,7 +288,10 @@ def _blocks(message: OutgoingMessage) -> list[dict[str, Any]]:
         blocks.append({"type": "section", "fields": fields})
     if message.code:
         blocks.append(_section(_code(message.code)))
-    elements = [_button(b, n) for n, b in enumerate(message.buttons[:MAX_BUTTONS])]
+    # A button is its command: one cut short would mean something else, so it is left off
+    # (the card's text says how to type the answer).
+    fitting = [b for b in message.buttons if len(b.command) <= BUTTON_VALUE_LIMIT]
+    elements = [_button(b, n) for n, b in enumerate(fitting[:MAX_BUTTONS])]
     if message.approval is not None and form_choices(message.approval):
         elements.append(_form_button(message.approval))
     if elements:
@@ -325,6 +334,12 @@ def to_slack(message: OutgoingMessage) -> dict[str, Any]:
 
 
 # -- response modal -----------------------------------------------------------------------
+def _option_value(choice: Any, index: int) -> str:
+    """The choice as JSON, or ``#<index>`` into the enum when that is over Slack's 150."""
+    value = json.dumps(choice)
+    return value if len(value) <= OPTION_VALUE_LIMIT else f"#{index}"
+
+
 def _input(name: str, spec: Mapping[str, Any], required: bool) -> dict[str, Any]:
     label = _cut(str(spec.get("title") or spec.get("description") or name), 2000)
     kind = spec.get("type")
@@ -337,9 +352,9 @@ def _input(name: str, spec: Mapping[str, Any], required: bool) -> dict[str, Any]
                     "type": "plain_text",
                     "text": _cut(str(c).lower() if isinstance(c, bool) else str(c), 75),
                 },
-                "value": json.dumps(c) if kind != "boolean" else ("true" if c else "false"),
+                "value": _option_value(c, i) if kind != "boolean" else ("true" if c else "false"),
             }
-            for c in choices[:100]
+            for i, c in enumerate(choices[:100])
         ]
         element = {"type": "static_select", "action_id": "value", "options": options}
     elif kind in ("integer", "number"):
@@ -366,6 +381,11 @@ def response_modal(
     required = set(schema.get("required") or ())
     properties = schema.get("properties") or {}
     blocks = [_input(n, s, n in required) for n, s in properties.items() if isinstance(s, Mapping)]
+    if len(blocks) > MODAL_INPUTS:  # Slack refuses a modal over 100 blocks
+        more = len(blocks) - MODAL_INPUTS + 1
+        blocks = blocks[: MODAL_INPUTS - 1]
+        note = f"{more} more fields do not fit a form: answer with `respond {approval_id} {{JSON}}`"
+        blocks.append(_section(escape(note)))
     meta: dict[str, Any] = {
         "approval": approval_id,
         "channel": place.channel,

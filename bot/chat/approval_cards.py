@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
 from adapters.base import ChatPlace, SentMessage
-from bot.chat.cards import approval_card, approval_outcome_card
+from bot.chat.cards import approval_card, approval_outcome_card, fit_approval_card
 from bot.chat.outbound import Delivery, DeliveryError
 from bot.settings.schema import RouteSettings
 from core.approvals.gate import ApprovalGate
@@ -70,6 +70,8 @@ class ApprovalCards:
             note = "(you may not answer this one; an approver can, in chat or with the CLI)"
             card = replace(card, buttons=(), text=f"{card.text}\n{note}".strip())
         try:
+            if place.adapter in self.delivery.adapters:
+                card = fit_approval_card(card, approval, self.delivery.capabilities(place.adapter))
             sent: SentMessage | None = await self.delivery.send(place, card)
         except (DeliveryError, LookupError):
             logger.warning("approval card %s not posted", approval.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -240,6 +241,36 @@ def approval_card(approval: Approval) -> OutgoingMessage:
         footer=f"approval {approval.id}",
         approval=approval,
     )
+
+
+def fit_approval_card(
+    card: OutgoingMessage, approval: Approval, capabilities: Capabilities
+) -> OutgoingMessage:
+    """An approver must see everything they approve. When the fields do not fit the platform
+    (too many, or a value too long), the card shows what fits, says that the rest is not on
+    it, and carries the whole request as a file (or, without files, as its code block)."""
+    fields = card.fields
+    cut = [f for f in fields if len(f.value) > capabilities.max_field_text]
+    if len(fields) <= capabilities.max_fields and not cut:
+        return card
+    room = max(1, capabilities.max_fields - 1)
+    shown = tuple(
+        Field(f.title, truncate(f.value, capabilities.max_field_text - 80, attached=True), f.short)
+        for f in fields[:room]
+    )
+    hidden = len(fields) - len(shown)
+    missing = f"{hidden} more field(s) and " if hidden else ""
+    notice = Field(
+        "not all shown", f"{missing}{len(cut)} cut value(s): the full request is attached"
+    )
+    full = json.dumps(
+        {"title": approval.title, "requester": approval.requester, **approval.subject},
+        indent=2, sort_keys=True, default=str, ensure_ascii=False,
+    )  # fmt: skip
+    if capabilities.files:
+        attachment = Attachment(f"approval-{approval.id}.json", full)
+        return replace(card, fields=(*shown, notice), attachment=attachment)
+    return replace(card, fields=(*shown, notice), code=full)
 
 
 def approval_outcome(approval: Approval) -> str:

@@ -133,6 +133,10 @@ class Capabilities:
     files: bool = False
     ephemeral: bool = False
     max_text: int = 4000
+    # How many fields a card shows and how long each may be (Slack: 10 of 2000; Discord
+    # embeds: 25 of 1024); cards that need more say so and attach the whole (bot.chat.cards).
+    max_fields: int = 25
+    max_field_text: int = 1024
 
 
 OptionKind = Literal["string", "integer", "number", "boolean"]

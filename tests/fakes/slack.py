@@ -24,12 +24,14 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import WSMsgType, web
 
 from tests.fakes.server import serving
+from tests.fakes.slack_limits import block_errors, view_errors
 
 TEAM = "T1"
 BOT_USER = "UBOT"
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-1-A1-test"
+RESPONSE_URL_USES = 5
 
 
 @dataclass
@@ -57,6 +59,9 @@ class FakeSlack:
     acks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     socket_opens: int = 0
     base: str = ""
+    posted_ts: set[str] = field(default_factory=set)  # chat.update of anything else fails
+    rejected: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    response_url_uses: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[_Fault]] = {}
@@ -138,7 +143,28 @@ class FakeSlack:
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
         if not token.startswith(("xoxb-", "xapp-")) or token in self.refused:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        refused = self._refusal(method, args)
+        if refused is not None:
+            self.rejected.append((method, refused))
+            return web.json_response(refused)
         return web.json_response(self._answer(method, args))
+
+    def _refusal(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """What the real Slack refuses, in its error shape (tests/fakes/slack_limits.py)."""
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        errors: list[str] = []
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            errors = block_errors(blocks)
+            if method == "chat.update" and str(args.get("ts")) not in self.posted_ts:
+                return {"ok": False, "error": "message_not_found"}
+        elif method in ("views.open", "views.update", "views.push"):
+            view = args.get("view")
+            errors = view_errors(json.loads(view) if isinstance(view, str) else view)
+        if errors:
+            return {"ok": False, "error": "invalid_blocks", "errors": errors}
+        return None
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -147,6 +173,7 @@ class FakeSlack:
             return {"ok": True, "url": f"{self.base.replace('http', 'ws')}/link"}
         if method in ("chat.postMessage", "chat.update"):
             ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+            self.posted_ts.add(str(ts))
             return {"ok": True, "channel": args.get("channel"), "ts": ts}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
@@ -166,7 +193,16 @@ class FakeSlack:
         return web.Response(text="OK")
 
     async def _hook(self, request: web.Request) -> web.Response:
+        # A response_url takes five posts (and lives 30 minutes); then Slack answers 404.
+        name = request.match_info["name"]
+        self.response_url_uses[name] = self.response_url_uses.get(name, 0) + 1
+        if self.response_url_uses[name] > RESPONSE_URL_USES:
+            return web.Response(status=404, text="used_url")
         body = await request.json()
+        errors = block_errors(body.get("blocks"))
+        if errors:
+            self.rejected.append(("response_url", {"errors": errors}))
+            return web.json_response({"ok": False, "error": "invalid_blocks"}, status=400)
         async with self._changed:
             self.responses.append({"url": request.match_info["name"], **body})
             self._changed.notify_all()

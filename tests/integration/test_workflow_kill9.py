@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from bot.app import open_engine
 from bot.settings import load_settings
 from tests.conftest import FIXTURES, ROOT
@@ -86,7 +88,7 @@ def serve(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def until_done_or_dead(
-    config: Path, execution_id: str, proc: subprocess.Popen[bytes], timeout: float = 60
+    config: Path, execution_id: str, proc: subprocess.Popen[bytes], timeout: float = 180
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,7 +101,7 @@ def until_done_or_dead(
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=60)
 
 
 def attempt(base: Path, point: int) -> Outcome:
@@ -150,11 +152,16 @@ def count_points(base: Path) -> list[str]:
     return [line.split(" ", 1)[1] for line in faults.read_text().splitlines()]
 
 
+# Two serves per kill point, ~40 points: minutes of CPU on a busy 2-core machine. Every wait
+# inside is bounded (a serve that never finishes fails the attempt); this only replaces the
+# suite's 120 s default, which measured the machine's load rather than Squall.
+@pytest.mark.timeout(900)
 def test_kill_9_at_every_transition_then_restart(tmp_path: Path) -> None:
     points = count_points(tmp_path)
     assert sum("flows.five succeeded" in p for p in points) == 1
     assert sum("core.local succeeded" in p for p in points) == 5
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    # More parallel serves than cores only makes each slower (and their startups time out).
+    with ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2))) as pool:
         # A few more than the clean run passed: timing can add a point or two (two events
         # arriving in one batch or in two).
         outcomes = list(pool.map(lambda n: attempt(tmp_path, n), range(1, len(points) + 3)))

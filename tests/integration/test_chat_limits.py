@@ -1,0 +1,70 @@
+"""Chat payloads the platforms would reject, caught by fakes that enforce the real limits
+(security.md row 55, issue 16 §10-11). An approver must see everything they approve: a card
+with 30 long parameters does not fit Slack's 10 fields of 2000 characters, so the card says so
+and the whole request is attached."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from adapters.base import ChatPlace
+from adapters.slack.convert import response_modal, to_slack
+from core.approvals.service import ApprovalRequest
+from core.authz.authorizer import SquallUser
+from core.models.chat import Button, OutgoingMessage
+from tests.fakes.slack import running_fake
+from tests.fakes.slack_limits import block_errors, view_errors
+from tests.integration.test_slack import no_proxy, squall  # noqa: F401 (fixture)
+
+PARAMETERS = {f"param_{n:02d}": f"value {n} " + "x" * 2500 for n in range(30)}
+
+
+async def test_an_approval_card_with_thirty_long_parameters_shows_everything(
+    tmp_path: Path,
+) -> None:
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        approval = await sq.engine.approvals.create(
+            ApprovalRequest(
+                title="Run demo.big for alice?",
+                subject={"kind": "test", "parameters": PARAMETERS},
+                approvers=("bob",),
+            ),
+            requester=SquallUser("alice", ("default",)),
+            place={"adapter": "slack", "channel": "C0ALERTS"},
+        )
+        sent = await sq.chat.approval_cards.post(ChatPlace("slack", "C0ALERTS"), approval)
+        assert sent is not None, fake.rejected
+        assert fake.rejected == []
+        [card] = fake.called("chat.postMessage")
+        shown = json.dumps(card.args["blocks"])
+        assert "the full request is attached" in shown
+        attached = b"".join(fake.uploads.values()).decode()
+        for name, value in PARAMETERS.items():
+            assert value in attached, name  # every value, whole
+
+
+def test_a_button_whose_command_does_not_fit_is_left_off_not_cut() -> None:
+    long_command = "respond abc " + json.dumps({"choice": "y" * 2100})
+    message = OutgoingMessage(
+        text="pick", buttons=(Button("short", "approve abc"), Button("long", long_command))
+    )
+    payload = to_slack(message)
+    assert block_errors(payload["blocks"]) == []
+    values = [
+        e["value"] for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert values == ["approve abc"]  # never a cut command that means something else
+
+
+def test_a_form_with_long_choices_and_many_fields_is_valid_for_slack() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            **{f"f{n}": {"type": "string"} for n in range(120)},
+            "pick": {"type": "string", "enum": ["z" * 200, "short"]},
+        },
+    }
+    view = response_modal("abc", schema, "Answer?", ChatPlace("slack", "C1"))
+    assert view_errors(view) == []
+    assert "respond abc" in json.dumps(view["blocks"])  # the rest: type the answer
