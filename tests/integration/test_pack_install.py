@@ -275,3 +275,15 @@ def test_json_report_is_plain_data(
     )
     assert code == 0
     assert json.loads(json.dumps(report)) == report and report[0]["venv"] is None
+
+
+def test_a_pack_yaml_without_ref_installs_under_its_name(
+    setup: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, sources, root = setup["config"], setup["sources"], setup["root"]
+    source = sources / "stackstorm-noref"
+    (source / "actions").mkdir(parents=True)
+    (source / "pack.yaml").write_text("name: noref\ndescription: d\nversion: 1.0.0\nauthor: t\n")
+    code, report = cli_json(capsys, config, "pack", "install", "--no-venv", str(source))
+    assert code == 0, report
+    assert report[0]["ref"] == "noref" and (root / "installed" / "noref" / "pack.yaml").exists()

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.packs.errors import PackError, only_errors
+from core.packs.errors import PackError, PackFileError, only_errors
 from core.packs.install.sources import PackSource, SourceError, fetch
 from core.packs.install.venvs import remove_venv, setup_venv
-from core.packs.manifest import read_manifest
+from core.packs.manifest import PACK_REF, read_manifest
 from core.packs.paths import PackDir
 from core.packs.validate import validate_pack
+from core.packs.yamlfile import load_yaml_mapping
 from core.runners.pack_python import PackPythonSettings
 
 
@@ -47,12 +48,15 @@ def install_pack(
 ) -> InstallResult:
     packs_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".install-", dir=packs_dir) as scratch:
-        checkout = fetch(source, Path(scratch))
+        checkout = _named(fetch(source, Path(scratch)), source)
         ref = _ref_of(checkout, source)
         target = packs_dir / ref
         _replace(checkout, target, Path(scratch))
     others = [p for p in context_paths if p.resolve() != packs_dir.resolve()]
-    problems = validate_pack(target, config_dir=config_dir, context_paths=[*others, packs_dir])
+    found = validate_pack(target, config_dir=config_dir, context_paths=[*others, packs_dir])
+    own_config = (config_dir / f"{ref}.yaml").resolve() if config_dir is not None else None
+    problems = [e for e in found if e.file.resolve().is_relative_to(target.resolve())
+                or e.file.resolve() == own_config]  # fmt: skip
     built = setup_venv(python, ref, target, pip_args) if venv else None
     return InstallResult(ref, target, built, problems)
 
@@ -69,6 +73,26 @@ def remove_pack(ref: str, packs_dir: Path, *, python: PackPythonSettings) -> lis
     if not removed:
         raise SourceError(f"pack {ref!r} is not installed in {packs_dir}")
     return removed
+
+
+def _named(checkout: Path, source: PackSource) -> Path:
+    """The checkout in a folder named as the pack will be: a pack.yaml without ``ref`` takes
+    its ref from the folder name (as st2's), and the scratch folder's name means nothing."""
+    try:
+        data = load_yaml_mapping(checkout / "pack.yaml", checkout / "pack.yaml").data
+    except (PackFileError, OSError):
+        return checkout  # reported by _ref_of
+    for candidate in (data.get("ref"), data.get("name"), _source_name(source)):
+        if isinstance(candidate, str) and PACK_REF.fullmatch(candidate):
+            named = checkout.parent / "named" / candidate
+            named.parent.mkdir()
+            return checkout.rename(named)
+    return checkout
+
+
+def _source_name(source: PackSource) -> str:
+    name = source.location.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return name.removesuffix(".git").removeprefix("stackstorm-").replace("-", "_")
 
 
 def _ref_of(checkout: Path, source: PackSource) -> str:
