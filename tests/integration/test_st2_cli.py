@@ -341,3 +341,35 @@ def test_openapi_document_lists_what_is_served(server: Server) -> None:
     assert "/api/v1/traces" not in doc["paths"]
     version = server.http("GET", "/api/v1/")
     assert version[0] == 200 and version[2]["version"]
+
+
+def traces(server: Server, *args: str) -> list[Any]:
+    """``st2 trace list`` prints one trace as a document and several as a list."""
+    found = server.st2_json("trace", "list", *args)
+    return [found] if isinstance(found, dict) else list(found)
+
+
+def test_trace_list_and_get_follow_a_tagged_webhook(server: Server) -> None:
+    status, _, _ = server.http(
+        "POST", "/api/v1/webhooks/apitest", {"n": 7}, headers={"St2-Trace-Tag": "cli-trace"}
+    )
+    assert status == 202
+    deadline = time.monotonic() + 30
+    while True:
+        listed = traces(server, "--trace-tag", "cli-trace")
+        if listed and listed[0].get("action_executions"):
+            break
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.2)
+    assert [t["trace_tag"] for t in listed] == ["cli-trace"]
+    trace = server.st2_json("trace", "get", listed[0]["id"])
+    assert [c["ref"] for c in trace["trigger_instances"]] == ["core.st2.webhook"]
+    assert [c["ref"] for c in trace["rules"]] == ["apitest.on_hook"]
+    execution_id = trace["action_executions"][0]["object_id"]
+    assert [t["id"] for t in traces(server, "--execution", execution_id)] == [trace["id"]]
+    # An API run starts a trace of its own, caused by the API call.
+    run = server.st2_json("run", "core.noop")
+    own = traces(server, "--execution", run["id"])
+    assert own[0]["action_executions"][0]["caused_by"] == {"type": "api", "id": "alice"}
+    assert len(traces(server, "-n", "50")) >= 2
+    assert server.st2("trace", "get", "nope").returncode != 0

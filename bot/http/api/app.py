@@ -18,6 +18,7 @@ from bot.http.api import (
     keys,
     rules,
     stream,
+    traces,
 )
 from bot.http.api.base import ENGINE, Route, RouteTable, engine_of, ok
 from bot.http.api.errors import api_errors
@@ -64,6 +65,7 @@ TABLES: tuple[RouteTable, ...] = (
     inquiries.routes,
     apikeys.routes,
     stream.routes,
+    traces.routes,
 )
 
 

@@ -185,7 +185,8 @@ async def run_action(
     return await engine.executions.request(
         action.ref,
         parameters,
-        context={**context, "api_user": who.user.name},
+        # api_request: the trace records that an API call (by this user) started it.
+        context={**context, "api_user": who.user.name, "api_request": who.user.name},
         render_live=False,
         admit=admit,
     )
