@@ -34,6 +34,18 @@ STOP_TIMEOUT = 10.0
 _PR_SET_PDEATHSIG = 1
 
 
+SCRATCH_PREFIX = "squall-secantus-"
+
+
+def remove_stale_scratch() -> None:
+    """Scratch folders of earlier sessions whose starter was SIGKILLed (the kernel killed their
+    server, but nobody removed the folder): their name carries the starter's pid."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class MongoServerError(RuntimeError):
     """The test MongoDB server could not be started."""
 
@@ -80,7 +92,8 @@ def start(server: Path = SERVER) -> MongoServer:
         )
     port = free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 - the server writes to it while it runs
-    scratch = tempfile.mkdtemp(prefix="squall-secantus-")
+    remove_stale_scratch()
+    scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
     argv = [str(server), "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--storage-path", ":memory:", "--log-level", "WARNING"]
     process = subprocess.Popen(
