@@ -22,6 +22,7 @@ SUITES = (
     "bench.aliases",
     "bench.chat",
     "bench.webhooks",
+    "bench.api",
     "bench.timers",
     "bench.sensors",
     "bench.workflows",

@@ -90,6 +90,8 @@ class AuthService:
             raise LookupError(f"user {name!r} is not configured (see `users:` in the config)")
         stored = await asyncio.to_thread(hash_password, password)
         await self._store.credentials.set_password(name, stored, self._now())
+        # A new password ends every session the old one opened.
+        await self._store.credentials.revoke_tokens_of(name, self._now())
 
     async def login(
         self, name: str, password: str, remote: str, ttl: timedelta | None = None

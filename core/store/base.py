@@ -217,6 +217,9 @@ class CredentialRepository(Protocol):
     async def revoke_token(self, token_id: str, at: datetime) -> bool:
         """Mark a token revoked; False if unknown or already revoked."""
 
+    async def revoke_tokens_of(self, user: str, at: datetime) -> int:
+        """Revoke every live token of ``user`` (a new password, a logout); how many."""
+
     async def delete_tokens_expired_before(self, cutoff: datetime) -> int:
         """Garbage collection: remove tokens that expired before ``cutoff``."""
 

@@ -59,6 +59,13 @@ class MongoCredentials:
             )
         return bool(result.matched_count == 1)
 
+    async def revoke_tokens_of(self, user: str, at: datetime) -> int:
+        with self._errors():
+            result = await self._tokens.update_many(
+                {"user": user, "revoked_at": None}, {"$set": {"revoked_at": isoformat(at)}}
+            )
+        return int(result.modified_count)
+
     async def delete_tokens_expired_before(self, cutoff: datetime) -> int:
         with self._errors():
             result = await self._tokens.delete_many({"expiry": {"$lt": isoformat(cutoff)}})

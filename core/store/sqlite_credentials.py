@@ -23,6 +23,10 @@ _REVOKE = (
     " WHERE id = ? AND revoked_at IS NULL"
 )
 _EXPIRED = "DELETE FROM tokens WHERE expiry < ?"
+_REVOKE_USER = (
+    "UPDATE tokens SET revoked_at = ?, doc = json_set(doc, '$.revoked_at', ?)"
+    " WHERE user = ? AND revoked_at IS NULL"
+)
 
 
 class SqliteCredentials:
@@ -49,6 +53,9 @@ class SqliteCredentials:
     async def revoke_token(self, token_id: str, at: datetime) -> bool:
         args = (stamp(at), isoformat(at), token_id)
         return await self._db.write(row_count, _REVOKE, args) == 1
+
+    async def revoke_tokens_of(self, user: str, at: datetime) -> int:
+        return await self._db.write(row_count, _REVOKE_USER, (stamp(at), isoformat(at), user))
 
     async def delete_tokens_expired_before(self, cutoff: datetime) -> int:
         return await self._db.write(row_count, _EXPIRED, (stamp(cutoff),))

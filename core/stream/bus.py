@@ -92,5 +92,10 @@ class StreamBus:
         return [event for event in self._buffer if event.seq > seq], exact
 
     @property
+    def last_seq(self) -> int:
+        """Grows with every event: a cheap "has anything happened since?" for caches."""
+        return self._seq
+
+    @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)

@@ -35,3 +35,13 @@ async def test_tokens_are_found_by_hash_until_revoked_and_expired_ones_collected
     assert await store.credentials.revoke_token(live.id, NOW)
     assert not await store.credentials.revoke_token(live.id, NOW)
     assert await store.credentials.find_token(live.token_hash) is None
+
+
+async def test_all_tokens_of_a_user_are_revoked_at_once(store: Store) -> None:
+    tokens = [Token.issue(user, NOW, timedelta(hours=1))[1] for user in ("alice", "alice", "bob")]
+    for token in tokens:
+        await store.credentials.insert_token(token)
+    assert await store.credentials.revoke_tokens_of("alice", NOW) == 2
+    assert await store.credentials.find_token(tokens[0].token_hash) is None
+    assert await store.credentials.find_token(tokens[1].token_hash) is None
+    assert await store.credentials.find_token(tokens[2].token_hash) == tokens[2]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.st2_server import ALICE_PASSWORD, ST2, Server, running_server
+from tests.integration.st2_server import ALICE_PASSWORD, ST2, Server, running_server, squall
 
 pytestmark = pytest.mark.skipif(
     not ST2.exists(), reason="st2client venv missing: run `make .venv-st2/.installed`"
@@ -276,6 +276,11 @@ def test_login_then_commands_with_the_token(server: Server) -> None:
     assert ran["result"]["stdout"] == "tok" and ran["context"]["user"] == "alice"
     wrong = server.st2("auth", "alice", "-p", "not-the-password", user=None)
     assert wrong.returncode != 0 and "Invalid or missing credentials" in wrong.stdout + wrong.stderr
+    # A new password ends the sessions of the old one.
+    squall(server.config, "user", "passwd", "alice", "--password-stdin", stdin="another-pass-1\n")
+    status, _, _ = server.http("GET", "/api/v1/user", user=None, headers={"X-Auth-Token": token})
+    assert status == 401
+    assert server.st2_json("auth", "alice", "-p", "another-pass-1", user=None)["token"]
 
 
 def test_refused_for_a_user_without_permission(server: Server) -> None:

@@ -22,6 +22,7 @@ from bot.http.api import (
 )
 from bot.http.api.base import ENGINE, Route, RouteTable, engine_of, ok
 from bot.http.api.errors import api_errors
+from bot.http.api.listing import ListingCache
 from bot.http.api.openapi import document
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -76,6 +77,7 @@ def all_routes(request: web.Request | None = None) -> list[Route]:
 def add_api(app: web.Application, engine: Engine) -> None:
     """Register every API route and the middlewares (errors outermost, then auth)."""
     app[ENGINE] = engine
+    app[executions.LISTING] = ListingCache()
     public = frozenset(r.path for r in all_routes() if r.public)
     app.middlewares.append(api_errors)
     app.middlewares.append(auth.auth_middleware(public))

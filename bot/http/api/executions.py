@@ -30,6 +30,7 @@ from bot.http.api.base import (
     require_admin,
 )
 from bot.http.api.errors import ApiError
+from bot.http.api.listing import ListingCache
 from bot.http.api.permissions import check_execute
 from core.auth.service import Caller
 from core.executions.api import settable_parameters
@@ -38,6 +39,7 @@ from core.models.execution import parse_ts
 from core.store import ExecutionQuery
 
 routes = RouteTable("executions")
+LISTING = web.AppKey("api_listing", ListingCache)
 S = ExecutionStatus
 ID = Param("id", where="path", required=True)
 EXECUTION = {
@@ -136,8 +138,11 @@ async def list_executions(request: web.Request) -> web.Response:
     engine = engine_of(request)
     query = _query(request)
     found = await engine.store.executions.list(query)
-    total = await engine.store.executions.count(query)
-    docs = [execution_doc(engine, e) for e in found]
+    cache = request.app[LISTING]
+    total = await cache.count(
+        query, engine.stream.last_seq, lambda: engine.store.executions.count(query)
+    )
+    docs = [cache.doc(e, lambda e: execution_doc(engine, e)) for e in found]
     return page(projected(request, docs), total, query.limit)
 
 
