@@ -32,7 +32,7 @@ from core.kv.service import KeyValueService
 from core.models import utcnow
 from core.models.trace import TraceContext
 from core.observe.store_timing import timed
-from core.packs import LoadResult, load_packs
+from core.packs.loader import LoadResult, load_packs
 from core.rules.refresh import load_overrides, refresh_forever
 from core.rules.ruleset import RuleSet
 from core.runners.inject_trigger import TriggerSink

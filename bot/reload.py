@@ -26,8 +26,8 @@ from pathlib import Path
 
 from bot.app import Engine, content_paths, load_content
 from core.aliases import AliasIndex
-from core.packs import LoadResult
 from core.packs.errors import only_errors
+from core.packs.loader import LoadResult
 from core.policies import compile_policies
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from adapters.base import (
     Capabilities,
@@ -39,12 +39,19 @@ from core.executions.service import ExecutionService
 from core.models import Alias, Execution, ExecutionStatus, utcnow
 from core.observe import metrics
 
-if TYPE_CHECKING:
-    from bot.chat.progress import ProgressCards
-
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class ProgressTracker(Protocol):
+    """What run cards need of workflow progress (bot.chat.progress.ProgressCards)."""
+
+    def track(self, execution: Execution, sent: asyncio.Future[SentMessage | None]) -> None: ...
+
+    async def finish(self, workflow_id: str) -> None: ...
+
+
 RECENT_FAILURES = 20
 # The alias an execution was started through (``context.action_alias_ref``), if it still exists.
 AliasLookup = Callable[[str], Alias | None]
@@ -197,7 +204,7 @@ class RunCards:
         *,
         aliases: AliasLookup = lambda ref: None,
         ack_timeout: float = 30.0,
-        progress: ProgressCards | None = None,
+        progress: ProgressTracker | None = None,
     ) -> None:
         self.delivery = delivery
         self.progress = progress

@@ -8,6 +8,15 @@ from typing import Any
 
 import yaml
 
+EXECUTION_COLUMNS = ("id", "action", "status", "user", "start_timestamp", "elapsed_seconds")
+
+
+def describe_error(exc: BaseException) -> str:
+    """One clear line for the user; KeyError wraps its text in quotes, so unwrap it."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
+
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False, default=str)

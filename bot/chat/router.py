@@ -21,8 +21,7 @@ from bot.app import Engine
 from bot.chat.inbound import Turn
 from bot.chat.launch import Launch, Launcher, PermissionRefused
 from bot.chat.outbound import Replies
-from bot.chat.render import execution_summary, table
-from bot.cli.commands import EXECUTION_COLUMNS, describe_error, parse_params
+from bot.chat.render import EXECUTION_COLUMNS, describe_error, execution_summary, table
 from core.aliases import AliasMatch, AmbiguousAliasMatch, NoAliasMatch
 from core.aliases.commands import call_parameters
 from core.aliases.params import alias_parameters
@@ -37,6 +36,7 @@ from core.models.alias import AliasFormat
 from core.models.approval import Approval
 from core.models.chat import AliasCall, ChatIdentity, ChatPlace, OutgoingMessage
 from core.params import ParameterError, merge_parameter_schemas
+from core.params.casts import parse_params
 from core.runners.types import RUNNER_TYPES
 from core.store import ExecutionQuery
 

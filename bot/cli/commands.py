@@ -9,24 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import content_paths, open_engine
-from bot.chat.render import execution_summary, table, to_json
+from bot.chat.render import EXECUTION_COLUMNS, execution_summary, table, to_json
+from bot.serve import serve_forever
 from bot.settings import Settings, SettingsError, find_config, load_settings
 from bot.settings.schema import SERVE_ROLES
 from core.executions.api import parameter_schema
 from core.models import ExecutionStatus
-from core.packs import load_packs, validate_pack
 from core.packs.errors import PackError, only_errors
-from core.params import parse_cli_value
+from core.packs.loader import load_packs
+from core.packs.validate import validate_pack
+from core.params.casts import parse_params
 from core.store import ExecutionQuery
-
-EXECUTION_COLUMNS = ("id", "action", "status", "user", "start_timestamp", "elapsed_seconds")
-
-
-def describe_error(exc: BaseException) -> str:
-    """One clear line for the user; KeyError wraps its text in quotes, so unwrap it."""
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0])
-    return str(exc) or type(exc).__name__
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -42,16 +35,6 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 def emit(args: argparse.Namespace, data: Any, human: str) -> None:
     print(to_json(data) if args.json else human)
-
-
-def parse_params(schema: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"parameter {pair!r}: expected NAME=VALUE")
-        params[name] = parse_cli_value(schema.get(name, {}), text)
-    return params
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -179,7 +162,6 @@ async def pack_validate(args: argparse.Namespace) -> int:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from bot.serve import serve_forever  # only serve needs aiohttp
 
     settings = settings_for(args)
     if args.roles is not None:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.app import load_content, pack_python_settings
+from bot.chat.render import describe_error
 from bot.chat.routes import route_adapter_errors, route_errors
 from bot.chat.runtime import configured_adapters
-from bot.cli.commands import describe_error, emit, settings_for
+from bot.cli.commands import emit, settings_for
 from bot.settings import Settings, find_config
 from core.models import Pack
 from core.models.execution import isoformat, utcnow

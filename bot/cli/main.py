@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from bot.chat.render import describe_error
 from bot.cli import commands
 from bot.cli.aliases import add_alias_parser
 from bot.cli.apikeys import add_apikey_parser
@@ -135,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"error: {commands.describe_error(exc)}", file=sys.stderr)
+        print(f"error: {describe_error(exc)}", file=sys.stderr)
         return 1
 
 

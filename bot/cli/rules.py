@@ -27,6 +27,7 @@ from core.packs.paths import PackDir
 from core.packs.rules import load_rule, reference_problems
 from core.packs.yamlfile import load_yaml_mapping
 from core.params import mask_secrets, merge_parameter_schemas
+from core.rules.api import rule_to_api
 from core.rules.criteria import (
     CriteriaResult,
     criteria_read_kv,
@@ -78,22 +79,6 @@ def add_rule_parser(
         help='{"trigger": REF, "payload": {...}} (or an st2 trigger instance export)',
     )
     test.set_defaults(handler=rule_test)
-
-
-def rule_to_api(rule: Rule) -> dict[str, Any]:
-    return {
-        "ref": rule.ref,
-        "name": rule.name,
-        "pack": rule.pack,
-        "description": rule.description,
-        "enabled": rule.enabled,
-        "type": {"ref": rule.type},
-        "trigger": {"type": rule.trigger.type, "parameters": dict(rule.trigger.parameters)},
-        "criteria": {key: dict(spec) for key, spec in rule.criteria.items()},
-        "action": {"ref": rule.action.ref, "parameters": dict(rule.action.parameters)},
-        "context": dict(rule.context),
-        "tags": [dict(tag) for tag in rule.tags],
-    }
 
 
 def _row(api: dict[str, Any]) -> dict[str, Any]:

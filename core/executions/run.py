@@ -5,24 +5,75 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from core.executions.api import parameter_schema, scrub
+from core.executions.hooks import ActionTokens, ExecutionObserver
+from core.executions.owner import OwnerId
 from core.kv.decrypted import with_decrypted_as_secret
 from core.models import Action, Execution, ExecutionStatus
+from core.packs import ContentIndex
 from core.params import secret_values
-from core.runners.base import RunContext, RunnerResult
+from core.runners.base import RunContext, Runner, RunnerResult
 from core.runners.types import RUNNER_TYPES
-from core.store import DocumentRejected, StoreError
-
-if TYPE_CHECKING:
-    from core.executions.service import ExecutionService, RunningExecution
+from core.store import DocumentRejected, Store, StoreError
 
 logger = logging.getLogger(__name__)
 S = ExecutionStatus
 FINISH_RETRY_FIRST = 0.5
 FINISH_RETRY_MAX = 10.0
 SHUTDOWN_ERROR = "Squall shut down before the execution finished."
+
+
+@dataclass
+class RunningExecution:
+    execution_id: str
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set at shutdown: the runner is stopped like a cancel, but the end status is ``abandoned``.
+    abandon: bool = False
+
+
+class RunOptions(Protocol):
+    @property
+    def api_url(self) -> str: ...
+
+    @property
+    def output_limit_bytes(self) -> int: ...
+
+
+class RunHost(Protocol):
+    """What running an execution needs of the execution service (core.executions.service)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def index(self) -> ContentIndex: ...
+
+    @property
+    def runners(self) -> Mapping[str, Runner]: ...
+
+    @property
+    def options(self) -> RunOptions: ...
+
+    @property
+    def owner(self) -> OwnerId: ...
+
+    @property
+    def observers(self) -> Sequence[ExecutionObserver]: ...
+
+    @property
+    def action_tokens(self) -> ActionTokens | None: ...
+
+    def observe_output(self, execution: Execution, output_type: str, text: str) -> None: ...
+
+    async def cas(
+        self, current: Execution, status: ExecutionStatus, **changes: Any
+    ) -> Execution | None: ...
+
+    async def finish(self, current: Execution, outcome: RunnerResult) -> Execution | None: ...
 
 
 def split_parameters(
@@ -35,7 +86,7 @@ def split_parameters(
     return runner, action_params
 
 
-def action_env(service: ExecutionService, action: Action, execution: Execution) -> dict[str, str]:
+def action_env(service: RunHost, action: Action, execution: Execution) -> dict[str, str]:
     return {
         "ST2_ACTION_PACK_NAME": action.pack,
         "ST2_ACTION_EXECUTION_ID": execution.id,
@@ -45,15 +96,15 @@ def action_env(service: ExecutionService, action: Action, execution: Execution) 
 
 
 async def run_execution(
-    service: ExecutionService, scheduled: Execution, running: RunningExecution
+    service: RunHost, scheduled: Execution, running: RunningExecution
 ) -> Execution | None:
     action = service.index.actions.get(scheduled.action_ref)
     if action is None or action.runner_type not in service.runners:
         error = f"action {scheduled.action_ref} is no longer available"
-        return await service._cas(scheduled, S.FAILED, result={"error": error})
+        return await service.cas(scheduled, S.FAILED, result={"error": error})
     current: Execution | None = scheduled
     if scheduled.status is not S.RUNNING:  # else started by ``start_soon`` in one write
-        current = await service._cas(scheduled, S.RUNNING, owner=str(service.owner))
+        current = await service.cas(scheduled, S.RUNNING, owner=str(service.owner))
     if current is None:
         return None  # canceled (or taken) between scheduling and start
     latest = [current]  # what the store holds, as far as this task wrote it
@@ -68,7 +119,7 @@ async def run_execution(
 
 
 async def finish_durably(
-    service: ExecutionService, current: Execution, outcome: RunnerResult
+    service: RunHost, current: Execution, outcome: RunnerResult
 ) -> Execution | None:
     """Record the outcome even through a store outage (a MongoDB election that outlasts the
     driver's own retry): an execution whose command has finished must not stay ``running``.
@@ -96,7 +147,7 @@ async def finish_durably(
 
 
 async def _run_runner(
-    service: ExecutionService,
+    service: RunHost,
     action: Action,
     latest: list[Execution],
     running: RunningExecution,

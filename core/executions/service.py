@@ -14,14 +14,16 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from core.executions.api import execution_to_api
 from core.executions.faults import fault_point
+from core.executions.hooks import ActionTokens, Controller, ExecutionObserver
 from core.executions.owner import OwnerId
 from core.executions.rejected import with_rejected_result
+from core.executions.run import RunningExecution, run_execution
 from core.kv.decrypted import DECRYPTED_PARAMETERS, mark_decrypted, recording_decryptions
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
@@ -58,39 +60,8 @@ def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
     return "st2kv" in json.dumps([defaults, live], default=str)
 
 
-class ExecutionObserver(Protocol):
-    """Sees every execution this process creates or changes, synchronously and in order (the
-    event stream). Must be cheap and must not raise."""
-
-    def created(self, execution: Execution) -> None: ...
-
-    def updated(self, execution: Execution) -> None: ...
-
-    def output(self, execution: Execution, output_type: str, text: str) -> None: ...
-
-
-class ActionTokens(Protocol):
-    """Issues the short-lived ``ST2_ACTION_AUTH_TOKEN`` of a running execution and revokes it
-    when the runner returns."""
-
-    async def issue(self, execution: Execution) -> tuple[str, object]: ...
-
-    async def revoke(self, handle: object) -> None: ...
-
-
 class ExecutionError(RuntimeError):
     """A request that cannot become an execution (unknown action, disabled, no runner)."""
-
-
-class Controller(Protocol):
-    """Runs executions of a runner type that live past ``run()`` (workflows): the service
-    records a cancel, pause or resume request in the execution's status, then tells it."""
-
-    async def cancel(self, execution: Execution) -> None: ...
-
-    async def pause(self, execution: Execution) -> None: ...
-
-    async def resume(self, execution: Execution) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -101,14 +72,6 @@ class ExecutionOptions:
     # How often an idle service looks for executions other processes requested.
     poll_interval: float = 1.0
     heartbeat_interval: float = 2.0
-
-
-@dataclass
-class RunningExecution:
-    execution_id: str
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
-    # Set at shutdown: the runner is stopped like a cancel, but the end status is ``abandoned``.
-    abandon: bool = False
 
 
 class ExecutionService:
@@ -144,7 +107,7 @@ class ExecutionService:
         self.policies = PolicyGate(
             compile_policies(index.policies.values()),
             store,
-            self._cas,
+            self.cas,
             self._request_retry,
             self._wakeup.set,
         )
@@ -252,7 +215,7 @@ class ExecutionService:
         current = await self.store.executions.get(execution_id)
         if current is None or current.status is not S.PENDING:
             return None
-        released = await self._cas(current, S.REQUESTED, context={**current.context, **context})
+        released = await self.cas(current, S.REQUESTED, context={**current.context, **context})
         if released is not None:
             self._wakeup.set()
         return released
@@ -264,7 +227,7 @@ class ExecutionService:
         current = await self.store.executions.get(execution_id)
         if current is None or current.status is not S.PENDING:
             return None
-        return await self._cas(current, status, result=result)
+        return await self.cas(current, status, result=result)
 
     async def request_failed(
         self,
@@ -325,7 +288,7 @@ class ExecutionService:
             if not self._intake_open:
                 return  # stays requested: the next start runs it
             lease = utcnow() + LEASE
-            running = await self._cas(
+            running = await self.cas(
                 requested, S.RUNNING, owner=str(self.owner), lease_expires=lease
             )
             if running is not None:  # else a claimer here or elsewhere took it first
@@ -405,9 +368,9 @@ class ExecutionService:
             if current.status in (S.REQUESTED, S.DELAYED, S.SCHEDULED, S.PENDING) and (
                 current.id not in self._running
             ):
-                done = await self._cas(current, S.CANCELED, result=result)
+                done = await self.cas(current, S.CANCELED, result=result)
             else:
-                done = await self._cas(current, S.CANCELING)
+                done = await self.cas(current, S.CANCELING)
                 if done and (running := self._running.get(execution_id)):
                     running.cancel.set()
                 if done and (controller := self.controllers.get(done.runner_type)):
@@ -423,7 +386,7 @@ class ExecutionService:
             return current
         if current.status is not S.RUNNING:
             raise ExecutionError(f"execution {execution_id} is {current.status}; cannot pause")
-        done = await self._cas(current, S.PAUSING)
+        done = await self.cas(current, S.PAUSING)
         if done is None:
             raise ExecutionError(f"execution {execution_id} changed meanwhile; try again")
         await controller.pause(done)
@@ -437,7 +400,7 @@ class ExecutionService:
         if current.status not in (S.PAUSED, S.PAUSING):
             raise ExecutionError(f"execution {execution_id} is {current.status}; cannot resume")
         if current.status is S.PAUSED:
-            current = await self._cas(current, S.RESUMING) or current
+            current = await self.cas(current, S.RESUMING) or current
         await controller.resume(current)
         return await self.store.executions.get(execution_id) or current
 
@@ -457,7 +420,7 @@ class ExecutionService:
         self, current: Execution, status: ExecutionStatus, **changes: Any
     ) -> Execution | None:
         """Compare-and-set ``current`` to ``status`` (listeners hear of it); None if we lost."""
-        return await self._cas(current, status, **changes)
+        return await self.cas(current, status, **changes)
 
     async def replace(self, current: Execution, new: Execution) -> bool:
         """Write ``new`` over ``current`` if its status did not change meanwhile (for changes
@@ -478,7 +441,7 @@ class ExecutionService:
         if self.policies.governs(execution.action_ref) and not await self.policies.admit(execution):
             return await self.wait(execution.id)  # delayed (a `serve` runs it) or canceled
         now = utcnow()
-        scheduled = await self._cas(
+        scheduled = await self.cas(
             execution, S.SCHEDULED, owner=str(self.owner), lease_expires=now + LEASE
         )
         if scheduled is not None:
@@ -557,7 +520,7 @@ class ExecutionService:
             fault_point(f"execution {claimed.action_ref} claimed {claimed.id}")
             # A concurrency policy may delay or cancel it; then the next one gets its turn.
             if not self.policies.governs(claimed.action_ref) or await self.policies.admit(claimed):
-                return await self._cas(claimed, S.SCHEDULED)
+                return await self.cas(claimed, S.SCHEDULED)
 
     async def _heartbeat_loop(self) -> None:
         """Keep leases alive and notice cancels requested by other processes."""
@@ -579,8 +542,6 @@ class ExecutionService:
 
     # -- running one execution ------------------------------------------------------------
     async def _execute(self, scheduled: Execution) -> None:
-        from core.executions.run import run_execution  # circular import otherwise
-
         running = RunningExecution(scheduled.id)
         self._running[scheduled.id] = running
         try:
@@ -610,7 +571,7 @@ class ExecutionService:
         except Exception:
             logger.exception("completion listener failed for execution %s", execution.id)
 
-    async def _cas(
+    async def cas(
         self, current: Execution, status: ExecutionStatus, **changes: Any
     ) -> Execution | None:
         """Move ``current`` to ``status`` if nobody else changed it first; None if we lost."""
@@ -657,12 +618,12 @@ class ExecutionService:
 
     async def finish(self, current: Execution, outcome: RunnerResult) -> Execution | None:
         """Record a runner's outcome; if someone asked to cancel meanwhile, end as canceled."""
-        done = await self._cas(current, outcome.status, result=outcome.result)
+        done = await self.cas(current, outcome.status, result=outcome.result)
         if done is not None:
             return done
         latest = await self.store.executions.get(current.id)
         if latest is not None and latest.status is S.CANCELING:
-            return await self._cas(latest, S.CANCELED, result=outcome.result)
+            return await self.cas(latest, S.CANCELED, result=outcome.result)
         return latest
 
 

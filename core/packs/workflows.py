@@ -8,6 +8,7 @@ from __future__ import annotations
 from core.packs.content import PackContent
 from core.packs.errors import PackError
 from core.packs.index import ContentIndex
+from core.workflows.definitions import check_workflow
 
 
 class WorkflowKind:
@@ -18,8 +19,6 @@ class WorkflowKind:
         """Registered with their actions."""
 
     def resolve(self, index: ContentIndex, errors: list[PackError]) -> None:
-        from core.workflows.definitions import check_workflow  # workflows import packs
-
         for action in sorted(index.actions.values(), key=lambda a: a.ref):
             if action.runner_type != "orquesta" or not action.entry_point:
                 continue

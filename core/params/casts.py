@@ -117,6 +117,17 @@ _CLI_PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def parse_params(schema: ParamSchema, pairs: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` words (``squall run``, chat's ``run``) → parameters typed by ``schema``."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"parameter {pair!r}: expected NAME=VALUE")
+        params[name] = parse_cli_value(schema.get(name, {}), text)
+    return params
+
+
 def parse_cli_value(schema: ParamSchema | None, text: str) -> Any:
     """Type the ``v`` of ``squall run REF k=v`` by the parameter's schema.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.packs import validate_pack
+from core.packs.validate import validate_pack
 from tests.conftest import ROOT, cli
 
 README_FILES = {

@@ -18,7 +18,7 @@ from bot.app import Engine, open_engine
 from bot.settings import load_settings
 from core.chains.engine import chain_child_id
 from core.models import Execution, ExecutionStatus, utcnow
-from core.packs import load_packs
+from core.packs.loader import load_packs
 from core.store.base import ExecutionQuery
 
 S = ExecutionStatus

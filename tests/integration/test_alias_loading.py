@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.models import AliasApproval
-from core.packs import load_packs, validate_pack
+from core.packs.loader import load_packs
+from core.packs.validate import validate_pack
 from tests.conftest import FIXTURES, ROOT
 
 BUNDLED = ROOT / "packs"

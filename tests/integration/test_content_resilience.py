@@ -18,7 +18,7 @@ from bot.app import Engine, open_engine
 from bot.settings import load_settings
 from core.models import ExecutionStatus
 from core.models.trigger_instance import FINISHED, TriggerInstance
-from core.packs import LoadResult, load_packs
+from core.packs.loader import LoadResult, load_packs
 from tests.conftest import cli
 
 S = ExecutionStatus

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.packs import LoadResult, PackError, load_packs, validate_pack
+from core.packs import PackError
 from core.packs.config import MISSING_REQUIRED
+from core.packs.loader import LoadResult, load_packs
+from core.packs.validate import validate_pack
 
 MISSING = MISSING_REQUIRED + "; actions that read it fail until it is set"
 

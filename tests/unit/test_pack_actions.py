@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.packs import load_packs, validate_pack
+from core.packs.loader import load_packs
+from core.packs.validate import validate_pack
 
 MANIFEST = "name: demo\ndescription: d\nversion: 1.0.0\nauthor: me\n"
 

@@ -6,8 +6,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from core.packs import PackError, load_packs, validate_pack
+from core.packs import PackError
 from core.packs.config import MISSING_REQUIRED, config_problems, fill_defaults
+from core.packs.loader import load_packs
+from core.packs.validate import validate_pack
 
 MISSING = MISSING_REQUIRED + "; actions that read it fail until it is set"
 

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from core.packs import PackError, load_packs, validate_pack
+from core.packs import PackError
 from core.packs.errors import FileProblems
+from core.packs.loader import load_packs
 from core.packs.manifest import pack_ref, read_manifest
 from core.packs.paths import PackDir
+from core.packs.validate import validate_pack
 
 VALID = "name: demo\ndescription: d\nversion: 1.0.0\nauthor: me\n"
 

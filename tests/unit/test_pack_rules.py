@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from core.models import Rule, RuleAction, RuleTrigger
-from core.packs import LoadResult, load_packs
 from core.packs.index import UnknownRuleError
+from core.packs.loader import LoadResult, load_packs
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "packs"

@@ -8,7 +8,7 @@ import pytest
 
 from bot.cli.main import main
 from core.models.policy import Policy
-from core.packs import LoadResult, load_packs
+from core.packs.loader import LoadResult, load_packs
 from core.packs.validate import validate_pack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ import pytest
 from jsonschema import Draft4Validator
 
 from core.models import TriggerType
-from core.packs import load_packs
 from core.packs.index import ContentIndex, UnknownTriggerTypeError
+from core.packs.loader import load_packs
 from core.triggers import BUILTIN_TRIGGER_TYPES, CRON_TIMER, INTERVAL_TIMER, WEBHOOK
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,6 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.cli.rules import rule_to_api
 from bot.http.api.base import (
     LIMIT,
     OFFSET,
@@ -27,6 +26,7 @@ from bot.http.api.base import (
 from bot.http.api.errors import ApiError, not_found
 from core.models import Rule
 from core.models.rule_state import overrides_of
+from core.rules.api import rule_to_api
 
 routes = RouteTable("rules")
 REF = Param("ref_or_id", where="path", required=True)
