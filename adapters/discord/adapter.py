@@ -66,8 +66,9 @@ __all__ = ["DISCORD_CAPABILITIES", "DiscordAdapter", "DiscordConfig"]
 logger = logging.getLogger(__name__)
 
 DISCORD_CAPABILITIES: Final = Capabilities(
-    buttons=True, edits=True, threads=False, files=True, ephemeral=True, max_text=4000
-)
+    buttons=True, edits=True, threads=False, files=True, ephemeral=True, max_text=4000,
+    max_fields=25, max_field_text=1024, max_card_text=5000,  # 6000 per message's embeds
+)  # fmt: skip
 # An interaction token edits its messages for 15 minutes; stop using it a little before.
 _TOKEN_SECONDS: Final = 14 * 60
 _OPTION_TYPES: Final = {"string": str, "integer": int, "number": float, "boolean": bool}

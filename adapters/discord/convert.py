@@ -37,6 +37,7 @@ __all__ = [
 BUTTON_PREFIX: Final = "sq:"
 FORM_PREFIX: Final = "sqform:"
 CUSTOM_ID_LIMIT: Final = 100
+EMBED_TOTAL: Final = 6000  # characters across a message's embeds
 _INTERACTION: Final = "interaction:"
 _COLORS: Final[Mapping[str, int]] = {
     "succeeded": 0x2EB67D, "approved": 0x2EB67D,
@@ -106,6 +107,34 @@ def embed(message: OutgoingMessage) -> dict[str, Any] | None:
         ]
     if message.footer:
         data["footer"] = {"text": _cut(message.footer, 2048)}
+    return _within_total(data)
+
+
+def _embed_size(data: Mapping[str, Any]) -> int:
+    fields = data.get("fields") or []
+    return (
+        len(data.get("title") or "")
+        + len(data.get("description") or "")
+        + len((data.get("footer") or {}).get("text") or "")
+        + sum(len(f["name"]) + len(f["value"]) for f in fields)
+    )
+
+
+def _within_total(data: dict[str, Any]) -> dict[str, Any]:
+    """Discord refuses a message whose embeds hold over 6000 characters: cut the description
+    first, then field values from the last one (approval cards attach the whole request, and
+    long output is attached by the card builder)."""
+    over = _embed_size(data) - EMBED_TOTAL
+    if over > 0 and data.get("description"):
+        keep = max(1, len(data["description"]) - over)
+        data["description"] = _cut(data["description"], keep)
+        over = _embed_size(data) - EMBED_TOTAL
+    for field in reversed(data.get("fields") or []):
+        if over <= 0:
+            break
+        keep = max(1, len(field["value"]) - over)
+        over -= len(field["value"]) - keep
+        field["value"] = _cut(field["value"], keep)
     return data
 
 

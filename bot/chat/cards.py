@@ -250,12 +250,16 @@ def fit_approval_card(
     (too many, or a value too long), the card shows what fits, says that the rest is not on
     it, and carries the whole request as a file (or, without files, as its code block)."""
     fields = card.fields
-    cut = [f for f in fields if len(f.value) > capabilities.max_field_text]
+    per_field = capabilities.max_field_text
+    total = sum(len(f.title) + len(f.value) for f in fields)
+    if capabilities.max_card_text and total > capabilities.max_card_text:
+        per_field = min(per_field, capabilities.max_card_text // max(1, len(fields)))
+    cut = [f for f in fields if len(f.value) > per_field]
     if len(fields) <= capabilities.max_fields and not cut:
         return card
     room = max(1, capabilities.max_fields - 1)
     shown = tuple(
-        Field(f.title, truncate(f.value, capabilities.max_field_text - 80, attached=True), f.short)
+        Field(f.title, truncate(f.value, max(20, per_field - 80), attached=True), f.short)
         for f in fields[:room]
     )
     hidden = len(fields) - len(shown)

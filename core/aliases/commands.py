@@ -22,6 +22,11 @@ from core.models.chat import CommandForm, CommandOption, CommandSpec, OptionKind
 __all__ = ["MAX_COMMANDS", "alias_commands", "call_parameters"]
 
 MAX_COMMANDS: Final = 25  # Discord's limit of subcommands in one group
+MAX_OPTIONS: Final = 25  # options per command
+MAX_CHOICES: Final = 25  # choices per option
+MAX_CHOICE_TEXT: Final = 100  # a choice's name and value
+MAX_COMMAND_TEXT: Final = 8000  # names, descriptions and choices of one command, in all
+GROUP_TEXT: Final = 200  # the alias group's own name and description, with room to spare
 _PARAM: Final = re.compile(r"{{\s*(\w+)\s*(=\s*[^{}]*?)?\s*}}")
 _REGEX_SYNTAX: Final = re.compile(r"[\\.^$*+?()\[\]{}|]")
 _OPTION_NAME: Final = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -56,7 +61,13 @@ def _option(name: str, required: bool, schema: ParamSchema) -> CommandOption:
     assert kind is not None  # _form only keeps parameters of a simple kind
     enum = list(schema.get("enum") or ())
     choices = tuple(c for c in enum if isinstance(c, str | int | float) and not isinstance(c, bool))
-    if len(choices) > 25 or len(choices) != len(enum):
+    # Discord: 25 choices, each value and name at most 100 characters; otherwise free text
+    # (the schema's enum still checks the value).
+    if (
+        len(choices) > MAX_CHOICES
+        or len(choices) != len(enum)
+        or any(len(str(c)) > MAX_CHOICE_TEXT for c in choices)
+    ):
         choices = ()
     description = str(schema.get("description") or name)[:100]
     return CommandOption(name, description, kind, required=required, choices=choices)
@@ -76,6 +87,8 @@ def _spec(alias: Alias, schema: Mapping[str, ParamSchema]) -> CommandSpec | None
         dict.fromkeys(n for f in forms for n in sorted(f.parameters, key=f.representation.find))
     )
     required = {n for n in names if all(n in f.required for f in forms)}
+    if len(names) > MAX_OPTIONS:  # Discord's limit: the alias stays reachable as typed text
+        return None
     options = tuple(_option(n, n in required, schema[n]) for n in names)
     # Discord lists required options first.
     options = tuple(sorted(options, key=lambda o: not o.required))
@@ -89,13 +102,28 @@ def alias_commands(
     """One command per enabled alias with a clean format (load order, at most
     ``MAX_COMMANDS``, names unique). ``schemas`` are the merged parameter schemas by action."""
     specs: dict[str, CommandSpec] = {}
+    budget = MAX_COMMAND_TEXT - GROUP_TEXT  # the group of subcommands is one command
     for alias in aliases:
         if not alias.enabled or alias.action_ref not in actions or len(specs) >= MAX_COMMANDS:
             continue
         spec = _spec(alias, schemas.get(alias.action_ref, {}))
-        if spec is not None:
-            specs.setdefault(spec.name, spec)
+        if spec is None or spec.name in specs or text_size(spec) > budget:
+            continue
+        specs[spec.name] = spec
+        budget -= text_size(spec)
     return list(specs.values())
+
+
+def text_size(spec: CommandSpec) -> int:
+    """The characters Discord counts toward a command's 8000: names, descriptions, choices."""
+    return (
+        len(spec.name)
+        + len(spec.description)
+        + sum(
+            len(o.name) + len(o.description) + sum(2 * len(str(c)) for c in o.choices)
+            for o in spec.options
+        )
+    )
 
 
 def call_parameters(representation: str, values: Mapping[str, Any]) -> dict[str, Any]:

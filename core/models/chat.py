@@ -137,6 +137,7 @@ class Capabilities:
     # embeds: 25 of 1024); cards that need more say so and attach the whole (bot.chat.cards).
     max_fields: int = 25
     max_field_text: int = 1024
+    max_card_text: int = 0  # all fields together (0: no limit beyond the above)
 
 
 OptionKind = Literal["string", "integer", "number", "boolean"]

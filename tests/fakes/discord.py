@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.discord_limits import command_problems, invalid_form_body, message_problems
 from tests.fakes.server import serving
 
 APP_ID = "1000000000000000001"
@@ -59,6 +60,10 @@ GUILD = {
 }  # fmt: skip
 
 
+# Discord's answer to a second initial response to one interaction.
+ALREADY_ACKNOWLEDGED = 40060
+
+
 def user(user_id: str, name: str) -> dict[str, Any]:
     return {"id": user_id, "username": name, "discriminator": "0", "global_name": name,
             "avatar": None, "bot": False, "flags": 0}  # fmt: skip
@@ -88,6 +93,7 @@ class FakeDiscord:
     identifies: int = 0
     resumes: int = 0
     refused_tokens: set[str] = field(default_factory=set)
+    rejected: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(2000000000000000000)
@@ -97,6 +103,7 @@ class FakeDiscord:
         self._ready = asyncio.Event()
         self._interactions: dict[str, dict[str, Any]] = {}  # token → interaction
         self._original: dict[str, str] = {}  # interaction token → response message id
+        self._answered: set[str] = set()  # interaction tokens given their initial response
 
     # -- set-up ---------------------------------------------------------------------------
     @property
@@ -157,9 +164,23 @@ class FakeDiscord:
         handler = self._route(request.method, parts)
         if handler is None:
             return _json({"message": f"fake: no route {request.method} {path}", "code": 0}, 404)
+        problems = self._problems(request.method, parts, body)
+        if problems:
+            self.rejected.append((path, problems))
+            return _json(invalid_form_body(problems), 400)
         result = await handler(parts, body, files, request)
         await self._touched()
         return result
+
+    def _problems(self, method: str, parts: list[str], body: Any) -> list[str]:
+        """What the real Discord refuses (tests/fakes/discord_limits.py)."""
+        if parts[0] == "applications" and method == "PUT":
+            return command_problems(body)
+        if parts[0] == "interactions" and isinstance(body, dict):
+            return message_problems(body.get("data"))
+        if method in ("POST", "PATCH") and parts[0] in ("webhooks", "channels"):
+            return message_problems(body)
+        return []
 
     def _route(self, method: str, parts: list[str]) -> Any:
         key = (method, parts[0], len(parts))
@@ -233,6 +254,10 @@ class FakeDiscord:
         self, parts: list[str], body: Any, files: dict[str, bytes], request: web.Request
     ) -> web.Response:
         interaction = self._interactions[parts[2]]
+        if parts[2] in self._answered:  # one initial response per interaction
+            message = "Interaction has already been acknowledged."
+            return _json({"message": message, "code": ALREADY_ACKNOWLEDGED}, 400)
+        self._answered.add(parts[2])
         kind = body.get("type")
         data = body.get("data") or {}
         response: dict[str, Any] = {

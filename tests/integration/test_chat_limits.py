@@ -6,13 +6,21 @@ and the whole request is attached."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.base import ChatPlace
+from adapters.discord.adapter import DISCORD_CAPABILITIES
+from adapters.discord.convert import embed
 from adapters.slack.convert import response_modal, to_slack
+from bot.chat.cards import approval_card, fit_approval_card
+from core.aliases.commands import alias_commands
 from core.approvals.service import ApprovalRequest
 from core.authz.authorizer import SquallUser
-from core.models.chat import Button, OutgoingMessage
+from core.models import Action, Alias, AliasFormat
+from core.models.approval import Approval
+from core.models.chat import Button, Field, OutgoingMessage
+from tests.fakes.discord_limits import command_problems, message_problems
 from tests.fakes.slack import running_fake
 from tests.fakes.slack_limits import block_errors, view_errors
 from tests.integration.test_slack import no_proxy, squall  # noqa: F401 (fixture)
@@ -68,3 +76,61 @@ def test_a_form_with_long_choices_and_many_fields_is_valid_for_slack() -> None:
     view = response_modal("abc", schema, "Answer?", ChatPlace("slack", "C1"))
     assert view_errors(view) == []
     assert "respond abc" in json.dumps(view["blocks"])  # the rest: type the answer
+
+
+# -- Discord ----------------------------------------------------------------------------------
+def test_a_discord_card_keeps_its_embeds_under_6000_characters() -> None:
+    message = OutgoingMessage(
+        title="core.local", status="succeeded", text="t" * 3000, code="c" * 3900,
+        fields=tuple(Field(f"f{n}", "v" * 1000) for n in range(25)), footer="execution 1",
+    )  # fmt: skip
+    assert message_problems({"embeds": [embed(message)]}) == []
+
+
+def test_a_discord_approval_card_with_thirty_long_parameters_attaches_the_request() -> None:
+    approval = Approval(
+        id="a1", title="Run it?", requester="alice", created_at=datetime.now(UTC),
+        approvers=("bob",), subject={"kind": "test", "parameters": PARAMETERS},
+    )  # fmt: skip
+    card = fit_approval_card(approval_card(approval), approval, DISCORD_CAPABILITIES)
+    assert message_problems({"embeds": [embed(card)]}) == []
+    assert card.attachment is not None
+    assert all(value in card.attachment.content for value in PARAMETERS.values())
+    assert "the full request is attached" in card.fields[-1].value
+
+
+def fmt(n: int) -> str:
+    return f"a{n} {{{{env}}}} {{{{size}}}} {{{{p00}}}} {{{{p01}}}}"
+
+
+def test_discord_alias_commands_stay_within_discords_limits() -> None:
+    many = {f"p{n:02d}": {"type": "string", "description": "d" * 100} for n in range(30)}
+    schema = {
+        **many,
+        "env": {"type": "string", "enum": ["e" * 150, "prod"]},
+        "size": {"type": "string", "enum": [f"s{n}" for n in range(30)]},
+    }
+    wide = "wide " + " ".join(f"{{{{p{n:02d}}}}}" for n in range(30))
+    aliases = [
+        Alias("demo", "wide", "demo.act", formats=(AliasFormat(wide, (wide,)),)),
+        *(
+            Alias("demo", f"a{n}", "demo.act", description="x" * 100,
+                  formats=(AliasFormat(fmt(n), (fmt(n),)),))
+            for n in range(40)
+        ),
+    ]  # fmt: skip
+    action = Action(pack="demo", name="act", runner_type="noop", pack_path=Path("/p"))
+    made = alias_commands(aliases, {"demo.act": action}, {"demo.act": schema})
+    group = {
+        "name": "alias", "description": "Run an alias with typed options",
+        "options": [
+            {"name": s.name, "description": s.description, "options": [
+                {"name": o.name, "description": o.description,
+                 "choices": [{"name": str(c), "value": c} for c in o.choices]}
+                for o in s.options
+            ]}
+            for s in made
+        ],
+    }  # fmt: skip
+    assert made and "wide" not in {s.name for s in made}  # 30 options: typed text only
+    assert command_problems([group]) == []
