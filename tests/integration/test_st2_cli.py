@@ -77,6 +77,16 @@ def test_execution_list_and_get(server: Server) -> None:
     got = server.st2_json("execution", "get", ids[0])
     assert got["id"] == ids[0] and got["status"] == "succeeded"
     assert got["action"]["ref"] == "core.noop"
+    # Filters as the CLI sends them.
+    after = server.http("GET", f"/api/v1/executions/{ids[2]}")[2]["start_timestamp"]
+    newer = server.st2_json("execution", "list", "--timestamp-gt", after, "-n", "50")
+    assert {e["id"] for e in newer} == set(ids[3:])
+    by_action = server.st2_json(
+        "execution", "list", "--action", "core.noop", "--status", "succeeded", "--user", "alice"
+    )
+    assert set(ids) <= {e["id"] for e in by_action}
+    assert {e["action"]["ref"] for e in by_action} == {"core.noop"}
+    assert server.st2_json("execution", "list", "--user", "nobody") == []
 
 
 def test_execution_tail_follows_live_output(server: Server, tmp_path: Path) -> None:

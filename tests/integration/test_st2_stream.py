@@ -93,7 +93,8 @@ def test_execution_events_with_st2_names_and_payloads(server: Server) -> None:
     assert names[:2] == ["st2.execution__create", "st2.liveaction__create"]
     assert "st2.liveaction__update" in names
     statuses = [d["status"] for n, d in mine if n == "st2.execution__update"]
-    assert statuses == ["scheduled", "running", "succeeded"]
+    # requested → (scheduled, when claimed by the loop) → running → succeeded
+    assert statuses in (["scheduled", "running", "succeeded"], ["running", "succeeded"])
     assert mine[-1][1]["result"]["stdout"] == "streamed"
     assert mine[-1][1]["action"]["ref"] == "core.echo"
 
@@ -158,7 +159,7 @@ def test_resume_with_last_event_id_loses_nothing(server: Server) -> None:
     for execution_id in missed:
         statuses = [d["status"] for _, n, d in replayed
                     if n == "st2.execution__update" and d["id"] == execution_id]  # fmt: skip
-        assert statuses == ["scheduled", "running", "succeeded"]
+        assert statuses in (["scheduled", "running", "succeeded"], ["running", "succeeded"])
 
 
 def test_stream_needs_credentials(server: Server) -> None:
