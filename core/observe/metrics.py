@@ -37,7 +37,6 @@ SOURCE_KINDS: Final = {
     "webhook": "webhook",
     "timer": "timer",
     "sensor": "sensor",
-    "inject": "inject",
     "execution": "action",
     "notify": "action",
     "re-emit": "re-emit",
@@ -157,7 +156,10 @@ LEASE_OWNED: Final = Gauge(
 
 def source_kind(source: str) -> str:
     """The bounded label for an instance ``source`` such as ``webhook:github`` or ``timer:x``."""
-    return SOURCE_KINDS.get(source.split(":", 1)[0], "other")
+    prefix, _, rest = source.partition(":")
+    if prefix == "execution" and rest:  # core.inject_trigger names the injecting execution
+        return "inject"
+    return SOURCE_KINDS.get(prefix, "other")
 
 
 def execution_completed(execution: Execution) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from core.models.execution import Execution, ExecutionStatus
 from core.models.trace import TraceContext
 from core.models.trigger_instance import RuleEnforcement, TriggerInstance
+from core.observe.metrics import source_kind
 from core.observe.traces import assemble, tree_lines
 
 
@@ -88,3 +89,13 @@ def test_trace_context_round_trips_through_an_execution_context() -> None:
     assert TraceContext.of_execution({"trace_context": trace.to_doc()}) == trace
     assert TraceContext.of_execution({}) is None
     assert TraceContext.of_execution({"trace_context": {"trace_tag": "x"}}) is None
+
+
+def test_source_kinds_are_a_bounded_vocabulary() -> None:
+    assert source_kind("webhook:github") == "webhook"
+    assert source_kind("timer:demo.daily") == "timer"
+    assert source_kind("sensor:pack.Watcher") == "sensor"
+    assert source_kind("execution:5f3a") == "inject"
+    assert source_kind("execution") == "action"  # actiontrigger
+    assert source_kind("notify") == "action"
+    assert source_kind("whatever a caller typed") == "other"
