@@ -21,9 +21,8 @@ import inspect
 import io
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, cast
 
 import aiohttp
@@ -58,7 +57,8 @@ from adapters.discord.convert import (
     message_text,
     plain_content,
 )
-from core.models.approval import Approval
+from adapters.discord.interactions import Pending, forget_expired
+from core.models.approval import Approval, ApprovalStatus
 from core.models.chat import ChatIdentity
 
 __all__ = ["DISCORD_CAPABILITIES", "DiscordAdapter", "DiscordConfig"]
@@ -69,8 +69,7 @@ DISCORD_CAPABILITIES: Final = Capabilities(
     buttons=True, edits=True, threads=False, files=True, ephemeral=True, max_text=4000,
     max_fields=25, max_field_text=1024, max_card_text=5000,  # 6000 per message's embeds
 )  # fmt: skip
-# An interaction token edits its messages for 15 minutes; stop using it a little before.
-_TOKEN_SECONDS: Final = 14 * 60
+_REMEMBERED: Final = 1000  # pending approvals kept for their forms, at most
 _OPTION_TYPES: Final = {"string": str, "integer": int, "number": float, "boolean": bool}
 _STYLES: Final = {
     "primary": discord.ButtonStyle.primary,
@@ -98,19 +97,6 @@ class DiscordConfig:
     connect_timeout: float = 30.0
     guild_ready_timeout: float = 2.0
     name: str = "discord"
-
-
-@dataclass
-class _Pending:
-    """An interaction Squall is answering: its original response is used once, then follow-ups."""
-
-    interaction: discord.Interaction[Any]
-    created: float = field(default_factory=time.monotonic)
-    original_used: bool = False
-
-    @property
-    def fresh(self) -> bool:
-        return time.monotonic() - self.created < _TOKEN_SECONDS
 
 
 class CardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"^sq:(?P<command>.+)$"):
@@ -229,8 +215,8 @@ class DiscordAdapter(ChatAdapter):
         self._inbox: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
         self._specs: tuple[CommandSpec, ...] = ()
         self._suggest: Suggester | None = None
-        self._pending: dict[str, _Pending] = {}
-        self._owners: dict[int, tuple[_Pending, bool]] = {}  # message id → (interaction, original?)
+        self._pending: dict[str, Pending] = {}
+        self._owners: dict[int, tuple[Pending, bool]] = {}  # message id → (interaction, original?)
         self._approvals: dict[str, Approval] = {}
 
     def offer_commands(self, specs: Sequence[CommandSpec], suggest: Suggester) -> None:
@@ -444,14 +430,14 @@ class DiscordAdapter(ChatAdapter):
 
     async def on_command(self, interaction: discord.Interaction[Any], text: str) -> None:
         await interaction.response.defer(thinking=True)
-        self._pending[str(interaction.id)] = _Pending(interaction)
+        self._track(Pending(interaction))
         self._inbox.put_nowait(self._event(interaction, text.strip() or "help", "command"))
 
     async def on_alias(
         self, interaction: discord.Interaction[Any], spec: CommandSpec, values: dict[str, Any]
     ) -> None:
         await interaction.response.defer(thinking=True)
-        self._pending[str(interaction.id)] = _Pending(interaction)
+        self._track(Pending(interaction))
         given = {k: v for k, v in values.items() if v is not None}
         representation = spec.representation_for(frozenset(given))
         if representation is None:
@@ -469,7 +455,7 @@ class DiscordAdapter(ChatAdapter):
     async def on_click(self, interaction: discord.Interaction[Any], command: str) -> None:
         await interaction.response.defer()  # a deferred update: the clicked card stays as it is
         # The click's "original" is the card itself: never edit it as a reply.
-        self._pending[str(interaction.id)] = _Pending(interaction, original_used=True)
+        self._track(Pending(interaction, original_used=True))
         self._inbox.put_nowait(self._event(interaction, command, "button"))
 
     async def on_form(self, interaction: discord.Interaction[Any], approval_id: str) -> None:
@@ -514,8 +500,13 @@ class DiscordAdapter(ChatAdapter):
 
     # -- outbound -------------------------------------------------------------------------
     def _render(self, message: OutgoingMessage, *, editing: bool) -> dict[str, Any]:
-        if message.approval is not None:
-            self._approvals[message.approval.id] = message.approval
+        approval = message.approval
+        if approval is not None and approval.status is ApprovalStatus.PENDING:
+            self._approvals[approval.id] = approval  # a pending one may open a form
+            for old in list(self._approvals)[: max(0, len(self._approvals) - _REMEMBERED)]:
+                del self._approvals[old]
+        elif approval is not None:
+            self._approvals.pop(approval.id, None)
         view = discord.ui.View(timeout=None)
         for spec in button_specs(message):
             if spec.custom_id.startswith(FORM_PREFIX):
@@ -541,7 +532,11 @@ class DiscordAdapter(ChatAdapter):
             kwargs["attachments" if editing else "file"] = [file] if editing else file
         return kwargs
 
-    def _fresh(self, place: ChatPlace) -> _Pending | None:
+    def _track(self, pending: Pending) -> None:
+        self._pending[str(pending.interaction.id)] = pending
+        forget_expired(self._pending, self._owners)
+
+    def _fresh(self, place: ChatPlace) -> Pending | None:
         interaction_id = interaction_of(place)
         pending = self._pending.get(interaction_id) if interaction_id else None
         if pending is not None and not pending.fresh:

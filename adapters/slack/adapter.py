@@ -70,7 +70,7 @@ from adapters.slack.convert import (
     response_modal,
     to_slack,
 )
-from core.models.approval import Approval
+from core.models.approval import Approval, ApprovalStatus
 
 __all__ = ["SLACK_CAPABILITIES", "SlackAdapter", "SlackConfig"]
 
@@ -87,6 +87,8 @@ _CREDENTIAL_ERRORS: Final = frozenset(
 )  # fmt: skip
 _SEEN_EVENTS: Final = 10_000
 _RESPONSE_URL_SECONDS: Final = 25 * 60  # Slack keeps a response_url for 30 minutes
+_RESPONSE_URL_USES: Final = 5  # and takes five posts on it
+_REMEMBERED: Final = 1000  # response urls and approvals kept for forms, at most
 # Every button Squall puts on a card (``squall-<n>``), but not the form button.
 _CARD_BUTTON: Final = re.compile(rf"^{ACTION_PREFIX}-\d+$")
 _RETRY_INTERVALS: Final = BackoffRetryIntervalCalculator(backoff_factor=0.5, jitter=RandomJitter())
@@ -173,7 +175,8 @@ class SlackAdapter(ChatAdapter):
         self._socket: AsyncSocketModeHandler | None = None
         self._channel_ids: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._response_urls: dict[tuple[str, str], tuple[str, float]] = {}
+        # (channel, user) → [url, expires (monotonic), uses left]
+        self._response_urls: dict[tuple[str, str], tuple[str, float, int]] = {}
         self._approvals: dict[str, Approval] = {}
         self._seen_events: dict[str, None] = {}  # insertion-ordered: the oldest go first
         self._register_listeners()
@@ -251,8 +254,19 @@ class SlackAdapter(ChatAdapter):
 
     def _remember_response_url(self, event: ChatEvent) -> None:
         if event.reply_token:
+            now = time.monotonic()
             key = (event.place.channel, event.identity.user_id)
-            self._response_urls[key] = (event.reply_token, time.monotonic() + _RESPONSE_URL_SECONDS)
+            self._response_urls.pop(key, None)  # re-inserted last: the newest
+            self._response_urls[key] = (
+                event.reply_token,
+                now + _RESPONSE_URL_SECONDS,
+                _RESPONSE_URL_USES,
+            )
+            expired = [k for k, (_, until, left) in self._response_urls.items()
+                       if until <= now or left <= 0]  # fmt: skip
+            for stale in expired:
+                del self._response_urls[stale]
+            _keep_newest(self._response_urls, _REMEMBERED)
 
     # -- connection ---------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -386,8 +400,15 @@ class SlackAdapter(ChatAdapter):
                 return found
 
     def _remember(self, message: OutgoingMessage) -> None:
-        if message.approval is not None:
-            self._approvals[message.approval.id] = message.approval
+        """Approvals whose card may open a form; a decided one needs no form any more."""
+        approval = message.approval
+        if approval is None:
+            return
+        if approval.status is ApprovalStatus.PENDING:
+            self._approvals[approval.id] = approval
+            _keep_newest(self._approvals, _REMEMBERED)
+        else:
+            self._approvals.pop(approval.id, None)
 
     async def send(self, place: ChatPlace, message: OutgoingMessage) -> SentMessage:
         channel = await self.channel_id(place.channel)
@@ -410,9 +431,11 @@ class SlackAdapter(ChatAdapter):
     async def _ephemeral(
         self, place: ChatPlace, channel: str, user: str, payload: dict[str, Any]
     ) -> SentMessage:
-        url, expires = self._response_urls.get((place.channel, user), ("", 0.0))
-        if url and time.monotonic() < expires:
+        key = (place.channel, user)
+        url, expires, left = self._response_urls.get(key, ("", 0.0, 0))
+        if url and time.monotonic() < expires and left > 0:
             # Works where the bot is not a member (a slash command in any channel or DM).
+            self._response_urls[key] = (url, expires, left - 1)
             await AsyncWebhookClient(url).send(
                 response_type="ephemeral", replace_original=False, **payload
             )
@@ -443,3 +466,9 @@ class SlackAdapter(ChatAdapter):
             title=attachment.filename,
             initial_comment=f"Full output ({len(attachment.content)} characters)",
         )
+
+
+def _keep_newest(mapping: dict[Any, Any], size: int) -> None:
+    """Drop the oldest entries (insertion order) beyond ``size``: these maps never grow forever."""
+    for key in list(mapping)[: max(0, len(mapping) - size)]:
+        del mapping[key]

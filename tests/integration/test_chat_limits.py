@@ -6,19 +6,23 @@ and the whole request is attached."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
-from adapters.base import ChatPlace
+from adapters.base import ChatEvent, ChatIdentity, ChatPlace
 from adapters.discord.adapter import DISCORD_CAPABILITIES
 from adapters.discord.convert import embed
+from adapters.discord.interactions import TOKEN_SECONDS, Pending, forget_expired
+from adapters.slack import SlackAdapter, SlackConfig
 from adapters.slack.convert import response_modal, to_slack
 from bot.chat.cards import approval_card, fit_approval_card
 from core.aliases.commands import alias_commands
 from core.approvals.service import ApprovalRequest
 from core.authz.authorizer import SquallUser
 from core.models import Action, Alias, AliasFormat
-from core.models.approval import Approval
+from core.models.approval import Approval, ApprovalStatus
 from core.models.chat import Button, Field, OutgoingMessage
 from tests.fakes.discord_limits import command_problems, message_problems
 from tests.fakes.slack import running_fake
@@ -134,3 +138,47 @@ def test_discord_alias_commands_stay_within_discords_limits() -> None:
     }  # fmt: skip
     assert made and "wide" not in {s.name for s in made}  # 30 options: typed text only
     assert command_problems([group]) == []
+
+
+# -- response_url uses and what the adapters remember -----------------------------------------
+async def test_a_response_url_is_used_at_most_five_times(tmp_path: Path) -> None:
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        adapter = sq.chat.delivery.adapters["slack"]
+        url = fake.response_url("cmd-UCAROL")
+        event = ChatEvent(
+            ChatIdentity("slack", "T1", "UCAROL"), ChatPlace("slack", "C0ALERTS"), "help",
+            kind="command", reply_token=url,
+        )  # fmt: skip
+        adapter._remember_response_url(event)  # as a slash command does
+        for n in range(7):
+            note = OutgoingMessage(text=f"note {n}", ephemeral=True, audience="UCAROL")
+            await adapter.send(ChatPlace("slack", "C0ALERTS"), note)
+        assert fake.response_url_uses["cmd-UCAROL"] == 5  # never a sixth (Slack: 404)
+        assert len(fake.called("chat.postEphemeral")) == 2
+        assert fake.rejected == []
+
+
+def test_the_slack_adapter_forgets_response_urls_and_decided_approvals() -> None:
+    adapter = SlackAdapter(SlackConfig(bot_token="xoxb-test", mode="http", signing_secret="s"))
+    for n in range(1500):
+        event = ChatEvent(
+            ChatIdentity("slack", "T1", f"U{n}"), ChatPlace("slack", "C1"), "x",
+            reply_token=f"https://hooks/{n}",
+        )  # fmt: skip
+        adapter._remember_response_url(event)
+    assert len(adapter._response_urls) == 1000
+    pending = Approval(id="a1", title="t", requester="r", created_at=datetime.now(UTC))
+    adapter._remember(OutgoingMessage(approval=pending))
+    assert "a1" in adapter._approvals
+    decided = pending.decide(ApprovalStatus.APPROVED, at=datetime.now(UTC), by="bob")
+    adapter._remember(OutgoingMessage(approval=decided))
+    assert "a1" not in adapter._approvals
+
+
+def test_the_discord_adapter_forgets_interactions_whose_token_expired() -> None:
+    old = Pending(SimpleNamespace(id=1), created=time.monotonic() - TOKEN_SECONDS - 1)  # type: ignore[arg-type]
+    new = Pending(SimpleNamespace(id=2))  # type: ignore[arg-type]
+    pending = {"1": old, "2": new}
+    owners = {10: (old, True), 20: (new, False)}
+    forget_expired(pending, owners)
+    assert list(pending) == ["2"] and list(owners) == [20]
