@@ -71,7 +71,7 @@ async def _serve(
             )
             await stack.enter_async_context(listening(app, settings.http))
             logger.info("listening on http://%s:%s", settings.http.host, settings.http.port)
-        logger.warning("serving as %s (roles: %s)", engine.cluster.holder, ", ".join(roles.roles))
+        logger.info("serving as %s (roles: %s)", engine.cluster.holder, ", ".join(roles.roles))
         reasons: list[Coroutine[Any, Any, object]] = [stop.wait()]
         if chat is not None:
             reasons.append(chat.commands.stop_requested.wait())
