@@ -25,6 +25,7 @@ SUITES = (
     "bench.api",
     "bench.timers",
     "bench.sensors",
+    "bench.observe",
     "bench.workflows",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
