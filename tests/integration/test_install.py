@@ -71,6 +71,18 @@ def test_the_wheel_runs_bundled_actions_from_any_folder(tmp_path: Path) -> None:
         cwd=elsewhere, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert str(venv) in where  # the wheel's copy ran, not the checkout
+    shipped = Path(where.strip()).parent / "bundled"
+    for content in ("packs", "aliases"):  # every bundled file, once the folder exists
+        if (ROOT / content).is_dir():
+            assert files(shipped / content) == files(ROOT / content)
+
+
+def files(folder: Path) -> set[str]:
+    return {
+        str(path.relative_to(folder))
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
 
 
 def test_make_run_says_what_it_is_doing_while_pip_works(tmp_path: Path) -> None:
