@@ -10,6 +10,7 @@ its ``-wal``/``-shm`` holds it, while the runner still got it and files are owne
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from pathlib import Path
 
@@ -80,3 +81,44 @@ async def test_database_and_key_files_are_owner_only(tmp_path: Path) -> None:
         assert keys
         for path in keys:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+RULE_SECRET = "hunter2RULESECRET"
+
+
+async def test_an_execution_a_rule_fires_is_stored_sealed_too(tmp_path: Path) -> None:
+    """Rule-fired executions are written with their trigger instance's settlement, not through
+    the executions repository: they must be sealed there as well."""
+    rules = tmp_path / "packs" / "sealed" / "rules"
+    rules.mkdir(parents=True)
+    (rules.parent / "pack.yaml").write_text(
+        "ref: sealed\nname: sealed\ndescription: d\nversion: 0.1.0\nauthor: t\n"
+    )
+    (rules / "fire.yaml").write_text(
+        "name: fire\npack: sealed\nenabled: true\n"
+        "trigger: {type: core.st2.webhook, parameters: {url: fire}}\n"
+        "action:\n  ref: chat_demo.secret_echo\n"
+        "  parameters: {token: '{{ st2kv.system.tok | decrypt_kv }}'}\n"
+    )
+    path = config(tmp_path)
+    path.write_text(
+        path.read_text().replace("packs: {paths: [", f"packs: {{paths: ['{tmp_path / 'packs'}', ")
+    )
+    chat = TestChat()
+    async with running(path, chat) as runtime:
+        engine = runtime.commands.engine
+        await engine.kv.set("tok", RULE_SECRET, secret=True)
+        await engine.triggers.dispatch(
+            "core.st2.webhook", {"body": {}}, trigger_parameters={"url": "fire"}
+        )
+        async with asyncio.timeout(20):
+            while True:
+                found = await engine.store.executions.list(
+                    ExecutionQuery(action_ref="chat_demo.secret_echo")
+                )
+                if found and found[0].is_completed:
+                    break
+                await asyncio.sleep(0.05)
+        assert found[0].status is ExecutionStatus.SUCCEEDED
+        assert found[0].parameters["token"] == RULE_SECRET  # opened for whoever reads it
+        assert RULE_SECRET.encode() not in database_bytes(tmp_path)
