@@ -64,6 +64,10 @@ class ExpressionError(ValueError):
     """An expression that cannot be evaluated; the message names it, as Orquesta's do."""
 
 
+class VariableUndefinedError(ExpressionError):
+    """``ctx()`` of a variable nothing assigned (Orquesta's ``VariableUndefinedError``)."""
+
+
 class YaqlEvaluationError(ExpressionError):
     """A YAQL expression failed (Orquesta's ``YaqlEvaluationException``)."""
 
@@ -160,7 +164,7 @@ def _ctx(scope: Scope, key: str | None = None) -> Any:
         if key.startswith("__"):
             raise ExpressionError(f'The variable "{key}" is for internal use and inaccessible.')
         if key not in scope.data:
-            raise ExpressionError(f'The variable "{key}" is referenced before assignment.')
+            raise VariableUndefinedError(f'The variable "{key}" is referenced before assignment.')
         return scope.data[key]
     return {k: v for k, v in scope.data.items() if not str(k).startswith("__")}
 
@@ -239,7 +243,7 @@ def _st2kv(scope: Scope, key: str, decrypt: bool = False, default: Any = _MISSIN
     found = ((scope.kv or {}).get(scope_name) or {}).get(name, _MISSING_DEFAULT)
     if found is _MISSING_DEFAULT:
         if default is _MISSING_DEFAULT:
-            raise ExpressionError(f'The key "{key}" does not exist in the StackStorm datastore.')
+            raise ExpressionError(f'The key "{name}" does not exist in the StackStorm datastore.')
         return default
     if decrypt and hasattr(found, "plaintext"):
         return found.plaintext()
@@ -372,7 +376,9 @@ class Scope:
         try:
             result = _yaql(_strip(expr)).evaluate(context=self._yaql_context)
         except ExpressionError as exc:
-            raise YaqlEvaluationError(f"Unable to evaluate expression '{expr}'. {exc}") from None
+            raise YaqlEvaluationError(
+                f"Unable to evaluate expression '{expr}'. {orquesta_name(exc)}: {exc}"
+            ) from None
         except KeyError as exc:
             key = str(exc).strip("'\"")
             raise YaqlEvaluationError(
@@ -400,7 +406,9 @@ class Scope:
         try:
             value = evaluate_expression(_strip(expr), self._jinja())
         except ExpressionError as exc:
-            raise JinjaEvaluationError(f"Unable to evaluate expression '{expr}'. {exc}") from None
+            raise JinjaEvaluationError(
+                f"Unable to evaluate expression '{expr}'. {orquesta_name(exc)}: {exc}"
+            ) from None
         except (TemplateError, Exception) as exc:
             raise JinjaEvaluationError(
                 f"Unable to evaluate expression '{expr}'. {type(exc).__name__}: {exc}"
@@ -414,6 +422,15 @@ class Scope:
             raise JinjaEvaluationError(
                 f"Unable to evaluate expression '{text}'. {type(exc).__name__}: {exc}"
             ) from None
+
+
+def orquesta_name(error: ExpressionError) -> str:
+    """The name Orquesta's exception for ``error`` has (st2 puts it in error messages)."""
+    return {
+        "VariableUndefinedError": "VariableUndefinedError",
+        "YaqlEvaluationError": "YaqlEvaluationException",
+        "JinjaEvaluationError": "JinjaEvaluationException",
+    }.get(type(error).__name__, "ExpressionEvaluationException")
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
