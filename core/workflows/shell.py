@@ -1,0 +1,485 @@
+"""The workflow engine's I/O shell around the pure conductor: start a workflow, apply
+its children's events, step (schedule, save, request children, mirror the status),
+load and reconcile. The write protocol is described in ``core/workflows/engine.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from core.executions.faults import fault_point
+from core.executions.owner import OwnerId
+from core.executions.service import ExecutionError, ExecutionService
+from core.kv.lookup import kv_context
+from core.kv.service import KeyValueService
+from core.models import COMPLETED, Execution, ExecutionStatus, utcnow
+from core.models.execution import isoformat, parse_ts
+from core.models.status import IllegalTransition, transition_path
+from core.packs import UnknownActionError
+from core.params import ParameterError
+from core.runners.base import RunnerResult
+from core.store.base import DuplicateExecution, StoredWorkflow, WorkflowRecord
+from core.workflows.conductor import Conductor, TaskRequest, WorkflowStatusError
+from core.workflows.definitions import WorkflowDefinition, WorkflowDefinitions
+from core.workflows.live import (
+    EXECUTION_STATUS,
+    INHERITED_CONTEXT,
+    RUNNER_TYPE,
+    ChildRequest,
+    LiveWorkflow,
+    S,
+    apply_child,
+    drop_delays,
+    named_children,
+    pending_request,
+    rerender,
+    start_task,
+    unstorable_input,
+    workflow_inputs,
+)
+from core.workflows.state import WorkflowState, route_key
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS: Final = 2.0
+LEASE: Final = timedelta(seconds=30)
+
+
+class WorkflowShell:
+    """The I/O shell around the conductor: start, apply events, step, save, mirror, load."""
+
+    def __init__(
+        self,
+        service: ExecutionService,
+        *,
+        kv: KeyValueService | None = None,
+        owner: OwnerId | None = None,
+    ) -> None:
+        self.service = service
+        self.store = service.store
+        self.kv = kv
+        self.owner = owner or service.owner
+        self.definitions = WorkflowDefinitions(service.index)
+        self._live: dict[str, LiveWorkflow] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        service.add_change_listener(self.on_child_change)
+
+    # -- start ----------------------------------------------------------------------------
+    async def start(self, execution_id: str) -> RunnerResult:
+        """The runner's ``run``: begin (or, after a crash, continue) a workflow."""
+        execution = await self.store.executions.get(execution_id)
+        if execution is None:
+            return RunnerResult(S.FAILED, {"error": f"execution {execution_id} vanished"})
+        action = self.service.index.actions.get(execution.action_ref)
+        if action is None:
+            return RunnerResult(S.FAILED, {"error": f"action {execution.action_ref} is gone"})
+        definition, _, errors = self.definitions.inspect(action)
+        if definition is None:  # as st2: the inspection errors, sorted by kind and path
+            return RunnerResult(S.FAILED, {"output": None, "errors": errors})
+        async with self._lock(execution.id):
+            live = self._live.get(execution.id) or await self._load(execution)
+            if live is None:
+                live = await self._begin(execution, definition)
+            await self._step(live, mirror=True)
+        return RunnerResult(S.RUNNING, {})
+
+    async def _begin(self, execution: Execution, definition: WorkflowDefinition) -> LiveWorkflow:
+        context = {"st2": self._st2_context(execution)}
+        if isinstance(execution.context.get("parent"), Mapping):
+            context["parent"] = dict(execution.context["parent"])
+        kv = await self._kv(definition, execution.context)
+        inputs = workflow_inputs(
+            execution.parameters, self.service.index.actions.get(execution.action_ref)
+        )
+        conductor = Conductor.start(definition.graph, inputs, context, kv=kv)
+        if conductor.status != "failed":
+            conductor.request_status("running")
+        live = LiveWorkflow(execution.id, definition, conductor, 0, dict(execution.context))
+        self._live[execution.id] = live
+        return live
+
+    def _st2_context(self, execution: Execution) -> dict[str, Any]:
+        ctx = execution.context
+        return {
+            "action_execution_id": execution.id, "workflow_execution_id": execution.id,
+            "action": execution.action_ref, "runner": RUNNER_TYPE, "pack": ctx.get("pack"),
+            "user": ctx.get("user"), "api_user": ctx.get("api_user"),
+            "api_url": self.service.options.api_url,
+        }  # fmt: skip
+
+    async def _kv(
+        self, definition: WorkflowDefinition, context: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        if self.kv is None or not definition.mentions_kv:
+            return None
+        return await kv_context(self.kv, context.get("api_user") or context.get("user"))
+
+    # -- events ---------------------------------------------------------------------------
+    async def on_child_change(self, child: Execution) -> None:
+        """Service listener: a task's execution changed status."""
+        orquesta = child.context.get("orquesta")
+        if child.parent is None or not isinstance(orquesta, Mapping):
+            return
+        live = self._live.get(child.parent)
+        if live is None:
+            parent = await self.store.executions.get(child.parent)
+            if parent is None or parent.runner_type != RUNNER_TYPE or parent.is_completed:
+                return
+            async with self._lock(parent.id):
+                live = self._live.get(parent.id) or await self._load(parent)
+            if live is None:
+                return
+        live.inbox[child.id] = child
+        self._drain_soon(live)
+
+    def _drain_soon(self, live: LiveWorkflow) -> None:
+        if live.drainer is None or live.drainer.done():
+            live.drainer = self._spawn(self._drain(live), f"workflow-{live.id}")
+
+    async def _drain(self, live: LiveWorkflow) -> None:
+        async with self._lock(live.id):
+            if self._live.get(live.id) is not live:
+                return
+            while live.inbox or live.dirty:
+                batch, live.inbox, live.dirty = live.inbox, {}, False
+                for child in batch.values():
+                    apply_child(live, child)
+                await self._step(live)
+
+    # -- one step -------------------------------------------------------------------------
+    async def _step(self, live: LiveWorkflow, *, mirror: bool = False) -> None:
+        """Start what can start, save, request the children, mirror the status (under lock).
+        ``mirror``: look at the execution's status even if the conductor's did not change (a
+        workflow just loaded, or a request from another process may be waiting)."""
+        if live.definition.mentions_kv:
+            live.conductor.kv = await self._kv(live.definition, live.context)
+        requests = self._schedule(live)
+        live.conductor.render_output()  # once completed; saved before the status says so
+        saved = await self._save(live)
+        if saved is None:
+            return  # another process moved the workflow: reloaded from the store
+        for request in requests:
+            await self._request_child(live, request)
+        if self._live.get(live.id) is not live:
+            return
+        # Only after a change of status: a stale copy must never overwrite the status, and
+        # reading the execution (its parameters can be large) on every step would cost O(n).
+        if mirror or (saved and live.conductor.status != live.mirrored):
+            await self._mirror(live)
+
+    def _schedule(self, live: LiveWorkflow) -> list[ChildRequest]:
+        conductor = live.conductor
+        requests: list[ChildRequest] = []
+        for _ in range(100_000):  # action-less tasks complete at once and stage more
+            immediate = False
+            for task in conductor.next_tasks():
+                if self._delayed(live, task):
+                    continue
+                immediate |= start_task(live, task, requests)
+            if not immediate:
+                break
+        return requests
+
+    def _delayed(self, live: LiveWorkflow, task: TaskRequest) -> bool:
+        key = route_key(task.id, task.route)
+        if not task.delay or task.delay <= 0:
+            live.delays.pop(key, None)
+            return False
+        now = utcnow()
+        due = parse_ts(live.delays.get(key))
+        if due is None:
+            due = now + timedelta(seconds=task.delay)
+            live.delays[key] = isoformat(due) or ""
+        if due <= now:
+            live.delays.pop(key, None)
+            return False
+        self._wake_at(live, key, due)
+        return True
+
+    def _wake_at(self, live: LiveWorkflow, key: str, due: datetime) -> None:
+        if key in live.timers:
+            return
+        delay = max(0.0, (due - utcnow()).total_seconds())
+        loop = asyncio.get_running_loop()
+        live.timers[key] = loop.call_later(delay, self._delay_over, live, key)
+
+    def _delay_over(self, live: LiveWorkflow, key: str) -> None:
+        live.timers.pop(key, None)
+        if self._live.get(live.id) is live and not self._closed:
+            self._spawn(self._advance(live), f"workflow-delay-{live.id}")
+
+    async def _advance(self, live: LiveWorkflow, *, mirror: bool = False) -> None:
+        async with self._lock(live.id):
+            if self._live.get(live.id) is live:
+                await self._step(live, mirror=mirror)
+
+    async def _request_child(self, live: LiveWorkflow, request: ChildRequest) -> None:
+        orquesta = {"task_name": request.task, "task_id": request.task, "route": request.route,
+                    "entry": request.entry, "item_id": request.item,
+                    "workflow_execution_id": live.id}  # fmt: skip
+        context: dict[str, Any] = {
+            key: live.context[key] for key in INHERITED_CONTEXT if key in live.context
+        }
+        context["parent"] = {
+            "execution_id": live.id,
+            "user": live.context.get("user"),
+            "root": live.context.get("parent", {}).get("root", live.id),
+        }
+        context["orquesta"] = orquesta
+        unstorable = unstorable_input(request.input)
+        if unstorable is not None:
+            await self._refused_child(live, request, ValueError(unstorable))
+            return
+        try:
+            await self.service.request(
+                request.action, request.input if isinstance(request.input, Mapping) else {},
+                context=context, render_live=False, parent=live.id,
+                execution_id=request.execution_id,
+            )  # fmt: skip
+            fault_point(f"workflow child requested {request.task}")
+        except DuplicateExecution:
+            return  # requested before a crash: its events arrive (or reconcile finds it)
+        except (ParameterError, UnknownActionError, ExecutionError, ValueError) as exc:
+            await self._refused_child(live, request, exc)
+
+    async def _refused_child(
+        self, live: LiveWorkflow, request: ChildRequest, exc: Exception
+    ) -> None:
+        """A task whose action cannot even be requested fails, with the reason."""
+        error = f"{type(exc).__name__}: {exc}"
+        logger.warning("workflow %s: task %s not started: %s", live.id, request.task, error)
+        live.conductor.update_task(
+            request.task, request.route, "failed", {"error": error}, item_id=request.item
+        )
+        live.dirty = True  # the failure may stage remediation: one more step
+        self._drain_soon(live)
+
+    async def _save(self, live: LiveWorkflow) -> bool | None:
+        """True: saved; False: nothing changed, nothing written; None: lost the CAS."""
+        delta = live.state.take_delta()
+        head = {"conductor": delta.head, "delays": dict(live.delays),
+                "paused_by_request": live.paused_by_request}  # fmt: skip
+        records = [WorkflowRecord(kind, key, doc) for kind, key, doc in delta.records()]
+        if not records and head == live.saved_head:
+            return False  # nothing changed (a child went running): no write
+        live.saved_head = head
+        repo = self.store.workflows
+        if live.version == 0:
+            saved = await repo.create(live.id, head, records)
+        else:
+            saved = await repo.save(live.id, expected_version=live.version, head=head,
+                                    records=records)  # fmt: skip
+        if saved:
+            live.version += 1
+            fault_point(f"workflow state saved v{live.version}")
+            return True
+        # Someone else moved this workflow (another process): start over from the store, and
+        # re-read the children, so nothing this step applied is lost.
+        logger.warning("workflow %s: state changed elsewhere; reloading", live.id)
+        self._forget(live)
+        self._spawn(self._readopt(live.id), f"workflow-reload-{live.id}")
+        return None
+
+    async def _readopt(self, workflow_id: str) -> None:
+        async with self._lock(workflow_id):
+            execution = await self.store.executions.get(workflow_id)
+            if execution is None or execution.is_completed or workflow_id in self._live:
+                return
+            live = await self._load(execution)
+            if live is not None:
+                await self._reconcile(live)
+                await self._step(live, mirror=True)
+
+    # -- the workflow execution's own status ------------------------------------------------
+    async def _mirror(self, live: LiveWorkflow) -> None:
+        conductor = live.conductor
+        current = await self.store.executions.get(live.id)
+        requested = self._request_waiting(live, current)
+        if requested is not None:
+            # A cancel, pause or resume recorded in the status (e.g. by another process's
+            # CLI) that the conductor has not heard yet: apply it, never overwrite it.
+            await self._apply_request(live, requested)
+            return
+        target = EXECUTION_STATUS.get(conductor.status)
+        if target is None:
+            return
+        if conductor.status in ("canceling", "canceled"):
+            drop_delays(live)  # a task still waiting on its delay never starts now
+        if target in COMPLETED and (live.state.has_active_tasks or live.delays or live.dirty):
+            live.mirrored = None  # look again after the next step
+            return  # remediation after a failure still runs: finish after it
+        live.mirrored = conductor.status
+        for attempt in range(3):
+            if attempt:
+                current = await self.store.executions.get(live.id)
+            if current is None or current.status is target:
+                break
+            if current.is_completed:
+                break
+            if await self._move(current, target, conductor):
+                break
+        if target in COMPLETED:
+            await self._finished(live)
+
+    async def _move(
+        self, current: Execution, target: ExecutionStatus, conductor: Conductor
+    ) -> bool:
+        try:
+            path = transition_path(current.status, target)
+        except ValueError:
+            logger.error("workflow %s: cannot go %s -> %s", current.id, current.status, target)
+            return True
+        logger.debug("workflow %s: %s -> %s (conductor %s)", current.id, current.status, target,
+                     conductor.status)  # fmt: skip
+        for status in path:
+            changes: dict[str, Any] = {}
+            if status in COMPLETED:
+                changes["result"] = conductor.result()
+            moved = await self.service.set_status(current, status, **changes)
+            if moved is None:
+                return False
+            current = moved
+        return True
+
+    async def _finished(self, live: LiveWorkflow) -> None:
+        self._forget(live)
+        with contextlib.suppress(Exception):
+            await self.store.workflows.compact(live.id)
+
+    def _forget(self, live: LiveWorkflow) -> None:
+        for timer in live.timers.values():
+            timer.cancel()
+        live.timers.clear()
+        if self._live.get(live.id) is live:
+            del self._live[live.id]
+
+    async def _apply_request(self, live: LiveWorkflow, status: str) -> None:
+        """Tell the conductor (and the active children) to cancel, pause or resume; step."""
+        conductor = live.conductor
+        before = conductor.status
+        logger.debug("workflow %s: %s requested while %s", live.id, status, before)
+        with contextlib.suppress(WorkflowStatusError):
+            conductor.request_status(status)
+        if status == "paused":
+            live.paused_by_request = True
+        elif status == "resuming":
+            live.paused_by_request = False
+        if before == "paused" and status == "resuming":
+            current = await self.store.executions.get(live.id)
+            if current is not None and current.status in (S.PAUSED, S.PAUSING):
+                await self.service.set_status(current, S.RESUMING)
+        if conductor.status == before:
+            logger.info("workflow %s: %s request while %s changes nothing", live.id, status, before)
+            live.mirrored = None  # look at the status again after this step
+        await self._step(live)
+        await self._propagate(live, status)
+
+    async def _propagate(self, live: LiveWorkflow, status: str) -> None:
+        """Children hear it too: running workflows pause/resume, everything active cancels."""
+        for child_id in self._active_children(live):
+            child = await self.store.executions.get(child_id)
+            if child is None or child.is_completed:
+                continue
+            nested = child.runner_type == RUNNER_TYPE
+            try:
+                if status == "canceled":
+                    await self.service.cancel(child.id, user="workflow")
+                elif nested and status == "paused" and child.status is S.RUNNING:
+                    await self.service.pause(child.id)
+                elif nested and status == "resuming" and child.status in (S.PAUSED, S.PAUSING):
+                    await self.service.resume(child.id)
+            except (ExecutionError, IllegalTransition) as exc:
+                logger.info("workflow %s: child %s: %s", live.id, child.id, exc)
+
+    def _active_children(self, live: LiveWorkflow) -> list[str]:
+        return [child_id for _, _, _, child_id in named_children(live)]
+
+    # -- loading and recovery -------------------------------------------------------------
+    def _lock(self, workflow_id: str) -> asyncio.Lock:
+        lock = self._locks.get(workflow_id)
+        if lock is None:
+            lock = self._locks[workflow_id] = asyncio.Lock()
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+                self._locks[workflow_id] = lock
+        return lock
+
+    async def _load(self, execution: Execution) -> LiveWorkflow | None:
+        stored = await self.store.workflows.load(execution.id)
+        if stored is None:
+            return None
+        action = self.service.index.actions.get(execution.action_ref)
+        definition = self.definitions.get(action)[0] if action else None
+        if definition is None:
+            return None
+        live = self._restore(execution, definition, stored)
+        self._live[execution.id] = live
+        for key, due in live.delays.items():
+            stamp = parse_ts(due)
+            if stamp is not None:
+                self._wake_at(live, key, stamp)
+        return live
+
+    def _restore(
+        self, execution: Execution, definition: WorkflowDefinition, stored: StoredWorkflow
+    ) -> LiveWorkflow:
+        records = [(r.kind, r.key, r.doc) for r in stored.records]
+        state = WorkflowState.restore(stored.head["conductor"], records)
+        kv = None  # refreshed below when the workflow reads the datastore
+        conductor = Conductor(definition.graph, state, kv=kv)
+        live = LiveWorkflow(
+            execution.id, definition, conductor, stored.version, dict(execution.context)
+        )
+        live.delays = dict(stored.head.get("delays") or {})
+        live.paused_by_request = bool(stored.head.get("paused_by_request"))
+        return live
+
+    async def _reconcile(self, live: LiveWorkflow) -> None:
+        """Apply what children did while nobody listened; request children never requested."""
+        missing: list[ChildRequest] = []
+        for index, entry, item, child_id in named_children(live):
+            child = await self.store.executions.get(child_id)
+            if child is None:
+                missing.append(rerender(live, entry, index, item, child_id))
+            else:
+                apply_child(live, child)
+        for request in missing:
+            await self._request_child(live, request)
+
+    # -- background -----------------------------------------------------------------------
+    def _spawn(self, work: Any, name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.create_task(self._guard(work), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @staticmethod
+    async def _guard(work: Any) -> None:
+        try:
+            await work
+        except Exception:
+            logger.exception("workflow step failed")
+
+    @staticmethod
+    def _request_waiting(live: LiveWorkflow, current: Execution | None) -> str | None:
+        """A cancel, pause or resume someone recorded in the execution's status (not the
+        status this engine itself mirrored there last) that the conductor has not applied."""
+        if current is None or (
+            live.mirrored is not None and current.status is EXECUTION_STATUS.get(live.mirrored)
+        ):
+            return None
+        return pending_request(current, live.conductor.status)
+
+    async def close(self) -> None:
+        self._closed = True
+        for live in list(self._live.values()):
+            for timer in live.timers.values():
+                timer.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
