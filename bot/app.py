@@ -219,6 +219,7 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         # Results for chat platforms another process holds go through the store's outbox.
         relay = ChatRelay(store, content.index, settings.routes, held=frozenset)
         service.add_completion_listener(relay.on_completed)
+        inquiries.on_asked(relay.on_inquiry)
         auth = AuthService(store, authz, audit, auth_options(settings))
         stream = StreamBus(capacity=settings.api.stream_buffer_events)
         service.observers.append(ExecutionEvents(stream, service.to_api))

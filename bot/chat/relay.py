@@ -29,6 +29,7 @@ from bot.settings.schema import RouteSettings
 from core.executions.notify import effective_notify, notify_sections, section_routes
 from core.leases import Hook, LeaseKeeper
 from core.models import Execution
+from core.models.approval import Approval, ApprovalStatus
 from core.models.lease import OutboxItem
 from core.packs import ContentIndex
 from core.store import Store
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 KIND = "execution.completed"
+INQUIRY = "inquiry.asked"
 
 
 def channel_of(adapter: str) -> str:
@@ -82,6 +84,16 @@ class ChatRelay:
                 item = OutboxItem.new(channel_of(adapter), KIND, execution.id, key=execution.id)
                 await self.store.outbox.put(item)
 
+    async def on_inquiry(self, approval: Approval) -> None:
+        """An inquiry asked here (the workflow runs here) for a chat another process holds:
+        its card goes through the outbox, like a result."""
+        route = self.routes.get(str(approval.subject.get("route") or ""))
+        adapter = route.adapter if route is not None else approval.place.get("adapter")
+        if adapter and str(adapter) not in self.held():
+            channel = channel_of(str(adapter))
+            item = OutboxItem.new(channel, INQUIRY, approval.id, key=approval.id)
+            await self.store.outbox.put(item)
+
 
 class OutboxDeliverer:
     """In the process holding a platform: delivers the outbox items stored for it."""
@@ -91,6 +103,7 @@ class OutboxDeliverer:
         store: Store,
         cards: RunCards,
         post_routes: Callable[[Execution, str], Awaitable[None]],
+        post_inquiry: Callable[[Approval], Awaitable[object]],
         holder: str,
         *,
         claim_seconds: float,
@@ -99,6 +112,7 @@ class OutboxDeliverer:
         self.store = store
         self.cards = cards
         self.post_routes = post_routes
+        self.post_inquiry = post_inquiry
         self.holder = holder
         self.claim = timedelta(seconds=claim_seconds)
         self.now = now
@@ -111,10 +125,15 @@ class OutboxDeliverer:
             channel_of(adapter), self.holder, now + self.claim, now
         )
         for item in items:
-            execution = await self.store.executions.get(item.ref)
-            if execution is not None and item.kind == KIND:
-                await self.cards.on_completed(execution, adapter=adapter)
-                await self.post_routes(execution, adapter)
+            if item.kind == KIND:
+                execution = await self.store.executions.get(item.ref)
+                if execution is not None:
+                    await self.cards.on_completed(execution, adapter=adapter)
+                    await self.post_routes(execution, adapter)
+            elif item.kind == INQUIRY:
+                approval = await self.store.approvals.get(item.ref)
+                if approval is not None and approval.status is ApprovalStatus.PENDING:
+                    await self.post_inquiry(approval)
             await self.store.outbox.done(item.id)
             self.delivered += 1
         return len(items)

@@ -201,6 +201,7 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
         engine.store,
         cards,
         route_sink.on_completed,
+        approval_cards.post_inquiry,
         engine.cluster.holder,
         claim_seconds=settings.cluster.lease_seconds,
         now=utcnow,

@@ -7,7 +7,8 @@ the last one kills A with SIGKILL.
 
 - 1,000 webhook events over the three listeners → exactly 1,000 executions, each run once;
 - a 1-second interval timer → one tick per second cluster-wide, not one per process;
-- a chat message typed at A is answered by A for a run executed on B or C (chat outbox);
+- a chat message typed at A is answered by A for a run executed on B or C (chat outbox), and
+  an inquiry asked by a workflow conducted on B or C is posted by A;
 - cancel, pause and resume requested from another process reach the one running the work;
 - kill -9 of B while it runs a command and a workflow: C abandons the command (killing what B
   left running) and carries the workflow on, without a restart;
@@ -257,7 +258,24 @@ def test_a_chat_message_on_a_is_answered_by_a_for_a_run_executed_elsewhere(
     assert execution["context"]["chat"]["adapter"] == "console"
     for other in ("b", "c"):
         assert "from-a" not in cluster.nodes[other].output.seen, "standby chats stay silent"
-    assert cluster.db.outbox.count_documents({}) == 0, "the outbox item was delivered"
+    # Posted, then removed from the outbox.
+    wait_for("an empty outbox", lambda: cluster.db.outbox.count_documents({}) == 0, timeout=10)
+
+
+def test_an_inquiry_asked_on_b_is_posted_by_a(cluster: Cluster) -> None:
+    a = cluster.nodes["a"]
+    flow = run_cli(a.config, "run", "cluster.ask_ops", "--async")
+    card = a.output.until("confirm: waiting for an answer", timeout=30)
+    assert "[#ops]" in card, "posted to the route's channel by the chat owner"
+    [pending] = [
+        p for p in run_cli_list(a.config, "inquiry", "list") if p["workflow"] == flow["id"]
+    ]
+    asked = cluster.db.executions.find_one({"_id": pending["id"]})
+    assert asked["owner"] in {cluster.nodes["b"].holder, cluster.nodes["c"].holder}
+    run_cli(a.config, "inquiry", "respond", pending["id"], "-r", '{"approved": true}')
+    wait_for("workflow done", lambda: status(cluster, flow["id"]) == "succeeded", timeout=30)
+    for other in ("b", "c"):
+        assert "confirm: waiting" not in cluster.nodes[other].output.seen
 
 
 def run_cli(config: Path, *argv: str) -> dict[str, Any]:
@@ -266,6 +284,14 @@ def run_cli(config: Path, *argv: str) -> dict[str, Any]:
     assert code == 0, buffer.text
     data: dict[str, Any] = json.loads(buffer.text)
     return data
+
+
+def run_cli_list(config: Path, *argv: str) -> list[dict[str, Any]]:
+    with contextlib.redirect_stdout(buffer := _Buffer()):
+        code = main([*argv, "--config", str(config), "--json"])
+    assert code == 0, buffer.text
+    found: list[dict[str, Any]] = json.loads(buffer.text)
+    return found
 
 
 class _Buffer:
