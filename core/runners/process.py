@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from core.runners.base import OutputSeen, ProcessStarted
 from core.runners.output import cap_output
+from core.runners.spawn import Child, spawn
 
 # Set by the execution service for every action process; found again in /proc on a kill.
 EXECUTION_MARKER = "ST2_ACTION_EXECUTION_ID"
@@ -73,16 +74,8 @@ async def run_process(
     """
     if cancel.is_set():
         return ProcessOutcome("", "", TIMEOUT_RETURN_CODE, timed_out=False, canceled=True)
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        # The child leads a new session, so its pid is also the id of a group we can kill.
-        start_new_session=True,
-    )
+    # A new session: the child's pid is also the id of a group we can kill (core.runners.spawn).
+    proc = await spawn(argv, cwd=cwd, env=env)
     out, err = CappedBuffer(output_limit), CappedBuffer(output_limit)
     readers = [
         asyncio.create_task(_pump(proc.stdout, out, "stdout", on_output)),
@@ -124,7 +117,7 @@ async def _pump(
 
 
 async def _wait_finished(
-    proc: asyncio.subprocess.Process,
+    proc: Child,
     readers: list[asyncio.Task[None]],
     seconds: float | None,
     cancel: asyncio.Event,
@@ -145,7 +138,7 @@ async def _wait_finished(
     return done.done() and not done.cancelled()
 
 
-async def _exited(proc: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]) -> None:
+async def _exited(proc: Child, readers: list[asyncio.Task[None]]) -> None:
     # shield: canceling this waiter must not cancel the readers, which still drain after a kill.
     await asyncio.shield(asyncio.gather(*readers))
     await proc.wait()
@@ -185,7 +178,7 @@ def kill_marked(entry: bytes) -> int:
     return killed
 
 
-async def _reap(proc: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]) -> None:
+async def _reap(proc: Child, readers: list[asyncio.Task[None]]) -> None:
     """Wait for the killed leader, and briefly for the pipes to close."""
     await asyncio.shield(proc.wait())
     _, pending = await asyncio.wait(readers, timeout=_DRAIN_AFTER_KILL)
@@ -194,5 +187,5 @@ async def _reap(proc: asyncio.subprocess.Process, readers: list[asyncio.Task[Non
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _return_code(proc: asyncio.subprocess.Process) -> int:
+def _return_code(proc: Child) -> int:
     return proc.returncode if proc.returncode is not None else TIMEOUT_RETURN_CODE
