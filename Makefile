@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test lint typecheck unit bench clean oracle mongo sshd st2client
+.PHONY: run test lint typecheck unit bench clean oracle mongo sshd st2client chromium
 
 # Orquesta 1.2.0 (the conformance oracle) imports only on Python <= 3.8; tests skip without it.
 ORACLE_PYTHON ?= $(shell for p in $(wildcard $(HOME)/.pyenv/versions/3.8*/bin/python3.8) python3.8; do \
@@ -36,10 +36,10 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev mongo sshd
+unit: $(VENV)/.installed-dev mongo sshd chromium
 	$(BIN)/pytest -q
 
-test: lint typecheck oracle mongo sshd st2client unit
+test: lint typecheck oracle mongo sshd st2client chromium unit
 
 # SecantusDB, a MongoDB wire-protocol server (test-only, GPL-2.0: never a Squall dependency), in
 # its own venv; the test session starts one in-memory server (tests/mongo_server.py).
@@ -56,6 +56,15 @@ sshd:
 	@if ! PATH="$$PATH:/usr/sbin:/sbin" command -v sshd >/dev/null || ! command -v sudo >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server sudo; \
 	  else echo "warning: install openssh-server and sudo (as root); the remote-runner tests need them"; fi; \
+	fi
+
+# The web console's browser tests (tests/browser) drive Debian's Chromium with Playwright for
+# Python (a dev dependency); Playwright's own browser download is never used. Installed when
+# missing (as root, as in CI; apt-get update only then).
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "warning: install chromium (as root); the web console's browser tests need it"; fi; \
 	fi
 
 oracle: .venv-oracle/.installed

@@ -58,6 +58,9 @@ def build_web_app(
         from bot.http.api.app import add_api  # the API pulls in every resource module
 
         add_api(app, engine)
+        from bot.http.ui.app import add_ui  # the web console reads the API's engine and stream
+
+        add_ui(app)
     for adapter in adapters:  # e.g. Slack's Events API endpoint in HTTP mode
         for method, path, handler in adapter.http_routes():
             app.router.add_route(method, path, handler)

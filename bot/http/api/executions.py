@@ -215,12 +215,13 @@ async def cancel_execution(request: web.Request) -> web.Response:
             400,
             f"Action cannot be canceled. State = {execution.status}.",
         )
-    await _check_on(engine, who, execution, "stop")
+    await check_on(engine, who, execution, "stop")
     done = await engine.executions.cancel(execution.id, user=who.user.name)
     return ok(execution_doc(engine, done))
 
 
-async def _check_on(engine: Engine, who: Caller, execution: Execution, verb: str) -> None:
+async def check_on(engine: Engine, who: Caller, execution: Execution, verb: str) -> None:
+    """403 unless ``who`` may ``verb`` (stop, execute) ``execution``: its action's permission."""
     action = engine.content.index.actions.get(execution.action_ref)
     if action is None:
         raise ApiError(404, f"action {execution.action_ref} of execution {execution.id} is gone")
@@ -238,7 +239,7 @@ async def update_execution(request: web.Request) -> web.Response:
     wanted = (await json_body(request)).get("status")
     if wanted not in ("pausing", "resuming"):
         raise ApiError(400, 'status: expected "pausing" or "resuming"')
-    await _check_on(engine, who, execution, "execute")
+    await check_on(engine, who, execution, "execute")
     if wanted == "pausing":
         done = await engine.executions.pause(execution.id)
     else:
@@ -261,7 +262,7 @@ async def rerun_execution(request: web.Request) -> web.Response:
         raise ApiError(400, "parameters: expected an object; tasks: expected a list")
     if tasks:
         # Squall reruns a workflow's tasks in place, in the same execution (see README).
-        await _check_on(engine, who, original, "execute")
+        await check_on(engine, who, original, "execute")
         reset = {str(t) for t in body.get("reset") or []}
         no_reset = [str(t) for t in tasks if str(t) not in reset]
         done = await engine.workflows.rerun(

@@ -18,6 +18,15 @@ from core.params import mask_secrets, merge_parameter_schemas
 from core.runners.types import RUNNER_TYPES
 
 
+def may_execute(engine: Engine, who: Caller, action: Action, parameters: Mapping[str, Any]) -> bool:
+    """Whether ``check_execute`` would let ``who`` through (not audited: the console asks it to
+    decide which buttons to show; the click itself goes through ``check_execute``)."""
+    schema = merge_parameter_schemas(RUNNER_TYPES[action.runner_type], action)
+    return authorize_execution(
+        engine.authz, who.user, action_ref=action.ref, schema=schema, parameters=parameters
+    ).allowed
+
+
 async def check_execute(
     engine: Engine,
     who: Caller,

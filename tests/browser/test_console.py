@@ -1,0 +1,157 @@
+"""The web console in Debian's Chromium against a live ``squall serve`` (tests/browser)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.chromium import Chromium
+from tests.browser.console_server import PASSWORDS, ConsoleServer, console_server
+
+WAIT_MS = 20_000
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
+    with console_server(tmp_path_factory.mktemp("console")) as running:
+        yield running
+
+
+def signed_in(browser: Browser, server: ConsoleServer, user: str) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(base_url=server.base)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto("/ui/executions")
+    expect(page).to_have_url(f"{server.base}/ui/login?next=/ui/executions")
+    page.get_by_label("User").fill(user)
+    page.get_by_label("Password", exact=True).fill(PASSWORDS[user])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{server.base}/ui/executions")
+    return context, page
+
+
+def shot(page: Page, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"ui-{name}.png"), full_page=True)
+
+
+def test_sign_in_session_cookie_and_sign_out(
+    chromium: Chromium, server: ConsoleServer, screenshots: Path
+) -> None:
+    def body(browser: Browser) -> None:
+        context = browser.new_context(base_url=server.base)
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        page.goto("/ui/executions")
+        shot(page, screenshots, "login")
+        page.get_by_label("User").fill("alice")
+        page.get_by_label("Password", exact=True).fill("wrong password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text("Invalid or missing credentials")
+        page.get_by_label("API key").fill(server.keys["carol"])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(f"{server.base}/ui/executions")
+        expect(page.locator("header")).to_contain_text("carol")
+        [cookie] = [c for c in context.cookies() if c["name"] == "squall_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert cookie["expires"] > 0  # a session that expires, not a browser-lifetime one
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(f"{server.base}/ui/login")
+        # The token is revoked: replaying the old cookie gets the sign-in page again.
+        context.add_cookies([cookie])
+        page.goto("/ui/executions")
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        context.close()
+
+    chromium.run(body, chromium.browser)
+
+
+def test_a_running_execution_turns_succeeded_on_list_and_detail_without_reload(
+    chromium: Chromium, server: ConsoleServer, screenshots: Path
+) -> None:
+    def body(browser: Browser) -> None:
+        context, page = signed_in(browser, server, "alice")
+        expect(page.locator("main")).to_have_attribute("data-stream", "open")
+        page.evaluate("window.notReloaded = true")
+        status, _, doc = server.http(
+            "POST", "/api/v1/executions",
+            {"action": "core.local", "parameters": {"cmd": "sleep 1.5; echo tick"}},
+        )  # fmt: skip
+        assert status == 201, doc
+        row = page.locator(f"tr[data-id='{doc['id']}']")
+        expect(row).to_contain_text("core.local")
+        expect(row).to_contain_text("running")
+        shot(page, screenshots, "executions")
+        expect(row).to_contain_text("succeeded")
+        assert page.evaluate("window.notReloaded") is True
+
+        detail = context.new_page()
+        again = server.http(
+            "POST", "/api/v1/executions",
+            {"action": "core.local", "parameters": {"cmd": "echo first; sleep 1.5; echo second"}},
+        )[2]  # fmt: skip
+        detail.goto(f"/ui/executions/{again['id']}")
+        expect(detail.locator("main")).to_have_attribute("data-stream", "open")
+        detail.evaluate("window.notReloaded = true")
+        expect(detail.locator("#status")).to_have_text("running")
+        expect(detail.get_by_role("button", name="Cancel")).to_be_visible()
+        expect(detail.locator("#status")).to_have_text("succeeded")
+        expect(detail.locator("#output")).to_contain_text("second")
+        expect(detail.locator("#result")).to_contain_text('"return_code": 0')
+        expect(detail.get_by_role("button", name="Re-run")).to_be_visible()
+        assert detail.evaluate("window.notReloaded") is True
+        shot(detail, screenshots, "execution")
+        context.close()
+
+    chromium.run(body, chromium.browser)
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    chromium: Chromium, server: ConsoleServer
+) -> None:
+    doc = server.http("POST", "/api/v1/executions", {"action": "core.echo",
+                      "parameters": {"message": "x"}})[2]  # fmt: skip
+    server.wait_status(doc["id"], ["succeeded"])
+
+    def body(browser: Browser) -> None:
+        context, _ = signed_in(browser, server, "alice")
+        url = f"/ui/executions/{doc['id']}/rerun"
+        refused = context.request.post(url, form={}, max_redirects=0)
+        assert refused.status == 403, refused.text()
+        wrong = context.request.post(url, form={"csrf": "0" * 64}, max_redirects=0)
+        assert wrong.status == 403
+        context.close()
+
+    chromium.run(body, chromium.browser)
+    listed = server.http("GET", "/api/v1/executions?action=core.echo&limit=100")[2]
+    assert not [e for e in listed if e.get("context", {}).get("re-run")]
+
+
+def test_a_user_without_permission_sees_no_buttons_and_a_forged_post_is_403(
+    chromium: Chromium, server: ConsoleServer
+) -> None:
+    doc = server.http("POST", "/api/v1/executions", {"action": "core.local",
+                      "parameters": {"cmd": "sleep 30"}})[2]  # fmt: skip
+    server.wait_status(doc["id"], ["running"])
+
+    def body(browser: Browser) -> None:
+        context, page = signed_in(browser, server, "bob")
+        page.goto(f"/ui/executions/{doc['id']}")
+        expect(page.locator("#status")).to_have_text("running")
+        expect(page.locator("main button")).to_have_count(0)
+        # The form bob cannot see, forged with his own valid CSRF token: the server refuses.
+        csrf = page.locator("header input[name=csrf]").input_value()
+        forged = context.request.post(
+            f"/ui/executions/{doc['id']}/cancel", form={"csrf": csrf}, max_redirects=0
+        )
+        assert forged.status == 403, forged.text()
+        assert "required permission" in forged.text()
+        context.close()
+
+    chromium.run(body, chromium.browser)
+    assert server.http("GET", f"/api/v1/executions/{doc['id']}")[2]["status"] == "running"
+    server.http("DELETE", f"/api/v1/executions/{doc['id']}")
+    server.wait_status(doc["id"], ["canceled"])
