@@ -75,6 +75,9 @@ def test_the_wheel_runs_bundled_actions_from_any_folder(tmp_path: Path) -> None:
     for content in ("packs", "aliases"):  # every bundled file, once the folder exists
         if (ROOT / content).is_dir():
             assert files(shipped / content) == files(ROOT / content)
+    console = ROOT / "bot" / "http" / "ui"  # the web console's templates and static files
+    for content in ("templates", "static"):
+        assert files(shipped.parent / "http" / "ui" / content) == files(console / content)
 
 
 def files(folder: Path) -> set[str]:
