@@ -1,0 +1,225 @@
+"""The one place an execution's status changes: compare-and-set on the store, then whoever
+waits, listens or observes hears of it. The service's state lives here; intake, dispatch and
+the public API (core/executions/service.py) build on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.executions.faults import fault_point
+from core.executions.hooks import ActionTokens, Controller, ExecutionObserver
+from core.executions.owner import OwnerId
+from core.executions.rejected import with_rejected_result
+from core.executions.run import RunningExecution
+from core.kv.service import KeyValueService
+from core.models import Execution, ExecutionStatus
+from core.observe import metrics
+from core.packs import ContentIndex
+from core.policies import PolicyGate
+from core.runners.base import Runner, RunnerResult
+from core.store import DocumentRejected, Store
+
+logger = logging.getLogger(__name__)
+
+S = ExecutionStatus
+
+
+CompletionListener = Callable[[Execution], Awaitable[None]]
+
+
+# Sees every status change of an execution that has a parent (a workflow's task).
+ChangeListener = Callable[[Execution], Awaitable[None]]
+
+
+class ExecutionError(RuntimeError):
+    """A request that cannot become an execution (unknown action, disabled, no runner)."""
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    max_concurrency: int = 32
+    output_limit_bytes: int = 1_048_576
+    api_url: str = "http://127.0.0.1:9101/api/v1"
+    # How often an idle service looks for executions other processes requested.
+    poll_interval: float = 1.0
+    heartbeat_interval: float = 2.0
+
+
+class ExecutionChanges:
+    """State shared by the service's parts, and the status changes they all make."""
+
+    policies: PolicyGate  # set by ExecutionService (its retries go through intake)
+
+    def __init__(
+        self,
+        store: Store,
+        index: ContentIndex,
+        runners: Mapping[str, Runner],
+        options: ExecutionOptions = ExecutionOptions(),
+        owner: OwnerId | None = None,
+        kv: KeyValueService | None = None,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.runners = runners
+        self.options = options
+        self.owner = owner or OwnerId.current()
+        self.kv = kv
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(options.max_concurrency)
+        self._running: dict[str, RunningExecution] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._intake_open = False
+        self._listeners: list[CompletionListener] = []
+        self._change_listeners: list[ChangeListener] = []
+        self.observers: list[ExecutionObserver] = []
+        self.action_tokens: ActionTokens | None = None
+        # Runner types whose executions continue after ``run()`` returns ``running``.
+        self.controllers: dict[str, Controller] = {}
+        self._listener_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def is_serving(self) -> bool:
+        """Whether this process runs executions (``start`` was called and not stopped)."""
+        return self._intake_open
+
+    @property
+    def running_count(self) -> int:
+        return len(self._running)
+
+    def add_completion_listener(self, callback: CompletionListener) -> None:
+        """Call ``callback`` (in its own task) for each execution completed in this process."""
+        self._listeners.append(callback)
+
+    def add_change_listener(self, callback: ChangeListener) -> None:
+        """Call ``callback`` (in its own task, in order) for each status change of a child
+        execution (one with a ``parent``) made in this process."""
+        self._change_listeners.append(callback)
+
+    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
+        """Wait until the execution completes.
+
+        Completions in this process resolve at once; the store is re-read every
+        ``poll_interval`` too, because another process may be the one running it.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        future: asyncio.Future[Execution] = loop.create_future()
+        self._waiters.setdefault(execution_id, []).append(future)
+        try:
+            while True:
+                current = await self.store.executions.get(execution_id)
+                if current is None:
+                    raise ExecutionError(f"execution {execution_id} not found")
+                if current.is_completed:
+                    return current
+                step = self.options.poll_interval
+                if deadline is not None:
+                    step = min(step, deadline - loop.time())
+                    if step <= 0:
+                        raise TimeoutError(f"execution {execution_id} still {current.status}")
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(asyncio.shield(future), step)
+        finally:
+            waiters = self._waiters.get(execution_id, [])
+            if future in waiters:
+                waiters.remove(future)
+            if not waiters:
+                self._waiters.pop(execution_id, None)
+
+    async def set_status(
+        self, current: Execution, status: ExecutionStatus, **changes: Any
+    ) -> Execution | None:
+        """Compare-and-set ``current`` to ``status`` (listeners hear of it); None if we lost."""
+        return await self.cas(current, status, **changes)
+
+    async def replace(self, current: Execution, new: Execution) -> bool:
+        """Write ``new`` over ``current`` if its status did not change meanwhile (for changes
+        that are not a transition, e.g. a rerun or a new owner)."""
+        won = await self.store.executions.replace(new, expected_status=current.status)
+        if won:
+            self._observe(new)
+        if won and new.status is not current.status:
+            self._notify_changes(new)
+        return won
+
+    def _notify_waiters(self, execution: Execution) -> None:
+        for future in self._waiters.pop(execution.id, []):
+            if not future.done():
+                future.set_result(execution)
+
+    def _notify_listeners(self, execution: Execution) -> None:
+        # Own tasks: a slow or failing listener must never delay or break the execution path.
+        for listener in self._listeners:
+            task = asyncio.create_task(self._call_listener(listener, execution))
+            self._listener_tasks.add(task)
+            task.add_done_callback(self._listener_tasks.discard)
+
+    @staticmethod
+    async def _call_listener(listener: CompletionListener, execution: Execution) -> None:
+        try:
+            await listener(execution)
+        except Exception:
+            logger.exception("completion listener failed for execution %s", execution.id)
+
+    async def cas(
+        self, current: Execution, status: ExecutionStatus, **changes: Any
+    ) -> Execution | None:
+        """Move ``current`` to ``status`` if nobody else changed it first; None if we lost."""
+        new = current.transition(status, **changes)
+        try:
+            won = await self.store.executions.replace(new, expected_status=current.status)
+        except DocumentRejected as exc:
+            if not new.is_completed:
+                raise
+            logger.error("execution %s: result refused by the store: %s", current.id, exc)
+            new = with_rejected_result(current, new, str(exc))
+            won = await self.store.executions.replace(new, expected_status=current.status)
+        if won:
+            fault_point(f"execution {new.action_ref} {status} {new.id}")
+            self._observe(new)
+            if new.is_completed:
+                self._notify_waiters(new)
+                self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner
+                self.policies.on_completed(new)
+                metrics.execution_completed(new)
+            self._notify_changes(new)
+            return new
+        return None
+
+    def _observe_created(self, execution: Execution) -> None:
+        for observer in self.observers:
+            observer.created(execution)
+
+    def _observe(self, execution: Execution) -> None:
+        for observer in self.observers:
+            observer.updated(execution)
+
+    def observe_output(self, execution: Execution, output_type: str, text: str) -> None:
+        for observer in self.observers:
+            observer.output(execution, output_type, text)
+
+    def _notify_changes(self, execution: Execution) -> None:
+        if execution.parent is None:
+            return
+        for listener in self._change_listeners:
+            task = asyncio.create_task(self._call_listener(listener, execution))
+            self._listener_tasks.add(task)
+            task.add_done_callback(self._listener_tasks.discard)
+
+    async def finish(self, current: Execution, outcome: RunnerResult) -> Execution | None:
+        """Record a runner's outcome; if someone asked to cancel meanwhile, end as canceled."""
+        done = await self.cas(current, outcome.status, result=outcome.result)
+        if done is not None:
+            return done
+        latest = await self.store.executions.get(current.id)
+        if latest is not None and latest.status is S.CANCELING:
+            return await self.cas(latest, S.CANCELED, result=outcome.result)
+        return latest
