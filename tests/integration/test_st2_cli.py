@@ -349,6 +349,16 @@ def test_an_action_calls_the_api_back_with_its_own_token(server: Server) -> None
     assert status == 401  # revoked when the action ended
 
 
+def test_a_python_action_calls_the_api_back_with_its_own_token(server: Server) -> None:
+    done = server.st2_json("run", "apitest.api_callback", "key=from_python")
+    assert done["status"] == "succeeded", done["result"]
+    result = done["result"]["result"]
+    assert result["me"] == "alice" and result["value"] == "from python"
+    status, _, _ = server.http("GET", "/api/v1/user", user=None,
+                               headers={"X-Auth-Token": result["token"]})  # fmt: skip
+    assert status == 401  # revoked when the action ended
+
+
 def test_openapi_document_lists_what_is_served(server: Server) -> None:
     status, _, doc = server.http("GET", "/api/v1/openapi.json", user=None)
     assert status == 200 and doc["openapi"].startswith("3.")
