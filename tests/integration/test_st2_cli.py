@@ -363,7 +363,7 @@ def test_openapi_document_lists_what_is_served(server: Server) -> None:
     status, _, doc = server.http("GET", "/api/v1/openapi.json", user=None)
     assert status == 200 and doc["openapi"].startswith("3.")
     assert {"/api/v1/executions", "/auth/v1/tokens", "/stream/v1/stream"} <= set(doc["paths"])
-    assert "/api/v1/traces" not in doc["paths"]
+    assert "/api/v1/rbac/roles" not in doc["paths"]
     version = server.http("GET", "/api/v1/")
     assert version[0] == 200 and version[2]["version"]
 
