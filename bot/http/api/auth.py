@@ -19,6 +19,7 @@ from bot.http.api.base import (
     Handler,
     Param,
     RouteTable,
+    caller,
     engine_of,
     json_body,
     ok,
@@ -132,8 +133,6 @@ async def validate_token(request: web.Request) -> web.Response:
     response={"type": "object", "properties": {"username": {"type": "string"}}},
 )
 async def whoami(request: web.Request) -> web.Response:
-    from bot.http.api.base import caller
-
     who = caller(request)
     return ok(
         {

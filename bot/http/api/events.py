@@ -17,6 +17,7 @@ from bot.http.api.base import (
     page_of,
     paging,
     projected,
+    require_admin,
 )
 from bot.http.api.errors import ApiError, not_found
 from core.models import TriggerType
@@ -130,8 +131,6 @@ async def get_instance(request: web.Request) -> web.Response:
             "of a trigger instance", params=(Param("trigger_instance_id", where="path",
             required=True),))  # fmt: skip
 async def re_emit(request: web.Request) -> web.Response:
-    from bot.http.api.base import require_admin
-
     require_admin(request, "re-emit trigger instances")
     original = await _instance(request, "trigger_instance_id")
     try:
