@@ -410,6 +410,11 @@ class Scope:
                 f"Unable to evaluate expression '{expr}'. {orquesta_name(exc)}: {exc}"
             ) from None
         except (TemplateError, Exception) as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ExpressionError):  # a workflow function's own error
+                raise JinjaEvaluationError(
+                    f"Unable to evaluate expression '{expr}'. {orquesta_name(cause)}: {cause}"
+                ) from None
             raise JinjaEvaluationError(
                 f"Unable to evaluate expression '{expr}'. {type(exc).__name__}: {exc}"
             ) from None

@@ -20,6 +20,8 @@ from core.workflows.spec import ENGINE_COMMANDS, SpecError, TaskSpec, WorkflowSp
 
 __all__ = ["ActionSchemas", "inspect_workflow"]
 
+# ``pack.name``, as st2's ResourceReference requires.
+_REF = re.compile(r"[^.\s]+\.[^\s]+")
 # An action's parameter schemas by ref (None: no such action).
 ActionSchemas = Callable[[str], Mapping[str, Mapping[str, Any]] | None]
 _UNREACHABLE_JOIN = (
@@ -254,6 +256,10 @@ def _content(spec: WorkflowSpec, actions: ActionSchemas) -> list[SpecError]:
         if not action or has_expressions(action):
             continue
         path = f"spec.tasks.{name}"
+        if not _REF.fullmatch(action):
+            message = f'The action reference "{action}" is not formatted correctly.'
+            errors.append(SpecError("content", message, f"{path}.action"))
+            continue
         schema = actions(action)
         if schema is None:
             errors.append(
