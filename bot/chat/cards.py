@@ -40,7 +40,7 @@ def ack_card(api: Mapping[str, Any], text: str | None = None) -> OutgoingMessage
     """Posted as soon as the execution is requested; ``text`` is the alias ack, if any."""
     ref = api["action"]["ref"]
     return OutgoingMessage(
-        text=text or f"execution {api['id']} requested ({ref})",
+        text=text or f"execution {api['id']} {api['status']} ({ref})",
         title=ref,
         status=str(api["status"]),
         buttons=(Button("Cancel", f"cancel {api['id']}", "danger"),),

@@ -187,6 +187,7 @@ class _Card:
 
     sent: asyncio.Future[SentMessage | None]
     message: OutgoingMessage | None = None  # the ack as posted, for its "running" edit
+    ack_text: str | None = None  # the alias ack, if any
     # Orders the "running" edit before the result; set once the result is on its way.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     finished: bool = False
@@ -240,7 +241,7 @@ class RunCards:
             card = ack_card(api, text)
             if extra:
                 card = replace(card, extra=dict(extra))
-            known.message = card
+            known.message, known.ack_text = card, text
             sent = await self.delivery.send(place, card, about=f"ack of execution {execution.id}")
         except (DeliveryError, LookupError):
             logger.warning("ack card of execution %s not posted", execution.id)
@@ -318,7 +319,8 @@ class RunCards:
                 return
             if not self.delivery.capabilities(sent.place.adapter).edits:
                 return  # a new message per status would be noise
-            running = replace(known.message, status=str(ExecutionStatus.RUNNING))
+            fresh = ack_card(self.executions.to_api(execution), known.ack_text)
+            running = replace(known.message, text=fresh.text, status=fresh.status)
             try:
                 await self.delivery.edit(sent, running, about=f"execution {execution.id} running")
             except DeliveryError:

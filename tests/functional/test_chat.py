@@ -206,6 +206,6 @@ async def test_a_shell_card_shows_running_while_the_command_runs(tmp_path: Path)
         same = lambda p: p.message_id == ack.message_id and p.edited  # noqa: E731
         shown = await chat.wait_for(same)
         assert shown.message.status == "running"
-        assert shown.message.text == ack.message.text  # the ack, only its status changed
+        assert shown.message.text == ack.message.text.replace(" requested ", " running ")
         done = await chat.wait_for(same, timeout=30)
         assert done.message.status == "succeeded" and done.message.code == "done"
