@@ -173,9 +173,11 @@ def _find_rule(spec: str, engine: Engine) -> Rule:
     return _effective(engine, spec)
 
 
-async def _evaluate(
+async def evaluate_rule(
     rule: Rule, engine: Engine, trigger: str | None, payload: dict[str, Any]
 ) -> CriteriaResult:
+    """Whether ``rule`` matches ``payload`` and why not (`squall rule test`, the console's
+    audit trail)."""
     if not rule.enabled:
         return CriteriaResult(False, reason="the rule is disabled (enabled: false)")
     if trigger is not None and trigger != rule.trigger.type:
@@ -242,7 +244,7 @@ async def rule_test(args: argparse.Namespace) -> int:
     trigger, payload = read_trigger_instance(Path(args.trigger_instance))
     async with open_engine(settings_for(args), start=False) as engine:
         rule = _find_rule(args.rule, engine)
-        result = await _evaluate(rule, engine, trigger, payload)
+        result = await evaluate_rule(rule, engine, trigger, payload)
         rendered = await _render(rule, engine, payload) if result.matched else None
     report = _report(rule, result, rendered)
     emit(args, report, _human(report))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,3 +156,94 @@ def test_a_user_without_permission_sees_no_buttons_and_a_forged_post_is_403(
     assert server.http("GET", f"/api/v1/executions/{doc['id']}")[2]["status"] == "running"
     server.http("DELETE", f"/api/v1/executions/{doc['id']}")
     server.wait_status(doc["id"], ["canceled"])
+
+
+def test_a_pending_inquiry_approved_on_the_page_resumes_its_workflow_and_edits_the_chat_card(
+    chromium: Chromium, server: ConsoleServer, screenshots: Path
+) -> None:
+    server.type("run flows.ask_anyone")
+    server.chat.until("Approve")
+    deadline_inquiries = server.http("GET", "/api/v1/inquiries")[2]
+    [inquiry] = deadline_inquiries
+    workflow = inquiry["parent"]
+
+    def body(browser: Browser) -> None:
+        context, page = signed_in(browser, server, "alice")
+        page.get_by_role("link", name="Approvals").click()
+        card = page.locator(f"#approval-{inquiry['id']}")
+        expect(card).to_contain_text("console")  # who asked
+        expect(card).to_contain_text(workflow)  # the whole request, never cut
+        shot(page, screenshots, "approvals")
+        card.get_by_role("button", name="Approve").click()
+        expect(page.locator(f"#approval-{inquiry['id']}")).to_have_count(0)
+        context.close()
+
+    chromium.run(body, chromium.browser)
+    done = server.wait_status(workflow, ["succeeded", "failed"])
+    assert done["status"] == "succeeded"
+    edited = server.chat.until("↻ updated")
+    assert "alice" in edited
+    # One decision: the same compare-and-set as chat refuses a second answer.
+    refused = server.http("PUT", f"/api/v1/inquiries/{inquiry['id']}",
+                          {"response": {"continue": False}})  # fmt: skip
+    assert refused[0] == 403
+
+
+def test_the_run_form_runs_core_echo_with_a_typed_message(
+    chromium: Chromium, server: ConsoleServer, screenshots: Path
+) -> None:
+    def body(browser: Browser) -> None:
+        context, page = signed_in(browser, server, "carol")
+        page.get_by_role("link", name="Actions").click()
+        page.get_by_role("link", name="core.local", exact=True).click()
+        expect(page.get_by_text("You may not run this action.")).to_be_visible()
+        page.go_back()
+        page.get_by_role("link", name="core.echo", exact=True).click()
+        message = page.get_by_label("message")
+        expect(message).to_have_attribute("required", "")
+        message.fill("typed in <Chromium> & sent")
+        shot(page, screenshots, "action")
+        page.get_by_role("button", name="Run").click()
+        expect(page).to_have_url(re.compile(r"/ui/executions/\w+$"))
+        expect(page.locator("#status")).to_have_text("succeeded")
+        expect(page.locator("#result")).to_contain_text("typed in <Chromium> & sent")
+        context.close()
+
+    chromium.run(body, chromium.browser)
+    [latest] = server.http("GET", "/api/v1/executions?action=core.echo&limit=1")[2]
+    assert latest["parameters"]["message"] == "typed in <Chromium> & sent"
+    assert latest["context"]["user"] == "carol"
+
+
+def test_every_page_reads_at_phone_width_and_is_screenshotted(
+    chromium: Chromium, server: ConsoleServer, screenshots: Path
+) -> None:
+    def body(browser: Browser) -> None:
+        context, page = signed_in(browser, server, "alice")
+        for name, heading in (
+            ("actions", "Actions"), ("audit", "Audit trail"),
+            ("datastore", "Datastore"), ("health", "Health"),
+        ):  # fmt: skip
+            page.goto(f"/ui/{name}")
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            shot(page, screenshots, name)
+        page.goto("/ui/audit")
+        page.locator("a[href^='/ui/audit/']").first.click()
+        expect(page.get_by_role("heading", name="Enforcements")).to_be_visible()
+        shot(page, screenshots, "trigger-instance")
+        page.set_viewport_size({"width": 390, "height": 800})
+        page.goto("/ui/executions")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the executions page scrolls sideways at phone width ({width}px)"
+        shot(page, screenshots, "executions-phone")
+        # Keyboard: the first Tab reaches the skip link, every form control has a label.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        unlabelled = page.evaluate(
+            """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+               .filter(e => !e.labels || e.labels.length === 0).length"""
+        )
+        assert unlabelled == 0
+        context.close()
+
+    chromium.run(body, chromium.browser)

@@ -10,7 +10,7 @@ from aiohttp import web
 from bot.http.api import stream
 from bot.http.api.base import Handler
 from bot.http.api.errors import ApiError
-from bot.http.ui import executions, signin
+from bot.http.ui import actions, approvals, audit, executions, info, signin
 from bot.http.ui.render import problem
 from bot.http.ui.session import PREFIX, console_sessions
 from core.executions.service import ExecutionError
@@ -55,4 +55,13 @@ def add_ui(app: web.Application) -> None:
     router.add_get("/ui/executions", executions.list_page)
     router.add_get("/ui/executions/{id}", executions.detail_page)
     router.add_post("/ui/executions/{id}/{verb}", executions.act)
+    router.add_get("/ui/approvals", approvals.list_page)
+    router.add_post("/ui/approvals/{id}", approvals.respond)
+    router.add_get("/ui/actions", actions.list_page)
+    router.add_get("/ui/actions/{ref}", actions.action_page)
+    router.add_post("/ui/actions/{ref}/run", actions.run)
+    router.add_get("/ui/audit", audit.trail_page)
+    router.add_get("/ui/audit/{id}", audit.instance_page)
+    router.add_get("/ui/datastore", info.datastore_page)
+    router.add_get("/ui/health", info.health_page)
     router.add_static("/ui/static/", STATIC, append_version=False)

@@ -10,14 +10,14 @@ import json
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
 from bot.http.ui.session import SESSION, csrf_token
 
 ENV = Environment(
     loader=PackageLoader("bot.http.ui", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
+    undefined=ChainableUndefined,  # optional fields of API documents read as empty
     trim_blocks=True,
     lstrip_blocks=True,
 )
