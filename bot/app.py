@@ -217,9 +217,15 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         connect_inquiries(runners, inquiries)
         cluster = Cluster(store, settings.cluster, str(service.owner), now=utcnow)
         # Results for chat platforms another process holds go through the store's outbox.
-        relay = ChatRelay(store, content.index, settings.routes, held=frozenset)
+        relay = ChatRelay(
+            store, content.index, settings.routes, held=frozenset,
+            progress_interval=settings.workflows.progress_interval_seconds,
+        )  # fmt: skip
         service.add_completion_listener(relay.on_completed)
+        service.add_change_listener(relay.on_child_change)
         inquiries.on_asked(relay.on_inquiry)
+        approvals.subscribe(relay.on_decided)
+        stack.push_async_callback(relay.close)
         auth = AuthService(store, authz, audit, auth_options(settings))
         stream = StreamBus(capacity=settings.api.stream_buffer_events)
         service.observers.append(ExecutionEvents(stream, service.to_api))

@@ -92,7 +92,7 @@ class ApprovalCards:
         # The gate releases before other approval listeners hear of the decision: show it
         # now, and skip it when on_decided comes.
         self._settled.add(approval.id)
-        await self._show_outcome(approval)
+        await self.show_outcome(approval)
         if self._run_card is not None:
             await self._run_card(execution)
 
@@ -100,9 +100,9 @@ class ApprovalCards:
         if approval.id in self._settled:
             self._settled.discard(approval.id)
         elif approval.status is not ApprovalStatus.PENDING:
-            await self._show_outcome(approval)
+            await self.show_outcome(approval)
 
-    async def _show_outcome(self, approval: Approval) -> None:
+    async def show_outcome(self, approval: Approval) -> None:
         sent = self._sent.pop(approval.id, None)
         place = sent.place if sent is not None else _place(approval)
         if place is None or place.adapter not in self.delivery.adapters:

@@ -4,6 +4,11 @@ edit shows the last state), so a 1,000-task workflow makes a handful of edits, n
 Tasks of nested workflows count toward the workflow the person started. The final result
 edit (RunCards.on_completed) always comes last: it waits for an edit in flight and stops the
 progress edits for good.
+
+Tasks that run in another process (a cluster sharing one store) reach the card through the chat
+outbox (bot.chat.relay): the item only says "this workflow moved"; ``refresh`` reads the tasks'
+statuses from the store, so however many items wait, the card shows the latest state, under
+the same throttle, and never after the result.
 """
 
 from __future__ import annotations
@@ -14,16 +19,21 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from adapters.base import Button, OutgoingMessage, SentMessage
 from bot.chat.outbound import Delivery, DeliveryError
 from core.models import FAILED_GROUP, Execution, ExecutionStatus
+from core.store import ExecutionQuery, ExecutionRepository
 
-__all__ = ["ProgressCards", "progress_card", "progress_line"]
+__all__ = ["ProgressCards", "progress_card", "progress_line", "task_statuses"]
 
 logger = logging.getLogger(__name__)
 S = ExecutionStatus
+# Runners whose executions have tasks of their own (their tasks count toward the root).
+PARENT_RUNNERS = frozenset({"orquesta", "action-chain"})
+PAGE = 1000
 
 
 def progress_line(statuses: dict[str, ExecutionStatus]) -> str:
@@ -38,6 +48,39 @@ def progress_line(statuses: dict[str, ExecutionStatus]) -> str:
     if canceled:
         parts.append(f"{canceled} canceled")
     return "tasks: " + " · ".join(parts)
+
+
+def task_name(execution: Execution) -> str | None:
+    task = (execution.context.get("orquesta") or {}).get("task_name")
+    return str(task) if task else None
+
+
+async def task_statuses(
+    executions: ExecutionRepository, workflow_id: str
+) -> tuple[dict[str, ExecutionStatus], str | None]:
+    """The status of every task under ``workflow_id`` (nested workflows' tasks included), as
+    stored, and the task that changed last (``"name status"``)."""
+    statuses: dict[str, ExecutionStatus] = {}
+    latest: tuple[datetime, str] | None = None
+    parents = [workflow_id]
+    while parents:
+        parent = parents.pop()
+        offset = 0
+        while True:
+            query = ExecutionQuery(parent=parent, limit=PAGE, offset=offset)
+            page = await executions.list(query)
+            for child in page:
+                statuses[child.id] = child.status
+                if child.runner_type in PARENT_RUNNERS:
+                    parents.append(child.id)
+                name = task_name(child)
+                changed = child.end_timestamp or child.start_timestamp
+                if name and (latest is None or changed >= latest[0]):
+                    latest = (changed, f"{name} {child.status}")
+            if len(page) < PAGE:
+                break
+            offset += PAGE
+    return statuses, latest[1] if latest is not None else None
 
 
 def progress_card(workflow_id: str, ref: str, statuses: dict[str, ExecutionStatus],
@@ -88,10 +131,26 @@ class ProgressCards:
         if card is None or card.done:
             return
         card.statuses[child.id] = child.status
-        task = (child.context.get("orquesta") or {}).get("task_name")
+        task = task_name(child)
         if task:
             card.latest = f"{task} {child.status}"
         self._schedule(str(root) if str(root) in self._cards else str(child.parent), card)
+
+    def follows(self, workflow_id: str) -> bool:
+        card = self._cards.get(workflow_id)
+        return card is not None and not card.done
+
+    async def refresh(self, workflow_id: str, executions: ExecutionRepository) -> None:
+        """Tasks of ``workflow_id`` moved in another process: show their stored state."""
+        if not self.follows(workflow_id):
+            return  # not a card of this process (or its result is shown): nothing to edit
+        statuses, latest = await task_statuses(executions, workflow_id)
+        card = self._cards.get(workflow_id)
+        if card is None or card.done:
+            return  # finished while reading: the result edit has the last word
+        card.statuses.update(statuses)
+        card.latest = latest or card.latest
+        self._schedule(workflow_id, card)
 
     def _schedule(self, workflow_id: str, card: _Progress) -> None:
         if card.timer is not None:

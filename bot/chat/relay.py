@@ -13,13 +13,22 @@ items a dead holder claimed are delivered by the next owner.
 A process that holds the platform posts directly (no outbox write). The run card's ack handle
 lives in the memory of the process that posted it; the owner that delivers a result edits it,
 and a new owner after a takeover posts the result as a new message where the run began.
+
+Edits travel the same way. A workflow's task that changes status in a process without the
+platform stores a ``workflow.progress`` item (at most one per progress interval per workflow,
+a trailing one for the last change); the owner reads the tasks' state from the store and edits
+the run card under its own throttle (bot.chat.progress), so only the latest state is shown and
+never after the result. An approval or inquiry decided in such a process stores an
+``approval.decided`` item: the owner edits the card it posted with the outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 KIND = "execution.completed"
 INQUIRY = "inquiry.asked"
+PROGRESS = "workflow.progress"
+DECIDED = "approval.decided"
 
 
 def channel_of(adapter: str) -> str:
@@ -57,11 +68,19 @@ class ChatRelay:
         index: ContentIndex,
         routes: Mapping[str, RouteSettings],
         held: Callable[[], Collection[str]],
+        *,
+        progress_interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.index = index
         self.routes = routes
         self.held = held
+        self.progress_interval = progress_interval
+        self._clock = clock
+        self._last_put: dict[str, float] = {}  # workflow id → when its last progress item went
+        self._trailing: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def adapters_for(self, execution: Execution) -> set[str]:
         """The platforms this completed execution has something to post to."""
@@ -84,15 +103,86 @@ class ChatRelay:
                 item = OutboxItem.new(channel_of(adapter), KIND, execution.id, key=execution.id)
                 await self.store.outbox.put(item)
 
+    def _adapter_of(self, approval: Approval) -> str | None:
+        """The platform an approval's card is on: its route's, else where it was asked."""
+        route = self.routes.get(str(approval.subject.get("route") or ""))
+        adapter = route.adapter if route is not None else approval.place.get("adapter")
+        return str(adapter) if adapter else None
+
     async def on_inquiry(self, approval: Approval) -> None:
         """An inquiry asked here (the workflow runs here) for a chat another process holds:
         its card goes through the outbox, like a result."""
-        route = self.routes.get(str(approval.subject.get("route") or ""))
-        adapter = route.adapter if route is not None else approval.place.get("adapter")
-        if adapter and str(adapter) not in self.held():
-            channel = channel_of(str(adapter))
-            item = OutboxItem.new(channel, INQUIRY, approval.id, key=approval.id)
+        adapter = self._adapter_of(approval)
+        if adapter and adapter not in self.held():
+            item = OutboxItem.new(channel_of(adapter), INQUIRY, approval.id, key=approval.id)
             await self.store.outbox.put(item)
+
+    async def on_decided(self, approval: Approval) -> None:
+        """Approval listener: decided here, for a card another process posted."""
+        adapter = self._adapter_of(approval)
+        if approval.status is ApprovalStatus.PENDING or not adapter or adapter in self.held():
+            return
+        item = OutboxItem.new(channel_of(adapter), DECIDED, approval.id, key=approval.id)
+        await self.store.outbox.put(item)
+
+    # -- workflow progress for a run card another process holds -----------------------------
+    async def on_child_change(self, child: Execution) -> None:
+        """Change listener: a task changed status here; its workflow's card may be elsewhere."""
+        place = place_from_context(child.context)
+        if place is None or place.adapter in self.held():
+            return  # no card, or this process shows the progress itself (bot.chat.progress)
+        parent = child.context.get("parent")
+        root = parent.get("root") if isinstance(parent, dict) else None
+        workflow_id = str(root or child.parent)
+        if workflow_id in self._trailing:
+            return  # a trailing item is due: the owner reads the state then, this change too
+        wait = self._last_put.get(workflow_id, -self.progress_interval) + self.progress_interval
+        wait -= self._clock()
+        if wait <= 0:
+            await self._put_progress(workflow_id, place.adapter)
+        else:
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(wait, self._fire, workflow_id, place.adapter)
+            self._trailing[workflow_id] = handle
+
+    def _fire(self, workflow_id: str, adapter: str) -> None:
+        self._trailing.pop(workflow_id, None)
+        task = asyncio.create_task(self._put_progress(workflow_id, adapter))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _put_progress(self, workflow_id: str, adapter: str) -> None:
+        now = self._clock()
+        self._last_put[workflow_id] = now
+        if len(self._last_put) > 1024:  # forget workflows that have not moved for a while
+            stale = now - 10 * self.progress_interval
+            self._last_put = {k: t for k, t in self._last_put.items() if t >= stale}
+        # A fresh id each time (no key): an item the owner is delivering would swallow a
+        # repeat of its id, and this change with it. The owner coalesces them.
+        item = OutboxItem.new(channel_of(adapter), PROGRESS, workflow_id)
+        try:
+            await self.store.outbox.put(item)
+        except Exception:  # a progress edit is not worth failing a task's status change
+            logger.warning("progress of workflow %s not relayed", workflow_id, exc_info=True)
+
+    async def close(self) -> None:
+        """Stop the trailing timers (a stopping process relays no more progress)."""
+        for handle in self._trailing.values():
+            handle.cancel()
+        self._trailing.clear()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+
+@dataclass(frozen=True)
+class ChatHandlers:
+    """What the owner of a platform does with each kind of outbox item."""
+
+    cards: RunCards
+    post_routes: Callable[[Execution, str], Awaitable[None]]
+    post_inquiry: Callable[[Approval], Awaitable[object]]
+    show_outcome: Callable[[Approval], Awaitable[None]]
+    refresh_progress: Callable[[str], Awaitable[None]]
 
 
 class OutboxDeliverer:
@@ -101,18 +191,14 @@ class OutboxDeliverer:
     def __init__(
         self,
         store: Store,
-        cards: RunCards,
-        post_routes: Callable[[Execution, str], Awaitable[None]],
-        post_inquiry: Callable[[Approval], Awaitable[object]],
+        handlers: ChatHandlers,
         holder: str,
         *,
         claim_seconds: float,
         now: Callable[[], datetime],
     ) -> None:
         self.store = store
-        self.cards = cards
-        self.post_routes = post_routes
-        self.post_inquiry = post_inquiry
+        self.handlers = handlers
         self.holder = holder
         self.claim = timedelta(seconds=claim_seconds)
         self.now = now
@@ -124,19 +210,33 @@ class OutboxDeliverer:
         items = await self.store.outbox.claim(
             channel_of(adapter), self.holder, now + self.claim, now
         )
+        refreshed: set[str] = set()  # progress items of one batch say the same: read once
         for item in items:
-            if item.kind == KIND:
-                execution = await self.store.executions.get(item.ref)
-                if execution is not None:
-                    await self.cards.on_completed(execution, adapter=adapter)
-                    await self.post_routes(execution, adapter)
-            elif item.kind == INQUIRY:
-                approval = await self.store.approvals.get(item.ref)
-                if approval is not None and approval.status is ApprovalStatus.PENDING:
-                    await self.post_inquiry(approval)
+            if item.kind == PROGRESS:
+                if item.ref not in refreshed:
+                    refreshed.add(item.ref)
+                    await self.handlers.refresh_progress(item.ref)
+            else:
+                await self._deliver(item, adapter)
             await self.store.outbox.done(item.id)
             self.delivered += 1
         return len(items)
+
+    async def _deliver(self, item: OutboxItem, adapter: str) -> None:
+        handlers = self.handlers
+        if item.kind == KIND:
+            execution = await self.store.executions.get(item.ref)
+            if execution is not None:
+                await handlers.cards.on_completed(execution, adapter=adapter)
+                await handlers.post_routes(execution, adapter)
+            return
+        approval = await self.store.approvals.get(item.ref)
+        if approval is None:
+            return
+        if item.kind == INQUIRY and approval.status is ApprovalStatus.PENDING:
+            await handlers.post_inquiry(approval)
+        elif item.kind == DECIDED and approval.status is not ApprovalStatus.PENDING:
+            await handlers.show_outcome(approval)
 
     async def run_forever(self, adapters: Callable[[], Collection[str]], interval: float) -> None:
         while True:

@@ -23,7 +23,7 @@ from bot.chat.loop import ChatBot
 from bot.chat.outbound import Delivery, Replies, RunCards
 from bot.chat.progress import ProgressCards
 from bot.chat.ratelimit import RateLimiter
-from bot.chat.relay import OutboxDeliverer, PlatformLeases
+from bot.chat.relay import ChatHandlers, OutboxDeliverer, PlatformLeases
 from bot.chat.router import ChatCommands
 from bot.chat.routes import ChatOutbox, RouteSink, route_adapter_errors, route_errors
 from bot.settings import Settings
@@ -197,11 +197,20 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
     runtime = ChatRuntime(bot, delivery, cards, outbox, commands, approval_cards)
     engine.relay.held = live.keys
     platforms = PlatformLeases(engine.cluster, bot, live, adapters)
-    deliverer = OutboxDeliverer(
-        engine.store,
+
+    async def refresh_progress(workflow_id: str) -> None:
+        await progress.refresh(workflow_id, engine.store.executions)
+
+    handlers = ChatHandlers(
         cards,
         route_sink.on_completed,
         approval_cards.post_inquiry,
+        approval_cards.show_outcome,
+        refresh_progress,
+    )
+    deliverer = OutboxDeliverer(
+        engine.store,
+        handlers,
         engine.cluster.holder,
         claim_seconds=settings.cluster.lease_seconds,
         now=utcnow,

@@ -1,0 +1,145 @@
+"""Card edits across processes on one SQLite store: two engines in this process stand for two
+``serve`` processes — A holds the chat (roles chat,timers: it runs nothing), B runs every
+execution (role engine, no chat). What B changes reaches the cards A posted through the store's
+chat outbox: a workflow's progress edits (throttled, the result edit last) and the outcome of an
+inquiry decided on B.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.console.testing import Posted, TestChat
+from bot.app import Engine, open_engine
+from bot.chat.loop import close_adapters
+from bot.chat.relay import PROGRESS
+from bot.chat.runtime import ChatRuntime, open_chat
+from bot.settings import load_settings
+from core.models import ExecutionStatus
+from core.models.approval import ApprovalStatus
+from core.store import ExecutionQuery
+from tests.conftest import FIXTURES
+from tests.functional.test_chat_workflows import USERS, is_approval_card
+
+pytestmark = pytest.mark.timeout(120)
+S = ExecutionStatus
+INTERVAL = 0.3
+
+
+def write_config(tmp_path: Path, name: str, roles: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        "store: {url: 'sqlite:///var/squall.db'}\n"
+        f"packs: {{paths: ['{FIXTURES / 'workflow_pack'}']}}\n"
+        "http: {enabled: false}\n"
+        "executions: {max_concurrency: 8, python_fork_server: false}\n"
+        f"workflows: {{progress_interval_seconds: {INTERVAL}}}\n"
+        f"cluster: {{roles: [{roles}], outbox_poll_seconds: 0.05}}\n"
+        f"{USERS}"
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def two_processes(
+    tmp_path: Path, chat: TestChat
+) -> AsyncIterator[tuple[ChatRuntime, Engine]]:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(close_adapters, [chat.adapter])
+        a = await stack.enter_async_context(
+            open_engine(load_settings(write_config(tmp_path, "a", "chat, timers")))
+        )
+        runtime = await stack.enter_async_context(open_chat(a, [chat.adapter]))
+        b = await stack.enter_async_context(
+            open_engine(load_settings(write_config(tmp_path, "b", "engine")))
+        )
+        yield runtime, b
+
+
+async def test_progress_of_a_workflow_run_on_b_edits_the_card_on_a(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with two_processes(tmp_path, chat) as (_, b):
+        names = json.dumps([f"n{i}" for i in range(12)])
+        chat.push(f"run flows.items names='{names}' concurrency=3", user_id="alice")
+        ack = await chat.next_message()
+
+        def finished(p: Posted) -> bool:
+            return p.edited and p.message_id == ack.message_id and p.message.status == "succeeded"
+
+        await chat.wait_for(finished, timeout=60)
+        [workflow] = await b.store.executions.list(ExecutionQuery(action_ref="flows.items"))
+        tasks = await b.store.executions.list(ExecutionQuery(parent=workflow.id))
+        # Outbox items of a finished workflow are all delivered (a late trailing one too).
+        for _ in range(100):
+            if await b.store.outbox.count() == 0:
+                break
+            await asyncio.sleep(0.05)
+        left = await b.store.outbox.count()
+    assert workflow.owner == str(b.executions.owner) and workflow.status is S.SUCCEEDED
+    assert tasks and {t.owner for t in tasks} == {str(b.executions.owner)}
+    mine = [p for p in chat.posted if p.message_id == ack.message_id]
+    progress = [p for p in mine if p.edited and p.message.text.startswith("tasks:")]
+    assert progress, "no progress edit reached A's card"
+    assert "done" in progress[-1].message.text and "latest: " in progress[-1].message.text
+    assert mine[-1].message.status == "succeeded", "the result edit comes last"
+    assert len(progress) < len(tasks) * 2, "progress edits are coalesced"
+    assert [p.message_id for p in chat.posted if not p.edited] == [ack.message_id]
+    assert left == 0
+
+
+async def test_an_inquiry_decided_on_b_edits_its_card_on_a(tmp_path: Path) -> None:
+    chat = TestChat()
+    async with two_processes(tmp_path, chat) as (_, b):
+        chat.push("run flows.ask", user_id="alice")
+        card = await chat.wait_for(is_approval_card, timeout=30)
+        approval = card.message.approval
+        assert approval is not None
+        bob = b.authz.user_named("bob")
+        assert bob is not None
+        decided = await b.approvals.respond(
+            approval.id, bob, {"approved": True}, {"adapter": "cli"}
+        )
+        assert decided.status is ApprovalStatus.APPROVED
+        outcome = await chat.wait_for(
+            lambda p: p.edited and p.message_id == card.message_id, timeout=30
+        )
+        [workflow] = await b.store.executions.list(ExecutionQuery(action_ref="flows.ask"))
+        done = await b.executions.wait(workflow.id, timeout=30)
+    assert "approved by bob" in outcome.text
+    assert done.status is S.SUCCEEDED
+    edits = [p for p in chat.posted if p.edited and p.message_id == card.message_id]
+    assert len(edits) == 1, "the outcome is shown once"
+
+
+async def test_a_process_holding_the_chat_stores_no_progress_items(tmp_path: Path) -> None:
+    """One process with every role edits its cards itself: nothing goes through the store."""
+    chat = TestChat()
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(close_adapters, [chat.adapter])
+        path = write_config(tmp_path, "alone", "engine, chat, timers")
+        engine = await stack.enter_async_context(open_engine(load_settings(path)))
+        await stack.enter_async_context(open_chat(engine, [chat.adapter]))
+        puts: list[str] = []
+        put = engine.store.outbox.put
+
+        async def counting(item: object) -> bool:
+            puts.append(getattr(item, "kind", ""))
+            return await put(item)  # type: ignore[arg-type]
+
+        engine.store.outbox.put = counting  # type: ignore[method-assign]
+        names = json.dumps([f"n{i}" for i in range(6)])
+        chat.push(f"run flows.items names='{names}'", user_id="alice")
+        ack = await chat.next_message()
+        await chat.wait_for(
+            lambda p: (
+                p.edited and p.message_id == ack.message_id and p.message.status == "succeeded"
+            ),
+            timeout=30,
+        )
+    assert PROGRESS not in puts and puts == []
