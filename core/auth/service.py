@@ -8,6 +8,8 @@ by their hash; an expired or revoked one is the same 401 as an unknown one.
 from __future__ import annotations
 
 import asyncio
+import functools
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +29,15 @@ INVALID_LOGIN = "Invalid or missing credentials"
 ADDRESS_FACTOR = 4
 # Who a key without a user acts as: nobody configured, so the default role only.
 KEYLESS_USER_PREFIX = "apikey:"
+
+
+@functools.cache
+def _decoy() -> str:
+    return hash_password(secrets.token_hex(16))
+
+
+def _verify(password: str, stored: str | None) -> bool:
+    return verify_password(password, stored or _decoy())
 
 
 class AuthError(Exception):
@@ -102,7 +113,9 @@ class AuthService:
             await self._audit_login(name, remote, False, "throttled: too many failed logins")
             raise AuthError(429, "Too many failed logins; try again later", retry_after=wait)
         stored = await self._store.credentials.password_of(name)
-        ok = stored is not None and await asyncio.to_thread(verify_password, password, stored)
+        # An unknown user costs the same scrypt run: timing does not tell who has a password.
+        checked = await asyncio.to_thread(_verify, password, stored)
+        ok = stored is not None and checked
         if not ok or self._authz.user_named(name) is None:
             self._users.failed(name, now)
             self._addresses.failed(remote, now)
