@@ -19,6 +19,7 @@ from bot.http.health import (
     readyz,
 )
 from bot.http.metrics import metrics_sampler, serve_metrics
+from bot.http.webhook_refusals import RefusalLog
 from bot.http.webhooks import WebhookRoutes
 from bot.reload import ContentReloads
 from core.sensors.container import SensorContainer
@@ -51,7 +52,11 @@ def build_web_app(
         app.router.add_get("/metrics", serve_metrics)
         app.cleanup_ctx.append(metrics_sampler)
     routes = WebhookRoutes(
-        settings, engine.triggers.rules, dispatcher or engine.triggers, engine.store.api_keys
+        settings,
+        engine.triggers.rules,
+        dispatcher or engine.triggers,
+        engine.store.api_keys,
+        RefusalLog(engine.audit),
     )
     routes.register(app)
     if engine.settings.api.enabled:

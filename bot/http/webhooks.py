@@ -17,6 +17,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from bot.http.api.base import CALLER
 from bot.http.listener import RAW_BODIES
+from bot.http.webhook_refusals import RefusalLog
 from bot.settings.schema import WebhooksSettings
 from core.observe import metrics
 from core.packs.index import UnknownTriggerTypeError
@@ -52,6 +53,7 @@ class WebhookRoutes:
     rules: RuleSet  # read per request: enabling a rule opens its hook without a restart
     dispatcher: Dispatcher
     api_keys: ApiKeyLookup  # read per request: a revoked key is refused at once
+    refusals: RefusalLog | None = None  # refused deliveries go to the audit log
 
     @property
     def hooks(self) -> frozenset[str]:
@@ -104,6 +106,10 @@ class WebhookRoutes:
         except WebhookError as refused:
             logger.info("webhook %r refused (%d): %s", hook, refused.status, refused.message)
             metrics.WEBHOOK_REFUSED.labels(refused.reason).inc()
+            if self.refusals is not None:
+                await self.refusals.refused(
+                    hook, refused.status, refused.reason, refused.message, request.remote
+                )
             return _error(refused.status, refused.message)
 
     async def _receive(self, hook: str, request: web.Request) -> web.Response:

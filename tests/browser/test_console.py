@@ -90,17 +90,20 @@ def test_a_running_execution_turns_succeeded_on_list_and_detail_without_reload(
         assert page.evaluate("window.notReloaded") is True
 
         detail = context.new_page()
+        cmd = "sleep 1; echo first; sleep 4; echo second"
         again = server.http(
-            "POST", "/api/v1/executions",
-            {"action": "core.local", "parameters": {"cmd": "echo first; sleep 1.5; echo second"}},
-        )[2]  # fmt: skip
+            "POST", "/api/v1/executions", {"action": "core.local", "parameters": {"cmd": cmd}}
+        )[2]
         detail.goto(f"/ui/executions/{again['id']}")
         expect(detail.locator("main")).to_have_attribute("data-stream", "open")
         detail.evaluate("window.notReloaded = true")
         expect(detail.locator("#status")).to_have_text("running")
         expect(detail.get_by_role("button", name="Cancel")).to_be_visible()
+        # Output streams in while it runs (st2.execution.output__create events).
+        expect(detail.locator("#output")).to_contain_text("first")
+        assert detail.locator("#status").text_content() == "running"
         expect(detail.locator("#status")).to_have_text("succeeded")
-        expect(detail.locator("#output")).to_contain_text("second")
+        expect(detail.locator("#output")).to_have_text("first\nsecond")
         expect(detail.locator("#result")).to_contain_text('"return_code": 0')
         expect(detail.get_by_role("button", name="Re-run")).to_be_visible()
         assert detail.evaluate("window.notReloaded") is True
@@ -218,8 +221,20 @@ def test_the_run_form_runs_core_echo_with_a_typed_message(
 def test_every_page_reads_at_phone_width_and_is_screenshotted(
     chromium: Chromium, server: ConsoleServer, screenshots: Path
 ) -> None:
+    refused = server.http(
+        "POST", "/api/v1/webhooks/no-such-hook", {"password": "hunter2"},
+        user=None, headers={"X-Hub-Signature-256": "sha256=hunter2"},
+    )  # fmt: skip
+    assert refused[0] == 401  # hooks need an API key by default
+    delivered = server.http("POST", "/api/v1/webhooks/apitest", {"n": 1})
+    assert delivered[0] == 202, delivered
+
     def body(browser: Browser) -> None:
         context, page = signed_in(browser, server, "alice")
+        page.goto("/ui/audit")
+        row = page.locator("tr", has_text="no-such-hook")
+        expect(row).to_contain_text("401")
+        assert "hunter2" not in page.content()  # neither the body nor the signature
         for name, heading in (
             ("actions", "Actions"), ("audit", "Audit trail"),
             ("datastore", "Datastore"), ("health", "Health"),
@@ -228,8 +243,10 @@ def test_every_page_reads_at_phone_width_and_is_screenshotted(
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
             shot(page, screenshots, name)
         page.goto("/ui/audit")
-        page.locator("a[href^='/ui/audit/']").first.click()
-        expect(page.get_by_role("heading", name="Enforcements")).to_be_visible()
+        page.locator("tr", has_text="core.st2.webhook").locator("a").first.click()
+        expect(page.locator("article")).to_contain_text("apitest.on_hook: matches")
+        enforcement = page.locator("li", has_text="apitest.on_hook at")
+        expect(enforcement.locator("a")).to_have_attribute("href", re.compile("/ui/executions/"))
         shot(page, screenshots, "trigger-instance")
         page.set_viewport_size({"width": 390, "height": 800})
         page.goto("/ui/executions")

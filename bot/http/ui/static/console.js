@@ -18,6 +18,9 @@
       .then((html) => {
         // The fragment is the server's own autoescaped template output.
         region.innerHTML = html;
+        const final = document.getElementById("final-output");
+        const output = document.getElementById("output");
+        if (final && output) output.textContent = final.content.textContent;
         main.dataset.refreshed = String(Number(main.dataset.refreshed || "0") + 1);
       })
       .catch(() => {});
