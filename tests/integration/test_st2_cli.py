@@ -231,6 +231,15 @@ def test_action_alias_list_match_execute(server: Server) -> None:
     assert nothing[0] == 400 and "matched no patterns" in nothing[2]["faultstring"]
 
 
+def test_an_approval_gated_alias_is_held_not_run(server: Server) -> None:
+    done = server.st2("action-alias", "execute", "shout hello")
+    assert done.returncode == 0, done.stdout + done.stderr
+    execution_id = done.stdout.split("st2 execution get ")[1].split()[0]
+    time.sleep(1)
+    held = server.http("GET", f"/api/v1/executions/{execution_id}")[2]
+    assert held["status"] == "pending" and held["result"] is None  # waits for bob, as in chat
+
+
 def test_inquiry_list_get_respond(server: Server) -> None:
     workflow = run_async(server, "flows.ask", {})
     deadline = time.monotonic() + 20
