@@ -35,6 +35,7 @@ http:
   enabled: false
 executions:
   max_concurrency: 2
+  python_fork_server: false
 webhooks:
   max_body_bytes: 4096
   hooks:
