@@ -4,8 +4,9 @@ The attack run found ``login bob with hunter2`` (a ``secret: true`` value inside
 ``cmd``, even for a denied request) in the ``audit`` table, a ``decrypt_kv`` result there too,
 and raw parameters and unmasked stdout in ``executions``. Here a secret goes through every
 path that writes a document — a run whose output echoes it, a denied request, a value
-decrypted from the datastore, an approval-gated request — and then neither the database nor
-its ``-wal``/``-shm`` holds it, while the runner still got it and files are owner-only.
+decrypted from the datastore, an approval-gated request (its approval document too) — and
+then neither the database nor its ``-wal``/``-shm`` holds it, while the runner still got it
+and files are owner-only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import stat
 from pathlib import Path
 
 from adapters.console.testing import TestChat
-from core.models import ExecutionStatus
+from core.approvals.gate import GatedRequest
+from core.authz.authorizer import SquallUser
+from core.models import MASK, ExecutionStatus
 from core.store import ExecutionQuery
 from tests.functional.harness import running
 from tests.functional.test_chat_aliases import config, titled
@@ -48,9 +51,15 @@ async def test_no_secret_reaches_the_database_files_in_clear(tmp_path: Path) -> 
         decrypted = await engine.executions.wait(requested.id, timeout=20)
         assert decrypted.result is not None
         assert decrypted.result["stdout"].strip() == KV_SECRET  # the runner had the plaintext
-        held = await engine.executions.request(
-            "chat_demo.secret_echo", {"token": HELD_SECRET}, hold=True
+        gated = GatedRequest(
+            action_ref="chat_demo.secret_echo", parameters={"token": HELD_SECRET},
+            context={"user": "alice"}, title="echo a secret?", approvers=("bob",),
+            approver_roles=(), ttl=None,
+        )  # fmt: skip
+        held, approval = await engine.gate.request(
+            gated, requester=SquallUser("alice", ("ops",)), place={"adapter": "console"}
         )
+        assert approval.subject["parameters"]["token"] == MASK
         # What was stored reads back whole: a held execution still runs with its secret.
         released = await engine.executions.release(held.id, {})
         assert released is not None
