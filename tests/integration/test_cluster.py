@@ -7,8 +7,10 @@ the last one kills A with SIGKILL.
 
 - 1,000 webhook events over the three listeners → exactly 1,000 executions, each run once;
 - a 1-second interval timer → one tick per second cluster-wide, not one per process;
-- a chat message typed at A is answered by A for a run executed on B or C (chat outbox), and
-  an inquiry asked by a workflow conducted on B or C is posted by A;
+- a chat message typed at A is answered by A for a run executed on B or C (chat outbox), an
+  inquiry asked by a workflow conducted on B or C is posted by A and edited by A with the
+  answer given through the CLI, and a workflow started from A's chat shows its progress and
+  then its result on A's run card;
 - cancel, pause and resume requested from another process reach the one running the work;
 - kill -9 of B while it runs a command and a workflow: C abandons the command (killing what B
   left running) and carries the workflow on, without a restart;
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -272,10 +275,31 @@ def test_an_inquiry_asked_on_b_is_posted_by_a(cluster: Cluster) -> None:
     ]
     asked = cluster.db.executions.find_one({"_id": pending["id"]})
     assert asked["owner"] in {cluster.nodes["b"].holder, cluster.nodes["c"].holder}
+    # Decided in the CLI's process, which holds no chat: A edits the card it posted.
     run_cli(a.config, "inquiry", "respond", pending["id"], "-r", '{"approved": true}')
+    outcome = a.output.until("(approved)", timeout=30).splitlines()[-1]
+    assert outcome.startswith("[#ops] ↻ updated"), outcome
     wait_for("workflow done", lambda: status(cluster, flow["id"]) == "succeeded", timeout=30)
     for other in ("b", "c"):
         assert "confirm: waiting" not in cluster.nodes[other].output.seen
+        assert "(approved)" not in cluster.nodes[other].output.seen
+
+
+def test_a_workflow_from_chat_on_a_run_elsewhere_shows_its_progress_then_result_on_a(
+    cluster: Cluster,
+) -> None:
+    a = cluster.nodes["a"]
+    a.type("!run flows.slow seconds=2")
+    seen = a.output.until("↻ updated flows.slow (succeeded)", timeout=60)
+    flow = cluster.db.executions.find_one(
+        {"action_ref": "flows.slow", "context.chat": {"$ne": None}}
+    )
+    assert flow["owner"] in {cluster.nodes["b"].holder, cluster.nodes["c"].holder}
+    progress = seen.index("↻ updated flows.slow (running)")
+    assert re.search(r"tasks: \d done · 1 running", seen[progress:]), seen
+    time.sleep(1)  # a stale progress edit would show up now
+    after = a.output.seen[a.output.seen.index("↻ updated flows.slow (succeeded)") :]
+    assert "tasks:" not in after, "the result edit comes last"
 
 
 def run_cli(config: Path, *argv: str) -> dict[str, Any]:
