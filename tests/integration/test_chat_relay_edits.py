@@ -1,8 +1,8 @@
 """Card edits across processes on one SQLite store: two engines in this process stand for two
 ``serve`` processes — A holds the chat (roles chat,timers: it runs nothing), B runs every
 execution (role engine, no chat). What B changes reaches the cards A posted through the store's
-chat outbox: a workflow's progress edits (throttled, the result edit last) and the outcome of an
-inquiry decided on B.
+chat outbox: a workflow's progress edits (throttled, the result edit last, a stale one after
+it ignored) and the outcome of an inquiry or of an approval-gated alias decided on B.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,10 @@ from bot.chat.runtime import ChatRuntime, open_chat
 from bot.settings import load_settings
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
+from core.models.lease import OutboxItem
 from core.store import ExecutionQuery
 from tests.conftest import FIXTURES
+from tests.functional.test_chat_aliases import USERS as ALIAS_USERS
 from tests.functional.test_chat_workflows import USERS, is_approval_card
 
 pytestmark = pytest.mark.timeout(120)
@@ -32,32 +35,38 @@ S = ExecutionStatus
 INTERVAL = 0.3
 
 
-def write_config(tmp_path: Path, name: str, roles: str) -> Path:
+def write_config(
+    tmp_path: Path,
+    name: str,
+    roles: str,
+    pack: Path = FIXTURES / "workflow_pack",
+    users: str = USERS,
+) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(
         "store: {url: 'sqlite:///var/squall.db'}\n"
-        f"packs: {{paths: ['{FIXTURES / 'workflow_pack'}']}}\n"
+        f"packs: {{paths: ['{pack}']}}\n"
         "http: {enabled: false}\n"
         "executions: {max_concurrency: 8, python_fork_server: false}\n"
         f"workflows: {{progress_interval_seconds: {INTERVAL}}}\n"
         f"cluster: {{roles: [{roles}], outbox_poll_seconds: 0.05}}\n"
-        f"{USERS}"
+        f"{users}"
     )
     return path
 
 
 @contextlib.asynccontextmanager
 async def two_processes(
-    tmp_path: Path, chat: TestChat
+    tmp_path: Path, chat: TestChat, **options: Any
 ) -> AsyncIterator[tuple[ChatRuntime, Engine]]:
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(close_adapters, [chat.adapter])
         a = await stack.enter_async_context(
-            open_engine(load_settings(write_config(tmp_path, "a", "chat, timers")))
+            open_engine(load_settings(write_config(tmp_path, "a", "chat, timers", **options)))
         )
         runtime = await stack.enter_async_context(open_chat(a, [chat.adapter]))
         b = await stack.enter_async_context(
-            open_engine(load_settings(write_config(tmp_path, "b", "engine")))
+            open_engine(load_settings(write_config(tmp_path, "b", "engine", **options)))
         )
         yield runtime, b
 
@@ -75,6 +84,8 @@ async def test_progress_of_a_workflow_run_on_b_edits_the_card_on_a(tmp_path: Pat
         await chat.wait_for(finished, timeout=60)
         [workflow] = await b.store.executions.list(ExecutionQuery(action_ref="flows.items"))
         tasks = await b.store.executions.list(ExecutionQuery(parent=workflow.id))
+        # A stale progress item delivered after the result changes nothing.
+        await b.store.outbox.put(OutboxItem.new("chat:console", PROGRESS, workflow.id))
         # Outbox items of a finished workflow are all delivered (a late trailing one too).
         for _ in range(100):
             if await b.store.outbox.count() == 0:
@@ -115,6 +126,26 @@ async def test_an_inquiry_decided_on_b_edits_its_card_on_a(tmp_path: Path) -> No
     assert done.status is S.SUCCEEDED
     edits = [p for p in chat.posted if p.edited and p.message_id == card.message_id]
     assert len(edits) == 1, "the outcome is shown once"
+
+
+async def test_an_approval_decided_on_b_edits_the_card_a_posted(tmp_path: Path) -> None:
+    chat = TestChat()
+    options = {"pack": FIXTURES / "chat", "users": ALIAS_USERS}
+    async with two_processes(tmp_path, chat, **options) as (_, b):
+        chat.push("deploy web to prod", user_id="alice")
+        card = await chat.next_message()
+        approval = card.message.approval
+        assert approval is not None and card.message.status == "awaiting approval"
+        bob = b.authz.user_named("bob")
+        assert bob is not None
+        await b.approvals.respond(approval.id, bob, {"approved": True}, {"adapter": "cli"})
+        outcome = await chat.wait_for(lambda p: p.message_id == card.message_id and p.edited)
+        result = await chat.wait_for(lambda p: p.message.text == "deployed web to prod")
+        [held] = await b.store.executions.list(ExecutionQuery(action_ref="chat_demo.deploy"))
+    assert outcome.message.text.startswith("approved by bob at ")
+    assert outcome.message.buttons == ()
+    assert held.status is S.SUCCEEDED and held.owner == str(b.executions.owner)
+    assert result.place == card.place
 
 
 async def test_a_process_holding_the_chat_stores_no_progress_items(tmp_path: Path) -> None:
