@@ -200,3 +200,30 @@ async def test_a_chain_whose_process_died_is_recovered_without_rerunning_a_task(
     assert [t["name"] for t in (done.result or {})["tasks"]] == ["nap", "after"]
     assert [k.id for k in kids] == [first.id, chain_child_id(chain.id, 1)]
     assert kids[0].result == {"stdout": ""}  # the finished task was not run again
+
+
+async def test_pausing_the_chain_pauses_its_running_workflow_task(engine: Engine) -> None:
+    requested = await engine.executions.request("chains.nested", {})
+    flow_id = chain_child_id(requested.id, 0)
+    await wait_status(engine, flow_id, S.RUNNING)
+    await engine.executions.pause(requested.id)
+    assert (await wait_status(engine, flow_id, S.PAUSED)).status is S.PAUSED  # told too
+    await wait_status(engine, requested.id, S.PAUSED)
+    await engine.executions.resume(requested.id)
+    done = await engine.executions.wait(requested.id, timeout=WAIT)
+    assert done.status is S.SUCCEEDED, done.result
+    tasks = (done.result or {})["tasks"]
+    assert [t["name"] for t in tasks] == ["flow", "done"]
+    assert tasks[1]["result"]["stdout"] == "after from the workflow"
+
+
+async def test_canceling_the_chain_cancels_its_running_workflow_task(engine: Engine) -> None:
+    requested = await engine.executions.request("chains.nested", {})
+    flow_id = chain_child_id(requested.id, 0)
+    await wait_status(engine, flow_id, S.RUNNING)
+    await engine.executions.cancel(requested.id)
+    done = await engine.executions.wait(requested.id, timeout=WAIT)
+    assert done.status is S.CANCELED
+    flow = await engine.store.executions.get(flow_id)
+    assert flow is not None and flow.status is S.CANCELED
+    assert len(await children(engine, requested.id)) == 1
