@@ -177,9 +177,6 @@ class RuleEnforcementRepository(Protocol):
     ) -> list[RuleEnforcement]:
         """Newest first (by enforced_at)."""
 
-    async def set_execution(self, enforcement_id: str, execution_id: str) -> bool:
-        """Record the execution the enforcement created; False if unknown or already set."""
-
     async def delete_before(self, cutoff: datetime) -> int:
         """Garbage collection: remove enforcements enforced before ``cutoff``."""
 

@@ -162,15 +162,6 @@ class MongoRuleEnforcements:
             doc = await self._coll.find_one({"_id": enforcement_id})
         return None if doc is None else RuleEnforcement.from_doc(_without_mongo_id(doc))
 
-    async def set_execution(self, enforcement_id: str, execution_id: str) -> bool:
-        # Only fills a blank: an enforcement never points at two executions.
-        with self._errors():
-            result = await self._coll.update_one(
-                {"_id": enforcement_id, "execution_id": None},
-                {"$set": {"execution_id": execution_id}},
-            )
-        return bool(result.matched_count == 1)
-
     async def delete_before(self, cutoff: datetime) -> int:
         with self._errors():
             result = await self._coll.delete_many({"enforced_at": {"$lt": stamp(cutoff)}})

@@ -41,11 +41,6 @@ _ENFORCEMENT_INSERT = (
     "INSERT INTO rule_enforcements"
     " (id, rule_ref, trigger_instance_id, execution_id, enforced_at, doc) VALUES (?, ?, ?, ?, ?, ?)"
 )
-# Only fills a blank: an enforcement never points at two executions.
-_ENFORCEMENT_SET_EXECUTION = (
-    "UPDATE rule_enforcements SET execution_id = ?, doc = json_set(doc, '$.execution_id', ?)"
-    " WHERE id = ? AND execution_id IS NULL"
-)
 
 
 class SqliteTriggerInstances:
@@ -142,10 +137,6 @@ class SqliteRuleEnforcements:
         sql = f"SELECT doc FROM rule_enforcements{where} ORDER BY enforced_at DESC, id DESC"
         rows = await self._db.read(fetch_all, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
         return [_load_enforcement(row[0]) for row in rows]
-
-    async def set_execution(self, enforcement_id: str, execution_id: str) -> bool:
-        args = (execution_id, execution_id, enforcement_id)
-        return await self._db.write(row_count, _ENFORCEMENT_SET_EXECUTION, args) == 1
 
     async def delete_before(self, cutoff: datetime) -> int:
         sql = "DELETE FROM rule_enforcements WHERE enforced_at < ?"

@@ -175,15 +175,6 @@ async def test_enforcement_list_filters_and_pages(store: Store) -> None:
     assert ids(await store.rule_enforcements.list(limit=2, offset=2)) == newest[2:4]
 
 
-async def test_set_execution_fills_in_once(store: Store) -> None:
-    item = enforcement(1)
-    await store.rule_enforcements.insert(item)
-    assert await store.rule_enforcements.set_execution(item.id, "exec1") is True
-    assert await store.rule_enforcements.set_execution(item.id, "exec2") is False
-    assert await store.rule_enforcements.set_execution("missing", "exec1") is False
-    assert await store.rule_enforcements.get(item.id) == replace(item, execution_id="exec1")
-
-
 async def test_enforcement_gc(store: Store) -> None:
     made = [enforcement(n) for n in range(4)]
     for item in made:
