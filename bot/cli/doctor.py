@@ -100,7 +100,7 @@ async def check_store(settings: Settings, report: Report) -> None:
             f" until {isoformat(lease.expires)}",
         )
     if waiting:
-        report.warn("chat outbox", f"{waiting} results wait for the process owning their chat")
+        report.warn("chat outbox", f"{waiting} results or card edits wait for their chat's owner")
 
 
 def check_packs(settings: Settings, report: Report) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,15 @@ async def two_processes(
 async def test_progress_of_a_workflow_run_on_b_edits_the_card_on_a(tmp_path: Path) -> None:
     chat = TestChat()
     async with two_processes(tmp_path, chat) as (_, b):
+        relayed: list[float] = []  # when B stored a progress item
+        put = b.store.outbox.put
+
+        async def spy(item: OutboxItem) -> bool:
+            if item.kind == PROGRESS:
+                relayed.append(time.monotonic())
+            return await put(item)
+
+        b.store.outbox.put = spy  # type: ignore[method-assign]
         names = json.dumps([f"n{i}" for i in range(12)])
         chat.push(f"run flows.items names='{names}' concurrency=3", user_id="alice")
         ack = await chat.next_message()
@@ -82,6 +93,7 @@ async def test_progress_of_a_workflow_run_on_b_edits_the_card_on_a(tmp_path: Pat
             return p.edited and p.message_id == ack.message_id and p.message.status == "succeeded"
 
         await chat.wait_for(finished, timeout=60)
+        b.store.outbox.put = put  # type: ignore[method-assign]
         [workflow] = await b.store.executions.list(ExecutionQuery(action_ref="flows.items"))
         tasks = await b.store.executions.list(ExecutionQuery(parent=workflow.id))
         # A stale progress item delivered after the result changes nothing.
@@ -100,6 +112,11 @@ async def test_progress_of_a_workflow_run_on_b_edits_the_card_on_a(tmp_path: Pat
     assert "done" in progress[-1].message.text and "latest: " in progress[-1].message.text
     assert mine[-1].message.status == "succeeded", "the result edit comes last"
     assert len(progress) < len(tasks) * 2, "progress edits are coalesced"
+    # B stores at most one progress item per interval per workflow (its tasks changed status
+    # three times each: 36 changes).
+    assert relayed, "B relayed no progress"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(relayed)]
+    assert all(gap >= INTERVAL * 0.9 for gap in gaps), gaps
     assert [p.message_id for p in chat.posted if not p.edited] == [ack.message_id]
     assert left == 0
 
