@@ -13,6 +13,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.runners.process import kill_marked
+
 
 def _start_ticks(pid: int) -> str | None:
     try:
@@ -57,15 +59,18 @@ def kill_leftover_group(pgid: int, execution_id: str) -> bool:
     """SIGKILL a process group a dead Squall left behind, if it is really that execution's.
 
     The leader's environment must carry ``ST2_ACTION_EXECUTION_ID=<id>``; without that proof a
-    recycled pgid could belong to anything, so we leave it alone.
+    recycled pgid could belong to anything, so we leave it alone. Processes of the execution
+    that left the group (``setsid``) are found by that same variable and killed too.
     """
+    marker = f"ST2_ACTION_EXECUTION_ID={execution_id}".encode()
+    escaped = kill_marked(marker) > 0
     try:
         environ = Path(f"/proc/{pgid}/environ").read_bytes()
     except OSError:
-        return False
-    if f"ST2_ACTION_EXECUTION_ID={execution_id}".encode() not in environ.split(b"\0"):
-        return False
+        return escaped
+    if marker not in environ.split(b"\0"):
+        return escaped
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
         return True
-    return False
+    return escaped

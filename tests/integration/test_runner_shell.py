@@ -6,12 +6,14 @@ import asyncio
 import os
 import shutil
 import stat
+import subprocess
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.executions.owner import kill_leftover_group
 from core.models import Action, ExecutionStatus
 from core.runners.base import RunContext, RunnerResult
 from core.runners.noop import NoopRunner
@@ -477,3 +479,18 @@ async def test_noop(tmp_path: Path) -> None:
     assert result == RunnerResult(
         S.SUCCEEDED, {"failed": False, "succeeded": True, "return_code": 0}
     )
+
+
+def test_restart_cleanup_also_kills_a_process_that_left_the_group() -> None:
+    """After a crash, the dead process's execution may have a setsid'd process outside its
+    group: recovery finds it by the execution id in its environment."""
+    env = {**os.environ, "ST2_ACTION_EXECUTION_ID": "e-recovery-setsid"}
+    escaped = subprocess.Popen(["sleep", "300"], env=env, start_new_session=True)
+    try:
+        gone_group = 2**22 + 12345  # the group's leader is long gone
+        assert kill_leftover_group(gone_group, "e-recovery-setsid")
+        assert escaped.wait(timeout=WAIT) == -9
+    finally:
+        if escaped.poll() is None:
+            escaped.kill()
+            escaped.wait(timeout=WAIT)
