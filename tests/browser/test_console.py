@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,6 +229,10 @@ def test_every_page_reads_at_phone_width_and_is_screenshotted(
     assert refused[0] == 401  # hooks need an API key by default
     delivered = server.http("POST", "/api/v1/webhooks/apitest", {"n": 1})
     assert delivered[0] == 202, delivered
+    deadline = time.monotonic() + 30  # the delivery is accepted before its rule is enforced
+    while not server.http("GET", "/api/v1/ruleenforcements?rule_ref=apitest.on_hook")[2]:
+        assert time.monotonic() < deadline, "the webhook's rule was never enforced"
+        time.sleep(0.1)
 
     def body(browser: Browser) -> None:
         context, page = signed_in(browser, server, "alice")
@@ -248,6 +253,8 @@ def test_every_page_reads_at_phone_width_and_is_screenshotted(
         enforcement = page.locator("li", has_text="apitest.on_hook at")
         expect(enforcement.locator("a")).to_have_attribute("href", re.compile("/ui/executions/"))
         shot(page, screenshots, "trigger-instance")
+        page.goto("/ui/executions")
+        shot(page, screenshots, "executions-all")
         page.set_viewport_size({"width": 390, "height": 800})
         page.goto("/ui/executions")
         width = page.evaluate("document.documentElement.scrollWidth")

@@ -33,7 +33,12 @@
   const events = ["st2.execution__create", "st2.execution__update"];
   if (kind === "execution") events.push("st2.execution.output__create");
   const source = new EventSource("/ui/stream?events=" + events.join(","));
-  source.addEventListener("open", () => { main.dataset.stream = "open"; });
+  // Whatever changed between rendering the page and the stream opening (or while it was
+  // reconnecting) came before this connection: catch up once on every open.
+  source.addEventListener("open", () => {
+    main.dataset.stream = "open";
+    soon();
+  });
   source.addEventListener("st2.execution__create", soon);
   source.addEventListener("st2.execution__update", soon);
   source.addEventListener("st2.execution.output__create", (event) => {
