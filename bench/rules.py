@@ -23,6 +23,7 @@ from core.models import Rule
 from core.models.trigger import RuleAction, RuleTrigger
 from core.rules.index import WEBHOOK_TRIGGER, RuleIndex
 from core.rules.matcher import match_rules, matched_rules
+from core.triggers.dispatcher import evaluate_in_slices
 
 RULE_COUNTS = (10, 1_000, 10_000)
 EVALUATIONS = 20_000  # rule evaluations per round (instances = this / rules, at least 5)
@@ -97,8 +98,54 @@ def _timed(
     return time.perf_counter() - start
 
 
+async def loop_stall(count: int = 10_000) -> dict[str, Any]:
+    """The worst case for the loop: ``count`` rules no structure can index (``lessthan``), all
+    candidates, evaluated as the dispatcher does (``evaluate_in_slices``: slices of
+    EVALUATION_SLICE). A ticker task records the gaps the loop went without it."""
+    rules = [
+        Rule("bench", f"lt{i}", TRIGGER, RuleAction("core.noop"),
+             {"trigger.body.n": {"type": "lessthan", "pattern": -i}}, enabled=True)
+        for i in range(count)
+    ]  # fmt: skip
+    group = RuleIndex(rules).candidates(WEBHOOK_TRIGGER, TRIGGER.parameters)
+    payload = {"body": {"n": 0}}
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    start = time.perf_counter()
+    matched = await evaluate_in_slices(
+        group.standard, group.standard_index, payload, None, datetime.now(UTC)
+    )
+    total = time.perf_counter() - start
+    done.set()
+    await tick
+    if matched:
+        raise RuntimeError("the stall benchmark rules matched")
+    return {
+        "benchmark": f"{count} unindexable rules, evaluated in slices",
+        "rules": count,
+        "event_ms": round(total * 1000, 1),
+        "longest_loop_stall_ms": round(max(gaps) * 1000, 2),
+        # The OS deschedules the whole process now and then on a loaded machine (the longest
+        # gap); the median gap is one slice.
+        "median_loop_stall_ms": round(sorted(gaps)[len(gaps) // 2] * 1000, 2),
+        "loop_turns": len(gaps),
+    }
+
+
 async def run(workdir: Path) -> list[dict[str, Any]]:
-    return [measure(count, kind) for kind in ("equals", "mixed") for count in RULE_COUNTS]
+    rows = [measure(count, kind) for kind in ("equals", "mixed") for count in RULE_COUNTS]
+    return [*rows, await loop_stall()]
 
 
 if __name__ == "__main__":

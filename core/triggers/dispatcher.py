@@ -66,7 +66,7 @@ SWEEP_MIN_AGE = timedelta(seconds=2)
 EVALUATION_SLICE = 0.002
 
 
-async def _matching(
+async def evaluate_in_slices(
     rules: Sequence[Rule],
     index: CriteriaIndex,
     payload: Mapping[str, Any],
@@ -220,9 +220,13 @@ class TriggerDispatcher:
         if kv is not None and group.reads_kv:
             context = kv_criteria_context(await kv_context(kv, RULE_USER))
         now, payload = self.now(), instance.payload
-        matched = await _matching(group.standard, group.standard_index, payload, context, now)
+        matched = await evaluate_in_slices(
+            group.standard, group.standard_index, payload, context, now
+        )
         if not matched:  # backstop rules apply only when no standard rule matched
-            matched = await _matching(group.backstop, group.backstop_index, payload, context, now)
+            matched = await evaluate_in_slices(
+                group.backstop, group.backstop_index, payload, context, now
+            )
         fired: list[Fired] = []
         for rule in matched:
             with logcontext.bound(rule=rule.ref):
