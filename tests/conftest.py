@@ -22,6 +22,8 @@ collect_ignore = ["fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+# Squall's convenience aliases (echo, noop, uuid), which config.example.yaml loads.
+SITE_ALIASES = ROOT / "aliases"
 
 # A developer's own $SQUALL_CONFIG or ~/.config/squall/squall.yaml must not leak into the tests
 # (config discovery would find them); children started by tests inherit this environment.
@@ -50,8 +52,10 @@ def mongo_url() -> Iterator[str]:
 
 
 def write_config(directory: Path, extra: str = "") -> Path:
-    """A Squall config in ``directory``: SQLite there, the e2e test pack, no listener."""
+    """A Squall config in ``directory``: SQLite there, the e2e test pack, the repository's site
+    aliases (as config.example.yaml; unless ``extra`` sets ``aliases:``), no listener."""
     config = directory / "squall.yaml"
+    site = "" if "aliases:" in extra else f"aliases:\n  paths: ['{SITE_ALIASES}']\n"
     config.write_text(
         "store:\n"
         "  url: sqlite:///var/squall.db\n"
@@ -60,7 +64,7 @@ def write_config(directory: Path, extra: str = "") -> Path:
         "http:\n"
         "  enabled: false\n"
         "executions:\n"
-        "  max_concurrency: 4\n" + extra
+        "  max_concurrency: 4\n" + site + extra
     )
     return config
 

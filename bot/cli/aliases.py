@@ -19,7 +19,7 @@ from core.models import ExecutionStatus
 from core.params import ParameterError, merge_parameter_schemas
 from core.runners.types import RUNNER_TYPES
 
-LIST_COLUMNS = ("ref", "enabled", "action_ref", "formats", "description")
+LIST_COLUMNS = ("ref", "source", "enabled", "action_ref", "formats", "description")
 # The execution context a CLI match renders immutable parameters with.
 CLI_USER = "cli"
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from core.models import Alias, AliasFormat
 
-__all__ = ["alias_to_api", "format_to_api"]
+__all__ = ["SITE_SOURCE", "alias_to_api", "format_to_api"]
+
+SITE_SOURCE = "site"
 
 
 def format_to_api(format_: AliasFormat) -> str | dict[str, Any]:
@@ -35,6 +37,8 @@ def alias_to_api(alias: Alias) -> dict[str, Any]:
         "result": dict(alias.result),
         "extra": dict(alias.extra),
         "immutable_parameters": dict(alias.immutable_parameters),
+        # Squall's: where it comes from, its pack's name or "site" (``aliases.paths``).
+        "source": SITE_SOURCE if alias.site else alias.pack,
     }
     if alias.approval is not None:
         api["approval"] = {

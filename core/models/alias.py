@@ -48,6 +48,8 @@ class Alias:
     approval: AliasApproval | None = None
     # The YAML file it came from ("" when built in code).
     source: str = ""
+    # Loaded from a site folder (``aliases.paths``), not shipped by a pack.
+    site: bool = False
 
     @property
     def ref(self) -> str:

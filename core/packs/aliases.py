@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -214,7 +215,7 @@ def _load_site_file(path: Path, index: ContentIndex, errors: list[PackError]) ->
     pack = doc.data.get("pack", SITE_PACK)
     alias = alias_from_data(doc.data, pack if isinstance(pack, str) else SITE_PACK, problems)
     if alias is not None:
-        _register(alias, index, problems)
+        _register(replace(alias, site=True), index, problems)
 
 
 def _register(alias: Alias, index: ContentIndex, problems: FileProblems) -> None:

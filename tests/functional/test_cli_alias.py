@@ -6,25 +6,52 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, cli, cli_json, write_config
+from tests.conftest import FIXTURES, SITE_ALIASES, cli, cli_json, write_config
 
 SITE = FIXTURES / "aliases" / "site"
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    return write_config(tmp_path, f"aliases:\n  paths: ['{SITE}']\n")
+    return write_config(tmp_path, f"aliases:\n  paths: ['{SITE_ALIASES}', '{SITE}']\n")
 
 
-def test_list_shows_bundled_and_site_aliases(
+def test_list_shows_site_aliases_with_their_source(
     capsys: pytest.CaptureFixture[str], config: Path
 ) -> None:
     code, data = cli_json(capsys, config, "alias", "list")
     assert code == 0
-    refs = [a["ref"] for a in data]
-    assert {"core.echo", "core.noop", "core.uuid", "ops.ping", "site.ping"} <= set(refs)
-    uuid = next(a for a in data if a["ref"] == "core.uuid")
+    sources = {a["ref"]: a["source"] for a in data}
+    # Squall's convenience aliases and the fixture folder's, one with its own ``pack: ops``
+    assert sources == {
+        "site.echo": "site",
+        "site.noop": "site",
+        "site.uuid": "site",
+        "site.ping": "site",
+        "site.duplicates": "site",
+        "ops.ping": "site",
+    }
+    uuid = next(a for a in data if a["ref"] == "site.uuid")
     assert uuid["formats"][0]["representation"] == ["uuid {{uuid_type=uuid4}}"]
+    code, out, _ = cli(capsys, config, "alias", "list")
+    lines = out.splitlines()
+    header, echo = lines[0], next(line for line in lines if "site.echo" in line)
+    assert header.split()[:3] == ["ref", "source", "enabled"]
+    assert echo.split()[:3] == ["site.echo", "site", "True"]
+
+
+def test_a_pack_alias_shows_its_pack_as_source(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, f"aliases:\n  paths: ['{SITE_ALIASES}']\n")
+    config.write_text(
+        config.read_text().replace(
+            f"  paths: ['{FIXTURES / 'e2e'}']", f"  paths: ['{FIXTURES / 'chat'}']"
+        )
+    )
+    code, data = cli_json(capsys, config, "alias", "list", "--pack", "chat_demo")
+    assert code == 0 and data
+    assert {a["source"] for a in data} == {"chat_demo"}
 
 
 def test_match_prints_alias_format_and_parameters(
@@ -34,7 +61,7 @@ def test_match_prints_alias_format_and_parameters(
     assert (code, data) == (
         0,
         {
-            "alias": "core.echo",
+            "alias": "site.echo",
             "format": "echo {{message}}",
             "parameters": {"message": "hello world"},
         },
