@@ -60,11 +60,10 @@ def write_config(directory: Path, extra: str = "") -> Path:
         "store:\n"
         "  url: sqlite:///var/squall.db\n"
         "packs:\n"
-        f"  paths: ['{FIXTURES / 'e2e'}']\n"
-        "http:\n"
+        f"  paths: ['{FIXTURES / 'e2e'}']\n" + site + "http:\n"
         "  enabled: false\n"
         "executions:\n"
-        "  max_concurrency: 4\n" + site + extra
+        "  max_concurrency: 4\n" + extra  # extra may continue the executions section
     )
     return config
 

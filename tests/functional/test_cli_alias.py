@@ -36,7 +36,7 @@ def test_list_shows_site_aliases_with_their_source(
     code, out, _ = cli(capsys, config, "alias", "list")
     lines = out.splitlines()
     header, echo = lines[0], next(line for line in lines if "site.echo" in line)
-    assert header.split()[:3] == ["ref", "source", "enabled"]
+    assert header.split()[:3] == ["REF", "SOURCE", "ENABLED"]
     assert echo.split()[:3] == ["site.echo", "site", "True"]
 
 
@@ -94,7 +94,7 @@ def test_ambiguity_exits_1_listing_candidates(
         (site / f"{name}.yaml").write_text(
             f"name: {name}\naction_ref: core.noop\nformats: ['deploy {{{{app}}}}']\n"
         )
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, "aliases:\n  paths: [aliases]\n")  # next to the config
     code, data = cli_json(capsys, config, "alias", "match", "deploy web")
     assert code == 1
     assert [c["alias"] for c in data["candidates"]] == ["site.a", "site.b"]
@@ -117,7 +117,7 @@ def test_match_multiple_lists_every_parameter_set(
 def test_match_casts_to_the_action_types(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     code, out, _ = cli(capsys, config, "alias", "match", "echo 42")
     assert code == 0
-    assert out.splitlines() == ["core.echo  (echo {{message}})", "  message: '42'"]
+    assert out.splitlines() == ["site.echo  (echo {{message}})", "  message: '42'"]
 
 
 def test_pack_validate_reports_alias_errors(
@@ -140,7 +140,7 @@ def test_alias_test_runs_and_prints_ack_and_result(
     code, out, _ = cli(capsys, config, "alias", "test", "echo hello there")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "core.echo  (echo {{message}})"
+    assert lines[0] == "site.echo  (echo {{message}})"
     assert lines[1].startswith("ack: I'll take it from here! Your execution ID for reference is")
     assert lines[2:4] == ["result:", "hello there"]
     assert lines[4].endswith(": succeeded")

@@ -42,7 +42,7 @@ import pytest
 from pymongo import MongoClient
 
 from bot.cli.main import main
-from tests.conftest import FIXTURES, ROOT, group_alive
+from tests.conftest import FIXTURES, ROOT, SITE_ALIASES, group_alive
 from tests.functional.test_serve_console import Output, free_port
 
 LEASE, RENEW = 2.0, 0.5
@@ -104,6 +104,7 @@ def write_config(directory: Path, name: str, url: str, port: int) -> Path:
     config.write_text(
         f"store: {{url: '{url}'}}\n"
         f"packs: {{paths: ['{FIXTURES / 'cluster'}', '{FIXTURES / 'workflow_pack'}']}}\n"
+        f"aliases: {{paths: ['{SITE_ALIASES}']}}\n"
         f"http: {{port: {port}}}\n"
         f"cluster: {{lease_seconds: {LEASE}, renew_seconds: {RENEW}, outbox_poll_seconds: 0.1}}\n"
         "executions: {max_concurrency: 16, shutdown_grace_seconds: 0,"
