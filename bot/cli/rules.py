@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,8 @@ from core.packs.rules import load_rule, reference_problems
 from core.packs.yamlfile import load_yaml_mapping
 from core.params import mask_secrets, merge_parameter_schemas
 from core.rules.api import rule_to_api
-from core.rules.criteria import (
-    CriteriaResult,
-    criteria_read_kv,
-    evaluate_criteria,
-    kv_criteria_context,
-)
+from core.rules.criteria import CriteriaResult
+from core.rules.dryrun import evaluate_rule
 from core.rules.matcher import RULE_USER, RenderedAction, render_action
 from core.runners.types import RUNNER_TYPES
 
@@ -173,22 +168,6 @@ def _find_rule(spec: str, engine: Engine) -> Rule:
     return _effective(engine, spec)
 
 
-async def evaluate_rule(
-    rule: Rule, engine: Engine, trigger: str | None, payload: dict[str, Any]
-) -> CriteriaResult:
-    """Whether ``rule`` matches ``payload`` and why not (`squall rule test`, the console's
-    audit trail)."""
-    if not rule.enabled:
-        return CriteriaResult(False, reason="the rule is disabled (enabled: false)")
-    if trigger is not None and trigger != rule.trigger.type:
-        reason = f"trigger instance is of {trigger!r}, the rule listens to {rule.trigger.type!r}"
-        return CriteriaResult(False, reason=reason)
-    context = None
-    if criteria_read_kv(rule.criteria):  # the real datastore, as the dispatcher reads it
-        context = kv_criteria_context(await kv_context(engine.kv, RULE_USER))
-    return evaluate_criteria(rule.criteria, payload, now=datetime.now(UTC), context=context)
-
-
 async def _render(rule: Rule, engine: Engine, payload: dict[str, Any]) -> RenderedAction:
     index = engine.content.index
     action = index.get_action(rule.action.ref)
@@ -244,7 +223,7 @@ async def rule_test(args: argparse.Namespace) -> int:
     trigger, payload = read_trigger_instance(Path(args.trigger_instance))
     async with open_engine(settings_for(args), start=False) as engine:
         rule = _find_rule(args.rule, engine)
-        result = await evaluate_rule(rule, engine, trigger, payload)
+        result = await evaluate_rule(rule, engine.kv, trigger, payload)
         rendered = await _render(rule, engine, payload) if result.matched else None
     report = _report(rule, result, rendered)
     emit(args, report, _human(report))

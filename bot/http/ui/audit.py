@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.cli.rules import evaluate_rule
 from bot.http.api.base import engine_of
 from bot.http.api.errors import ApiError
 from bot.http.ui.render import render
+from core.rules.dryrun import evaluate_rule
 
 PAGE_SIZE = 50
 WEBHOOK_REFUSED = "webhook.refuse"
@@ -43,7 +43,7 @@ async def instance_page(request: web.Request) -> web.Response:
     for rule in engine.rules.all():
         if rule.trigger.type != instance.trigger:
             continue
-        result = await evaluate_rule(rule, engine, instance.trigger, dict(instance.payload))
+        result = await evaluate_rule(rule, engine.kv, instance.trigger, dict(instance.payload))
         rules.append({"rule": rule, "result": result})
     enforcements = await engine.store.rule_enforcements.list(None, instance.id, 200, 0)
     executions = {}
