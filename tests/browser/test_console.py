@@ -89,6 +89,18 @@ def test_a_running_execution_turns_succeeded_on_list_and_detail_without_reload(
         shot(page, screenshots, "executions")
         expect(row).to_contain_text("succeeded")
         assert page.evaluate("window.notReloaded") is True
+        # Filters: status and action keep it, another user or a later start time drop it.
+        page.get_by_label("Status").select_option("succeeded")
+        page.get_by_label("Action").fill("core.local")
+        page.get_by_role("button", name="Filter").click()
+        expect(row).to_be_visible()
+        page.get_by_label("User").fill("carol")
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator("tbody")).to_contain_text("No executions.")
+        page.get_by_label("User").fill("alice")
+        page.get_by_label("Started after (UTC)").fill("2999-01-01T00:00:00")
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator("tbody")).to_contain_text("No executions.")
 
         detail = context.new_page()
         cmd = "sleep 1; echo first; sleep 4; echo second"

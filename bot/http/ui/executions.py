@@ -4,6 +4,7 @@ script from the event stream; Cancel / Re-run / Pause / Resume through the API's
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -32,6 +33,17 @@ class Task:
     children: list[Task] = field(default_factory=list)
 
 
+def _since(text: str) -> datetime | None:
+    """``<input type=datetime-local>``'s value, read as UTC (the times the pages show)."""
+    if not text:
+        return None
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, f"since: expected a date and time, got {text[:40]!r}") from None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
 def _page_number(text: str) -> int:
     return int(text) if text.isdigit() and 0 < int(text) < 10**6 else 1
 
@@ -39,7 +51,9 @@ def _page_number(text: str) -> int:
 async def list_page(request: web.Request) -> web.Response:
     engine = engine_of(request)
     q = request.query
-    filters = {name: q.get(name, "").strip()[:200] for name in ("action", "status", "user")}
+    filters = {
+        name: q.get(name, "").strip()[:200] for name in ("action", "status", "user", "since")
+    }
     status = filters["status"]
     if status and status not in STATUSES:
         raise ApiError(400, f"status: unknown status {status[:40]!r}")
@@ -48,6 +62,7 @@ async def list_page(request: web.Request) -> web.Response:
         statuses=(S(status),) if status else (),
         action_ref=filters["action"] or None,
         user=filters["user"] or None,
+        started_after=_since(filters["since"]),
         top_level=True,
         limit=PAGE_SIZE,
         offset=(number - 1) * PAGE_SIZE,

@@ -123,7 +123,10 @@ def _value(field: Field, text: str) -> Any:
         try:
             return int(text) if field.type == "integer" else float(text)
         except ValueError:
-            raise FormError(f"{field.name}: expected a {field.type}, got {text[:40]!r}") from None
+            article = "an" if field.type == "integer" else "a"
+            raise FormError(
+                f"{field.name}: expected {article} {field.type}, got {text[:40]!r}"
+            ) from None
     if field.type in JSON_TYPES:
         try:
             value = json.loads(text)
