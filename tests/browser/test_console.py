@@ -80,7 +80,7 @@ def test_a_running_execution_turns_succeeded_on_list_and_detail_without_reload(
         page.evaluate("window.notReloaded = true")
         status, _, doc = server.http(
             "POST", "/api/v1/executions",
-            {"action": "core.local", "parameters": {"cmd": "sleep 1.5; echo tick"}},
+            {"action": "core.local", "parameters": {"cmd": "sleep 3; echo tick"}},
         )  # fmt: skip
         assert status == 201, doc
         row = page.locator(f"tr[data-id='{doc['id']}']")
@@ -203,6 +203,43 @@ def test_a_pending_inquiry_approved_on_the_page_resumes_its_workflow_and_edits_t
     refused = server.http("PUT", f"/api/v1/inquiries/{inquiry['id']}",
                           {"response": {"continue": False}})  # fmt: skip
     assert refused[0] == 403
+
+
+def test_an_inquiry_is_answered_through_the_form_of_its_schema_by_its_listed_user(
+    chromium: Chromium, server: ConsoleServer, screenshots: Path
+) -> None:
+    server.type("run flows.ask")  # asks bob or erin: approved (required) and reason
+    deadline = time.monotonic() + 30
+    while not (pending := server.http("GET", "/api/v1/inquiries")[2]):
+        assert time.monotonic() < deadline, "flows.ask never asked"
+        time.sleep(0.1)
+    [inquiry] = pending
+
+    def body(browser: Browser) -> None:
+        context, page = signed_in(browser, server, "alice")  # an admin, but not asked
+        page.goto("/ui/approvals")
+        expect(page.get_by_text("Nothing is waiting for you.")).to_be_visible()
+        context.close()
+        context, page = signed_in(browser, server, "bob")
+        page.goto("/ui/approvals")
+        card = page.locator(f"#approval-{inquiry['id']}")
+        expect(card.get_by_role("button", name="Approve")).to_have_count(0)
+        card.get_by_label("reason").fill("from the <form>")
+        card.get_by_role("button", name="Respond").click()
+        expect(page.get_by_role("alert")).to_contain_text("approved: required")
+        page.go_back()
+        card = page.locator(f"#approval-{inquiry['id']}")
+        card.get_by_label("approved").select_option("true")
+        card.get_by_label("reason").fill("from the <form>")
+        shot(page, screenshots, "inquiry-form")
+        card.get_by_role("button", name="Respond").click()
+        expect(page.get_by_text("Nothing is waiting for you.")).to_be_visible()
+        context.close()
+
+    chromium.run(body, chromium.browser)
+    assert server.wait_status(inquiry["parent"], ["succeeded", "failed"])["status"] == "succeeded"
+    answered = server.http("GET", f"/api/v1/executions/{inquiry['id']}")[2]
+    assert answered["result"]["response"] == {"approved": True, "reason": "from the <form>"}
 
 
 def test_the_run_form_runs_core_echo_with_a_typed_message(
