@@ -20,31 +20,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from bson.errors import BSONError
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import (
-    DuplicateKeyError,
-    OperationFailure,
-    PyMongoError,
-    ServerSelectionTimeoutError,
-)
+from pymongo import ASCENDING
 
 from core.kv.crypto import Keys
-from core.models import COMPLETED, Execution, ExecutionStatus
-from core.store.base import (
-    DocumentRejected,
-    DuplicateExecution,
-    ExecutionQuery,
-    ExecutionRepository,
-    StoreError,
-)
+from core.store.base import ExecutionRepository, StoreError
 from core.store.mongo_apikeys import MongoApiKeys
 from core.store.mongo_apikeys import create_indexes as create_api_key_indexes
 from core.store.mongo_approvals import MongoApprovals
@@ -53,13 +36,19 @@ from core.store.mongo_audit import MongoAudit
 from core.store.mongo_audit import create_indexes as create_audit_indexes
 from core.store.mongo_credentials import MongoCredentials
 from core.store.mongo_credentials import create_indexes as create_credential_indexes
+from core.store.mongo_errors import redact, store_errors
 from core.store.mongo_events import (
     MongoRuleEnforcements,
     MongoTriggerInstances,
     instance_from_mongo,
 )
 from core.store.mongo_events import create_indexes as create_event_indexes
-from core.store.mongo_keys import escape_keys, unescape_keys
+from core.store.mongo_executions import (
+    NEWEST_FIRST,
+    OLDEST_FIRST,
+    MongoExecutions,
+    execution_from_mongo,
+)
 from core.store.mongo_kv import MongoKeyValues
 from core.store.mongo_kv import create_indexes as create_kv_indexes
 from core.store.mongo_leases import MongoLeases, MongoOutbox
@@ -79,11 +68,6 @@ DEFAULT_DATABASE = "squall"
 # (mongo_credentials).
 SCHEMA_VERSION = 8
 _SCHEMA_ID = "schema"
-_NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
-_OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
-_COMPLETED = sorted(str(s) for s in COMPLETED)
-# The fields of Execution.to_doc() that hold arbitrary JSON; their keys are escaped.
-_USER_DATA = ("parameters", "result", "context")
 SERVER_SELECTION_TIMEOUT_MS = 5000
 DRIVERS = ("motor", "pymongo-async")
 DEFAULT_DRIVER = "motor"
@@ -91,21 +75,14 @@ DEFAULT_DRIVER = "motor"
 # One list per schema version; every index a version adds, as (keys, options).
 _INDEXES: tuple[tuple[tuple[list[tuple[str, int]], dict[str, Any]], ...], ...] = (
     (
-        (_NEWEST_FIRST, {"name": "started"}),
-        ([("status", ASCENDING), *_OLDEST_FIRST], {"name": "status"}),
-        ([("action_ref", ASCENDING), *_NEWEST_FIRST], {"name": "action"}),
-        ([("context.user", ASCENDING), *_NEWEST_FIRST], {"name": "user"}),
-        ([("parent", ASCENDING), *_NEWEST_FIRST], {"name": "parent"}),
+        (NEWEST_FIRST, {"name": "started"}),
+        ([("status", ASCENDING), *OLDEST_FIRST], {"name": "status"}),
+        ([("action_ref", ASCENDING), *NEWEST_FIRST], {"name": "action"}),
+        ([("context.user", ASCENDING), *NEWEST_FIRST], {"name": "user"}),
+        ([("parent", ASCENDING), *NEWEST_FIRST], {"name": "parent"}),
         ([("status", ASCENDING), ("end_timestamp", ASCENDING)], {"name": "ended"}),
     ),
 )
-
-
-def stamp(ts: datetime | None) -> str | None:
-    """Fixed-width UTC text, so string order is time order (isoformat drops zero microseconds)."""
-    if ts is None:
-        return None
-    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _make_client(url: str, driver: str = DEFAULT_DRIVER) -> Any:
@@ -138,11 +115,6 @@ def client_options(url: str) -> dict[str, Any]:
     if "serverselectiontimeoutms" in names:
         return {}
     return {"serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS}
-
-
-def redact(url: str) -> str:
-    """``url`` without its password, fit for error messages and logs."""
-    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
 
 
 def database_from_url(url: str) -> str:
@@ -293,41 +265,41 @@ class MongoStore:
             self.client = self._new_client(self._url)
         db = self.client[self.database_name]
         try:
-            with _errors(self.where):
+            with store_errors(self.where):
                 await _migrate(db, self.where)
         except BaseException:
             await self.close()
             raise
         self._executions = MongoExecutions(db["executions"], self.where)
-        self._kv = MongoKeyValues(db["kv"], lambda: _errors(self.where))
+        self._kv = MongoKeyValues(db["kv"], lambda: store_errors(self.where))
         self._rule_enforcements = MongoRuleEnforcements(
-            db["rule_enforcements"], lambda: _errors(self.where)
+            db["rule_enforcements"], lambda: store_errors(self.where)
         )
         self._trigger_instances = MongoTriggerInstances(
             db["trigger_instances"],
-            lambda: _errors(self.where),
+            lambda: store_errors(self.where),
             self._rule_enforcements,
             self._executions,
         )
-        self._api_keys = MongoApiKeys(db["api_keys"], lambda: _errors(self.where))
-        self._rule_states = MongoRuleStates(db["rule_states"], lambda: _errors(self.where))
-        self._approvals = MongoApprovals(db["approvals"], lambda: _errors(self.where))
-        self._audit = MongoAudit(db["audit"], lambda: _errors(self.where))
+        self._api_keys = MongoApiKeys(db["api_keys"], lambda: store_errors(self.where))
+        self._rule_states = MongoRuleStates(db["rule_states"], lambda: store_errors(self.where))
+        self._approvals = MongoApprovals(db["approvals"], lambda: store_errors(self.where))
+        self._audit = MongoAudit(db["audit"], lambda: store_errors(self.where))
         self._workflows = MongoWorkflows(
-            db["workflow_heads"], db["workflow_records"], lambda: _errors(self.where)
+            db["workflow_heads"], db["workflow_records"], lambda: store_errors(self.where)
         )
-        self._leases = MongoLeases(db["leases"], lambda: _errors(self.where))
-        self._outbox = MongoOutbox(db["outbox"], lambda: _errors(self.where))
+        self._leases = MongoLeases(db["leases"], lambda: store_errors(self.where))
+        self._outbox = MongoOutbox(db["outbox"], lambda: store_errors(self.where))
         self._traces = MongoTraces(
-            db, lambda: _errors(self.where), instance_from_mongo, _from_mongo
+            db, lambda: store_errors(self.where), instance_from_mongo, execution_from_mongo
         )
         self._credentials = MongoCredentials(
-            db["passwords"], db["tokens"], lambda: _errors(self.where)
+            db["passwords"], db["tokens"], lambda: store_errors(self.where)
         )
 
     def _new_client(self, url: str) -> Any:
         try:
-            with _errors(self.where):
+            with store_errors(self.where):
                 return _make_client(url, self.driver)
         except ValueError as exc:  # PyMongo's URL parser raises some errors as ValueError
             raise StoreError(f"{self.where}: {redact(str(exc))}") from exc
@@ -349,13 +321,13 @@ class MongoStore:
     async def schema_version(self) -> int:
         if self.client is None:
             raise StoreError(f"{self.where} is not open")
-        with _errors(self.where):
+        with store_errors(self.where):
             return await _read_version(self.client[self.database_name])
 
     async def probe_write(self) -> None:
         if self.client is None:
             raise StoreError(f"{self.where} is not open")
-        with _errors(self.where):
+        with store_errors(self.where):
             await _probe(self.client[self.database_name])
 
 
@@ -394,148 +366,3 @@ async def _migrate(db: Any, where: str) -> None:
         await db["meta"].update_one(
             {"_id": _SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True
         )
-
-
-# Server error codes for a document past the BSON size limit (BSONObjectTooLarge, and the
-# "resulting document after update is larger than 16 MiB" variants).
-_TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
-
-
-@contextmanager
-def _errors(where: str) -> Iterator[None]:
-    """Every driver error a store call can raise becomes a StoreError (DocumentRejected when
-    the document itself is the problem): BSON encoding errors (DocumentTooLarge,
-    InvalidDocument, InvalidBSON) are not PyMongoErrors, and an integer beyond 64 bits is a
-    plain OverflowError."""
-    try:
-        yield
-    except DocumentRejected:
-        raise
-    except (BSONError, OverflowError) as exc:
-        raise DocumentRejected(f"{where}: document refused: {exc}") from exc
-    except OperationFailure as exc:
-        if exc.code in _TOO_LARGE_CODES:
-            raise DocumentRejected(f"{where}: document refused: {_reason(exc)}") from exc
-        raise StoreError(f"{where}: {_reason(exc)}") from exc
-    except PyMongoError as exc:
-        raise StoreError(f"{where}: {_reason(exc)}") from exc
-
-
-def _reason(exc: Exception) -> str:
-    # Redacted in case the driver quotes the URL.
-    text = redact(str(exc))
-    if isinstance(exc, ServerSelectionTimeoutError):
-        # The first part names the hosts, the reason and the timeout; the rest is a long dump.
-        return "no server reachable: " + text.partition(", Topology Description:")[0]
-    return text
-
-
-class MongoExecutions:
-    """``ExecutionRepository`` over the ``executions`` collection."""
-
-    def __init__(self, collection: Any, where: str) -> None:
-        self._coll = collection
-        self._where = where
-
-    async def insert(self, execution: Execution) -> None:
-        with _errors(self._where):
-            try:
-                await self._coll.insert_one(_to_mongo(execution))
-            except DuplicateKeyError as exc:
-                raise DuplicateExecution(f"execution {execution.id} already exists") from exc
-
-    async def get(self, execution_id: str) -> Execution | None:
-        with _errors(self._where):
-            doc = await self._coll.find_one({"_id": execution_id})
-        return None if doc is None else _from_mongo(doc)
-
-    async def list(self, query: ExecutionQuery) -> list[Execution]:
-        cursor = self._coll.find(_filter(query)).sort(_NEWEST_FIRST).skip(max(query.offset, 0))
-        if query.limit > 0:
-            cursor = cursor.limit(query.limit)
-        with _errors(self._where):
-            docs = await cursor.to_list(length=None)
-        return [_from_mongo(doc) for doc in docs]
-
-    async def count(self, query: ExecutionQuery) -> int:
-        with _errors(self._where):
-            return int(await self._coll.count_documents(_filter(query)))
-
-    async def replace(self, execution: Execution, *, expected_status: ExecutionStatus) -> bool:
-        fields = _to_mongo(execution)
-        del fields["_id"]
-        with _errors(self._where):
-            result = await self._coll.update_one(
-                {"_id": execution.id, "status": str(expected_status)}, {"$set": fields}
-            )
-        return bool(result.matched_count == 1)
-
-    async def claim(self, owner: str, lease_until: datetime, now: datetime) -> Execution | None:
-        claimable = {
-            "status": str(ExecutionStatus.REQUESTED),
-            "$or": [{"lease_expires": None}, {"lease_expires": {"$lt": stamp(now)}}],
-        }
-        with _errors(self._where):
-            doc = await self._coll.find_one_and_update(
-                claimable,
-                {"$set": {"owner": owner, "lease_expires": stamp(lease_until)}},
-                sort=_OLDEST_FIRST,
-                return_document=ReturnDocument.AFTER,
-            )
-        return None if doc is None else _from_mongo(doc)
-
-    async def renew_lease(self, execution_id: str, owner: str, lease_until: datetime) -> bool:
-        with _errors(self._where):
-            result = await self._coll.update_one(
-                {"_id": execution_id, "owner": owner},
-                {"$set": {"lease_expires": stamp(lease_until)}},
-            )
-        return bool(result.matched_count == 1)
-
-    async def delete_completed_before(self, cutoff: datetime) -> int:
-        with _errors(self._where):
-            result = await self._coll.delete_many(
-                {"status": {"$in": _COMPLETED}, "end_timestamp": {"$lt": stamp(cutoff)}}
-            )
-        return int(result.deleted_count)
-
-
-def _filter(query: ExecutionQuery) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    if query.statuses:
-        found["status"] = {"$in": [str(s) for s in query.statuses]}
-    if query.action_ref is not None:
-        found["action_ref"] = query.action_ref
-    if query.user is not None:
-        found["context.user"] = query.user
-    if query.parent is not None:
-        found["parent"] = query.parent
-    if query.top_level:
-        found["parent"] = None
-    started: dict[str, Any] = {}
-    if query.started_after is not None:
-        started["$gt"] = stamp(query.started_after)
-    if query.started_before is not None:
-        started["$lt"] = stamp(query.started_before)
-    if started:
-        found["start_timestamp"] = started
-    return found
-
-
-def _to_mongo(execution: Execution) -> dict[str, Any]:
-    doc = execution.to_doc()
-    doc["_id"] = doc.pop("id")
-    doc["start_timestamp"] = stamp(execution.start_timestamp)
-    doc["end_timestamp"] = stamp(execution.end_timestamp)
-    doc["lease_expires"] = stamp(execution.lease_expires)
-    for name in _USER_DATA:
-        doc[name] = escape_keys(doc[name])
-    return doc
-
-
-def _from_mongo(doc: dict[str, Any]) -> Execution:
-    fields = dict(doc)
-    fields["id"] = fields.pop("_id")
-    for name in _USER_DATA:
-        fields[name] = unescape_keys(fields.get(name))
-    return Execution.from_doc(fields)
