@@ -17,7 +17,7 @@ from dataclasses import replace
 from adapters.base import ChatPlace, SentMessage
 from bot.chat.cards import approval_card, approval_outcome_card, fit_approval_card
 from bot.chat.outbound import Delivery, DeliveryError
-from bot.settings.schema import RouteSettings
+from bot.settings.chat import RouteSettings
 from core.approvals.gate import ApprovalGate
 from core.approvals.service import ApprovalService
 from core.authz.authorizer import SquallUser

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import ChatAdapter
 from bot.chat.outbound import RunCards, place_from_context
-from bot.settings.schema import RouteSettings
+from bot.settings.chat import RouteSettings
 from core.executions.notify import effective_notify, notify_sections, section_routes
 from core.leases import Hook, LeaseKeeper
 from core.models import Execution

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from adapters.base import ChatPlace, OutgoingMessage, SentMessage
 from bot.chat.outbound import Delivery, DeliveryError, RunCards
-from bot.settings.schema import RouteSettings
+from bot.settings.chat import RouteSettings
 from core.executions.api import execution_to_api
 from core.executions.notify import (
     effective_notify,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.settings.schema import SlackSettings
+from bot.settings.chat import SlackSettings
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "adapters" / "slack"
 # Web API methods the adapter calls → the bot scope each needs.
