@@ -126,6 +126,31 @@ def test_a_running_execution_turns_succeeded_on_list_and_detail_without_reload(
     chromium.run(body, chromium.browser)
 
 
+def test_a_workflow_shows_its_task_tree_and_pauses_and_resumes_from_its_buttons(
+    chromium: Chromium, server: ConsoleServer, screenshots: Path
+) -> None:
+    doc = server.http("POST", "/api/v1/executions", {"action": "flows.slow",
+                      "parameters": {"seconds": 3}})[2]  # fmt: skip
+
+    def body(browser: Browser) -> None:
+        context, page = signed_in(browser, server, "alice")
+        page.goto(f"/ui/executions/{doc['id']}")
+        expect(page.locator("main")).to_have_attribute("data-stream", "open")
+        tree = page.locator(".tree")
+        expect(tree.locator("li", has_text="first")).to_contain_text("running")
+        page.get_by_role("button", name="Pause").click()
+        expect(page.locator("#status")).to_have_text("paused")
+        expect(tree.locator("li", has_text="first")).to_contain_text("succeeded")
+        expect(tree).not_to_contain_text("second")  # paused: the next task waits
+        page.get_by_role("button", name="Resume").click()
+        expect(page.locator("#status")).to_have_text("succeeded")
+        expect(tree.locator("li", has_text="second")).to_contain_text("succeeded")
+        shot(page, screenshots, "workflow")
+        context.close()
+
+    chromium.run(body, chromium.browser)
+
+
 def test_a_post_without_the_csrf_token_is_refused(
     chromium: Chromium, server: ConsoleServer
 ) -> None:
