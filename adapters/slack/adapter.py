@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
@@ -179,6 +179,7 @@ class SlackAdapter(ChatAdapter):
         self._response_urls: dict[tuple[str, str], tuple[str, float, int]] = {}
         self._approvals: dict[str, Approval] = {}
         self._seen_events: dict[str, None] = {}  # insertion-ordered: the oldest go first
+        self.clock: Callable[[], float] = time.monotonic  # response_url ages (tests move it)
         self._register_listeners()
 
     # -- inbound (bolt listeners: translate and queue, nothing more) -------------------------
@@ -254,7 +255,7 @@ class SlackAdapter(ChatAdapter):
 
     def _remember_response_url(self, event: ChatEvent) -> None:
         if event.reply_token:
-            now = time.monotonic()
+            now = self.clock()
             key = (event.place.channel, event.identity.user_id)
             self._response_urls.pop(key, None)  # re-inserted last: the newest
             self._response_urls[key] = (
@@ -433,13 +434,17 @@ class SlackAdapter(ChatAdapter):
     ) -> SentMessage:
         key = (place.channel, user)
         url, expires, left = self._response_urls.get(key, ("", 0.0, 0))
-        if url and time.monotonic() < expires and left > 0:
+        if url and self.clock() < expires and left > 0:
             # Works where the bot is not a member (a slash command in any channel or DM).
             self._response_urls[key] = (url, expires, left - 1)
-            await AsyncWebhookClient(url).send(
+            answer = await AsyncWebhookClient(url).send(
                 response_type="ephemeral", replace_original=False, **payload
             )
-            return SentMessage(place, "ephemeral")
+            if answer.status_code == 200:
+                return SentMessage(place, "ephemeral")
+            # Slack refused it (404 expired_url / used_url): never again; say it another way.
+            logger.info("slack: response_url refused (%s), posting instead", answer.status_code)
+            self._response_urls.pop(key, None)
         posted = await self.client.chat_postEphemeral(
             channel=channel, user=user, thread_ts=place.thread, **payload
         )

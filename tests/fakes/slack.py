@@ -5,6 +5,13 @@ Every Web API call is recorded (method, arguments, time); ``wait_for`` waits for
 bound. Faults are scripted per method (``fail_next``: a status such as 429 with headers), a
 token can be refused (``refuse``), and the Socket Mode websocket can be dropped to test
 reconnects. Messages are form or JSON bodies, as slack_sdk sends both.
+
+Time limits, on the fake's own clock (``now``; ``advance`` moves it, nobody sleeps): a
+``response_url`` lives 30 minutes from the request that carried it (then Slack answers 404
+``expired_url``), and ``deliver`` sends a request to the app the way Slack does, waiting at most
+3 seconds (real time) for the acknowledgement. A late ack is a failure: a slash command or a
+click shows the user ``operation_timeout`` (recorded in ``ack_failures``) and an event is sent
+again with ``X-Slack-Retry-Num`` / ``X-Slack-Retry-Reason: http_timeout``, up to three retries.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import aiohttp
 from aiohttp import WSMsgType, web
 
 from tests.fakes.server import serving
@@ -32,6 +40,9 @@ SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-1-A1-test"
 RESPONSE_URL_USES = 5
+RESPONSE_URL_SECONDS = 30 * 60
+ACK_SECONDS = 3.0
+EVENT_RETRIES = 3
 
 
 @dataclass
@@ -62,6 +73,10 @@ class FakeSlack:
     posted_ts: set[str] = field(default_factory=set)  # chat.update of anything else fails
     rejected: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     response_url_uses: dict[str, int] = field(default_factory=dict)
+    response_url_issued: dict[str, float] = field(default_factory=dict)  # name → fake time
+    ack_failures: list[dict[str, Any]] = field(default_factory=list)
+    ack_deadline: float = ACK_SECONDS
+    offset: float = 0.0  # how far the fake's clock is ahead of time.monotonic()
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[_Fault]] = {}
@@ -77,7 +92,16 @@ class FakeSlack:
         return f"{self.base}/api/"
 
     def response_url(self, name: str) -> str:
+        """A response_url for a request sent now: it expires 30 minutes from now."""
+        self.response_url_issued.setdefault(name, self.now())
         return f"{self.base}/hooks/{name}"
+
+    # -- the clock ------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
     def refuse(self, token: str) -> None:
         self.refused.add(token)
@@ -193,8 +217,12 @@ class FakeSlack:
         return web.Response(text="OK")
 
     async def _hook(self, request: web.Request) -> web.Response:
-        # A response_url takes five posts (and lives 30 minutes); then Slack answers 404.
+        # A response_url takes five posts and lives 30 minutes; then Slack answers 404.
         name = request.match_info["name"]
+        issued = self.response_url_issued.get(name, self.now())
+        if self.now() - issued > RESPONSE_URL_SECONDS:
+            self.rejected.append(("response_url", {"error": "expired_url"}))
+            return web.Response(status=404, text="expired_url")
         self.response_url_uses[name] = self.response_url_uses.get(name, 0) + 1
         if self.response_url_uses[name] > RESPONSE_URL_USES:
             return web.Response(status=404, text="used_url")
@@ -207,6 +235,49 @@ class FakeSlack:
             self.responses.append({"url": request.match_info["name"], **body})
             self._changed.notify_all()
         return web.Response(text="ok")
+
+    # -- requests to the app, with Slack's 3-second acknowledgement ------------------------
+    async def deliver(
+        self, url: str, body: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        """POST ``body`` to the app as Slack would; ``(status, text)`` of the answer Slack took.
+
+        No answer within 3 s is Slack's ``operation_timeout``: the user sees that error for a
+        command or a click; an event (a JSON body) is retried with ``X-Slack-Retry-Num``."""
+        is_event = body.startswith("{")
+        sent = dict(headers or sign(body))
+        if is_event:
+            sent["Content-Type"] = "application/json"
+        async with aiohttp.ClientSession() as session:
+            for attempt in range(EVENT_RETRIES + 1 if is_event else 1):
+                if attempt:
+                    sent |= {"X-Slack-Retry-Num": str(attempt),
+                             "X-Slack-Retry-Reason": "http_timeout"}  # fmt: skip
+                try:
+                    async with asyncio.timeout(self.ack_deadline):
+                        async with session.post(url, data=body.encode(), headers=sent) as answer:
+                            return answer.status, await answer.text()
+                except TimeoutError:
+                    self.ack_failures.append(
+                        {"error": "operation_timeout", "attempt": attempt, "body": body}
+                    )
+        return 0, "operation_timeout"
+
+    def expect_ack(self, envelope_id: str) -> asyncio.Task[dict[str, Any] | None]:
+        """Socket Mode: the ack of ``envelope_id`` within 3 s, else ``None`` and a failure."""
+
+        async def wait() -> dict[str, Any] | None:
+            try:
+                async with asyncio.timeout(self.ack_deadline):
+                    while True:
+                        ack = await self.acks.get()
+                        if ack.get("envelope_id") == envelope_id:
+                            return ack
+            except TimeoutError:
+                self.ack_failures.append({"error": "operation_timeout", "envelope": envelope_id})
+                return None
+
+        return asyncio.create_task(wait())
 
     # -- Socket Mode ----------------------------------------------------------------------
     async def _link(self, request: web.Request) -> web.WebSocketResponse:

@@ -1,0 +1,120 @@
+"""The platforms' clocks: Slack's 3-second acknowledgement and 30-minute response_url, Discord's
+3-second initial response and 15-minute interaction token, and the gateway's RESUME.
+
+The fakes enforce them (tests/fakes/slack.py, tests/fakes/discord.py); their clocks are moved
+forward (``advance``), nobody sleeps for minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from aiohttp import web
+
+from adapters.base import ChatEvent, ChatIdentity, ChatPlace
+from core.models import ExecutionStatus
+from core.models.chat import OutgoingMessage
+from core.store import ExecutionQuery
+from tests.fakes.server import serving
+from tests.fakes.slack import block_action, event_callback, interactive, running_fake
+from tests.integration.test_slack import no_proxy, squall  # noqa: F401 (fixture)
+
+MINUTE = 60.0
+
+
+# -- Slack: the 3-second acknowledgement ---------------------------------------------------------
+async def test_a_click_whose_action_is_slow_is_acknowledged_within_three_seconds(
+    tmp_path: Path,
+) -> None:
+    gate = tmp_path / "gate"
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        value = f"run chat_demo.slow gate={gate}"
+        status, _ = await sq.click(value, "UALICE", "1700000000.000001")
+        assert status == 200 and fake.ack_failures == []  # acked in time, action still running
+        async with asyncio.timeout(10):
+            while not (running := await sq.engine.store.executions.list(ExecutionQuery())):
+                await asyncio.sleep(0.05)
+        assert running[0].status is not ExecutionStatus.SUCCEEDED
+        gate.touch()  # now the action may finish
+        async with asyncio.timeout(20):
+            while (await sq.engine.store.executions.get(running[0].id)).status is not (
+                ExecutionStatus.SUCCEEDED
+            ):
+                await asyncio.sleep(0.05)
+        assert fake.ack_failures == []
+
+
+async def test_an_event_acknowledged_in_time_is_not_retried(tmp_path: Path) -> None:
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        event = {"type": "app_mention", "user": "UALICE", "channel": "C0GENERAL",
+                 "text": "<@UBOT> greet quickly", "ts": "1700000800.000100"}  # fmt: skip
+        status, _ = await sq.post(json.dumps(event_callback(event, "EvQuick")))
+        assert status == 200
+        await fake.wait_for("chat.update")
+        assert fake.ack_failures == []
+
+
+async def test_the_fake_treats_a_late_ack_as_slack_does() -> None:
+    """The fake's own contract: a command not acked in 3 s fails for the user; a late event is
+    sent again with X-Slack-Retry-Num (so the adapter's dedup is what keeps it to one run)."""
+    seen: list[str | None] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Slack-Retry-Num"))
+        await asyncio.sleep(0.5)
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_post("/slack/events", slow)
+    async with running_fake() as fake, serving(app) as base:
+        fake.ack_deadline = 0.1  # the real one is 3 s; the rule is the same
+        url = f"{base}/slack/events"
+        click = interactive(block_action("x", "U1", message_ts="1.1", response_url="http://x"))
+        assert await fake.deliver(url, click) == (0, "operation_timeout")
+        assert seen == [None] and fake.ack_failures[0]["error"] == "operation_timeout"
+        seen.clear()
+        event = json.dumps(event_callback({"type": "app_mention", "text": "hi"}))
+        assert await fake.deliver(url, event) == (0, "operation_timeout")
+        assert seen == [None, "1", "2", "3"]
+
+
+# -- Slack: response_url lives 30 minutes ------------------------------------------------------
+def _remember(adapter: object, url: str) -> None:
+    event = ChatEvent(
+        ChatIdentity("slack", "T1", "UCAROL"), ChatPlace("slack", "C0ALERTS"), "help",
+        kind="command", reply_token=url,
+    )  # fmt: skip
+    adapter._remember_response_url(event)  # type: ignore[attr-defined]
+
+
+async def test_a_response_url_is_not_used_after_thirty_minutes(tmp_path: Path) -> None:
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        adapter = sq.chat.delivery.adapters["slack"]
+        adapter.clock = fake.now  # Squall's clock and Slack's move together
+        _remember(adapter, fake.response_url("cmd-UCAROL"))
+        note = OutgoingMessage(text="within", ephemeral=True, audience="UCAROL")
+        await adapter.send(ChatPlace("slack", "C0ALERTS"), note)
+        assert fake.response_url_uses["cmd-UCAROL"] == 1
+        fake.advance(31 * MINUTE)
+        late = OutgoingMessage(text="late", ephemeral=True, audience="UCAROL")
+        await adapter.send(ChatPlace("slack", "C0ALERTS"), late)
+        assert fake.response_url_uses["cmd-UCAROL"] == 1  # not tried: Slack would say 404
+        [posted] = fake.called("chat.postEphemeral")
+        assert posted.args["text"] == "late" and fake.rejected == []
+
+
+async def test_a_response_url_slack_refuses_falls_back_to_post_ephemeral(tmp_path: Path) -> None:
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        adapter = sq.chat.delivery.adapters["slack"]
+        url = fake.response_url("cmd-UCAROL")
+        fake.advance(31 * MINUTE)  # Slack's url was already old when Squall got it
+        _remember(adapter, url)
+        note = OutgoingMessage(text="still seen", ephemeral=True, audience="UCAROL")
+        await adapter.send(ChatPlace("slack", "C0ALERTS"), note)
+        assert fake.rejected == [("response_url", {"error": "expired_url"})]
+        [posted] = fake.called("chat.postEphemeral")
+        assert posted.args["text"] == "still seen"  # the user still gets it
+        await adapter.send(ChatPlace("slack", "C0ALERTS"), note)
+        assert len(fake.rejected) == 1  # and the refused url is not tried again
