@@ -24,6 +24,8 @@ from adapters.discord.interactions import Pending
 from core.models.approval import ApprovalStatus
 
 _REMEMBERED: Final = 1000  # pending approvals kept for their forms, at most
+# Discord's answers for an interaction token it no longer takes (15 minutes, or unknown).
+_TOKEN_GONE: Final = frozenset({50027, 10015})  # Invalid Webhook Token, Unknown Webhook
 _STYLES: Final = {
     "primary": discord.ButtonStyle.primary,
     "danger": discord.ButtonStyle.danger,
@@ -136,11 +138,18 @@ class DiscordDelivery(DiscordBase):
         kwargs = self._edit_kwargs(message)
         if owner is not None and owner[0].fresh:
             pending, original = owner
-            if original:
-                await pending.interaction.edit_original_response(**kwargs)
-            else:
-                await pending.interaction.followup.edit_message(message_id, **kwargs)
-            return sent
+            try:
+                if original:
+                    await pending.interaction.edit_original_response(**kwargs)
+                else:
+                    await pending.interaction.followup.edit_message(message_id, **kwargs)
+                return sent
+            except discord.HTTPException as exc:
+                if exc.code not in _TOKEN_GONE:
+                    raise
+                # The token died sooner than Squall's clock said: the bot token edits it.
+                self._owners.pop(message_id, None)
+                kwargs = self._edit_kwargs(message)  # a view and files are used once
         channel = await self._channel(sent.place.channel)
         await channel.get_partial_message(message_id).edit(**kwargs)
         return sent

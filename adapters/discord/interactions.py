@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -12,17 +13,25 @@ import discord
 TOKEN_SECONDS: Final = 14 * 60
 
 
+def _now() -> float:
+    return clock()
+
+
+# Where token ages are read; tests set it to a fake Discord's clock, so nobody waits 15 minutes.
+clock: Callable[[], float] = time.monotonic
+
+
 @dataclass
 class Pending:
     """An interaction Squall is answering: its original response is used once, then follow-ups."""
 
     interaction: discord.Interaction[Any]
-    created: float = field(default_factory=time.monotonic)
+    created: float = field(default_factory=_now)
     original_used: bool = False
 
     @property
     def fresh(self) -> bool:
-        return time.monotonic() - self.created < TOKEN_SECONDS
+        return clock() - self.created < TOKEN_SECONDS
 
 
 def forget_expired(pending: dict[str, Pending], owners: dict[int, tuple[Pending, bool]]) -> None:

@@ -7,6 +7,18 @@ Discord does), records every REST call, hands out command ids on sync, and pushe
 ``INTERACTION_CREATE`` dispatches for slash commands, autocomplete, clicks and modal submits.
 ``drop_gateway`` closes the websocket; discord.py then RESUMEs on a new connection.
 
+Time limits, on the fake's own clock (``now``; ``advance`` moves it, nobody sleeps): an
+interaction's initial response comes within 3 s of its creation or Discord answers 404
+``Unknown interaction`` (10062) and the user sees "This interaction failed"; its token serves
+follow-ups and ``@original`` edits for 15 minutes, then 401 ``Invalid Webhook Token`` (50027).
+
+Gateway sessions: READY carries a ``resume_gateway_url`` (its own path). Dispatches sent while no
+client is connected are kept; a RESUME (op 6) with the session id and the last sequence number
+replays everything after that number and then sends RESUMED; a RESUME of an unknown session gets
+INVALID_SESSION (op 9, not resumable). A fresh IDENTIFY while the old session could have been
+resumed is counted in ``identified_instead_of_resuming`` (what Discord punishes with a new
+session: the missed events are lost).
+
 Replies are JSON with ``Content-Type: application/json`` exactly (discord.py compares it), and
 the interaction callback answers ``?with_response=1`` with an InteractionCallbackResponse.
 """
@@ -62,6 +74,10 @@ GUILD = {
 
 # Discord's answer to a second initial response to one interaction.
 ALREADY_ACKNOWLEDGED = 40060
+UNKNOWN_INTERACTION = 10062  # no initial response within 3 s
+INVALID_WEBHOOK_TOKEN = 50027  # an interaction token used after 15 minutes
+INITIAL_RESPONSE_SECONDS = 3.0
+TOKEN_SECONDS = 15 * 60
 
 
 def user(user_id: str, name: str) -> dict[str, Any]:
@@ -94,6 +110,10 @@ class FakeDiscord:
     resumes: int = 0
     refused_tokens: set[str] = field(default_factory=set)
     rejected: list[tuple[str, list[str]]] = field(default_factory=list)
+    offset: float = 0.0  # how far the fake's clock is ahead of time.monotonic()
+    identified_instead_of_resuming: int = 0
+    resume_paths: list[str] = field(default_factory=list)
+    replayed: list[str] = field(default_factory=list)  # event names sent again on RESUME
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(2000000000000000000)
@@ -104,6 +124,16 @@ class FakeDiscord:
         self._interactions: dict[str, dict[str, Any]] = {}  # token → interaction
         self._original: dict[str, str] = {}  # interaction token → response message id
         self._answered: set[str] = set()  # interaction tokens given their initial response
+        self._created: dict[str, float] = {}  # interaction token → fake time of creation
+        self._session: str | None = None  # the session a client may resume
+        self._history: list[dict[str, Any]] = []  # the session's dispatches, for RESUME
+
+    # -- the clock ------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
     # -- set-up ---------------------------------------------------------------------------
     @property
@@ -117,6 +147,7 @@ class FakeDiscord:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/resume-gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
         return app
 
@@ -164,6 +195,10 @@ class FakeDiscord:
         handler = self._route(request.method, parts)
         if handler is None:
             return _json({"message": f"fake: no route {request.method} {path}", "code": 0}, 404)
+        expired = self._expired(parts)
+        if expired is not None:
+            self.rejected.append((path, [expired["message"]]))
+            return _json(expired, 401 if expired["code"] == INVALID_WEBHOOK_TOKEN else 404)
         problems = self._problems(request.method, parts, body)
         if problems:
             self.rejected.append((path, problems))
@@ -171,6 +206,18 @@ class FakeDiscord:
         result = await handler(parts, body, files, request)
         await self._touched()
         return result
+
+    def _expired(self, parts: list[str]) -> dict[str, Any] | None:
+        """Discord's clocks: 3 s for the initial response, 15 minutes for the token."""
+        if parts[0] == "interactions" and len(parts) == 4:
+            created = self._created.get(parts[2])
+            if created is None or self.now() - created > INITIAL_RESPONSE_SECONDS:
+                return {"message": "Unknown interaction", "code": UNKNOWN_INTERACTION}
+        if parts[0] == "webhooks" and len(parts) >= 3 and parts[1] == APP_ID:
+            created = self._created.get(parts[2])
+            if created is None or self.now() - created > TOKEN_SECONDS:
+                return {"message": "Invalid Webhook Token", "code": INVALID_WEBHOOK_TOKEN}
+        return None
 
     def _problems(self, method: str, parts: list[str], body: Any) -> list[str]:
         """What the real Discord refuses (tests/fakes/discord_limits.py)."""
@@ -341,32 +388,51 @@ class FakeDiscord:
         await ws.prepare(request)
         self._ws = ws
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None})
-        async for frame in ws:
-            if frame.type != WSMsgType.TEXT:
-                continue
-            payload = json.loads(frame.data)
-            if payload["op"] == 1:
-                await ws.send_json({"op": 11, "d": None})
-            elif payload["op"] == 2:
-                self.identifies += 1
-                self.last_identify = payload["d"]
-                await self._dispatch("READY", self._ready_payload())
-                await self._dispatch("GUILD_CREATE", GUILD)
-                self._ready.set()
-            elif payload["op"] == 6:
-                self.resumes += 1
-                await self._dispatch("RESUMED", {})
-                self._ready.set()
-            await self._touched()
-        self._ready.clear()
+        try:
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    await self._on_gateway(ws, request.path, json.loads(frame.data))
+                    await self._touched()
+        finally:
+            self._ready.clear()
+            if self._ws is ws:
+                self._ws = None
         return ws
+
+    async def _on_gateway(
+        self, ws: web.WebSocketResponse, path: str, payload: dict[str, Any]
+    ) -> None:
+        if payload["op"] == 1:
+            await ws.send_json({"op": 11, "d": None})
+        elif payload["op"] == 2:
+            if self._session is not None:  # it could have resumed: the missed events are lost
+                self.identified_instead_of_resuming += 1
+            self.identifies += 1
+            self.last_identify = payload["d"]
+            self._session = f"session-{self.identifies}"
+            self._history = []
+            await self._dispatch("READY", self._ready_payload())
+            await self._dispatch("GUILD_CREATE", GUILD)
+            self._ready.set()
+        elif payload["op"] == 6:
+            resume = payload["d"]
+            if resume.get("session_id") != self._session or resume.get("token") != TOKEN:
+                await ws.send_json({"op": 9, "d": False, "s": None, "t": None})
+                return
+            self.resumes += 1
+            self.resume_paths.append(path)
+            for missed in [d for d in self._history if d["s"] > int(resume.get("seq") or 0)]:
+                self.replayed.append(missed["t"])
+                await ws.send_json(missed)
+            await self._dispatch("RESUMED", {})
+            self._ready.set()
 
     def _ready_payload(self) -> dict[str, Any]:
         return {
             "v": 10,
             "user": BOT_USER,
             "session_id": f"session-{self.identifies}",
-            "resume_gateway_url": self.gateway_url,
+            "resume_gateway_url": self.gateway_url.replace("/gateway", "/resume-gateway"),
             "guilds": [{"id": GUILD_ID, "unavailable": True}],
             "application": {"id": APP_ID, "flags": 0},
             "shard": [0, 1],
@@ -376,8 +442,11 @@ class FakeDiscord:
         }
 
     async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
-        assert self._ws is not None
-        await self._ws.send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
+        """Send a dispatch, or keep it for a RESUME while no client is connected."""
+        dispatch = {"op": 0, "t": event, "s": next(self._seq), "d": data}
+        self._history.append(dispatch)
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_json(dispatch)
 
     async def wait_ready(self, timeout: float = 10) -> None:
         await asyncio.wait_for(self._ready.wait(), timeout)
@@ -398,6 +467,7 @@ class FakeDiscord:
         message: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         token = f"itoken-{self.snowflake()}"
+        self._created[token] = self.now()
         interaction = {
             "id": self.snowflake(), "application_id": APP_ID, "type": kind, "token": token,
             "version": 1, "guild_id": GUILD_ID, "channel_id": channel_id,

@@ -11,14 +11,26 @@ import asyncio
 import json
 from pathlib import Path
 
+import aiohttp
+import pytest
 from aiohttp import web
 
 from adapters.base import ChatEvent, ChatIdentity, ChatPlace
+from adapters.discord import interactions
 from core.models import ExecutionStatus
 from core.models.chat import OutgoingMessage
 from core.store import ExecutionQuery
+from tests.fakes.discord import APP_ID, CHANNEL_ID
+from tests.fakes.discord import running_fake as running_discord
 from tests.fakes.server import serving
 from tests.fakes.slack import block_action, event_callback, interactive, running_fake
+from tests.integration.test_discord import (
+    ALICE,
+    embed_text,
+    restore_discord_endpoints,  # noqa: F401 (fixture)
+    text,
+)
+from tests.integration.test_discord import squall as discord_squall
 from tests.integration.test_slack import no_proxy, squall  # noqa: F401 (fixture)
 
 MINUTE = 60.0
@@ -118,3 +130,73 @@ async def test_a_response_url_slack_refuses_falls_back_to_post_ephemeral(tmp_pat
         assert posted.args["text"] == "still seen"  # the user still gets it
         await adapter.send(ChatPlace("slack", "C0ALERTS"), note)
         assert len(fake.rejected) == 1  # and the refused url is not tried again
+
+
+# -- Discord: 3 s for the initial response, 15 minutes for the token ---------------------------
+async def test_discord_refuses_a_late_initial_response_and_an_expired_token() -> None:
+    """The fake's own contract, in Discord's error shapes."""
+    async with running_discord() as fake, aiohttp.ClientSession() as http:
+        late = fake._interaction(2, ALICE, {"name": "squall"})
+        fake.advance(3.5)
+        callback = f"{fake.api_base}/interactions/{late['id']}/{late['token']}/callback"
+        async with http.post(callback, json={"type": 5}) as answer:
+            assert answer.status == 404
+            assert await answer.json() == {"message": "Unknown interaction", "code": 10062}
+        fresh = fake._interaction(2, ALICE, {"name": "squall"})
+        callback = f"{fake.api_base}/interactions/{fresh['id']}/{fresh['token']}/callback"
+        async with http.post(callback, json={"type": 5}) as answer:
+            assert answer.status == 200
+        fake.advance(15 * MINUTE + 1)
+        edit = f"{fake.api_base}/webhooks/{APP_ID}/{fresh['token']}/messages/@original"
+        async with http.patch(edit, json={"content": "late"}) as answer:
+            assert answer.status == 401
+            assert await answer.json() == {"message": "Invalid Webhook Token", "code": 50027}
+
+
+async def test_a_discord_command_is_deferred_in_time_and_its_card_outlives_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = tmp_path / "gate"
+    async with running_discord() as fake, discord_squall(tmp_path, fake):
+        monkeypatch.setattr(interactions, "clock", fake.now)  # Squall's and Discord's clocks
+        interaction = await fake.slash("squall", text(f"run chat_demo.slow gate={gate}"), ALICE)
+        [defer] = await fake.wait_for("POST", f"/interactions/{interaction['id']}/")
+        assert defer.body["type"] == 5 and fake.rejected == []  # within 3 s
+        await fake.wait_until(lambda: "chat_demo.slow" in embed_text(fake.original(interaction)))
+        fake.advance(16 * MINUTE)  # the action outlives the interaction token
+        gate.touch()
+        await fake.wait_until(lambda: "succeeded" in embed_text(fake.original(interaction)))
+        assert fake.rejected == []  # never the expired token: the bot edited in the channel
+        [*_, last] = fake.called("PATCH", "/messages/")
+        assert last.path.startswith(f"/channels/{CHANNEL_ID}/messages/")
+
+
+# -- Discord: the gateway RESUMEs and gets what it missed ---------------------------------------
+async def test_the_gateway_resumes_and_gets_the_events_it_missed(tmp_path: Path) -> None:
+    async with running_discord() as fake, discord_squall(tmp_path, fake, prefix=True):
+        await fake.drop_gateway()
+        said = await fake.say(CHANNEL_ID, "!greet missed", ALICE)  # while disconnected
+        await fake.wait_until(lambda: fake.resumes >= 1, timeout=20)
+        assert fake.identifies == 1 and fake.identified_instead_of_resuming == 0
+        assert fake.resume_paths == ["/resume-gateway"]  # READY's resume_gateway_url
+        assert fake.replayed == ["MESSAGE_CREATE"]
+        [post] = await fake.wait_for("POST", f"/channels/{CHANNEL_ID}/messages")
+        assert str(post.body["message_reference"]["message_id"]) == said["id"]
+        assert "greeting missed" in json.dumps(post.body)
+
+
+async def test_a_card_edit_the_token_no_longer_allows_goes_through_the_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Squall's clock says the token still lives, Discord says 50027: the edit is not lost."""
+    gate = tmp_path / "gate"
+    async with running_discord() as fake, discord_squall(tmp_path, fake) as sq:
+        monkeypatch.setattr(interactions, "clock", fake.now)
+        monkeypatch.setattr(interactions, "TOKEN_SECONDS", 20 * MINUTE)
+        interaction = await fake.slash("squall", text(f"run chat_demo.slow gate={gate}"), ALICE)
+        await fake.wait_until(lambda: "chat_demo.slow" in embed_text(fake.original(interaction)))
+        fake.advance(16 * MINUTE)
+        gate.touch()
+        await fake.wait_until(lambda: "succeeded" in embed_text(fake.original(interaction)))
+        assert [problems for _, problems in fake.rejected] == [["Invalid Webhook Token"]]
+        assert sq.chat.health()["adapters"]["discord"] == "connected"
