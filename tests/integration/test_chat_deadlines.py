@@ -92,6 +92,28 @@ async def test_the_fake_treats_a_late_ack_as_slack_does() -> None:
         assert seen == [None, "1", "2", "3"]
 
 
+async def test_socket_mode_acks_a_slow_click_within_three_seconds(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    async with running_fake() as fake, squall(tmp_path, fake, mode="socket") as sq:
+        await fake.wait_connected()
+        click = block_action(
+            f"run chat_demo.slow gate={gate}", "UALICE", message_ts="1700000000.000001",
+            response_url=fake.response_url("act-UALICE"),
+        )  # fmt: skip
+        ack = await fake.expect_ack(fake.push_envelope("interactive", click))
+        assert ack is not None and fake.ack_failures == []
+        async with asyncio.timeout(10):
+            while not (running := await sq.engine.store.executions.list(ExecutionQuery())):
+                await asyncio.sleep(0.05)
+        assert running[0].status is not ExecutionStatus.SUCCEEDED  # acked before it finished
+        gate.touch()
+        async with asyncio.timeout(20):
+            while (await sq.engine.store.executions.get(running[0].id)).status is not (
+                ExecutionStatus.SUCCEEDED
+            ):
+                await asyncio.sleep(0.05)
+
+
 # -- Slack: response_url lives 30 minutes ------------------------------------------------------
 def _remember(adapter: object, url: str) -> None:
     event = ChatEvent(

@@ -381,8 +381,8 @@ async def test_socket_mode_slash_command_then_reconnect(tmp_path: Path) -> None:
         await fake.wait_connected()
         command = slash_command("greet socket", "UALICE", response_url=fake.response_url("s"))
         envelope = fake.push_envelope("slash_commands", command)
-        ack = await asyncio.wait_for(fake.acks.get(), 5)
-        assert ack["envelope_id"] == envelope
+        ack = await fake.expect_ack(envelope)  # within Slack's 3 s
+        assert ack is not None and ack["envelope_id"] == envelope
         await fake.wait_for("chat.update")
         assert sq.chat.health()["adapters"] == {"slack": "connected"}
         await fake.drop_socket()
