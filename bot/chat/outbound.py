@@ -217,6 +217,7 @@ class RunCards:
         # input waits for them).
         self._open: set[str] = set()
         self._editing: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def open_executions(self) -> set[str]:
         return set(self._open)
@@ -290,6 +291,13 @@ class RunCards:
         except DeliveryError:
             logger.warning("result of execution %s not posted", execution.id)
 
+    async def close(self) -> None:
+        """Drop "running" edits still waiting for their moment (chat is stopping)."""
+        self._closed = True
+        for task in list(self._editing):
+            task.cancel()
+        await asyncio.gather(*self._editing, return_exceptions=True)
+
     # -- ExecutionObserver: a card shows "running" while its execution runs -----------------
     def created(self, execution: Execution) -> None:
         pass
@@ -298,8 +306,8 @@ class RunCards:
         known = self._cards.get(execution.id)
         if known is None or known.finished or execution.status is not ExecutionStatus.RUNNING:
             return
-        if execution.runner_type == WORKFLOW_RUNNER:
-            return  # its progress edits say more
+        if self._closed or execution.runner_type == WORKFLOW_RUNNER:
+            return  # chat is stopping; a workflow's progress edits say more
         task = asyncio.create_task(self._show_running(known, execution))
         self._editing.add(task)
         task.add_done_callback(self._editing.discard)

@@ -227,3 +227,4 @@ async def open_chat(engine: Engine, adapters: Sequence[ChatAdapter]) -> AsyncIte
         await bot.stop_intake()
         await platforms.stop()
         await progress.close()
+        await cards.close()
