@@ -10,7 +10,12 @@ from typing import Any
 
 from core.executions.changes import ExecutionError, S
 from core.executions.dispatch import ExecutionDispatch
-from core.kv.decrypted import DECRYPTED_PARAMETERS, mark_decrypted, recording_decryptions
+from core.kv.decrypted import (
+    DECRYPTED_PARAMETERS,
+    mark_decrypted,
+    occurring,
+    recording_decryptions,
+)
 from core.kv.lookup import kv_context
 from core.models import Action, Execution, ExecutionStatus
 from core.params import resolve_parameters, secret_values
@@ -54,17 +59,19 @@ class ExecutionIntake(ExecutionDispatch):
         hold: bool = False,
         admit: Admission | None = None,
         execution_id: str | None = None,
+        known_secrets: Sequence[str] = (),
     ) -> Execution:
         """Validate and render parameters, persist a ``requested`` execution, wake a worker.
 
         ``hold=True`` stores it ``pending`` instead: nothing runs it until ``release`` (an
         approval-gated request). ``admit`` sees the final parameters (defaults applied) before
-        anything is stored and raises to refuse them (chat permission checks). Raises
+        anything is stored and raises to refuse them (chat permission checks). ``known_secrets``:
+        strings the caller knows are secret (a workflow's), masked wherever they land. Raises
         ParameterError / ExecutionError / UnknownActionError before anything is stored.
         """
         execution = await self.prepare(
             ref, parameters, context=context, render_live=render_live, parent=parent,
-            hold=hold, admit=admit, execution_id=execution_id,
+            hold=hold, admit=admit, execution_id=execution_id, known_secrets=known_secrets,
         )  # fmt: skip
         await self.store.executions.insert(execution)
         self._observe_created(execution)
@@ -84,6 +91,7 @@ class ExecutionIntake(ExecutionDispatch):
         hold: bool = False,
         admit: Admission | None = None,
         execution_id: str | None = None,
+        known_secrets: Sequence[str] = (),
     ) -> Execution:
         """The execution ``request`` would store, not stored: for a caller that writes it in
         its own transaction (the rules engine) and then calls ``start_soon``."""
@@ -102,6 +110,7 @@ class ExecutionIntake(ExecutionDispatch):
             )
         # Every parameter holding a secret (a rendered ``cmd`` too) is masked like a secret.
         secrets = [*decrypted, *secret_values(resolved.schema, resolved.all)]
+        secrets += occurring(resolved.all, known_secrets)
         ctx = mark_decrypted(ctx, resolved.all, secrets)
         if admit is not None:
             await admit(resolved.all, ctx.get(DECRYPTED_PARAMETERS) or [])

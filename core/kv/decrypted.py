@@ -58,6 +58,12 @@ def holding(parameters: Mapping[str, Any], plaintexts: Iterable[str]) -> list[st
     )
 
 
+def occurring(value: Any, plaintexts: Iterable[str]) -> list[str]:
+    """Those of ``plaintexts`` found somewhere in ``value`` (its keys included)."""
+    texts = list(_texts(value))
+    return [p for p in plaintexts if p and any(p in text for text in texts)]
+
+
 def mark_decrypted(
     context: Mapping[str, Any], parameters: Mapping[str, Any], plaintexts: Iterable[str]
 ) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pymongo import ASCENDING
 
 from core.kv.crypto import Keys
-from core.store.base import ExecutionRepository, StoreError
+from core.store.base import ExecutionRepository, StoreError, WorkflowStateRepository
 from core.store.mongo_apikeys import MongoApiKeys
 from core.store.mongo_apikeys import create_indexes as create_api_key_indexes
 from core.store.mongo_approvals import MongoApprovals
@@ -58,7 +58,7 @@ from core.store.mongo_traces import MongoTraces
 from core.store.mongo_traces import create_indexes as create_trace_indexes
 from core.store.mongo_workflows import MongoWorkflows
 from core.store.mongo_workflows import create_indexes as create_workflow_indexes
-from core.store.sealing import SealedExecutions, seal_execution
+from core.store.sealing import SealedExecutions, SealedWorkflows, seal_execution
 
 DEFAULT_DATABASE = "squall"
 # v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
@@ -235,10 +235,12 @@ class MongoStore:
         return self._credentials
 
     @property
-    def workflows(self) -> MongoWorkflows:
+    def workflows(self) -> WorkflowStateRepository:
         if self._workflows is None:
             raise StoreError(f"{self.where} is not open")
-        return self._workflows
+        if self._keys is None:
+            return self._workflows
+        return SealedWorkflows(self._workflows, self._keys)
 
     @property
     def leases(self) -> MongoLeases:

@@ -8,6 +8,12 @@ the result and context have each secret string replaced by ``********`` (stdout 
 password included). Reading opens the token again, so a worker — in this process or after a
 restart — runs with the real values, while the database file, its WAL and a backup of them
 never show them. The result stays masked: nothing needs its secret back.
+
+Workflow state is sealed the same way (``SealedWorkflows``): the workflow shell lists the
+secrets it knows (its secret inputs, every ``decrypt_kv`` / ``st2kv(..., decrypt=true)`` value
+it evaluated) under ``head["secrets"]``; the head and every record holding one of them are
+written as a scrubbed copy plus one token of the original, and opened again on load, so a
+workflow carried on after a restart publishes and passes on the real values.
 """
 
 from __future__ import annotations
@@ -21,11 +27,29 @@ from typing import Any
 from core.kv.crypto import Keys, decrypt, encrypt
 from core.kv.decrypted import holding
 from core.models import MASK, Execution, ExecutionStatus
-from core.store.base import ExecutionQuery, ExecutionRepository
+from core.store.base import (
+    ExecutionQuery,
+    ExecutionRepository,
+    StoredWorkflow,
+    WorkflowRecord,
+    WorkflowStateRepository,
+)
 
-__all__ = ["SEALED", "SealedExecutions", "open_execution", "scrub", "seal_execution"]
+__all__ = [
+    "SEALED",
+    "SECRETS",
+    "SealedExecutions",
+    "SealedWorkflows",
+    "open_execution",
+    "scrub",
+    "seal_execution",
+]
 
 SEALED = "sealed"  # context key of the token
+SECRETS = "secrets"  # workflow head key: the secret strings the workflow holds (sealed)
+# Key of the token in a sealed workflow document; unlike an execution's context, a record is a
+# pack author's variables (one may be called ``sealed``), hence the unlikely name.
+DOC_SEALED = "__squall_sealed__"
 _SCOPE = "system"
 
 
@@ -114,6 +138,106 @@ class SealedExecutions:
 
     async def delete_completed_before(self, cutoff: datetime) -> int:
         return await self.inner.delete_completed_before(cutoff)
+
+    def __getattr__(self, name: str) -> Any:  # backend extras (tests, tools) pass through
+        return getattr(self.inner, name)
+
+
+def _ordered(secrets: Sequence[str]) -> list[str]:
+    # Longest first, so a secret containing another is masked whole.
+    return sorted({s for s in secrets if isinstance(s, str) and s}, key=lambda s: (-len(s), s))
+
+
+def seal_document(
+    doc: dict[str, Any], secrets: Sequence[str], keys: Keys, name: str
+) -> dict[str, Any]:
+    """``doc`` as stored: unchanged without a secret in it, else scrubbed plus a token of it."""
+    masked = scrub(doc, secrets)
+    if masked == doc:
+        return doc
+    token = encrypt(keys, json.dumps(doc, default=str), name=name, scope=_SCOPE)
+    return {**masked, DOC_SEALED: token}
+
+
+def open_document(doc: dict[str, Any], keys: Keys, name: str) -> dict[str, Any]:
+    """A stored document as written before sealing (``DecryptionError`` if tampered)."""
+    token = doc.get(DOC_SEALED)
+    if not isinstance(token, str):
+        return doc
+    opened: dict[str, Any] = json.loads(decrypt(keys, token, name=name, scope=_SCOPE))
+    return opened
+
+
+def _head_name(workflow_id: str) -> str:
+    return f"workflow:{workflow_id}"
+
+
+def _record_name(workflow_id: str, kind: str, key: str) -> str:
+    return f"workflow:{workflow_id}:{kind}:{key}"
+
+
+class SealedWorkflows:
+    """A ``WorkflowStateRepository`` that seals what holds a secret and opens it on load."""
+
+    def __init__(self, inner: WorkflowStateRepository, keys: Keys) -> None:
+        self.inner = inner
+        self.keys = keys
+
+    def _seal(
+        self, workflow_id: str, head: dict[str, Any], records: Sequence[WorkflowRecord]
+    ) -> tuple[dict[str, Any], list[WorkflowRecord]]:
+        secrets = _ordered(head.get(SECRETS) or [])
+        if not secrets:
+            return head, list(records)
+        # The head always carries the list, so it is always sealed when there is one.
+        keys = self.keys
+        token = encrypt(keys, json.dumps(head, default=str), name=_head_name(workflow_id),
+                        scope=_SCOPE)  # fmt: skip
+        sealed_head = {k: scrub(v, secrets) for k, v in head.items() if k != SECRETS}
+        sealed_head[DOC_SEALED] = token
+        sealed = [
+            WorkflowRecord(r.kind, r.key, seal_document(
+                r.doc, secrets, keys, _record_name(workflow_id, r.kind, r.key)))
+            for r in records
+        ]  # fmt: skip
+        return sealed_head, sealed
+
+    async def create(
+        self, workflow_id: str, head: dict[str, Any], records: Sequence[WorkflowRecord]
+    ) -> bool:
+        head, sealed = self._seal(workflow_id, head, records)
+        return await self.inner.create(workflow_id, head, sealed)
+
+    async def load(self, workflow_id: str) -> StoredWorkflow | None:
+        stored = await self.inner.load(workflow_id)
+        if stored is None:
+            return None
+        head = open_document(stored.head, self.keys, _head_name(workflow_id))
+        records = tuple(
+            WorkflowRecord(r.kind, r.key, open_document(
+                r.doc, self.keys, _record_name(workflow_id, r.kind, r.key)))
+            for r in stored.records
+        )  # fmt: skip
+        return replace(stored, head=head, records=records)
+
+    async def save(
+        self,
+        workflow_id: str,
+        *,
+        expected_version: int,
+        head: dict[str, Any],
+        records: Sequence[WorkflowRecord],
+    ) -> bool:
+        head, sealed = self._seal(workflow_id, head, records)
+        return await self.inner.save(
+            workflow_id, expected_version=expected_version, head=head, records=sealed
+        )
+
+    async def compact(self, workflow_id: str) -> int:
+        return await self.inner.compact(workflow_id)
+
+    async def delete(self, workflow_ids: Sequence[str]) -> int:
+        return await self.inner.delete(workflow_ids)
 
     def __getattr__(self, name: str) -> Any:  # backend extras (tests, tools) pass through
         return getattr(self.inner, name)

@@ -23,8 +23,9 @@ from core.store.base import (
     ExecutionQuery,
     ExecutionRepository,
     StoreError,
+    WorkflowStateRepository,
 )
-from core.store.sealing import SealedExecutions, seal_execution
+from core.store.sealing import SealedExecutions, SealedWorkflows, seal_execution
 from core.store.sqlite_apikeys import SqliteApiKeys
 from core.store.sqlite_approvals import SqliteApprovals
 from core.store.sqlite_audit import SqliteAudit
@@ -144,10 +145,12 @@ class SqliteStore:
         return self._credentials
 
     @property
-    def workflows(self) -> SqliteWorkflows:
+    def workflows(self) -> WorkflowStateRepository:
         if self._workflows is None:
             raise StoreError(f"SQLite store {self.path} is not open")
-        return self._workflows
+        if self._keys is None:
+            return self._workflows
+        return SealedWorkflows(self._workflows, self._keys)
 
     @property
     def leases(self) -> SqliteLeases:

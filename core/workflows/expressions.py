@@ -30,6 +30,7 @@ import yaql.language.exceptions as yaql_exc
 from jinja2 import TemplateSyntaxError
 from yaql.language import utils as yaql_utils
 
+from core.kv.decrypted import record_decryption
 from core.templates.filters import ST2_FILTERS
 from core.templates.render import TemplateError, evaluate_expression, render_template
 from core.templates.sandbox import ENV
@@ -246,7 +247,10 @@ def _st2kv(scope: Scope, key: str, decrypt: bool = False, default: Any = _MISSIN
             raise ExpressionError(f'The key "{name}" does not exist in the StackStorm datastore.')
         return default
     if decrypt and hasattr(found, "plaintext"):
-        return found.plaintext()
+        plaintext = found.plaintext()
+        if getattr(found, "encrypted", False):  # the workflow's state and children mask it
+            record_decryption(plaintext)
+        return plaintext
     return str(found)
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from core.kv.decrypted import recording_decryptions
 from core.models import Action, Execution, ExecutionStatus
 from core.workflows.conductor import Conductor, TaskRequest, WorkflowStatusError
 from core.workflows.definitions import WorkflowDefinition
@@ -98,6 +100,9 @@ class LiveWorkflow:
     mirrored: str | None = None  # the conductor status last mirrored onto the execution
     drainer: asyncio.Task[None] | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    # Secret strings this workflow holds (secret inputs, decrypted datastore values): its saved
+    # state is sealed against them (core.store.sealing) and its children mask them.
+    secrets: set[str] = field(default_factory=set)
 
     @property
     def state(self) -> WorkflowState:
@@ -169,12 +174,24 @@ def apply_child(live: LiveWorkflow, child: Execution) -> bool:
     if known == status or known in TASK_COMPLETED:
         return False
     result = child.result if child.is_completed else None
+    live.secrets.update(s for s in child.secrets if s)  # its result may echo them
     try:
-        live.conductor.update_task(entry.id, entry.route, status, result, item_id=item)
+        with noting_secrets(live):  # a publish may decrypt a datastore value
+            live.conductor.update_task(entry.id, entry.route, status, result, item_id=item)
     except (ValueError, WorkflowStatusError):
         logger.exception("workflow %s: task %s update refused", live.id, entry.id)
         return False
     return True
+
+
+@contextmanager
+def noting_secrets(live: LiveWorkflow) -> Iterator[None]:
+    """Adds to ``live.secrets`` every datastore value decrypted while evaluating inside."""
+    with recording_decryptions() as found:
+        try:
+            yield
+        finally:
+            live.secrets.update(found)
 
 
 def child_id_of(live: LiveWorkflow, index: int, entry: Entry, item: int | None) -> str:

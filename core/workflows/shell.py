@@ -14,6 +14,7 @@ from typing import Any, Final
 from core.executions.faults import fault_point
 from core.executions.owner import OwnerId
 from core.executions.service import ExecutionError, ExecutionService
+from core.kv.decrypted import recording_decryptions
 from core.kv.lookup import kv_context
 from core.kv.service import KeyValueService
 from core.models import COMPLETED, Execution, ExecutionStatus, utcnow
@@ -23,6 +24,7 @@ from core.packs import UnknownActionError
 from core.params import ParameterError
 from core.runners.base import RunnerResult
 from core.store.base import DuplicateExecution, StoredWorkflow, WorkflowRecord
+from core.store.sealing import SECRETS
 from core.workflows.conductor import Conductor, TaskRequest, WorkflowStatusError
 from core.workflows.definitions import WorkflowDefinition, WorkflowDefinitions
 from core.workflows.live import (
@@ -35,6 +37,7 @@ from core.workflows.live import (
     apply_child,
     drop_delays,
     named_children,
+    noting_secrets,
     pending_request,
     rerender,
     start_task,
@@ -97,10 +100,12 @@ class WorkflowShell:
         inputs = workflow_inputs(
             execution.parameters, self.service.index.actions.get(execution.action_ref)
         )
-        conductor = Conductor.start(definition.graph, inputs, context, kv=kv)
+        with recording_decryptions() as decrypted:  # vars may read datastore secrets
+            conductor = Conductor.start(definition.graph, inputs, context, kv=kv)
         if conductor.status != "failed":
             conductor.request_status("running")
         live = LiveWorkflow(execution.id, definition, conductor, 0, dict(execution.context))
+        live.secrets.update(s for s in (*execution.secrets, *decrypted) if s)
         self._live[execution.id] = live
         return live
 
@@ -159,8 +164,9 @@ class WorkflowShell:
         workflow just loaded, or a request from another process may be waiting)."""
         if live.definition.mentions_kv:
             live.conductor.kv = await self._kv(live.definition, live.context)
-        requests = self._schedule(live)
-        live.conductor.render_output()  # once completed; saved before the status says so
+        with noting_secrets(live):  # task inputs, publishes and output may decrypt
+            requests = self._schedule(live)
+            live.conductor.render_output()  # once completed; saved before the status says so
         saved = await self._save(live)
         if saved is None:
             return  # another process moved the workflow: reloaded from the store
@@ -240,7 +246,7 @@ class WorkflowShell:
             await self.service.request(
                 request.action, request.input if isinstance(request.input, Mapping) else {},
                 context=context, render_live=False, parent=live.id,
-                execution_id=request.execution_id,
+                execution_id=request.execution_id, known_secrets=sorted(live.secrets),
             )  # fmt: skip
             fault_point(f"workflow child requested {request.task}")
         except DuplicateExecution:
@@ -254,9 +260,10 @@ class WorkflowShell:
         """A task whose action cannot even be requested fails, with the reason."""
         error = f"{type(exc).__name__}: {exc}"
         logger.warning("workflow %s: task %s not started: %s", live.id, request.task, error)
-        live.conductor.update_task(
-            request.task, request.route, "failed", {"error": error}, item_id=request.item
-        )
+        with noting_secrets(live):  # its transitions may publish decrypted values
+            live.conductor.update_task(
+                request.task, request.route, "failed", {"error": error}, item_id=request.item
+            )
         live.dirty = True  # the failure may stage remediation: one more step
         self._drain_soon(live)
 
@@ -265,6 +272,8 @@ class WorkflowShell:
         delta = live.state.take_delta()
         head = {"conductor": delta.head, "delays": dict(live.delays),
                 "paused_by_request": live.paused_by_request}  # fmt: skip
+        if live.secrets:  # the store seals the state against them (core.store.sealing)
+            head[SECRETS] = sorted(live.secrets)
         records = [WorkflowRecord(kind, key, doc) for kind, key, doc in delta.records()]
         if not records and head == live.saved_head:
             return False  # nothing changed (a child went running): no write
@@ -322,14 +331,15 @@ class WorkflowShell:
                 break
             if current.is_completed:
                 break
-            if await self._move(current, target, conductor):
+            if await self._move(current, target, conductor, live.secrets):
                 break
         if target in COMPLETED:
             await self._finished(live)
 
     async def _move(
-        self, current: Execution, target: ExecutionStatus, conductor: Conductor
-    ) -> bool:
+        self, current: Execution, target: ExecutionStatus, conductor: Conductor,
+        secrets: set[str],
+    ) -> bool:  # fmt: skip
         try:
             path = transition_path(current.status, target)
         except ValueError:
@@ -341,6 +351,7 @@ class WorkflowShell:
             changes: dict[str, Any] = {}
             if status in COMPLETED:
                 changes["result"] = conductor.result()
+                changes["secrets"] = tuple({*current.secrets, *secrets})  # published, output
             moved = await self.service.set_status(current, status, **changes)
             if moved is None:
                 return False
@@ -437,6 +448,8 @@ class WorkflowShell:
             execution.id, definition, conductor, stored.version, dict(execution.context)
         )
         live.delays = dict(stored.head.get("delays") or {})
+        known = (*execution.secrets, *(stored.head.get(SECRETS) or ()))
+        live.secrets.update(s for s in known if isinstance(s, str) and s)
         live.paused_by_request = bool(stored.head.get("paused_by_request"))
         return live
 
@@ -446,7 +459,8 @@ class WorkflowShell:
         for index, entry, item, child_id in named_children(live):
             child = await self.store.executions.get(child_id)
             if child is None:
-                missing.append(rerender(live, entry, index, item, child_id))
+                with noting_secrets(live):
+                    missing.append(rerender(live, entry, index, item, child_id))
             else:
                 apply_child(live, child)
         for request in missing:

@@ -16,9 +16,11 @@ import stat
 from pathlib import Path
 
 from adapters.console.testing import TestChat
+from bot.app import Engine, open_engine
+from bot.settings import load_settings
 from core.approvals.gate import GatedRequest
 from core.authz.authorizer import SquallUser
-from core.models import MASK, ExecutionStatus
+from core.models import MASK, Execution, ExecutionStatus
 from core.store import ExecutionQuery
 from tests.functional.harness import running
 from tests.functional.test_chat_aliases import config, titled
@@ -131,3 +133,100 @@ async def test_an_execution_a_rule_fires_is_stored_sealed_too(tmp_path: Path) ->
         assert found[0].status is ExecutionStatus.SUCCEEDED
         assert found[0].parameters["token"] == RULE_SECRET  # opened for whoever reads it
         assert RULE_SECRET.encode() not in database_bytes(tmp_path)
+
+
+WF_INPUT_SECRET = "hunter2WORKFLOWINPUT"
+WF_KV_SECRET = "SUPERSECRETWORKFLOWKV"
+FLOW = """\
+version: 1.0
+input: [password]
+vars: [{got: null}]
+tasks:
+  fetch:
+    action: core.noop
+    next:
+      - when: "{{ succeeded() }}"
+        publish:
+          - got: "{{ st2kv('system.tok', decrypt=true) }}"
+          - both: "{{ ctx('got') }}:{{ ctx('password') }}"
+        do: wait
+  wait:
+    action: core.ask
+    next:
+      - when: "{{ succeeded() }}"
+        do: use
+  use:
+    action: core.local
+    input:
+      cmd: "printf %s '{{ ctx('got') }}:{{ ctx('password') }}' > OUT"
+output:
+  - got: "{{ ctx('got') }}"
+"""
+
+
+def workflow_pack(tmp_path: Path, out: Path) -> Path:
+    """A workflow whose input is a secret parameter and that publishes a decrypted value, then
+    waits on an inquiry (so it can be stopped mid-way) and hands both to a shell task."""
+    pack = tmp_path / "packs" / "sealwf"
+    (pack / "actions" / "workflows").mkdir(parents=True)
+    (pack / "pack.yaml").write_text(
+        "ref: sealwf\nname: sealwf\ndescription: d\nversion: 0.1.0\nauthor: t\n"
+    )
+    (pack / "actions" / "flow.yaml").write_text(
+        "name: flow\npack: sealwf\nrunner_type: orquesta\nenabled: true\n"
+        "entry_point: workflows/flow.yaml\n"
+        "parameters: {password: {type: string, secret: true, required: true}}\n"
+    )
+    (pack / "actions" / "workflows" / "flow.yaml").write_text(FLOW.replace("OUT", str(out)))
+    path = tmp_path / "squall.yaml"
+    path.write_text(
+        "store: {url: 'sqlite:///var/squall.db'}\n"
+        f"packs: {{paths: ['{pack.parent}']}}\n"
+        "http: {enabled: false}\n"
+        "executions: {max_concurrency: 4, python_fork_server: false,"
+        " shutdown_grace_seconds: 0.5}\n"
+    )
+    return path
+
+
+async def wait_until(engine: Engine, execution_id: str, status: ExecutionStatus) -> Execution:
+    async with asyncio.timeout(20):
+        while True:
+            current = await engine.store.executions.get(execution_id)
+            if current is not None and current.status is status:
+                return current
+            await asyncio.sleep(0.05)
+
+
+async def test_workflow_state_holds_no_secret_in_clear_and_runs_on_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The conductor's saved context (inputs, published values) is sealed like executions, and
+    read back opened: stopped while waiting on an inquiry, the workflow carries on in a new
+    process with the real secret input and decrypted value."""
+    out = tmp_path / "out.txt"
+    path = workflow_pack(tmp_path, out)
+    async with open_engine(load_settings(path)) as engine:
+        await engine.kv.set("tok", WF_KV_SECRET, secret=True)
+        requested = await engine.executions.request("sealwf.flow", {"password": WF_INPUT_SECRET})
+        await wait_until(engine, requested.id, ExecutionStatus.PAUSED)
+        stored = await engine.store.workflows.load(requested.id)
+        assert stored is not None and WF_KV_SECRET in str(stored.records)  # opened on load
+        raw = database_bytes(tmp_path)
+        assert b"workflow_records" in raw  # the state is in these files
+        for secret in (WF_INPUT_SECRET, WF_KV_SECRET):
+            assert secret.encode() not in raw, secret
+    async with open_engine(load_settings(path)) as engine:
+        [pending] = await engine.approvals.list_pending()
+        await engine.approvals.respond(
+            pending.id, SquallUser("carol", ()), {"continue": True}, {"adapter": "console"}
+        )
+        done = await engine.executions.wait(requested.id, timeout=20)
+        assert done.status is ExecutionStatus.SUCCEEDED, done.result
+        stored_done = await engine.store.executions.get(requested.id)
+        assert stored_done is not None and stored_done.result is not None
+        assert stored_done.result["output"]["got"] == MASK  # the published secret, at rest
+        assert out.read_text() == f"{WF_KV_SECRET}:{WF_INPUT_SECRET}"  # the real values ran
+        raw = database_bytes(tmp_path)
+        for secret in (WF_INPUT_SECRET, WF_KV_SECRET):
+            assert secret.encode() not in raw, secret
