@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from core.observe import logcontext
+from core.observe.secrets import add_secret_sink
 
 MASK = "********"
 # Shorter values cannot be masked without mangling every log line (think "1" or "ok"), and
@@ -51,8 +52,12 @@ class SecretMaskingFilter(logging.Filter):
 
     def register_secrets(self, values: Iterable[str]) -> None:
         """Add secret values; safe to call from any thread while logging goes on."""
+        known = self._secrets
+        new = {v for v in values if len(v) >= MIN_SECRET_LENGTH and v not in known}
+        if not new:  # the common case (an execution read again): no lock, no copy
+            return
         with self._lock:
-            secrets = self._secrets | {v for v in values if len(v) >= MIN_SECRET_LENGTH}
+            secrets = self._secrets | new
             if secrets == self._secrets:
                 return
             # Longest first, so a secret that contains another is masked whole.
@@ -187,3 +192,4 @@ def configure_logging(
         old.close()
     root.addHandler(handler)
     root.setLevel(numeric)
+    add_secret_sink(SECRETS.register_secrets)  # what core learns is secret is masked here

@@ -18,6 +18,7 @@ from core.kv.decrypted import (
 )
 from core.kv.lookup import kv_context
 from core.models import Action, Execution, ExecutionStatus
+from core.observe.secrets import report_secrets
 from core.params import resolve_parameters, secret_values
 from core.policies.retry import RetryRequest
 from core.runners.types import RUNNER_TYPES
@@ -111,6 +112,7 @@ class ExecutionIntake(ExecutionDispatch):
         # Every parameter holding a secret (a rendered ``cmd`` too) is masked like a secret.
         secrets = [*decrypted, *secret_values(resolved.schema, resolved.all)]
         secrets += occurring(resolved.all, known_secrets)
+        report_secrets(secrets)  # masked in the process log (a refusal may quote one)
         ctx = mark_decrypted(ctx, resolved.all, secrets)
         if admit is not None:
             await admit(resolved.all, ctx.get(DECRYPTED_PARAMETERS) or [])

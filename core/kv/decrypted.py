@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from core.observe.secrets import report_secrets
+
 # Context key: parameter names whose value came (partly) out of ``decrypt_kv``.
 DECRYPTED_PARAMETERS = "decrypted_parameters"
 
@@ -31,6 +33,7 @@ def recording_decryptions() -> Iterator[list[str]]:
 
 
 def record_decryption(plaintext: str) -> None:
+    report_secrets((plaintext,))  # masked in the process log from now on
     found = _RECORDER.get()
     if found is not None and plaintext:
         found.append(plaintext)

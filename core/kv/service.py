@@ -18,6 +18,7 @@ from core.kv.names import (
     expire_timestamp,
     stored_name,
 )
+from core.observe.secrets import report_secrets
 from core.store.base import Store
 
 
@@ -53,6 +54,8 @@ class KeyValueService:
             expire_timestamp=expiry,
             description=description,
         ).sealed(self.keys)
+        if secret:
+            report_secrets((value,))  # masked in the process log from now on
         await self.store.kv.put(pair)
         return pair
 

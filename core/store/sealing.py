@@ -27,6 +27,7 @@ from typing import Any
 from core.kv.crypto import Keys, decrypt, encrypt
 from core.kv.decrypted import holding
 from core.models import MASK, Execution, ExecutionStatus
+from core.observe.secrets import report_secrets
 from core.store.base import (
     ExecutionQuery,
     ExecutionRepository,
@@ -95,6 +96,7 @@ def open_execution(execution: Execution, keys: Keys) -> Execution:
     if not isinstance(token, str):
         return execution
     payload = json.loads(decrypt(keys, token, name=_name(execution.id), scope=_SCOPE))
+    report_secrets(payload["secrets"])  # after a restart too, the log masks them
     context = {k: v for k, v in execution.context.items() if k != SEALED}
     return replace(
         execution,
@@ -213,6 +215,7 @@ class SealedWorkflows:
         if stored is None:
             return None
         head = open_document(stored.head, self.keys, _head_name(workflow_id))
+        report_secrets(head.get(SECRETS) or ())
         records = tuple(
             WorkflowRecord(r.kind, r.key, open_document(
                 r.doc, self.keys, _record_name(workflow_id, r.kind, r.key)))
