@@ -34,6 +34,11 @@ _STYLES: Final = {
 _NO_PINGS: Final = discord.AllowedMentions.none()  # output never pings @everyone or anyone
 
 
+def _late(place: ChatPlace) -> bool:
+    """A reply to an interaction Squall no longer answers, outside a DM."""
+    return interaction_of(place) is not None and not place.is_direct
+
+
 class DiscordDelivery(DiscordBase):
     # -- outbound -------------------------------------------------------------------------
     def _render(self, message: OutgoingMessage, *, editing: bool) -> dict[str, Any]:
@@ -79,6 +84,8 @@ class DiscordDelivery(DiscordBase):
 
     async def send(self, place: ChatPlace, message: OutgoingMessage) -> SentMessage:
         pending = self._fresh(place)
+        if pending is None and message.ephemeral and message.audience and _late(place):
+            return await self._send_privately(place, message.audience, message)
         if pending is None:
             return await self._send_to_channel(place, message)
         interaction = pending.interaction
@@ -129,6 +136,16 @@ class DiscordDelivery(DiscordBase):
         return SentMessage(
             ChatPlace(self.name, place.channel, place.thread, None, place.is_direct), str(sent.id)
         )
+
+    async def _send_privately(
+        self, place: ChatPlace, user_id: str, message: OutgoingMessage
+    ) -> SentMessage:
+        """A private reply without a live interaction (Discord has no other ephemeral
+        message): it goes to the person's DMs, never into the channel for everyone."""
+        assert self.client is not None
+        dm = await self.client.create_dm(discord.Object(id=int(user_id)))
+        sent = await dm.send(**self._followup_kwargs(message))
+        return SentMessage(ChatPlace(self.name, str(dm.id), is_direct=True), str(sent.id))
 
     async def edit(self, sent: SentMessage, message: OutgoingMessage) -> SentMessage:
         if sent.message_id == "ephemeral":

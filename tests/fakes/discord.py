@@ -125,6 +125,7 @@ class FakeDiscord:
         self._original: dict[str, str] = {}  # interaction token → response message id
         self._answered: set[str] = set()  # interaction tokens given their initial response
         self._created: dict[str, float] = {}  # interaction token → fake time of creation
+        self._dms: dict[str, str] = {}  # user id → DM channel id
         self._session: str | None = None  # the session a client may resume
         self._history: list[dict[str, Any]] = []  # the session's dispatches, for RESUME
 
@@ -233,6 +234,7 @@ class FakeDiscord:
         key = (method, parts[0], len(parts))
         table = {
             ("GET", "users", 2): self._me,
+            ("POST", "users", 3): self._open_dm,
             ("GET", "oauth2", 3): self._app_info,
             ("PUT", "applications", 3): self._sync_commands,
             ("PUT", "applications", 5): self._sync_commands,
@@ -251,6 +253,15 @@ class FakeDiscord:
 
     async def _me(self, *_: Any) -> web.Response:
         return _json(BOT_USER)
+
+    def dm_channel(self, user_id: str) -> str:
+        """The id of the direct-message channel with ``user_id`` (the same one every time)."""
+        return self._dms.setdefault(user_id, self.snowflake())
+
+    async def _open_dm(self, parts: list[str], body: Any, *_: Any) -> web.Response:
+        recipient = str(body.get("recipient_id"))
+        return _json({"id": self.dm_channel(recipient), "type": 1, "last_message_id": None,
+                      "recipients": [user(recipient, f"user{recipient[-4:]}")]})  # fmt: skip
 
     async def _app_info(self, *_: Any) -> web.Response:
         return _json({

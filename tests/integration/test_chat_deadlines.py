@@ -17,6 +17,7 @@ from aiohttp import web
 
 from adapters.base import ChatEvent, ChatIdentity, ChatPlace
 from adapters.discord import interactions
+from adapters.discord.convert import interaction_place
 from core.models import ExecutionStatus
 from core.models.chat import OutgoingMessage
 from core.store import ExecutionQuery
@@ -222,3 +223,25 @@ async def test_a_card_edit_the_token_no_longer_allows_goes_through_the_channel(
         await fake.wait_until(lambda: "succeeded" in embed_text(fake.original(interaction)))
         assert [problems for _, problems in fake.rejected] == [["Invalid Webhook Token"]]
         assert sq.chat.health()["adapters"]["discord"] == "connected"
+
+
+async def test_a_private_reply_after_the_token_expired_stays_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord has no ephemeral message without a live interaction: a private reply that comes
+    later goes to the person's DMs, never into the channel for everyone."""
+    async with running_discord() as fake, discord_squall(tmp_path, fake) as sq:
+        monkeypatch.setattr(interactions, "clock", fake.now)
+        interaction = await fake.slash("squall", text("whoami"), ALICE)
+        await fake.wait_for("POST", f"/interactions/{interaction['id']}/")
+        adapter = sq.chat.delivery.adapters["discord"]
+        fake.advance(16 * MINUTE)
+        place = interaction_place(CHANNEL_ID, interaction["id"], direct=False)
+        late = OutgoingMessage(text="only for alice", ephemeral=True, audience=ALICE["id"])
+        await adapter.send(place, late)
+        assert fake.called("POST", f"/channels/{CHANNEL_ID}/messages") == []
+        [dm] = fake.called("POST", "/users/@me/channels")
+        assert str(dm.body["recipient_id"]) == ALICE["id"]
+        [post] = [c for c in fake.called("POST", "/messages") if "only for alice" in str(c.body)]
+        assert post.path.startswith(f"/channels/{fake.dm_channel(ALICE['id'])}/")
+        assert fake.rejected == []
