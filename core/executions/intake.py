@@ -171,6 +171,7 @@ class ExecutionIntake(ExecutionDispatch):
         context: Mapping[str, Any] | None = None,
         error: str,
         execution_id: str | None = None,
+        known_secrets: Sequence[str] = (),
     ) -> Execution:
         """The execution ``request_failed`` would store, not stored (see ``prepare``)."""
         action = self.index.actions.get(ref)
@@ -178,10 +179,13 @@ class ExecutionIntake(ExecutionDispatch):
         ctx = {"user": "stanley", **(context or {})}
         if action is not None:
             ctx["pack"] = action.pack
+        secrets = occurring(parameters, known_secrets)
+        ctx = mark_decrypted(ctx, parameters, secrets)
         requested = Execution.request(
             ref, runner_type, dict(parameters), ctx, execution_id=execution_id
         )
-        return requested.transition(S.FAILED, result={"error": error})
+        failed = requested.transition(S.FAILED, result={"error": error})
+        return failed.with_changes(secrets=tuple(secrets))
 
     async def _request_retry(self, retry: RetryRequest) -> Execution:
         # The stored parameters were rendered and validated once (immutable defaults included):

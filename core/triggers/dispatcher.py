@@ -26,6 +26,7 @@ from typing import Any
 
 from core.executions.faults import fault_point
 from core.executions.service import ExecutionService, mentions_kv
+from core.kv.decrypted import recording_decryptions
 from core.kv.lookup import kv_context
 from core.models import Action, Execution, Rule
 from core.models.trace import TraceContext
@@ -99,6 +100,8 @@ class _Prepared:
 
     rendered: RenderedAction | None
     failure: str | None
+    # ``decrypt_kv`` plaintexts the rendering produced: the execution masks and seals them.
+    secrets: tuple[str, ...] = ()
 
 
 class TriggerDispatcher:
@@ -242,7 +245,7 @@ class TriggerDispatcher:
         failure = prepared.failure or (prepared.rendered.error if prepared.rendered else None)
         execution = None
         if prepared.rendered is not None:
-            execution = await self._execution(rule, instance, prepared.rendered)
+            execution = await self._execution(rule, instance, prepared.rendered, prepared.secrets)
         enforcement = RuleEnforcement.new(
             rule.ref,
             instance.id,
@@ -256,17 +259,19 @@ class TriggerDispatcher:
         try:
             action = self.index.get_action(rule.action.ref)
             pack = self.index.packs.get(action.pack)
-            rendered = render_action(
-                rule,
-                action,
-                instance.payload,
-                pack_config=pack.config if pack else {},
-                kv=await self._kv_for(action, rule),
-                trigger_instance_id=instance.id,
-            )
+            kv = await self._kv_for(action, rule)
+            with recording_decryptions() as decrypted:
+                rendered = render_action(
+                    rule,
+                    action,
+                    instance.payload,
+                    pack_config=pack.config if pack else {},
+                    kv=kv,
+                    trigger_instance_id=instance.id,
+                )
         except Exception as exc:
             return _Prepared(None, f"{type(exc).__name__}: {exc}")
-        return _Prepared(rendered, None)
+        return _Prepared(rendered, None, tuple(decrypted))
 
     async def _kv_for(self, action: Action, rule: Rule) -> Mapping[str, Any] | None:
         """The ``st2kv`` context, loaded only when a template could read it (a hot path)."""
@@ -276,8 +281,9 @@ class TriggerDispatcher:
         return await kv_context(kv, RULE_USER)
 
     async def _execution(
-        self, rule: Rule, instance: TriggerInstance, rendered: RenderedAction
-    ) -> Execution:
+        self, rule: Rule, instance: TriggerInstance, rendered: RenderedAction,
+        secrets: tuple[str, ...],
+    ) -> Execution:  # fmt: skip
         context = {
             "user": RULE_USER,
             "rule": {"id": None, "name": rule.name, "ref": rule.ref},
@@ -294,15 +300,17 @@ class TriggerDispatcher:
             try:
                 # Already rendered: the payload inside must never be rendered again.
                 return await self.executions.prepare(
-                    ref, params, context=context, render_live=False, execution_id=execution_id
-                )
+                    ref, params, context=context, render_live=False, execution_id=execution_id,
+                    known_secrets=secrets,
+                )  # fmt: skip
             except Exception as exc:  # still leave a failed execution behind, like st2
                 error = f"{type(exc).__name__}: {exc}"
         else:
             error = rendered.error
         return self.executions.prepare_failed(
-            ref, params, context=context, error=error, execution_id=execution_id
-        )
+            ref, params, context=context, error=error, execution_id=execution_id,
+            known_secrets=secrets,
+        )  # fmt: skip
 
     # -- lifecycle ------------------------------------------------------------------------
     async def recover(self) -> int:

@@ -230,3 +230,48 @@ async def test_workflow_state_holds_no_secret_in_clear_and_runs_on_after_a_resta
         raw = database_bytes(tmp_path)
         for secret in (WF_INPUT_SECRET, WF_KV_SECRET):
             assert secret.encode() not in raw, secret
+
+
+RULE_PLAIN_SECRET = "hunter2RULEPLAINPARAM"
+
+
+async def test_a_rule_rendering_decrypt_kv_into_a_plain_parameter_is_sealed(
+    tmp_path: Path,
+) -> None:
+    """``{{ st2kv.system.x | decrypt_kv }}`` in a rule's action parameters, into a parameter
+    its action does not declare secret (``core.local``'s ``cmd``): masked and sealed like one."""
+    out = tmp_path / "rule-out.txt"
+    rules = tmp_path / "packs" / "sealed" / "rules"
+    rules.mkdir(parents=True)
+    (rules.parent / "pack.yaml").write_text(
+        "ref: sealed\nname: sealed\ndescription: d\nversion: 0.1.0\nauthor: t\n"
+    )
+    (rules / "fire.yaml").write_text(
+        "name: fire\npack: sealed\nenabled: true\n"
+        "trigger: {type: core.st2.webhook, parameters: {url: fire}}\n"
+        "action:\n  ref: core.local\n"
+        "  parameters: {cmd: \"printf %s '{{ st2kv.system.tok | decrypt_kv }}' > "
+        f'{out}"}}\n'
+    )
+    path = config(tmp_path)
+    path.write_text(
+        path.read_text().replace("packs: {paths: [", f"packs: {{paths: ['{tmp_path / 'packs'}', ")
+    )
+    chat = TestChat()
+    async with running(path, chat) as runtime:
+        engine = runtime.commands.engine
+        await engine.kv.set("tok", RULE_PLAIN_SECRET, secret=True)
+        await engine.triggers.dispatch(
+            "core.st2.webhook", {"body": {}}, trigger_parameters={"url": "fire"}
+        )
+        async with asyncio.timeout(20):
+            while True:
+                found = await engine.store.executions.list(ExecutionQuery(action_ref="core.local"))
+                if found and found[0].is_completed:
+                    break
+                await asyncio.sleep(0.05)
+        assert found[0].status is ExecutionStatus.SUCCEEDED, found[0].result
+        assert out.read_text() == RULE_PLAIN_SECRET  # the command ran with the plaintext
+        assert RULE_PLAIN_SECRET in found[0].parameters["cmd"]  # opened for whoever reads it
+        assert "cmd" in found[0].context.get("decrypted_parameters", [])  # the API masks it
+        assert RULE_PLAIN_SECRET.encode() not in database_bytes(tmp_path)
