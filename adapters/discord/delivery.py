@@ -98,12 +98,19 @@ class DiscordDelivery(DiscordBase):
                 with contextlib.suppress(discord.HTTPException):
                     await interaction.delete_original_response()
             return SentMessage(place, "ephemeral")
-        if not pending.original_used:
-            pending.original_used = True
-            original = await interaction.edit_original_response(**self._edit_kwargs(message))
-            self._owners[original.id] = (pending, True)
-            return SentMessage(place, str(original.id))
-        followup = await interaction.followup.send(wait=True, **self._followup_kwargs(message))
+        try:
+            if not pending.original_used:
+                pending.original_used = True
+                original = await interaction.edit_original_response(**self._edit_kwargs(message))
+                self._owners[original.id] = (pending, True)
+                return SentMessage(place, str(original.id))
+            followup = await interaction.followup.send(wait=True, **self._followup_kwargs(message))
+        except discord.HTTPException as exc:
+            if exc.code not in _TOKEN_GONE:
+                raise
+            # The token died sooner than Squall's clock said: the bot posts in the channel.
+            self._pending.pop(str(interaction.id), None)
+            return await self._send_to_channel(place, message)
         self._owners[followup.id] = (pending, False)
         return SentMessage(place, str(followup.id))
 

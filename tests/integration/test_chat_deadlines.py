@@ -245,3 +245,20 @@ async def test_a_private_reply_after_the_token_expired_stays_private(
         [post] = [c for c in fake.called("POST", "/messages") if "only for alice" in str(c.body)]
         assert post.path.startswith(f"/channels/{fake.dm_channel(ALICE['id'])}/")
         assert fake.rejected == []
+
+
+async def test_a_reply_the_token_no_longer_allows_is_posted_in_the_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_discord() as fake, discord_squall(tmp_path, fake) as sq:
+        monkeypatch.setattr(interactions, "clock", fake.now)
+        monkeypatch.setattr(interactions, "TOKEN_SECONDS", 20 * MINUTE)  # Squall's clock is off
+        interaction = await fake.slash("squall", text("whoami"), ALICE)
+        await fake.wait_for("DELETE", f"/webhooks/{APP_ID}/{interaction['token']}")  # private
+        fake.advance(16 * MINUTE)
+        place = interaction_place(CHANNEL_ID, interaction["id"], direct=False)
+        adapter = sq.chat.delivery.adapters["discord"]
+        await adapter.send(place, OutgoingMessage(text="late but public"))
+        assert [problems for _, problems in fake.rejected] == [["Invalid Webhook Token"]]
+        [post] = fake.called("POST", f"/channels/{CHANNEL_ID}/messages")
+        assert post.body["content"] == "late but public"
