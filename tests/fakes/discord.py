@@ -112,6 +112,7 @@ class FakeDiscord:
     rejected: list[tuple[str, list[str]]] = field(default_factory=list)
     offset: float = 0.0  # how far the fake's clock is ahead of time.monotonic()
     identified_instead_of_resuming: int = 0
+    invalid_sessions: int = 0
     resume_paths: list[str] = field(default_factory=list)
     replayed: list[str] = field(default_factory=list)  # event names sent again on RESUME
 
@@ -428,6 +429,8 @@ class FakeDiscord:
         elif payload["op"] == 6:
             resume = payload["d"]
             if resume.get("session_id") != self._session or resume.get("token") != TOKEN:
+                self.invalid_sessions += 1
+                self._session = None  # the client must IDENTIFY now: that one is not a fault
                 await ws.send_json({"op": 9, "d": False, "s": None, "t": None})
                 return
             self.resumes += 1
@@ -461,6 +464,10 @@ class FakeDiscord:
 
     async def wait_ready(self, timeout: float = 10) -> None:
         await asyncio.wait_for(self._ready.wait(), timeout)
+
+    def forget_session(self) -> None:
+        """Discord no longer knows the session: the next RESUME gets INVALID_SESSION."""
+        self._session = "forgotten"
 
     async def drop_gateway(self) -> None:
         if self._ws is not None:

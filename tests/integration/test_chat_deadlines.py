@@ -262,3 +262,17 @@ async def test_a_reply_the_token_no_longer_allows_is_posted_in_the_channel(
         assert [problems for _, problems in fake.rejected] == [["Invalid Webhook Token"]]
         [post] = fake.called("POST", f"/channels/{CHANNEL_ID}/messages")
         assert post.body["content"] == "late but public"
+
+
+async def test_a_session_discord_forgot_is_identified_afresh(tmp_path: Path) -> None:
+    async with running_discord() as fake, discord_squall(tmp_path, fake) as sq:
+        fake.forget_session()
+        await fake.drop_gateway()
+        await fake.wait_until(lambda: fake.identifies >= 2, timeout=30)
+        assert fake.invalid_sessions == 1 and fake.identified_instead_of_resuming == 0
+        await fake.wait_ready()
+        async with asyncio.timeout(10):
+            while sq.chat.health()["adapters"]["discord"] != "connected":
+                await asyncio.sleep(0.05)
+        interaction = await fake.slash("squall", text("greet again"), ALICE)
+        await fake.wait_until(lambda: "succeeded" in embed_text(fake.original(interaction)))
