@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from core.kv.crypto import generate_key
 from core.store import Store
 from core.store.base import WorkflowRecord
+from core.store.sealing import SECRETS
 
 from .conftest import StoreFactory
 
@@ -108,3 +110,26 @@ async def test_state_survives_reopening(make_store: StoreFactory) -> None:
     loaded = await second.workflows.load("wf")
     assert loaded is not None and loaded.version == 2 and loaded.head == {"s": 2}
     assert as_dict(loaded.records) == {("ctx", "0"): {"value": 1}}
+
+
+async def test_sealed_state_hides_secrets_at_rest_and_loads_them_back(store: Store) -> None:
+    """Every backend: with the datastore key set, a head naming secrets and records holding
+    them are stored masked (the raw repository shows no secret) and load back whole."""
+    store.seal_with(generate_key())
+    secret = "hunter2STATESECRET"
+    repo = store.workflows
+    head = {"conductor": {"status": "running"}, SECRETS: [secret]}
+    assert await repo.create("wf", head, [rec("ctx", "0", value={"pw": secret}),
+                                          rec("ctx", "1", value={"plain": "ok"})])  # fmt: skip
+    assert await repo.save("wf", expected_version=1, head=head,
+                           records=[rec("entry", "0", result=f"echo {secret}")])  # fmt: skip
+    raw = await repo.inner.load("wf")  # type: ignore[attr-defined]
+    assert raw is not None and secret not in repr(raw)
+    assert as_dict(raw.records)[("ctx", "1")] == {"value": {"plain": "ok"}}  # left as it was
+    loaded = await repo.load("wf")
+    assert loaded is not None and loaded.head == head
+    assert as_dict(loaded.records) == {
+        ("ctx", "0"): {"value": {"pw": secret}},
+        ("ctx", "1"): {"value": {"plain": "ok"}},
+        ("entry", "0"): {"result": f"echo {secret}"},
+    }
