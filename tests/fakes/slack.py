@@ -92,8 +92,9 @@ class FakeSlack:
         return f"{self.base}/api/"
 
     def response_url(self, name: str) -> str:
-        """A response_url for a request sent now: it expires 30 minutes from now."""
-        self.response_url_issued.setdefault(name, self.now())
+        """A response_url for a request sent now: it expires 30 minutes from now (a name used
+        again is a new request's url, so its 30 minutes start again)."""
+        self.response_url_issued[name] = self.now()
         return f"{self.base}/hooks/{name}"
 
     # -- the clock ------------------------------------------------------------------------
