@@ -36,8 +36,11 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist): the process-heavy modules (tests/conftest.py) take turns on one,
+# everything else runs beside them. PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -x".
+PYTEST_ARGS ?=
 unit: $(VENV)/.installed-dev mongo sshd chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck oracle mongo sshd st2client chromium unit
 

@@ -129,3 +129,26 @@ def cli_json(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tu
     code, out, err = cli(capsys, config, *argv, "--json")
     assert out, err
     return code, json.loads(out)
+
+
+# Modules that start many processes (serve, sshd sessions, the st2 CLI, Chromium) or kill them:
+# under `make test` (pytest-xdist, --dist loadgroup) they share one worker, one after another,
+# so two of them never load the 2-core machine at once; the rest spreads over the other worker.
+PROCESS_HEAVY = frozenset({
+    "tests/browser/test_console.py",
+    "tests/integration/test_api_schemathesis.py",
+    "tests/integration/test_cluster.py",
+    "tests/integration/test_crash_recovery.py",
+    "tests/integration/test_st2_cli.py",
+    "tests/integration/test_st2_stream.py",
+    "tests/integration/test_store_processes.py",
+    "tests/integration/test_webhook_faults.py",
+    "tests/integration/test_webhook_kill9.py",
+    "tests/integration/test_workflow_kill9.py",
+})  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in PROCESS_HEAVY:
+            item.add_marker(pytest.mark.xdist_group("process-heavy"))
