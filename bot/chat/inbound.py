@@ -146,11 +146,11 @@ class Inbound:
     async def __call__(self, adapter: ChatAdapter, event: ChatEvent) -> None:
         metrics.CHAT_MESSAGES_RECEIVED.labels(adapter.name).inc()
         # Lines logged while handling it name the adapter; the execution it starts, its trace.
-        logcontext.bind(adapter=adapter.name)
-        turn = Turn(adapter, event, event.text)
-        for step in self.middleware:
-            going_on = await step(turn)
-            if going_on is None:
-                return
-            turn = going_on
-        await self.route(turn)
+        with logcontext.bound(adapter=adapter.name):
+            turn = Turn(adapter, event, event.text)
+            for step in self.middleware:
+                going_on = await step(turn)
+                if going_on is None:
+                    return
+                turn = going_on
+            await self.route(turn)

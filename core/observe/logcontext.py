@@ -46,13 +46,6 @@ def bound(**fields: str | None) -> Iterator[None]:
         _CURRENT.reset(token)
 
 
-def bind(**fields: str | None) -> None:
-    """Bind ``fields`` for the rest of the current task (use in a task's own coroutine)."""
-    values = {key: value for key, value in fields.items() if value}
-    if values:
-        _CURRENT.set({**_CURRENT.get(), **values})
-
-
 def remember_trace(execution_id: str, trace_id: str) -> None:
     """Remember which trace an execution belongs to (bounded: oldest forgotten first)."""
     with _LOCK:

@@ -184,13 +184,18 @@ class TriggerDispatcher:
 
     # -- processing -----------------------------------------------------------------------
     async def process(self, instance: TriggerInstance) -> None:
+        """Evaluate one instance and settle it (see ``_process``); lines logged meanwhile name
+        its trace and trigger. Bound for this call only: recovery and the takeover sweep call
+        it inline, and their own later lines must not inherit the ids."""
+        trace_id = instance.trace.id if instance.trace else None
+        with logcontext.bound(trace_id=trace_id, trigger=instance.trigger):
+            await self._process(instance)
+
+    async def _process(self, instance: TriggerInstance) -> None:
         """Evaluate one instance and settle it in one write; a lost CAS means another worker
         settled it first (and nothing of ours was stored)."""
         if instance.status not in (T.PENDING, T.PROCESSING):  # processing: an older version
             return
-        logcontext.bind(
-            trace_id=instance.trace.id if instance.trace else None, trigger=instance.trigger
-        )
         try:
             fired = await self._evaluate(instance)
         except Exception:

@@ -15,7 +15,8 @@ from bot.app import Engine, open_engine
 from bot.logs import configure_logging
 from bot.settings import load_settings
 from core.models import Execution, ExecutionStatus
-from core.models.trigger_instance import FINISHED
+from core.models.trigger_instance import FINISHED, TriggerInstance
+from core.observe import logcontext
 from core.observe.metrics import REGISTRY
 from core.observe.reader import read_trace
 from tests.conftest import FIXTURES
@@ -147,3 +148,14 @@ async def test_every_json_line_about_an_execution_carries_its_trace_id(
     assert all(line.get("trace_id") for line in about), [x for x in about if not x.get("trace_id")]
     ours = [line for line in about if line["execution_id"] == done.id]
     assert ours and {line["trace_id"] for line in ours} == {trace_id}
+
+
+async def test_processing_inline_leaves_no_ids_bound_for_the_caller(engine: Engine) -> None:
+    # Recovery and the takeover sweep process instances inline; their later lines (a lease
+    # taken, an execution abandoned) must not carry the last instance's trace and trigger.
+    stored = TriggerInstance.new(
+        "core.st2.webhook", {"body": {"go": "no"}}, trigger_parameters={"url": HOOK}
+    )
+    assert await engine.store.trigger_instances.insert(stored)
+    await engine.triggers.process(stored)
+    assert logcontext.current() == {}
