@@ -15,7 +15,7 @@ import signal
 import time
 
 from bot.cli.commands import emit, settings_for
-from bot.cli.doctor import fetch_json
+from bot.doctor import fetch_json
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 RELOAD_TIMEOUT_SECONDS = 60.0

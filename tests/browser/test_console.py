@@ -321,6 +321,9 @@ def test_every_page_reads_at_phone_width_and_is_screenshotted(
             page.goto(f"/ui/{name}")
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
             shot(page, screenshots, name)
+        page.goto("/ui/health")  # what `squall doctor` reports, run inside serve
+        expect(page.locator("#doctor")).to_contain_text("ok    store:")
+        expect(page.locator("#doctor")).to_contain_text("ok    packs:")
         page.goto("/ui/audit")
         page.locator("tr", has_text="core.st2.webhook").locator("a").first.click()
         expect(page.locator("article")).to_contain_text("apitest.on_hook: matches")

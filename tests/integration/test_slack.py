@@ -23,7 +23,7 @@ from adapters.base import ChatIdentity, ChatPlace, CredentialError, OutgoingMess
 from bot.app import Engine, open_engine
 from bot.chat.loop import close_adapters
 from bot.chat.runtime import ChatRuntime, configured_adapters, open_chat
-from bot.cli.doctor import Report, check_running_serve
+from bot.doctor import Report, check_running_serve
 from bot.http.app import build_web_app
 from bot.settings import load_settings
 from core.approvals.service import ApprovalRequest

@@ -7,6 +7,7 @@ import json
 
 from aiohttp import web
 
+from bot.doctor import Report, run_checks
 from bot.http.api.base import engine_of
 from bot.http.api.keys import key_to_api
 from bot.http.health import healthz, readyz
@@ -34,7 +35,9 @@ async def datastore_page(request: web.Request) -> web.Response:
 async def health_page(request: web.Request) -> web.Response:
     health = json.loads((await healthz(request)).text or "{}")
     ready = await readyz(request)
+    # What `squall doctor` says, from inside serve (so without asking itself over HTTP).
+    doctor = await run_checks(engine_of(request).settings, Report(), serve=False)
     return render(
         request, "health.html", health=health, ready=json.loads(ready.text or "{}"),
-        ready_status=ready.status,
+        ready_status=ready.status, doctor=doctor,
     )  # fmt: skip
