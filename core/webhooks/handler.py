@@ -7,7 +7,6 @@ Messages are safe to return to the caller: they never hold a secret or a signatu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs
 
 from core.models import MASK
 from core.models.trigger_instance import TriggerInstance
+from core.webhooks import jsondata
 from core.webhooks.hmac_check import verify
 from core.webhooks.presets import PRESETS, scheme_from_config, secret_from_config
 from core.webhooks.redact import payload_headers
@@ -185,7 +185,7 @@ def _json_body(body: bytes) -> Any:
     if not body.strip():
         return {}
     try:
-        value = json.loads(_text(body))
+        value = jsondata.loads(_text(body))
     except RecursionError:
         raise WebhookError(400, "JSON nested too deeply") from None
     except ValueError as error:  # JSONDecodeError, and ints over the 4300-digit limit

@@ -212,3 +212,19 @@ def test_a_generic_hmac_hooks_own_signature_header_is_masked_in_the_payload() ->
     payload = build_payload(headers, {"a": 1}, auth)
     assert payload["headers"]["X-Mac"] == MASK and payload["headers_lower"]["x-mac"] == MASK
     assert payload["headers"]["X-Other"] == "kept"
+
+
+@pytest.mark.parametrize("body", [b'{"": 1e310}', b'{"a": -1e999}', b"[NaN]", b'{"a": Infinity}'])
+def test_numbers_no_store_can_keep_are_bad_input(body: bytes) -> None:
+    # Found by the listener fuzz: 1e310 parsed as inf, the store refused it after the 202
+    # decision, and the caller got a 503 for what is its own bad input.
+    with pytest.raises(WebhookError) as refused:
+        parse_body("application/json", body)
+    assert refused.value.status == 400
+
+
+def test_large_but_finite_numbers_stay_numbers() -> None:
+    assert parse_body("application/json", b'{"a": 1e308, "b": 12345678901234567890}') == {
+        "a": 1e308,
+        "b": 12345678901234567890,
+    }

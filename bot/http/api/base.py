@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.app import Engine
 from bot.http.api.errors import ApiError
 from core.auth.service import Caller
+from core.webhooks import jsondata
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Schema = dict[str, Any]
@@ -141,8 +142,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = jsondata.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "request body: JSON nested too deeply") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, numbers no store can keep
         raise ApiError(400, "request body: invalid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body: expected a JSON object")
