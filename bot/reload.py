@@ -110,10 +110,11 @@ def snapshot(paths: Iterable[Path]) -> Snapshot:
     return frozenset(seen)
 
 
-async def watch_forever(reloads: ContentReloads, interval: float) -> None:
-    """Reload when a watched file appears, disappears or changes."""
+async def watch_forever(reloads: ContentReloads, interval: float, last: Snapshot) -> None:
+    """Reload when a watched file appears, disappears or changes since ``last`` (taken by the
+    caller when the content was loaded: a snapshot taken here, once the task first runs, could
+    already hold a change made after the listener answered, and that change would be missed)."""
     paths = watched_paths(reloads.engine)
-    last = await asyncio.to_thread(snapshot, paths)
     while True:
         await asyncio.sleep(interval)
         current = await asyncio.to_thread(snapshot, paths)

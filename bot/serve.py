@@ -27,7 +27,7 @@ from bot.chat.runtime import ChatRuntime, configured_adapters, open_chat
 from bot.http.app import build_web_app
 from bot.http.listener import listening
 from bot.logs import configure_logging
-from bot.reload import ContentReloads, watch_forever
+from bot.reload import ContentReloads, snapshot, watch_forever, watched_paths
 from bot.sensors import reload_sensors, run_sensors
 from bot.settings import Settings
 from core.models import ExecutionStatus
@@ -100,8 +100,9 @@ def _content_reloads(stack: contextlib.AsyncExitStack, engine: Engine) -> Conten
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
     stack.callback(loop.remove_signal_handler, signal.SIGHUP)
     if engine.settings.packs.watch:
+        loaded = snapshot(watched_paths(engine))  # before the listener answers anyone
         watcher = asyncio.create_task(
-            watch_forever(reloads, engine.settings.packs.watch_interval_seconds)
+            watch_forever(reloads, engine.settings.packs.watch_interval_seconds, loaded)
         )
         stack.push_async_callback(_cancel, watcher)
     return reloads

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.app import open_engine
+from bot.reload import ContentReloads, snapshot, watch_forever, watched_paths
+from bot.settings import load_settings
 from tests.conftest import ROOT
 from tests.functional.test_serve_console import Output, free_port, stop
 
@@ -146,3 +151,24 @@ def test_pack_reload_without_a_serve_says_so(tmp_path: Path) -> None:
     done = squall(write_config(tmp_path, port), "pack", "reload")
     assert done.returncode == 1
     assert f"error: no squall serve answers on http://127.0.0.1:{port}/healthz" in done.stderr
+
+
+async def test_the_watcher_compares_with_what_was_loaded_not_with_its_first_look(
+    tmp_path: Path,
+) -> None:
+    # A change made between loading and the watcher's first poll (serve already answering)
+    # was missed when the watcher took its own first snapshot.
+    pack = write_pack(tmp_path / "packs")
+    config = write_config(tmp_path, free_port(), ", watch: true")
+    async with open_engine(load_settings(config)) as engine:
+        loaded = snapshot(watched_paths(engine))
+        (pack / "rules" / "greet.yaml").write_text(RULE)  # before the watcher ever runs
+        watcher = asyncio.create_task(watch_forever(ContentReloads(engine), 0.01, loaded))
+        try:
+            async with asyncio.timeout(20):
+                while "live.greet" not in {rule.ref for rule in engine.rules.all()}:
+                    await asyncio.sleep(0.02)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
