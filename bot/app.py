@@ -253,7 +253,8 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             _start_task(stack, triggers.sweep_forever(TRIGGER_SWEEP_SECONDS), "trigger-sweep")
             _start_gc(stack, store, settings)
             takeover = Takeover(
-                store, workflows, triggers, [notifier.on_completed, relay.on_completed],
+                store, workflows, triggers,
+                [workflows.on_abandoned_child, notifier.on_completed, relay.on_completed],
                 resumable=resumable, stale_after=STALE_PROCESSING, now=utcnow,
             )  # fmt: skip
             await _start_takeover(stack, cluster, takeover)

@@ -143,6 +143,14 @@ class WorkflowShell:
         live.inbox[child.id] = child
         self._drain_soon(live)
 
+    async def on_abandoned_child(self, child: Execution) -> None:
+        """A task the takeover sweep abandoned (its process died), written straight to the
+        store: no status-change event reached this engine. A workflow already taken up here
+        (while that task still looked alive) gets the news now; one not running here reads the
+        task's status when ``recover`` takes it up."""
+        if child.parent is not None and child.parent in self._live:
+            await self.on_child_change(child)
+
     def _drain_soon(self, live: LiveWorkflow) -> None:
         if live.drainer is None or live.drainer.done():
             live.drainer = self._spawn(self._drain(live), f"workflow-{live.id}")

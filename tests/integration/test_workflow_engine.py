@@ -294,3 +294,27 @@ async def test_cancel_stops_items_in_flight_and_starts_no_more(engine: Engine) -
     tasks = await children(engine, workflow.id)
     assert {t.id for t in tasks} == {t.id for t in running}  # items 3..5 never started
     assert all(t.status is S.CANCELED for t in tasks)
+
+
+async def test_a_task_abandoned_behind_a_live_workflows_back_still_reaches_it(
+    engine: Engine,
+) -> None:
+    # The cluster's takeover sweep abandons a dead process's task straight in the store; a
+    # workflow this engine took up while that task still looked alive never heard of it and
+    # stayed running forever (seen in test_cluster under load).
+    flow = await engine.executions.request("flows.slow", {"seconds": 30})
+
+    async def running_task() -> Execution:
+        while True:
+            query = ExecutionQuery(parent=flow.id, statuses=(ExecutionStatus.RUNNING,))
+            found = await engine.store.executions.list(query)
+            if found and found[0].pgid:
+                return found[0]
+            await asyncio.sleep(0.02)
+
+    task = await asyncio.wait_for(running_task(), timeout=20)
+    abandoned = task.transition(ExecutionStatus.ABANDONED, result={"error": "its process died"})
+    assert await engine.store.executions.replace(abandoned, expected_status=task.status)
+    await engine.workflows.on_abandoned_child(abandoned)
+    done = await engine.executions.wait(flow.id, timeout=20)
+    assert done.status is ExecutionStatus.FAILED
