@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pymongo import ASCENDING
 
-from core.kv.crypto import Keys
-from core.store.base import ExecutionRepository, StoreError, WorkflowStateRepository
+from core.store.backend import BackendStore, Repositories
+from core.store.base import StoreError
 from core.store.mongo_apikeys import MongoApiKeys
 from core.store.mongo_apikeys import create_indexes as create_api_key_indexes
 from core.store.mongo_approvals import MongoApprovals
@@ -58,7 +58,6 @@ from core.store.mongo_traces import MongoTraces
 from core.store.mongo_traces import create_indexes as create_trace_indexes
 from core.store.mongo_workflows import MongoWorkflows
 from core.store.mongo_workflows import create_indexes as create_workflow_indexes
-from core.store.sealing import SealedExecutions, SealedWorkflows, seal_execution
 
 DEFAULT_DATABASE = "squall"
 # v2 added the ``kv`` collection (mongo_kv), v3 trigger instances and rule enforcements
@@ -121,7 +120,7 @@ def database_from_url(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/")) or DEFAULT_DATABASE
 
 
-class MongoStore:
+class MongoStore(BackendStore):
     """The ``Store`` on MongoDB. Pass a ``client`` (e.g. ``AsyncMongoMockClient()``) or a ``url``.
 
     A client built from ``url`` is created in ``open()`` (motor binds to the running loop) and
@@ -145,21 +144,6 @@ class MongoStore:
         self.database_name = database
         self._url = url
         self._owns_client = client is None
-        self._executions: MongoExecutions | None = None
-        self._keys: Keys | None = None
-        self._sealed: SealedExecutions | None = None
-        self._kv: MongoKeyValues | None = None
-        self._trigger_instances: MongoTriggerInstances | None = None
-        self._rule_enforcements: MongoRuleEnforcements | None = None
-        self._api_keys: MongoApiKeys | None = None
-        self._rule_states: MongoRuleStates | None = None
-        self._approvals: MongoApprovals | None = None
-        self._audit: MongoAudit | None = None
-        self._workflows: MongoWorkflows | None = None
-        self._leases: MongoLeases | None = None
-        self._outbox: MongoOutbox | None = None
-        self._traces: MongoTraces | None = None
-        self._credentials: MongoCredentials | None = None
 
     @classmethod
     def from_url(
@@ -171,97 +155,8 @@ class MongoStore:
     def where(self) -> str:
         return f"MongoDB {redact(self._url) if self._url else 'client'} db {self.database_name}"
 
-    @property
-    def executions(self) -> ExecutionRepository:
-        if self._executions is None:
-            raise StoreError(f"{self.where} is not open")
-        if self._keys is None:
-            return self._executions
-        if self._sealed is None or self._sealed.inner is not self._executions:
-            self._sealed = SealedExecutions(self._executions, self._keys)
-        return self._sealed
-
-    def seal_with(self, keys: Keys) -> None:
-        """From now on executions are written sealed and read opened (core.store.sealing)."""
-        self._keys = keys
-        self.trigger_instances.seal = functools.partial(seal_execution, keys=keys)
-
-    @property
-    def kv(self) -> MongoKeyValues:
-        if self._kv is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._kv
-
-    @property
-    def trigger_instances(self) -> MongoTriggerInstances:
-        if self._trigger_instances is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._trigger_instances
-
-    @property
-    def rule_enforcements(self) -> MongoRuleEnforcements:
-        if self._rule_enforcements is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._rule_enforcements
-
-    @property
-    def api_keys(self) -> MongoApiKeys:
-        if self._api_keys is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._api_keys
-
-    @property
-    def rule_states(self) -> MongoRuleStates:
-        if self._rule_states is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._rule_states
-
-    @property
-    def approvals(self) -> MongoApprovals:
-        if self._approvals is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._approvals
-
-    @property
-    def audit(self) -> MongoAudit:
-        if self._audit is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._audit
-
-    @property
-    def credentials(self) -> MongoCredentials:
-        if self._credentials is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._credentials
-
-    @property
-    def workflows(self) -> WorkflowStateRepository:
-        if self._workflows is None:
-            raise StoreError(f"{self.where} is not open")
-        if self._keys is None:
-            return self._workflows
-        return SealedWorkflows(self._workflows, self._keys)
-
-    @property
-    def leases(self) -> MongoLeases:
-        if self._leases is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._leases
-
-    @property
-    def outbox(self) -> MongoOutbox:
-        if self._outbox is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._outbox
-
-    @property
-    def traces(self) -> MongoTraces:
-        if self._traces is None:
-            raise StoreError(f"{self.where} is not open")
-        return self._traces
-
     async def open(self) -> None:
-        if self._executions is not None:
+        if self._repositories is not None:
             return
         if self.client is None and self._url is not None:
             self.client = self._new_client(self._url)
@@ -272,31 +167,25 @@ class MongoStore:
         except BaseException:
             await self.close()
             raise
-        self._executions = MongoExecutions(db["executions"], self.where)
-        self._kv = MongoKeyValues(db["kv"], lambda: store_errors(self.where))
-        self._rule_enforcements = MongoRuleEnforcements(
-            db["rule_enforcements"], lambda: store_errors(self.where)
-        )
-        self._trigger_instances = MongoTriggerInstances(
-            db["trigger_instances"],
-            lambda: store_errors(self.where),
-            self._rule_enforcements,
-            self._executions,
-        )
-        self._api_keys = MongoApiKeys(db["api_keys"], lambda: store_errors(self.where))
-        self._rule_states = MongoRuleStates(db["rule_states"], lambda: store_errors(self.where))
-        self._approvals = MongoApprovals(db["approvals"], lambda: store_errors(self.where))
-        self._audit = MongoAudit(db["audit"], lambda: store_errors(self.where))
-        self._workflows = MongoWorkflows(
-            db["workflow_heads"], db["workflow_records"], lambda: store_errors(self.where)
-        )
-        self._leases = MongoLeases(db["leases"], lambda: store_errors(self.where))
-        self._outbox = MongoOutbox(db["outbox"], lambda: store_errors(self.where))
-        self._traces = MongoTraces(
-            db, lambda: store_errors(self.where), instance_from_mongo, execution_from_mongo
-        )
-        self._credentials = MongoCredentials(
-            db["passwords"], db["tokens"], lambda: store_errors(self.where)
+        errors = functools.partial(store_errors, self.where)
+        executions = MongoExecutions(db["executions"], self.where)
+        enforcements = MongoRuleEnforcements(db["rule_enforcements"], errors)
+        self._repositories = Repositories(
+            executions=executions,
+            kv=MongoKeyValues(db["kv"], errors),
+            trigger_instances=MongoTriggerInstances(
+                db["trigger_instances"], errors, enforcements, executions
+            ),
+            rule_enforcements=enforcements,
+            api_keys=MongoApiKeys(db["api_keys"], errors),
+            rule_states=MongoRuleStates(db["rule_states"], errors),
+            credentials=MongoCredentials(db["passwords"], db["tokens"], errors),
+            approvals=MongoApprovals(db["approvals"], errors),
+            audit=MongoAudit(db["audit"], errors),
+            workflows=MongoWorkflows(db["workflow_heads"], db["workflow_records"], errors),
+            leases=MongoLeases(db["leases"], errors),
+            outbox=MongoOutbox(db["outbox"], errors),
+            traces=MongoTraces(db, errors, instance_from_mongo, execution_from_mongo),
         )
 
     def _new_client(self, url: str) -> Any:
@@ -307,12 +196,7 @@ class MongoStore:
             raise StoreError(f"{self.where}: {redact(str(exc))}") from exc
 
     async def close(self) -> None:
-        self._executions = self._kv = None
-        self._trigger_instances = self._rule_enforcements = None
-        self._api_keys, self._rule_states = None, None
-        self._approvals, self._audit, self._workflows = None, None, None
-        self._leases, self._outbox, self._traces = None, None, None
-        self._credentials = None
+        self._repositories = None
         if self._owns_client and self.client is not None:
             # motor's close() returns None, PyMongo's AsyncMongoClient.close() a coroutine.
             result = self.client.close()

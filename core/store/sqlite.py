@@ -7,7 +7,6 @@ thread with group commit, the checkpoint thread), sqlite_schema (migrations) and
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -15,17 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.kv.crypto import Keys
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.execution import isoformat
-from core.store.base import (
-    DuplicateExecution,
-    ExecutionQuery,
-    ExecutionRepository,
-    StoreError,
-    WorkflowStateRepository,
-)
-from core.store.sealing import SealedExecutions, SealedWorkflows, seal_execution
+from core.store.backend import BackendStore, Repositories
+from core.store.base import DuplicateExecution, ExecutionQuery, StoreError
 from core.store.sqlite_apikeys import SqliteApiKeys
 from core.store.sqlite_approvals import SqliteApprovals
 from core.store.sqlite_audit import SqliteAudit
@@ -51,7 +43,7 @@ from core.store.sqlite_workflows import SqliteWorkflows
 __all__ = ["SqliteExecutions", "SqliteOptions", "SqliteStore", "StoreBusy", "parse_url", "stamp"]
 
 
-class SqliteStore:
+class SqliteStore(BackendStore):
     """The ``Store`` backed by one SQLite file in WAL mode."""
 
     backend: str = "sqlite"
@@ -60,21 +52,6 @@ class SqliteStore:
         self.path = path if path == MEMORY else Path(path)
         self.options = options or SqliteOptions()
         self._db: Database | None = None
-        self._executions: SqliteExecutions | None = None
-        self._keys: Keys | None = None
-        self._sealed: SealedExecutions | None = None
-        self._kv: SqliteKeyValues | None = None
-        self._trigger_instances: SqliteTriggerInstances | None = None
-        self._rule_enforcements: SqliteRuleEnforcements | None = None
-        self._api_keys: SqliteApiKeys | None = None
-        self._rule_states: SqliteRuleStates | None = None
-        self._approvals: SqliteApprovals | None = None
-        self._audit: SqliteAudit | None = None
-        self._workflows: SqliteWorkflows | None = None
-        self._leases: SqliteLeases | None = None
-        self._outbox: SqliteOutbox | None = None
-        self._traces: SqliteTraces | None = None
-        self._credentials: SqliteCredentials | None = None
 
     @classmethod
     def from_url(cls, url: str, *, base_dir: str | None = None) -> SqliteStore:
@@ -82,129 +59,41 @@ class SqliteStore:
         return cls(path, options)
 
     @property
-    def executions(self) -> ExecutionRepository:
-        if self._executions is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        if self._keys is None:
-            return self._executions
-        if self._sealed is None or self._sealed.inner is not self._executions:
-            self._sealed = SealedExecutions(self._executions, self._keys)
-        return self._sealed
-
-    def seal_with(self, keys: Keys) -> None:
-        """From now on executions are written sealed and read opened (core.store.sealing)."""
-        self._keys = keys
-        self.trigger_instances.seal = functools.partial(seal_execution, keys=keys)
-
-    @property
-    def kv(self) -> SqliteKeyValues:
-        if self._kv is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._kv
-
-    @property
-    def trigger_instances(self) -> SqliteTriggerInstances:
-        if self._trigger_instances is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._trigger_instances
-
-    @property
-    def rule_enforcements(self) -> SqliteRuleEnforcements:
-        if self._rule_enforcements is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._rule_enforcements
-
-    @property
-    def api_keys(self) -> SqliteApiKeys:
-        if self._api_keys is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._api_keys
-
-    @property
-    def rule_states(self) -> SqliteRuleStates:
-        if self._rule_states is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._rule_states
-
-    @property
-    def approvals(self) -> SqliteApprovals:
-        if self._approvals is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._approvals
-
-    @property
-    def audit(self) -> SqliteAudit:
-        if self._audit is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._audit
-
-    @property
-    def credentials(self) -> SqliteCredentials:
-        if self._credentials is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._credentials
-
-    @property
-    def workflows(self) -> WorkflowStateRepository:
-        if self._workflows is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        if self._keys is None:
-            return self._workflows
-        return SealedWorkflows(self._workflows, self._keys)
-
-    @property
-    def leases(self) -> SqliteLeases:
-        if self._leases is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._leases
-
-    @property
-    def outbox(self) -> SqliteOutbox:
-        if self._outbox is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._outbox
-
-    @property
-    def traces(self) -> SqliteTraces:
-        if self._traces is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
-        return self._traces
+    def where(self) -> str:
+        return f"SQLite store {self.path}"
 
     async def open(self) -> None:
         if self._db is None:
-            self._db = Database(self.path, self.options)
-            self._executions = SqliteExecutions(self._db)
-            self._kv = SqliteKeyValues(self._db)
-            self._trigger_instances = SqliteTriggerInstances(self._db)
-            self._rule_enforcements = SqliteRuleEnforcements(self._db)
-            self._api_keys = SqliteApiKeys(self._db)
-            self._rule_states = SqliteRuleStates(self._db)
-            self._approvals = SqliteApprovals(self._db)
-            self._audit = SqliteAudit(self._db)
-            self._workflows = SqliteWorkflows(self._db)
-            self._leases = SqliteLeases(self._db)
-            self._outbox = SqliteOutbox(self._db)
-            self._traces = SqliteTraces(self._db, load_instance, _load)
-            self._credentials = SqliteCredentials(self._db)
+            self._db = db = Database(self.path, self.options)
+            self._repositories = Repositories(
+                executions=SqliteExecutions(db),
+                kv=SqliteKeyValues(db),
+                trigger_instances=SqliteTriggerInstances(db),
+                rule_enforcements=SqliteRuleEnforcements(db),
+                api_keys=SqliteApiKeys(db),
+                rule_states=SqliteRuleStates(db),
+                credentials=SqliteCredentials(db),
+                approvals=SqliteApprovals(db),
+                audit=SqliteAudit(db),
+                workflows=SqliteWorkflows(db),
+                leases=SqliteLeases(db),
+                outbox=SqliteOutbox(db),
+                traces=SqliteTraces(db, load_instance, _load),
+            )
 
     async def close(self) -> None:
         if self._db is not None:
-            db, self._db, self._executions, self._kv = self._db, None, None, None
-            self._trigger_instances = self._rule_enforcements = None
-            self._api_keys, self._rule_states = None, None
-            self._approvals, self._audit, self._workflows = None, None, None
-            self._leases, self._outbox, self._traces = None, None, None
-            self._credentials = None
+            db, self._db, self._repositories = self._db, None, None
             await db.close()
 
     async def schema_version(self) -> int:
         if self._db is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
+            raise StoreError(f"{self.where} is not open")
         return await self._db.read(current_version)
 
     async def probe_write(self) -> None:
         if self._db is None:
-            raise StoreError(f"SQLite store {self.path} is not open")
+            raise StoreError(f"{self.where} is not open")
         await self._db.write(_rewrite_header)
 
 
