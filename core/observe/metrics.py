@@ -32,6 +32,22 @@ ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
 REGISTRY.register(GC_COLLECTOR)
 
+
+# Every metric is registered on REGISTRY; ``labels`` are the label names.
+def _counter(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+    return Counter(name, documentation, labels, registry=REGISTRY)
+
+
+def _gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
+    return Gauge(name, documentation, labels, registry=REGISTRY)
+
+
+def _histogram(
+    name: str, documentation: str, labels: tuple[str, ...], buckets: tuple[float, ...]
+) -> Histogram:
+    return Histogram(name, documentation, labels, buckets=buckets, registry=REGISTRY)
+
+
 # Instance ``source`` prefix → label: what produced the trigger instance.
 SOURCE_KINDS: Final = {
     "webhook": "webhook",
@@ -44,113 +60,89 @@ SOURCE_KINDS: Final = {
 REFUSAL_REASONS: Final = ("auth", "signature", "replay", "size", "bad_body", "not_found", "store")
 DELIVERY_OUTCOMES: Final = ("delivered", "retried", "failed")
 
-TRIGGER_INSTANCES_RECEIVED: Final = Counter(
+TRIGGER_INSTANCES_RECEIVED: Final = _counter(
     "squall_trigger_instances_received",
     "Trigger instances stored, by trigger type and source kind.",
-    ["trigger", "source"],
-    registry=REGISTRY,
+    ("trigger", "source"),
 )
-TRIGGER_INSTANCES_PROCESSED: Final = Counter(
+TRIGGER_INSTANCES_PROCESSED: Final = _counter(
     "squall_trigger_instances_processed",
     "Trigger instances the rules engine finished, by trigger type, source and outcome.",
-    ["trigger", "source", "outcome"],
-    registry=REGISTRY,
+    ("trigger", "source", "outcome"),
 )
-WEBHOOK_REFUSED: Final = Counter(
-    "squall_webhook_refused",
-    "Webhook deliveries refused, by reason.",
-    ["reason"],
-    registry=REGISTRY,
+WEBHOOK_REFUSED: Final = _counter(
+    "squall_webhook_refused", "Webhook deliveries refused, by reason.", ("reason",)
 )
-RULE_EVALUATIONS: Final = Counter(
+RULE_EVALUATIONS: Final = _counter(
     "squall_rule_evaluations",
     "Rules whose criteria were evaluated against a trigger instance.",
-    ["rule"],
-    registry=REGISTRY,
+    ("rule",),
 )
-RULE_MATCHES: Final = Counter(
-    "squall_rule_matches",
-    "Rules whose criteria matched a trigger instance.",
-    ["rule"],
-    registry=REGISTRY,
+RULE_MATCHES: Final = _counter(
+    "squall_rule_matches", "Rules whose criteria matched a trigger instance.", ("rule",)
 )
-EXECUTIONS_COMPLETED: Final = Counter(
+EXECUTIONS_COMPLETED: Final = _counter(
     "squall_executions_completed",
     "Executions that reached a final status in this process, by action and status.",
-    ["action", "status"],
-    registry=REGISTRY,
+    ("action", "status"),
 )
-EXECUTION_DURATION: Final = Histogram(
+EXECUTION_DURATION: Final = _histogram(
     "squall_execution_duration_seconds",
     "Time from start to final status, by runner type.",
-    ["runner"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
-    registry=REGISTRY,
+    ("runner",),
+    (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
 )
-EXECUTIONS_QUEUED: Final = Gauge(
+EXECUTIONS_QUEUED: Final = _gauge(
     "squall_executions_queued",
     "Executions waiting in the store, by status (requested, scheduled, delayed).",
-    ["status"],
-    registry=REGISTRY,
+    ("status",),
 )
-EXECUTIONS_RUNNING: Final = Gauge(
-    "squall_executions_running",
-    "Executions running in this process.",
-    registry=REGISTRY,
+EXECUTIONS_RUNNING: Final = _gauge(
+    "squall_executions_running", "Executions running in this process."
 )
-WORKFLOW_TASKS: Final = Counter(
+WORKFLOW_TASKS: Final = _counter(
     "squall_workflow_tasks_completed",
     "Workflow task executions that reached a final status, by status.",
-    ["status"],
-    registry=REGISTRY,
+    ("status",),
 )
-APPROVALS_PENDING: Final = Gauge(
-    "squall_approvals_pending",
-    "Approvals and inquiries waiting for an answer.",
-    registry=REGISTRY,
+APPROVALS_PENDING: Final = _gauge(
+    "squall_approvals_pending", "Approvals and inquiries waiting for an answer."
 )
-APPROVALS_DECIDED: Final = Counter(
+APPROVALS_DECIDED: Final = _counter(
     "squall_approvals_decided",
     "Approvals and inquiries decided, by outcome (approved, denied, expired, canceled).",
-    ["outcome"],
-    registry=REGISTRY,
+    ("outcome",),
 )
-CHAT_MESSAGES_RECEIVED: Final = Counter(
+CHAT_MESSAGES_RECEIVED: Final = _counter(
     "squall_chat_messages_received",
     "Chat messages that reached the inbound pipeline, by adapter.",
-    ["adapter"],
-    registry=REGISTRY,
+    ("adapter",),
 )
-CHAT_DELIVERIES: Final = Counter(
+CHAT_DELIVERIES: Final = _counter(
     "squall_chat_deliveries",
     "Outbound chat messages and edits, by adapter and outcome (delivered, retried, failed).",
-    ["adapter", "outcome"],
-    registry=REGISTRY,
+    ("adapter", "outcome"),
 )
-STORE_OPERATION: Final = Histogram(
+STORE_OPERATION: Final = _histogram(
     "squall_store_operation_seconds",
     "Store calls, by backend and operation (repository.method).",
-    ["backend", "operation"],
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
-    registry=REGISTRY,
+    ("backend", "operation"),
+    (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
 )
-STORE_ERRORS: Final = Counter(
+STORE_ERRORS: Final = _counter(
     "squall_store_errors",
     "Store calls that raised, by backend and operation.",
-    ["backend", "operation"],
-    registry=REGISTRY,
+    ("backend", "operation"),
 )
-SENSOR_RESTARTS: Final = Counter(
+SENSOR_RESTARTS: Final = _counter(
     "squall_sensor_restarts",
     "Sensor processes restarted by the supervisor, by sensor.",
-    ["sensor"],
-    registry=REGISTRY,
+    ("sensor",),
 )
-LEASE_OWNED: Final = Gauge(
+LEASE_OWNED: Final = _gauge(
     "squall_lease_owned",
     "1 while this process holds the named lease (timers, chat platforms, sensors).",
-    ["lease"],
-    registry=REGISTRY,
+    ("lease",),
 )
 
 
