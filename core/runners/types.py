@@ -30,6 +30,16 @@ def bad_env_name(parameters: Mapping[str, Any]) -> bool:
     )
 
 
+# Shared by the local and the remote shell runners.
+_ARGUMENTS_AND_SUDO: dict[str, ParamSchema] = {
+    "kwarg_op": {
+        "type": "string",
+        "default": "--",
+        "description": "Operator used in front of keyword arguments.",
+    },
+    "sudo": {"type": "boolean", "default": False, "description": "Run the command with sudo."},
+}
+
 _SHELL_COMMON: dict[str, ParamSchema] = {
     "cwd": {"type": "string", "description": "Working directory where the command is run."},
     "env": {
@@ -37,12 +47,7 @@ _SHELL_COMMON: dict[str, ParamSchema] = {
         "description": "Environment variables for the command.",
         **ENV_NAMES,
     },
-    "kwarg_op": {
-        "type": "string",
-        "default": "--",
-        "description": "Operator used in front of keyword arguments.",
-    },
-    "sudo": {"type": "boolean", "default": False, "description": "Run the command with sudo."},
+    **_ARGUMENTS_AND_SUDO,
     "sudo_password": {
         "type": "string",
         "secret": True,
@@ -157,12 +162,7 @@ _REMOTE_COMMON: dict[str, ParamSchema] = {
     },
     "cwd": {"type": "string", "default": "/tmp", "description": "Remote working directory."},
     "env": {"type": "object", "description": "Environment variables for the command."},
-    "kwarg_op": {
-        "type": "string",
-        "default": "--",
-        "description": "Operator used in front of keyword arguments.",
-    },
-    "sudo": {"type": "boolean", "default": False, "description": "Run the command with sudo."},
+    **_ARGUMENTS_AND_SUDO,
     "sudo_password": {
         "type": "string",
         "secret": True,
