@@ -223,6 +223,7 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         )  # fmt: skip
         service.add_completion_listener(relay.on_completed)
         service.add_change_listener(relay.on_child_change)
+        service.observers.append(relay)  # run cards elsewhere show "running"
         inquiries.on_asked(relay.on_inquiry)
         approvals.subscribe(relay.on_decided)
         stack.push_async_callback(relay.close)
@@ -370,7 +371,13 @@ def gc_policy(settings: Settings) -> GcPolicy:
         executions_ttl=days(gc.executions_ttl_days),
         trigger_instances_ttl=days(gc.trigger_instances_ttl_days),
         rule_enforcements_ttl=days(gc.rule_enforcements_ttl_days),
+        outbox_ttl=outbox_ttl(settings),
     )
+
+
+def outbox_ttl(settings: Settings) -> timedelta | None:
+    seconds = settings.cluster.outbox_ttl_seconds
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
 def _start_gc(stack: contextlib.AsyncExitStack, store: Store, settings: Settings) -> None:

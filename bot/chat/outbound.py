@@ -319,6 +319,15 @@ class RunCards:
         # Most runs end within a moment: their card goes straight to the result, without an
         # edit (a platform API call) that nobody would see.
         await asyncio.sleep(RUNNING_SHOWN_AFTER_SECONDS)
+        await self._edit_running(known, execution)
+
+    async def show_running(self, execution: Execution) -> None:
+        """The card of ``execution`` (running in another process, bot.chat.relay) says so."""
+        known = self._cards.get(execution.id)
+        if known is not None and execution.status is ExecutionStatus.RUNNING:
+            await self._edit_running(known, execution)
+
+    async def _edit_running(self, known: _Card, execution: Execution) -> None:
         if known.finished:
             return
         async with known.lock:

@@ -19,7 +19,10 @@ platform stores a ``workflow.progress`` item (at most one per progress interval 
 a trailing one for the last change); the owner reads the tasks' state from the store and edits
 the run card under its own throttle (bot.chat.progress), so only the latest state is shown and
 never after the result. An approval or inquiry decided in such a process stores an
-``approval.decided`` item: the owner edits the card it posted with the outcome.
+``approval.decided`` item: the owner edits the card it posted with the outcome. A plain action
+started from chat that still runs here a moment after it started
+(``RUNNING_SHOWN_AFTER_SECONDS``, as for a card of this process) stores an
+``execution.running`` item: the owner edits its card to "running" unless the result came first.
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from adapters.base import ChatAdapter
-from bot.chat.outbound import RunCards, place_from_context
+from bot.chat.cards import WORKFLOW_RUNNER
+from bot.chat.outbound import RUNNING_SHOWN_AFTER_SECONDS, RunCards, place_from_context
 from bot.settings.chat import RouteSettings
 from core.executions.notify import effective_notify, notify_sections, section_routes
 from core.leases import Hook, LeaseKeeper
-from core.models import Execution
+from core.models import Execution, ExecutionStatus
 from core.models.approval import Approval, ApprovalStatus
 from core.models.lease import OutboxItem
 from core.packs import ContentIndex
@@ -53,6 +57,7 @@ KIND = "execution.completed"
 INQUIRY = "inquiry.asked"
 PROGRESS = "workflow.progress"
 DECIDED = "approval.decided"
+RUNNING = "execution.running"
 
 
 def channel_of(adapter: str) -> str:
@@ -80,6 +85,7 @@ class ChatRelay:
         self._clock = clock
         self._last_put: dict[str, float] = {}  # workflow id → when its last progress item went
         self._trailing: dict[str, asyncio.TimerHandle] = {}
+        self._running: dict[str, asyncio.TimerHandle] = {}  # execution id → its running item
         self._tasks: set[asyncio.Task[None]] = set()
 
     def adapters_for(self, execution: Execution) -> set[str]:
@@ -159,17 +165,52 @@ class ChatRelay:
             self._last_put = {k: t for k, t in self._last_put.items() if t >= stale}
         # A fresh id each time (no key): an item the owner is delivering would swallow a
         # repeat of its id, and this change with it. The owner coalesces them.
-        item = OutboxItem.new(channel_of(adapter), PROGRESS, workflow_id)
+        await self._put_quietly(OutboxItem.new(channel_of(adapter), PROGRESS, workflow_id))
+
+    # -- ExecutionObserver: the "running" state of a run card another process holds ----------
+    def created(self, execution: Execution) -> None:
+        pass
+
+    def updated(self, execution: Execution) -> None:
+        if execution.is_completed:
+            handle = self._running.pop(execution.id, None)
+            if handle is not None:
+                handle.cancel()  # ended within the moment: the result alone goes
+            return
+        if execution.status is not ExecutionStatus.RUNNING or execution.parent is not None:
+            return
+        if execution.runner_type == WORKFLOW_RUNNER or execution.id in self._running:
+            return  # a workflow's card shows its progress instead
+        place = place_from_context(execution.context)
+        if place is None or place.adapter in self.held():
+            return  # no card, or RunCards here shows it
+        loop = asyncio.get_running_loop()
+        self._running[execution.id] = loop.call_later(
+            RUNNING_SHOWN_AFTER_SECONDS, self._fire_running, execution.id, place.adapter
+        )
+
+    def output(self, execution: Execution, output_type: str, text: str) -> None:
+        pass
+
+    def _fire_running(self, execution_id: str, adapter: str) -> None:
+        self._running.pop(execution_id, None)
+        item = OutboxItem.new(channel_of(adapter), RUNNING, execution_id, key=execution_id)
+        task = asyncio.create_task(self._put_quietly(item))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _put_quietly(self, item: OutboxItem) -> None:
         try:
             await self.store.outbox.put(item)
-        except Exception:  # a progress edit is not worth failing a task's status change
-            logger.warning("progress of workflow %s not relayed", workflow_id, exc_info=True)
+        except Exception:  # a card edit is not worth failing a status change for
+            logger.warning("%s of %s not relayed", item.kind, item.ref, exc_info=True)
 
     async def close(self) -> None:
         """Stop the trailing timers (a stopping process relays no more progress)."""
-        for handle in self._trailing.values():
+        for handle in [*self._trailing.values(), *self._running.values()]:
             handle.cancel()
         self._trailing.clear()
+        self._running.clear()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
 
@@ -224,11 +265,15 @@ class OutboxDeliverer:
 
     async def _deliver(self, item: OutboxItem, adapter: str) -> None:
         handlers = self.handlers
-        if item.kind == KIND:
+        if item.kind in (KIND, RUNNING):
             execution = await self.store.executions.get(item.ref)
-            if execution is not None:
-                await handlers.cards.on_completed(execution, adapter=adapter)
-                await handlers.post_routes(execution, adapter)
+            if execution is None:
+                return
+            if item.kind == RUNNING:
+                await handlers.cards.show_running(execution)  # unless it ended meanwhile
+                return
+            await handlers.cards.on_completed(execution, adapter=adapter)
+            await handlers.post_routes(execution, adapter)
             return
         approval = await self.store.approvals.get(item.ref)
         if approval is None:

@@ -296,6 +296,9 @@ class ClusterSettings:
     renew_seconds: Annotated[float, between(0.1)] = 5.0
     # How often the owner of a chat platform looks for results other processes finished.
     outbox_poll_seconds: Annotated[float, between(0.05)] = 1.0
+    # Outbox items older than this are dropped (and logged) by the garbage collection pass:
+    # results for a platform no process connects must not pile up forever. Null keeps them.
+    outbox_ttl_seconds: Annotated[float, between(60.0)] | None = 86400.0
 
     def __post_init__(self) -> None:
         if self.renew_seconds >= self.lease_seconds:

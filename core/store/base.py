@@ -348,6 +348,9 @@ class OutboxRepository(Protocol):
     async def count(self, channel: str | None = None) -> int:
         """Items waiting (claimed or not), for ``doctor`` and ``/readyz``."""
 
+    async def purge(self, before: datetime) -> dict[str, int]:
+        """Remove the items created before ``before`` (claimed or not); how many per channel."""
+
 
 class TraceRepository(Protocol):
     """Traces, read from the trigger instances and executions that carry a trace context."""

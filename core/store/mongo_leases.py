@@ -107,6 +107,16 @@ class MongoOutbox:
             result = await self._coll.delete_one({"_id": item_id})
         return bool(result.deleted_count == 1)
 
+    async def purge(self, before: datetime) -> dict[str, int]:
+        old = {"created_at": {"$lt": stamp(before)}}
+        removed: dict[str, int] = {}
+        with self._errors():
+            for channel in await self._coll.distinct("channel", old):
+                result = await self._coll.delete_many({**old, "channel": channel})
+                if result.deleted_count:
+                    removed[str(channel)] = int(result.deleted_count)
+        return removed
+
     async def count(self, channel: str | None = None) -> int:
         with self._errors():
             return int(

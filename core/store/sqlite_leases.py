@@ -7,6 +7,7 @@ file never both take a lease or both claim an outbox item.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime
 
 from core.models.lease import Lease, OutboxItem
@@ -29,6 +30,7 @@ _CLAIM = (
     " ORDER BY created_at, id LIMIT ?) RETURNING doc"
 )
 _DONE = "DELETE FROM outbox WHERE id = ?"
+_PURGE = "DELETE FROM outbox WHERE created_at < ? RETURNING channel"
 
 
 class SqliteLeases:
@@ -71,6 +73,10 @@ class SqliteOutbox:
 
     async def done(self, item_id: str) -> bool:
         return await self._db.write(row_count, _DONE, (item_id,)) == 1
+
+    async def purge(self, before: datetime) -> dict[str, int]:
+        rows = await self._db.write(fetch_all, _PURGE, (stamp(before),))
+        return dict(Counter(str(row[0]) for row in rows))
 
     async def count(self, channel: str | None = None) -> int:
         if channel is None:

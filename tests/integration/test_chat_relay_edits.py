@@ -12,16 +12,18 @@ import contextlib
 import itertools
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from motor.motor_asyncio import AsyncIOMotorClient
 
 from adapters.console.testing import Posted, TestChat
 from bot.app import Engine, open_engine
 from bot.chat.loop import close_adapters
-from bot.chat.relay import PROGRESS
+from bot.chat.relay import PROGRESS, RUNNING
 from bot.chat.runtime import ChatRuntime, open_chat
 from bot.settings import load_settings
 from core.models import ExecutionStatus
@@ -43,10 +45,11 @@ def write_config(
     roles: str,
     pack: Path = FIXTURES / "workflow_pack",
     users: str = USERS,
+    store: str = "sqlite:///var/squall.db",
 ) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(
-        "store: {url: 'sqlite:///var/squall.db'}\n"
+        f"store: {{url: '{store}'}}\n"
         f"packs: {{paths: ['{pack}']}}\n"
         "http: {enabled: false}\n"
         "executions: {max_concurrency: 8, python_fork_server: false}\n"
@@ -163,6 +166,63 @@ async def test_an_approval_decided_on_b_edits_the_card_a_posted(tmp_path: Path) 
     assert outcome.message.buttons == ()
     assert held.status is S.SUCCEEDED and held.owner == str(b.executions.owner)
     assert result.place == card.place
+
+
+RUNNER_USERS = """
+users:
+  alice: {identities: ["console:local:alice"], roles: [ops]}
+roles:
+  ops:
+    - allow: {actions: ["core.local"]}
+"""
+
+
+@pytest.fixture(params=["sqlite", "mongo"])
+async def store_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield "sqlite:///var/squall.db"
+        return
+    server = str(request.getfixturevalue("mongo_url"))
+    database = f"squall_relay_{uuid.uuid4().hex[:12]}"
+    yield server.rstrip("/") + "/" + database
+    client: Any = AsyncIOMotorClient(server)
+    await client.drop_database(database)
+    client.close()
+
+
+async def test_a_plain_run_on_b_shows_running_then_its_result_on_the_card_a_posted(
+    tmp_path: Path, store_url: str
+) -> None:
+    chat = TestChat()
+    options = {"users": RUNNER_USERS, "store": store_url}
+    async with two_processes(tmp_path, chat, **options) as (_, b):
+        kinds: list[str] = []
+        put = b.store.outbox.put
+
+        async def spy(item: OutboxItem) -> bool:
+            kinds.append(item.kind)
+            return await put(item)
+
+        b.store.outbox.put = spy  # type: ignore[method-assign]
+        chat.push("run core.local cmd='sleep 2; echo slept'", user_id="alice")
+        ack = await chat.next_message()
+        mine = lambda p: p.edited and p.message_id == ack.message_id  # noqa: E731
+        running = await chat.wait_for(lambda p: mine(p) and p.message.status == "running")
+        result = await chat.wait_for(lambda p: mine(p) and p.message.status == "succeeded")
+        # A quick run goes straight to its result: no running item, no running edit.
+        chat.push("run core.local cmd='echo quick'", user_id="alice")
+        quick_ack = await chat.next_message()
+        quick = await chat.wait_for(
+            lambda p: p.edited and p.message_id == quick_ack.message_id, timeout=30
+        )
+        [slow] = await b.store.executions.list(ExecutionQuery(action_ref="core.local", limit=1))
+        await asyncio.sleep(1.5)  # a late running item would be put and delivered by now
+    assert ack.message.status != "running" and slow.owner == str(b.executions.owner)
+    assert "running" in running.text and "slept" in result.text
+    assert quick.message.status == "succeeded" and "quick" in quick.text
+    edits = [p.message.status for p in chat.posted if p.edited]
+    assert edits == ["running", "succeeded", "succeeded"], edits
+    assert kinds.count(RUNNING) == 1, kinds
 
 
 async def test_a_process_holding_the_chat_stores_no_progress_items(tmp_path: Path) -> None:

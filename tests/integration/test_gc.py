@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import open_engine
+from bot.app import gc_policy, open_engine
 from bot.settings import load_settings
 from bot.settings.errors import SettingsError
 from core.kv import SYSTEM, KeyValuePair
 from core.models import Execution, ExecutionStatus, RuleEnforcement, TriggerInstance
 from core.models import TriggerInstanceStatus as T
+from core.models.lease import OutboxItem
 from core.store import ExecutionQuery, Store, open_store
 from core.store.gc import GarbageCollector, GcCounts, GcPolicy
 
@@ -140,6 +141,34 @@ async def test_an_idle_pass_stays_out_of_the_info_log(
     with caplog.at_level(logging.INFO, logger="core.store.gc"):
         assert await GarbageCollector(store, MONTH, now=lambda: NOW).run_once(NOW) == GcCounts()
     assert caplog.text == ""
+
+
+async def test_outbox_items_nobody_delivered_within_their_life_are_dropped_and_logged(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    for n, hours in enumerate((30, 25, 2)):
+        stale = OutboxItem(
+            f"i{n}", "chat:gone", "execution.completed", f"e{n}", NOW - timedelta(hours=hours)
+        )
+        await store.outbox.put(stale)
+    policy = GcPolicy(outbox_ttl=timedelta(days=1))
+    with caplog.at_level(logging.WARNING, logger="core.store.gc"):
+        counts = await GarbageCollector(store, policy, now=lambda: NOW).run_once(NOW)
+    assert counts == GcCounts(outbox_expired=2)
+    assert await store.outbox.count() == 1
+    assert "dropped 2 item(s) for chat:gone waiting over 1 day" in caplog.text
+    # Without a life (cluster.outbox_ttl_seconds: null) nothing goes.
+    later = NOW + timedelta(days=30)
+    assert await GarbageCollector(store, MONTH, now=lambda: later).run_once(later) == GcCounts()
+
+
+def test_the_outbox_life_defaults_to_a_day_and_null_keeps_items(tmp_path: Path) -> None:
+    assert gc_policy(load_settings(write_config(tmp_path, ""))).outbox_ttl == timedelta(days=1)
+    path = write_config(tmp_path, "cluster: {outbox_ttl_seconds: null}\n")
+    assert gc_policy(load_settings(path)).outbox_ttl is None
+    with pytest.raises(SettingsError) as caught:
+        load_settings(write_config(tmp_path, "cluster: {outbox_ttl_seconds: 5}\n"))
+    assert caught.value.errors == ["cluster.outbox_ttl_seconds: expected number >= 60.0, got 5.0"]
 
 
 def write_config(tmp_path: Path, gc: str) -> Path:

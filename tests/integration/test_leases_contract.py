@@ -74,6 +74,22 @@ async def test_outbox_items_are_claimed_once_and_again_after_the_claim_expires(
     assert [i.ref for i in await outbox.claim("chat:slack", "b", at(30), at(11))] == ["e3"]
 
 
+async def test_outbox_items_past_their_life_are_purged_and_counted_per_channel(
+    store: Store,
+) -> None:
+    outbox = store.outbox
+    old = [OutboxItem(f"old{i}", channel, "k", f"e{i}", at(-7200))
+           for i, channel in enumerate(["chat:gone", "chat:gone", "chat:slack"])]  # fmt: skip
+    for item in old:
+        await outbox.put(item)
+    await outbox.claim("chat:slack", "a", at(10), at(0))  # a claim does not keep it alive
+    await outbox.put(OutboxItem("fresh", "chat:gone", "k", "e9", at(-60)))
+    assert await outbox.purge(at(-3600)) == {"chat:gone": 2, "chat:slack": 1}
+    assert await outbox.count() == 1
+    assert [i.id for i in await outbox.claim("chat:gone", "b", at(10), at(0))] == ["fresh"]
+    assert await outbox.purge(at(-3600)) == {}
+
+
 async def test_racing_outbox_claimers_never_share_an_item(store: Store) -> None:
     for i in range(40):
         await store.outbox.put(OutboxItem.new("chat:x", "k", f"e{i}", key=str(i)))
