@@ -1,8 +1,9 @@
 """``MockDatastoreService``: the datastore calls of actions and sensors, in memory."""
 
 import logging
+from unittest import mock
 
-__all__ = ["KeyValuePair", "MockDatastoreService"]
+__all__ = ["DatastoreCalls", "KeyValuePair", "MockDatastoreService"]
 
 SYSTEM_SCOPE = "system"
 
@@ -67,3 +68,35 @@ class MockDatastoreService:
 
     def delete_value(self, name, local=True, scope=SYSTEM_SCOPE):
         return self._datastore_items.pop(self._full_name(name, local), None) is not None
+
+
+class DatastoreCalls:
+    """The datastore methods of the mock action and sensor services, answered in memory."""
+
+    def __init__(self, wrapper):
+        # A Mock, so tests can assert what was logged (as st2's).
+        self._logger = mock.Mock()
+        self._datastore_service = MockDatastoreService(
+            logger=self._logger,
+            pack_name=wrapper._pack,
+            class_name=wrapper._class_name,
+        )
+
+    @property
+    def datastore_service(self):
+        return self._datastore_service
+
+    def get_user_info(self):
+        return self._datastore_service.get_user_info()
+
+    def list_values(self, local=True, prefix=None, limit=None, offset=0):
+        return self._datastore_service.list_values(local, prefix, limit, offset)
+
+    def get_value(self, name, local=True, scope="system", decrypt=False):
+        return self._datastore_service.get_value(name, local, scope=scope, decrypt=decrypt)
+
+    def set_value(self, name, value, ttl=None, local=True, scope="system", encrypt=False):
+        return self._datastore_service.set_value(name, value, ttl, local, scope, encrypt)
+
+    def delete_value(self, name, local=True, scope="system"):
+        return self._datastore_service.delete_value(name, local, scope)

@@ -1,8 +1,6 @@
 """``MockSensorService``: a sensor's ``sensor_service`` that records what it dispatches."""
 
-from unittest import mock
-
-from st2tests.mocks.datastore import MockDatastoreService
+from st2tests.mocks.datastore import DatastoreCalls
 
 __all__ = ["MockSensorService", "MockSensorWrapper"]
 
@@ -13,21 +11,11 @@ class MockSensorWrapper:
         self._class_name = class_name
 
 
-class MockSensorService:
+class MockSensorService(DatastoreCalls):
     def __init__(self, sensor_wrapper):
         self._sensor_wrapper = sensor_wrapper
         self.dispatched_triggers = []
-        # A Mock, so tests can assert what was logged (as st2's).
-        self._logger = mock.Mock()
-        self._datastore_service = MockDatastoreService(
-            logger=self._logger,
-            pack_name=sensor_wrapper._pack,
-            class_name=sensor_wrapper._class_name,
-        )
-
-    @property
-    def datastore_service(self):
-        return self._datastore_service
+        super().__init__(sensor_wrapper)
 
     def get_logger(self, name):
         return self._logger
@@ -40,18 +28,3 @@ class MockSensorService:
         self.dispatched_triggers.append(
             {"trigger": trigger, "payload": payload, "trace_context": trace_context}
         )
-
-    def get_user_info(self):
-        return self._datastore_service.get_user_info()
-
-    def list_values(self, local=True, prefix=None, limit=None, offset=0):
-        return self._datastore_service.list_values(local, prefix, limit, offset)
-
-    def get_value(self, name, local=True, scope="system", decrypt=False):
-        return self._datastore_service.get_value(name, local, scope=scope, decrypt=decrypt)
-
-    def set_value(self, name, value, ttl=None, local=True, scope="system", encrypt=False):
-        return self._datastore_service.set_value(name, value, ttl, local, scope, encrypt)
-
-    def delete_value(self, name, local=True, scope="system"):
-        return self._datastore_service.delete_value(name, local, scope)
