@@ -31,20 +31,13 @@ class KeyValuePair:
     expire_timestamp: str | None = None
 
 
-class ActionService:
-    """st2's ``ActionService`` API; ``local=True`` keys live under ``<pack>.<Class>:``."""
+class DatastoreCalls:
+    """st2's datastore methods, shared by the action and the sensor service; ``local=True``
+    keys live under ``<pack>.<Class>:``."""
 
-    def __init__(
-        self,
-        pack: str,
-        class_name: str,
-        log_level: str = "debug",
-        transport: Transport = datastore_unavailable,
-    ) -> None:
-        # Read by the shim's Action.__init__ to name and level the action's logger.
+    def __init__(self, pack: str, class_name: str, transport: Transport) -> None:
         self.pack = pack
         self.class_name = class_name
-        self.log_level = log_level
         self._transport = transport
 
     def _key(self, name: str, local: bool) -> str:
@@ -89,3 +82,19 @@ class ActionService:
         start = offset or 0
         page = items[start : start + limit] if limit else items[start:]
         return [KeyValuePair(**item) for item in page]
+
+
+class ActionService(DatastoreCalls):
+    """st2's ``ActionService`` API."""
+
+    def __init__(
+        self,
+        pack: str,
+        class_name: str,
+        log_level: str = "debug",
+        transport: Transport = datastore_unavailable,
+    ) -> None:
+        # pack, class_name and log_level are read by the shim's Action.__init__ to name and
+        # level the action's logger.
+        super().__init__(pack, class_name, transport)
+        self.log_level = log_level

@@ -10,22 +10,21 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .action_service import SYSTEM_SCOPE, ActionService, KeyValuePair
+from .action_service import DatastoreCalls
 
 Request = Callable[[str, dict[str, Any]], Any]
 
 
-class SensorService:
+class SensorService(DatastoreCalls):
     def __init__(self, request: Request, pack: str, class_name: str) -> None:
+        # Datastore calls go out on the same channel; keys with local=True live under
+        # "<pack>.<ClassName>:", as for actions in st2.
+        super().__init__(pack, class_name, transport=request)
         self._request = request
-        self._pack = pack
-        self._class_name = class_name
-        # Keys with local=True live under "<pack>.<ClassName>:", as for actions in st2.
-        self._datastore = ActionService(pack, class_name, transport=request)
         self._logger = self.get_logger("sensor_service")
 
     def get_logger(self, name: str) -> logging.Logger:
-        return logging.getLogger(f"SensorService.{self._pack}.{self._class_name}.{name}")
+        return logging.getLogger(f"SensorService.{self.pack}.{self.class_name}.{name}")
 
     def dispatch(
         self, trigger: str, payload: dict[str, Any] | None = None, trace_tag: str | None = None
@@ -45,27 +44,3 @@ class SensorService:
             self._request("dispatch", args)
         except Exception as e:
             self._logger.error('Failed to dispatch trigger "%s": %s', trigger, e)
-
-    def list_values(self, local: bool = True, prefix: str | None = None) -> list[KeyValuePair]:
-        return self._datastore.list_values(local=local, prefix=prefix)
-
-    def get_value(
-        self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE, decrypt: bool = False
-    ) -> str | None:
-        return self._datastore.get_value(name, local=local, scope=scope, decrypt=decrypt)
-
-    def set_value(
-        self,
-        name: str,
-        value: str,
-        ttl: int | None = None,
-        local: bool = True,
-        scope: str = SYSTEM_SCOPE,
-        encrypt: bool = False,
-    ) -> bool:
-        return self._datastore.set_value(
-            name, value, ttl=ttl, local=local, scope=scope, encrypt=encrypt
-        )
-
-    def delete_value(self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE) -> bool:
-        return self._datastore.delete_value(name, local=local, scope=scope)
