@@ -11,6 +11,7 @@ from typing import Any
 from bot.app import Engine, load_content, open_engine
 from bot.chat.render import table
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import CLI_USER, SubParsers
 from core.aliases import AliasIndex, AliasMatch, AmbiguousAliasMatch, NoAliasMatch
 from core.aliases.api import alias_to_api
 from core.aliases.params import alias_parameters, check_control_characters
@@ -20,10 +21,6 @@ from core.params import ParameterError, merge_parameter_schemas
 from core.runners.types import RUNNER_TYPES
 
 LIST_COLUMNS = ("ref", "source", "enabled", "action_ref", "formats", "description")
-# The execution context a CLI match renders immutable parameters with.
-CLI_USER = "cli"
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_alias_parser(

@@ -13,16 +13,13 @@ from typing import Any
 
 from bot.chat.render import table
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import CLI_USER, SubParsers
 from core.models.apikey import ApiKey
 from core.models.execution import utcnow
 from core.store import Store, open_store
 from core.webhooks.apikeys import generate_api_key, key_id_of_hash
 
-# Who created a key from the command line; chat commands will record the chat user instead.
-CLI_USER = "cli"
 LIST_COLUMNS = ("id", "name", "enabled", "created_at", "revoked_at", "created_by")
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_apikey_parser(

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.app import content_paths, open_engine
 from bot.chat.render import EXECUTION_COLUMNS, execution_summary, table, to_json
+from bot.cli.subcommands import CLI_USER
 from bot.serve import serve_forever
 from bot.settings import Settings, SettingsError, find_config, load_settings
 from bot.settings.schema import SERVE_ROLES
@@ -42,7 +43,7 @@ async def run(args: argparse.Namespace) -> int:
         service = engine.executions
         action = service.action(args.ref)
         params = parse_params(parameter_schema(action), args.params)
-        execution = await service.request(action.ref, params, context={"user": "cli"})
+        execution = await service.request(action.ref, params, context={"user": CLI_USER})
         if args.run_async:
             emit(args, {"id": execution.id, "status": str(execution.status)}, execution.id)
             return 0
@@ -90,7 +91,7 @@ async def execution_get(args: argparse.Namespace) -> int:
 
 async def execution_cancel(args: argparse.Namespace) -> int:
     async with open_engine(settings_for(args), start=False) as engine:
-        execution = await engine.executions.cancel(args.id, user="cli")
+        execution = await engine.executions.cancel(args.id, user=CLI_USER)
         api = engine.executions.to_api(execution)
     emit(args, api, execution_summary(api))
     return 0

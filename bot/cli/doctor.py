@@ -6,10 +6,9 @@ import argparse
 
 from bot.chat.render import describe_error
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import SubParsers
 from bot.doctor import Report, run_checks
 from bot.settings import find_config
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_doctor_parser(

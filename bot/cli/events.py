@@ -11,6 +11,7 @@ import yaml
 from bot.app import Engine, open_engine
 from bot.chat.render import table
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import SubParsers
 from core.models import Rule, TriggerType
 from core.models.trigger_instance import FINISHED, TriggerInstance, TriggerInstanceStatus
 from core.rules.index import WEBHOOK_TRIGGER, normalize_parameters
@@ -22,8 +23,6 @@ ENFORCEMENT_COLUMNS = (
 )  # fmt: skip
 REEMIT_TIMEOUT = 30.0
 POLL_SECONDS = 0.02
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_event_parsers(

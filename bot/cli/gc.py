@@ -7,11 +7,10 @@ import dataclasses
 
 from bot.app import gc_policy
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import SubParsers
 from core.models import utcnow
 from core.store import open_store
 from core.store.gc import GarbageCollector
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_gc_parser(

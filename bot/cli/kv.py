@@ -8,17 +8,12 @@ from typing import Any
 from bot.app import open_engine
 from bot.chat.render import table
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import CLI_USER, SubParsers
 from core.kv.model import KeyValuePair
 from core.kv.names import SCOPES, SYSTEM
 from core.kv.service import KeyValueService
 
-# The identity CLI commands act as; ``squall run`` uses it too, so ``st2kv.user`` there
-# sees the keys set here with ``--scope user``.
-CLI_USER = "cli"
 LIST_COLUMNS = ("name", "value", "secret", "scope", "user", "expire_timestamp")
-
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_key_parser(

@@ -17,14 +17,13 @@ from typing import Any
 
 from bot.app import BUNDLED_PACKS, load_content, pack_python_settings
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import SubParsers
 from bot.settings import Settings
 from core.packs.errors import PackError
 from core.packs.install import SourceError, install_pack, parse_source, remove_pack, setup_venv
 from core.packs.install.tests import prepare_pack_tests
 from core.packs.manifest import read_manifest
 from core.packs.paths import PackDir
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_pack_install_parsers(

@@ -15,9 +15,9 @@ import signal
 import time
 
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import SubParsers
 from bot.doctor import fetch_json
 
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 RELOAD_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.1
 

@@ -17,6 +17,7 @@ import yaml
 from bot.app import Engine, open_engine
 from bot.chat.render import table
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import CLI_USER, SubParsers
 from core.kv.lookup import kv_context
 from core.models import Pack, Rule
 from core.models.rule_state import overrides_of
@@ -33,11 +34,7 @@ from core.rules.matcher import RULE_USER, RenderedAction, render_action
 from core.runners.types import RUNNER_TYPES
 
 LIST_COLUMNS = ("ref", "enabled", "type", "trigger", "action", "description")
-# Who switched a rule from the command line; chat commands will record the chat user instead.
-CLI_USER = "cli"
 RULE_SUFFIXES = (".yaml", ".yml")
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_rule_parser(

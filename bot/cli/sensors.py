@@ -22,6 +22,7 @@ from typing import Any
 from bot.app import Engine, open_engine
 from bot.chat.render import table
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import CLI_USER, SubParsers
 from bot.sensors import (
     build_container,
     sensor_options,
@@ -34,9 +35,7 @@ from core.sensors.options import SensorOptions
 from core.sensors.specs import SensorSpec
 from core.sensors.status import read_snapshot
 
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 LIST_COLUMNS = ("ref", "pack", "enabled", "status", "pid", "restarts", "last_error")
-CLI_USER = "cli"
 
 
 class UnknownSensorError(LookupError):

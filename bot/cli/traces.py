@@ -7,11 +7,11 @@ import argparse
 from bot.app import open_engine
 from bot.chat.render import table
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import SubParsers
 from core.models.execution import isoformat
 from core.observe.reader import read_trace
 from core.observe.traces import tree_lines
 
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 LIST_COLUMNS = ("id", "trace_tag", "start_timestamp")
 
 

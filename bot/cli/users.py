@@ -12,8 +12,7 @@ import sys
 
 from bot.app import open_engine
 from bot.cli.commands import emit, settings_for
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
+from bot.cli.subcommands import SubParsers
 
 
 def add_user_parser(

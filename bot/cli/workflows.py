@@ -14,12 +14,11 @@ from typing import Any
 from bot.app import Engine, open_engine
 from bot.chat.render import execution_summary, table
 from bot.cli.commands import emit, settings_for
+from bot.cli.subcommands import CLI_USER, SubParsers
 from core.approvals.inquiries import INQUIRY_KIND
 from core.approvals.service import yes_no_response
 from core.authz.authorizer import SquallUser
 from core.models.approval import Approval
-
-SubParsers = argparse._SubParsersAction  # argparse has no public name for this type
 
 
 def add_workflow_execution_parsers(
@@ -54,7 +53,7 @@ def add_inquiry_parser(
     respond.add_argument("-r", "--response", help="the answer as JSON, e.g. '{\"approved\": true}'")
     respond.add_argument("--approve", action="store_true", help="answer yes")
     respond.add_argument("--deny", action="store_true", help="answer no")
-    respond.add_argument("--as", dest="user", default="cli",
+    respond.add_argument("--as", dest="user", default=CLI_USER,
                          help="the Squall user answering (checked like a chat user)")  # fmt: skip
     respond.set_defaults(handler=inquiry_respond)
 
