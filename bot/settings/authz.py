@@ -8,6 +8,8 @@ commands until roles say more.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.settings.errors import INVALID
 from bot.settings.parser import Context
 from core.authz.authorizer import Role, UserSpec
@@ -22,21 +24,21 @@ def default_users() -> tuple[UserSpec, ...]:
 
 def users_setting(value: object, ctx: Context) -> object:
     """``users:`` as UserSpecs; defaults (already UserSpecs) pass through unchanged."""
-    if isinstance(value, tuple) and all(isinstance(item, UserSpec) for item in value):
-        return value
-    try:
-        return parse_users(value)
-    except AuthzConfigError as exc:
-        ctx.errors.extend(exc.errors)
-        return INVALID
+    return _parsed(value, ctx, UserSpec, parse_users)
 
 
 def roles_setting(value: object, ctx: Context) -> object:
     """``roles:`` as Roles; defaults (already Roles) pass through unchanged."""
-    if isinstance(value, tuple) and all(isinstance(item, Role) for item in value):
+    return _parsed(value, ctx, Role, parse_roles)
+
+
+def _parsed(
+    value: object, ctx: Context, kind: type, parse: Callable[[object], tuple[object, ...]]
+) -> object:
+    if isinstance(value, tuple) and all(isinstance(item, kind) for item in value):
         return value
     try:
-        return parse_roles(value)
+        return parse(value)
     except AuthzConfigError as exc:
         ctx.errors.extend(exc.errors)
         return INVALID
