@@ -26,6 +26,7 @@ SUITES = (
     "bench.timers",
     "bench.sensors",
     "bench.observe",
+    "bench.conductor",
     "bench.workflows",
 )
 RESULTS = Path(__file__).resolve().parent / "results"

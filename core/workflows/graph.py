@@ -134,6 +134,20 @@ class WorkflowGraph:
     def prev_edges(self, task: str) -> list[Edge]:
         return self._prev.get(task, [])
 
+    @cached_property
+    def _inbound(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        found: dict[str, dict[str, tuple[str, ...]]] = {}
+        for target, edges in self._prev.items():
+            sources: dict[str, tuple[str, ...]] = {}
+            for edge in edges:
+                sources[edge.source] = (*sources.get(edge.source, ()), edge.id)
+            found[target] = sources
+        return found
+
+    def inbound_sources(self, task: str) -> dict[str, tuple[str, ...]]:
+        """Each task with a transition to ``task`` → the ids of those transitions."""
+        return self._inbound.get(task, {})
+
     def has_task(self, task: str) -> bool:
         return task in self._next
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from core.workflows.machines import ACTIVE
 
-__all__ = ["Delta", "Entry", "Items", "Staged", "WorkflowState", "merge_contexts"]
+__all__ = ["Delta", "Entry", "Inbound", "Items", "Staged", "WorkflowState", "merge_contexts"]
 
 
 def route_key(task_id: str, route: int) -> str:
@@ -175,6 +175,27 @@ class Staged:
         )  # fmt: skip
 
 
+class Inbound:
+    """A task's inbound sources on one route, as its join asks about them: per source, None
+    while it has no entry on the route, else whether one of its transitions into the task
+    fired; with the counts kept as the sources' entries change, so asking costs O(1)."""
+
+    def __init__(self, sources: Mapping[str, tuple[str, ...]]) -> None:
+        self.edges = sources  # source → the ids of its transitions into the task
+        self.values: dict[str, bool | None] = dict.fromkeys(sources)
+        self.satisfied = 0
+        self.unevaluated = len(sources)
+
+    def update(self, source: str, entry: Entry | None) -> None:
+        old = self.values[source]
+        new = None if entry is None else any(entry.next.get(e) for e in self.edges[source])
+        if new is old:
+            return
+        self.satisfied += (new is True) - (old is True)
+        self.unevaluated += (new is None) - (old is None)
+        self.values[source] = new
+
+
 @dataclass
 class Delta:
     """What one step changed; everything else is as it was saved."""
@@ -212,6 +233,9 @@ class WorkflowState:
         self._new_contexts = 0
         self._new_routes = 0
         self._merged: dict[tuple[int, ...], dict[str, Any]] = {}
+        self._inbound: dict[tuple[str, int], Inbound] = {}
+        # a source's route key → the tasks it feeds (that were asked about) → their tally
+        self._watchers: dict[str, dict[str, Inbound]] = {}
 
     # -- entries ------------------------------------------------------------------------
     def add_entry(self, entry: Entry) -> Entry:
@@ -223,6 +247,8 @@ class WorkflowState:
         self.latest[key] = len(self.sequence) - 1
         self.counts[entry.status] += 1
         self.touch(entry)
+        for inbound in self._watchers.get(key, {}).values():
+            inbound.update(entry.id, entry)
         return entry
 
     def entry(self, task_id: str, route: int) -> Entry | None:
@@ -250,12 +276,38 @@ class WorkflowState:
     def touch(self, entry: Entry) -> None:
         self._dirty_entries.add(self._position(entry))
 
+    # -- joins --------------------------------------------------------------------------
+    def set_next(self, entry: Entry, transition: str, target: str, taken: bool) -> None:
+        """Record whether ``entry``'s transition (to ``target``) fired; the one way a
+        transition is recorded, so the tally of ``target``'s inbound sources follows."""
+        entry.next[transition] = taken
+        self.touch(entry)
+        inbound = self._watchers.get(route_key(entry.id, entry.route), {}).get(target)
+        if inbound is not None:
+            inbound.update(entry.id, self.entry(entry.id, entry.route))
+
+    def inbound(self, task_id: str, route: int, sources: Mapping[str, tuple[str, ...]]) -> Inbound:
+        """The inbound sources of ``task_id`` as seen from ``route`` (``sources``: each
+        source's transitions into it), tallied once, then kept current by ``add_entry``
+        (a source runs again) and ``set_next`` (a source's transition fired or not)."""
+        found = self._inbound.get((task_id, route))
+        if found is None:
+            found = self._inbound[task_id, route] = Inbound(sources)
+            for source in sources:
+                self._watchers.setdefault(route_key(source, route), {})[task_id] = found
+                found.update(source, self.entry(source, route))
+        return found
+
     def has_status(self, statuses: Iterable[str]) -> bool:
         return any(self.counts[s] > 0 for s in statuses)
 
     @property
     def has_active_tasks(self) -> bool:
         return self.has_status(ACTIVE)
+
+    def tallies(self) -> Mapping[tuple[str, int], Inbound]:
+        """(task, route) → its inbound tally, for each one asked about so far."""
+        return self._inbound
 
     # -- staging ------------------------------------------------------------------------
     def stage(self, staged: Staged) -> Staged:

@@ -34,14 +34,14 @@ class Transitions(ConductorBase):
         ready_next: list[Staged] = []
         for edge in edges:
             try:
-                entry.next[edge.id] = bool(scope.evaluate(edge.criteria)) if edge.criteria else True
+                taken = bool(scope.evaluate(edge.criteria)) if edge.criteria else True
             except ExpressionError as exc:
                 self.log_error(exc, task_id, route, edge.id)
                 state.touch(entry)
                 self.request_status("failed")
                 continue
-            state.touch(entry)
-            if not entry.next[edge.id]:
+            state.set_next(entry, edge.id, edge.target, taken)
+            if not taken:
                 continue
             published, errors = self._publish(edge, context, current)
             if errors:
@@ -110,22 +110,17 @@ class Transitions(ConductorBase):
         return self.state.add_route([*old, edge.backref])
 
     def _inbound_status(self, task_id: str, route: int) -> str:
-        inbound = self.graph.prev_edges(task_id)
-        evaluation: dict[str, bool | None] = {e.source: None for e in inbound}
+        """Orquesta's inbound criteria of a task from ``route``: satisfied once enough of its
+        sources (all of them for ``join: all``) took a transition to it; work in progress
+        while a source has not run and the workflow still has something to run. The tally
+        is kept by the state as entries change, so a fan-in's every arrival costs O(1)."""
+        sources = self.graph.inbound_sources(task_id)
         barrier = self.graph.barrier(task_id) or 1
-        required = len(evaluation) if barrier == "*" else int(barrier)
-        for edge in inbound:
-            entry = self.state.entry(edge.source, route)
-            if entry is None:
-                continue
-            satisfied = bool(entry.next.get(edge.id))
-            if not evaluation[edge.source]:
-                evaluation[edge.source] = satisfied
-        if list(evaluation.values()).count(True) >= required:
+        required = len(sources) if barrier == "*" else int(barrier)
+        inbound = self.state.inbound(task_id, route, sources)
+        if inbound.satisfied >= required:
             return SATISFIED
-        if None in evaluation.values() and (
-            self.state.has_active_tasks or self.state.has_staged_tasks
-        ):
+        if inbound.unevaluated and (self.state.has_active_tasks or self.state.has_staged_tasks):
             return WIP
         return NOT_SATISFIED
 
