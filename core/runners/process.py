@@ -24,7 +24,6 @@ from core.runners.spawn import Child, spawn
 EXECUTION_MARKER = "ST2_ACTION_EXECUTION_ID"
 # st2 reports a timed-out action with this return code (SIGKILL).
 TIMEOUT_RETURN_CODE = -9
-_CHUNK = 64 * 1024
 # After SIGKILL the pipes close at once unless a process that left the group (setsid) still
 # holds them; don't wait for such a process forever.
 _DRAIN_AFTER_KILL = 2.0
@@ -74,74 +73,63 @@ async def run_process(
     """
     if cancel.is_set():
         return ProcessOutcome("", "", TIMEOUT_RETURN_CODE, timed_out=False, canceled=True)
+    out = _Capture(CappedBuffer(output_limit), "stdout", on_output)
+    err = _Capture(CappedBuffer(output_limit), "stderr", on_output)
     # A new session: the child's pid is also the id of a group we can kill (core.runners.spawn).
-    proc = await spawn(argv, cwd=cwd, env=env)
-    out, err = CappedBuffer(output_limit), CappedBuffer(output_limit)
-    readers = [
-        asyncio.create_task(_pump(proc.stdout, out, "stdout", on_output)),
-        asyncio.create_task(_pump(proc.stderr, err, "stderr", on_output)),
-    ]
+    proc = spawn(argv, cwd=cwd, env=env, stdout=out.add, stderr=err.add)
     try:
         if on_start is not None:
             await on_start(proc.pid)
-        finished = await _wait_finished(proc, readers, timeout, cancel)
+        finished = await _wait_finished(proc, timeout, cancel)
     except BaseException:
         # Our caller was canceled (or on_start failed): never leave the group running.
         _kill_group(proc.pid, env)
-        await _reap(proc, readers)
+        await _reap(proc)
         raise
     if finished:
         return ProcessOutcome(out.text(), err.text(), _return_code(proc), False, False)
     _kill_group(proc.pid, env)
-    await _reap(proc, readers)
+    await _reap(proc)
     timed_out = not cancel.is_set()
     code = TIMEOUT_RETURN_CODE if timed_out else _return_code(proc)
     return ProcessOutcome(out.text(), err.text(), code, timed_out, canceled=not timed_out)
 
 
-async def _pump(
-    stream: asyncio.StreamReader | None,
-    capture: CappedBuffer,
-    name: str,
-    on_output: OutputSeen | None,
-) -> None:
-    """Read a pipe to EOF, keeping what fits; reading on keeps the child from blocking."""
-    if stream is None:
-        return
-    # Incremental: a UTF-8 character split across two reads is shown whole, once.
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    while chunk := await stream.read(_CHUNK):
-        capture.add(chunk)
-        if on_output is not None and capture.dropped == 0:
-            on_output(name, decoder.decode(chunk))
+class _Capture:
+    """One pipe's output: kept up to the limit, and shown live while nothing was dropped."""
+
+    def __init__(self, buffer: CappedBuffer, name: str, on_output: OutputSeen | None) -> None:
+        self._buffer = buffer
+        self._name = name
+        self._on_output = on_output
+        # Incremental: a UTF-8 character split across two reads is shown whole, once.
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace") if on_output else None
+
+    def add(self, chunk: bytes) -> None:
+        self._buffer.add(chunk)
+        if self._on_output is not None and self._decoder is not None and not self._buffer.dropped:
+            self._on_output(self._name, self._decoder.decode(chunk))
+
+    def text(self) -> str:
+        return self._buffer.text()
 
 
-async def _wait_finished(
-    proc: Child,
-    readers: list[asyncio.Task[None]],
-    seconds: float | None,
-    cancel: asyncio.Event,
-) -> bool:
+async def _wait_finished(proc: Child, seconds: float | None, cancel: asyncio.Event) -> bool:
     """True when the process exited and both pipes closed; False on timeout or cancel.
 
     A background job that keeps stdout open keeps the action running, as in st2; the timeout
     bounds that.
     """
-    done = asyncio.ensure_future(_exited(proc, readers))
+    if cancel.is_set():
+        return False
     canceled = asyncio.ensure_future(cancel.wait())
     try:
-        await asyncio.wait({done, canceled}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            (proc.finished, canceled), timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         canceled.cancel()
-        if not done.done():
-            done.cancel()
-    return done.done() and not done.cancelled()
-
-
-async def _exited(proc: Child, readers: list[asyncio.Task[None]]) -> None:
-    # shield: canceling this waiter must not cancel the readers, which still drain after a kill.
-    await asyncio.shield(asyncio.gather(*readers))
-    await proc.wait()
+    return proc.finished.done()
 
 
 def _kill_group(pgid: int, env: Mapping[str, str] | None = None) -> None:
@@ -178,13 +166,12 @@ def kill_marked(entry: bytes) -> int:
     return killed
 
 
-async def _reap(proc: Child, readers: list[asyncio.Task[None]]) -> None:
+async def _reap(proc: Child) -> None:
     """Wait for the killed leader, and briefly for the pipes to close."""
-    await asyncio.shield(proc.wait())
-    _, pending = await asyncio.wait(readers, timeout=_DRAIN_AFTER_KILL)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    await proc.wait()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(proc.drained), _DRAIN_AFTER_KILL)
+    proc.close_pipes()
 
 
 def _return_code(proc: Child) -> int:

@@ -1,51 +1,46 @@
-"""Start a child with its stdout/stderr as stream readers, and learn of its exit from a pidfd.
+"""Start a child in a new session; the event loop reads its pipes and learns of its exit itself.
 
-asyncio on Python 3.11 waits for every child in a thread of its own (``ThreadedChildWatcher``:
-a thread started and joined per spawn, each waking the loop through the GIL); its pidfd watcher
-is bound to one loop for the whole process, which several loops (tests, the errbot embedding)
-cannot share. Here each child gets its own pidfd on the running loop instead: the exit is one
-more readable file descriptor. Where pidfds are missing (Linux < 5.3, other systems, seccomp)
-this falls back to ``asyncio.create_subprocess_exec``. Measured in ``bench/executions.py``
-against raw ``bash -c true`` spawns in the same run.
+Per child this costs three file descriptors on the loop's selector: stdout and stderr (raw
+``os.read`` in a reader callback, no transport, protocol or stream reader, no task per pipe)
+and a pidfd that becomes readable when the child exits. asyncio on Python 3.11 would instead
+wait for every child in a thread of its own (``ThreadedChildWatcher``: a thread started and
+joined per spawn, each waking the loop through the GIL), and its pidfd watcher is bound to one
+loop for the whole process, which several loops (tests, the errbot embedding) cannot share.
+Where pidfds are missing (Linux < 5.3, other systems, seccomp) one thread per child waits for
+the exit instead, as asyncio's own watcher does. Measured in ``bench/executions.py`` against
+raw ``bash -c true`` spawns in the same run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
-from typing import IO, Protocol
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
-__all__ = ["Child", "spawn"]
+__all__ = ["Child", "Sink", "spawn"]
 
-_READ_LIMIT = 64 * 1024
+T = TypeVar("T")
 
-
-class Child(Protocol):
-    """What ``run_process`` needs of a started child (``asyncio.subprocess.Process`` has it)."""
-
-    @property
-    def pid(self) -> int: ...
-
-    @property
-    def returncode(self) -> int | None: ...
-
-    stdout: asyncio.StreamReader | None
-    stderr: asyncio.StreamReader | None
-
-    async def wait(self) -> int: ...
+_CHUNK = 64 * 1024
+# Called with each chunk read from a pipe (never empty).
+Sink = Callable[[bytes], None]
 
 
-class _PidfdChild:
-    def __init__(
-        self, popen: subprocess.Popen[bytes], stdout: asyncio.StreamReader,
-        stderr: asyncio.StreamReader, exited: asyncio.Future[int],
-    ) -> None:  # fmt: skip
+class Child:
+    """A started child: its pid, its exit, and whether its pipes reached end of file."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes]) -> None:
+        self._loop = loop
         self._popen = popen
-        self.stdout: asyncio.StreamReader | None = stdout
-        self.stderr: asyncio.StreamReader | None = stderr
-        self._exited = exited
+        self._open_pipes: set[int] = set()
+        self.exited: asyncio.Future[int] = loop.create_future()
+        # Exited and both pipes closed: everything it wrote has been read.
+        self.finished: asyncio.Future[None] = loop.create_future()
+        self.drained: asyncio.Future[None] = loop.create_future()
 
     @property
     def pid(self) -> int:
@@ -56,7 +51,72 @@ class _PidfdChild:
         return self._popen.returncode
 
     async def wait(self) -> int:
-        return await asyncio.shield(self._exited)
+        return await asyncio.shield(self.exited)
+
+    def close_pipes(self) -> None:
+        """Stop reading pipes still open (a process that left the group holds them)."""
+        for fd in list(self._open_pipes):
+            self._close_pipe(fd)
+
+    def _read_pipe(self, fd: int, sink: Sink) -> None:
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # EIO and the like: treat as end of file
+            chunk = b""
+        if chunk:
+            sink(chunk)
+        else:
+            self._close_pipe(fd)
+
+    def watch_pipe(self, fd: int, sink: Sink) -> None:
+        """Read ``fd`` (ours now: closed at end of file) into ``sink`` as data arrives."""
+        os.set_blocking(fd, False)
+        self._open_pipes.add(fd)
+        self._loop.add_reader(fd, self._read_pipe, fd, sink)
+
+    def _close_pipe(self, fd: int) -> None:
+        self._loop.remove_reader(fd)
+        os.close(fd)
+        self._open_pipes.discard(fd)
+        if not self._open_pipes:
+            _resolve(self.drained, None)
+            self._check_finished()
+
+    def _on_exit(self, code: int) -> None:
+        _resolve(self.exited, code)
+        self._check_finished()
+
+    def _check_finished(self) -> None:
+        if self.exited.done() and self.drained.done():
+            _resolve(self.finished, None)
+
+    # -- learning of the exit --------------------------------------------------------------
+    def watch_exit(self) -> None:
+        """Resolve ``exited`` (and reap the child) when it exits."""
+        if _PIDFDS:
+            pidfd = os.pidfd_open(self.pid)
+            self._loop.add_reader(pidfd, self._reap_pidfd, pidfd)
+        else:
+            name = f"squall-wait-{self.pid}"
+            threading.Thread(target=self._wait_in_thread, name=name, daemon=True).start()
+
+    def _reap_pidfd(self, pidfd: int) -> None:
+        """The pidfd became readable: the child exited; collect its status (never blocks)."""
+        self._loop.remove_reader(pidfd)
+        os.close(pidfd)
+        self._on_exit(self._popen.wait())
+
+    def _wait_in_thread(self) -> None:
+        code = self._popen.wait()
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            self._loop.call_soon_threadsafe(self._on_exit, code)
+
+
+def _resolve(future: asyncio.Future[T], value: T) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 def _pidfds_work() -> bool:
@@ -72,49 +132,38 @@ def _pidfds_work() -> bool:
 _PIDFDS = _pidfds_work()
 
 
-async def spawn(argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str]) -> Child:
-    """Start ``argv`` (no shell) in a new session, stdin from /dev/null, stdout and stderr
-    piped. Raises ``OSError`` when it cannot be started."""
-    if not _PIDFDS:
-        return await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )  # fmt: skip
+def spawn(
+    argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str], stdout: Sink, stderr: Sink
+) -> Child:
+    """Start ``argv`` (no shell) in a new session, stdin from /dev/null; what it writes on
+    stdout and stderr goes to the two sinks as it arrives. Raises ``OSError`` when it cannot be
+    started (missing file, bad ``cwd``...)."""
     loop = asyncio.get_running_loop()
-    # Blocks only until the child execs (vfork): asyncio's own subprocess support calls the
-    # same Popen on the loop.
-    popen = subprocess.Popen(  # noqa: ASYNC220
-        list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
     try:
-        pidfd = os.pidfd_open(popen.pid)
-        exited: asyncio.Future[int] = loop.create_future()
-        loop.add_reader(pidfd, _reap, loop, pidfd, popen, exited)
+        # Blocks only until the child execs (vfork): asyncio's own subprocess support calls
+        # the same Popen on the loop. Our own pipes: no file objects for Popen to wrap.
+        popen = subprocess.Popen(
+            list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_write,
+            stderr=err_write, start_new_session=True,
+        )  # fmt: skip
+    except BaseException:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    child = Child(loop, popen)
+    try:
+        child.watch_exit()
     except BaseException:
         popen.kill()  # only the leader: it has had no time to start others
         popen.wait()
+        for fd in (out_read, err_read):
+            os.close(fd)
         raise
-    assert popen.stdout is not None and popen.stderr is not None  # both piped above
-    stdout = await _reader(loop, popen.stdout)
-    stderr = await _reader(loop, popen.stderr)
-    return _PidfdChild(popen, stdout, stderr, exited)
-
-
-async def _reader(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> asyncio.StreamReader:
-    reader = asyncio.StreamReader(limit=_READ_LIMIT, loop=loop)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
-    return reader
-
-
-def _reap(
-    loop: asyncio.AbstractEventLoop, pidfd: int, popen: subprocess.Popen[bytes],
-    exited: asyncio.Future[int],
-) -> None:  # fmt: skip
-    """The pidfd became readable: the child exited; collect its status (never blocks now)."""
-    loop.remove_reader(pidfd)
-    os.close(pidfd)
-    code = popen.wait()
-    if not exited.done():
-        exited.set_result(code)
+    child.watch_pipe(out_read, stdout)
+    child.watch_pipe(err_read, stderr)
+    return child
