@@ -86,10 +86,23 @@ def run_workflow(
     return time.perf_counter() - wall, time.process_time() - cpu, steps
 
 
+def _chain_with_input(n: int) -> dict[str, Any]:
+    workflow = chain(n)
+    workflow["input"] = ["items"]
+    return workflow
+
+
 # (label, workflow, inputs, tasks, the first, middle and last child's step (not the
 # workflow's own first and last steps, which start or finish it), timed one by one)
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], int, tuple[int, ...]]] = [
     ("chain 1000", chain(1000), {}, 1000, (2, 500, 999)),
+    (
+        "chain 200, 5,000-item input",
+        _chain_with_input(200),
+        {"items": list(range(5000))},
+        200,
+        (2, 100, 199),
+    ),  # the context's size must not weigh on each transition
     ("with-items 5000", with_items(5000), {"items": list(range(5000))}, 5000, (2, 2500, 4999)),
     ("fan-out/in 1000", fan(1000), {}, 1002, (2, 501, 1000)),
 ]
