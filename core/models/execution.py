@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -16,11 +18,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _IdStream:
+    """Unpredictable ids without a system call per id: a keyed BLAKE2b (a PRF) of a counter,
+    keyed from ``os.urandom`` once per process (and again in a forked child, which would
+    otherwise repeat its parent's ids).
+
+    Why not ``os.urandom`` per id: it releases the GIL, and under load getting it back meant
+    waiting for the SQLite writer thread; that wait averaged 48 µs per id on the webhook path.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._keyed = hashlib.blake2b(key=os.urandom(32), digest_size=12)
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        digest = self._keyed.copy()
+        digest.update(next(self._counter).to_bytes(8, "little"))
+        return digest.hexdigest()
+
+
+_IDS = _IdStream()
+
+
 def new_id() -> str:
-    # 24 hex chars like a Mongo ObjectId, so ids look familiar to st2 users; 96 random bits
-    # give uniqueness across processes without coordination (os.urandom directly: building a
-    # uuid4 for it cost 3% of the webhook path).
-    return os.urandom(12).hex()
+    """24 hex chars like a Mongo ObjectId, so ids look familiar to st2 users; 96 pseudorandom
+    bits give uniqueness across processes without coordination."""
+    return _IDS.next()
 
 
 def isoformat(ts: datetime | None) -> str | None:

@@ -1,0 +1,31 @@
+"""Execution, instance and trace ids: 24 hex characters, unique, and a forked child does not
+repeat its parent's sequence (the id stream is keyed once per process)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from core.models.execution import new_id
+
+
+def test_ids_look_like_object_ids_and_do_not_repeat() -> None:
+    ids = [new_id() for _ in range(20_000)]
+    assert all(re.fullmatch(r"[0-9a-f]{24}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_forked_child_draws_ids_the_parent_never_draws() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send its next ids and leave without running pytest's teardown
+        os.write(write, "".join(new_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as pipe:
+        text = pipe.read().decode()
+    child = {text[i : i + 24] for i in range(0, len(text), 24)}
+    parent = {new_id() for _ in range(50)}
+    assert len(child) == 50
+    assert not child & parent
