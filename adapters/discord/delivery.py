@@ -139,6 +139,8 @@ class DiscordDelivery(DiscordBase):
             kwargs["reference"] = discord.MessageReference(
                 message_id=int(replied), channel_id=int(place.channel), fail_if_not_exists=False
             )
+        if message.dedupe_key:  # sent with enforce_nonce: Discord returns the earlier post
+            kwargs["nonce"] = message.dedupe_key
         sent = await channel.send(**kwargs)
         return SentMessage(
             ChatPlace(self.name, place.channel, place.thread, None, place.is_direct), str(sent.id)
@@ -151,7 +153,10 @@ class DiscordDelivery(DiscordBase):
         message): it goes to the person's DMs, never into the channel for everyone."""
         assert self.client is not None
         dm = await self.client.create_dm(discord.Object(id=int(user_id)))
-        sent = await dm.send(**self._followup_kwargs(message))
+        kwargs = self._followup_kwargs(message)
+        if message.dedupe_key:
+            kwargs["nonce"] = message.dedupe_key
+        sent = await dm.send(**kwargs)
         return SentMessage(ChatPlace(self.name, str(dm.id), is_direct=True), str(sent.id))
 
     async def edit(self, sent: SentMessage, message: OutgoingMessage) -> SentMessage:

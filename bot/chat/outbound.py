@@ -17,10 +17,13 @@ Executions that completed while Squall was down are not re-posted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
@@ -61,6 +64,32 @@ class DeliveryError(RuntimeError):
     """A post still failed after every attempt (already logged and counted)."""
 
 
+@dataclass
+class _DedupeScope:
+    item: str
+    posts: int = 0
+
+    def next_key(self) -> str:
+        """The key of the scope's next post: the same for the n-th post of an item in any
+        process (25 characters: Discord's nonce limit)."""
+        self.posts += 1
+        return hashlib.sha256(f"{self.item}#{self.posts}".encode()).hexdigest()[:25]
+
+
+_DEDUPE: ContextVar[_DedupeScope | None] = ContextVar("chat_dedupe", default=None)
+
+
+@contextlib.contextmanager
+def dedupe_posts(item_id: str) -> Iterator[None]:
+    """Posts made inside (delivering outbox item ``item_id``) carry keys derived from the item,
+    so a redelivery after the deliverer died posts nothing new where the platform dedupes."""
+    token = _DEDUPE.set(_DedupeScope(item_id))
+    try:
+        yield
+    finally:
+        _DEDUPE.reset(token)
+
+
 class Delivery:
     def __init__(
         self, adapters: Mapping[str, ChatAdapter], *, attempts: int = 4, base_delay: float = 0.25
@@ -88,6 +117,9 @@ class Delivery:
         """Post ``message``; ``about`` (e.g. "result of execution X") names it if it is lost."""
         adapter = self.adapter(place.adapter)
         what = f"{about or 'post'} to {place.adapter}/{place.channel}"
+        scope = _DEDUPE.get()
+        if scope is not None and message.dedupe_key is None:
+            message = replace(message, dedupe_key=scope.next_key())
         shown = show_bidi_controls(message)
         return await self._retry(place.adapter, what, adapter.send, place, shown)
 

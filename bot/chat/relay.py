@@ -12,7 +12,9 @@ items a dead holder claimed are delivered by the next owner.
 
 A process that holds the platform posts directly (no outbox write). The run card's ack handle
 lives in the memory of the process that posted it; the owner that delivers a result edits it,
-and a new owner after a takeover posts the result as a new message where the run began.
+and a new owner after a takeover posts the result as a new message where the run began. An
+item is removed after it is delivered: one whose deliverer died in between is delivered again,
+its posts keyed by the item (``dedupe_posts``) so a platform that dedupes shows them once.
 
 Edits travel the same way. A workflow's task that changes status in a process without the
 platform stores a ``workflow.progress`` item (at most one per progress interval per workflow,
@@ -37,7 +39,12 @@ from typing import TYPE_CHECKING
 
 from adapters.base import ChatAdapter
 from bot.chat.cards import WORKFLOW_RUNNER
-from bot.chat.outbound import RUNNING_SHOWN_AFTER_SECONDS, RunCards, place_from_context
+from bot.chat.outbound import (
+    RUNNING_SHOWN_AFTER_SECONDS,
+    RunCards,
+    dedupe_posts,
+    place_from_context,
+)
 from bot.settings.chat import RouteSettings
 from core.executions.notify import effective_notify, notify_sections, section_routes
 from core.leases import Hook, LeaseKeeper
@@ -258,7 +265,8 @@ class OutboxDeliverer:
                     refreshed.add(item.ref)
                     await self.handlers.refresh_progress(item.ref)
             else:
-                await self._deliver(item, adapter)
+                with dedupe_posts(item.id):
+                    await self._deliver(item, adapter)
             await self.store.outbox.done(item.id)
             self.delivered += 1
         return len(items)

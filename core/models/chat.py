@@ -115,6 +115,9 @@ class OutgoingMessage:
     extra: dict[str, Any] = field(default_factory=dict)  # per-platform pass-through (alias extra)
     # An approval card: adapters with buttons/forms render its response schema themselves.
     approval: Approval | None = None
+    # The same post made again (a retry, an outbox item redelivered after a takeover) carries
+    # the same key; a platform that dedupes posts (Discord's enforce_nonce) shows it once.
+    dedupe_key: str | None = None
 
 
 @dataclass(frozen=True)

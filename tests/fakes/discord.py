@@ -19,6 +19,9 @@ INVALID_SESSION (op 9, not resumable). A fresh IDENTIFY while the old session co
 resumed is counted in ``identified_instead_of_resuming`` (what Discord punishes with a new
 session: the missed events are lost).
 
+A channel message posted with ``enforce_nonce`` and a ``nonce`` the bot used in the past few
+minutes (``NONCE_SECONDS``) is not posted again: Discord answers with the earlier message.
+
 Replies are JSON with ``Content-Type: application/json`` exactly (discord.py compares it), and
 the interaction callback answers ``?with_response=1`` with an InteractionCallbackResponse.
 """
@@ -78,6 +81,7 @@ UNKNOWN_INTERACTION = 10062  # no initial response within 3 s
 INVALID_WEBHOOK_TOKEN = 50027  # an interaction token used after 15 minutes
 INITIAL_RESPONSE_SECONDS = 3.0
 TOKEN_SECONDS = 15 * 60
+NONCE_SECONDS = 5 * 60  # "checked for uniqueness in the past few minutes"
 
 
 def user(user_id: str, name: str) -> dict[str, Any]:
@@ -129,6 +133,7 @@ class FakeDiscord:
         self._dms: dict[str, str] = {}  # user id → DM channel id
         self._session: str | None = None  # the session a client may resume
         self._history: list[dict[str, Any]] = []  # the session's dispatches, for RESUME
+        self._nonces: dict[str, tuple[str, float]] = {}  # nonce → (message id, fake time)
 
     # -- the clock ------------------------------------------------------------------------
     def now(self) -> float:
@@ -375,8 +380,14 @@ class FakeDiscord:
     async def _channel_post(
         self, parts: list[str], body: Any, files: dict[str, bytes], _: Any
     ) -> web.Response:
+        nonce = str(body.get("nonce") or "") if body.get("enforce_nonce") else ""
+        earlier = self._nonces.get(nonce) if nonce else None
+        if earlier and earlier[0] in self.messages and self.now() - earlier[1] < NONCE_SECONDS:
+            return _json(self.messages[earlier[0]])
         message = self._message(parts[1], body)
         self._apply(message, body, files)
+        if nonce:
+            self._nonces[nonce] = (message["id"], self.now())
         return _json(message)
 
     async def _channel_edit(

@@ -50,6 +50,7 @@ def test_gc_deletes_what_the_ttl_allows(tmp_path: Path, capsys: pytest.CaptureFi
         "trigger_instances": 0,
         "rule_enforcements": 0,
         "kv_expired": 0,
+        "outbox_expired": 0,
     }
     assert asyncio.run(stored_ids(config)) == {recent.id}
 

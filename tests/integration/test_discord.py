@@ -60,7 +60,9 @@ def restore_discord_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
 
 
-def config(tmp_path: Path, fake: FakeDiscord, token: str = TOKEN, prefix: bool = False) -> Path:
+def config(
+    tmp_path: Path, fake: FakeDiscord, token: str = TOKEN, prefix: bool = False, extra: str = ""
+) -> Path:
     path = tmp_path / "squall.yaml"
     path.write_text(
         "store: {url: 'sqlite:///var/squall.db'}\n"
@@ -77,7 +79,7 @@ def config(tmp_path: Path, fake: FakeDiscord, token: str = TOKEN, prefix: bool =
         f"    prefix_commands: {str(prefix).lower()}\n"
         "routes:\n"
         "  ops: {adapter: discord, channel: '1000000000000000005'}\n"
-        f"{USERS}"
+        f"{USERS}{extra}"
     )
     return path
 
@@ -91,9 +93,9 @@ class Squall:
 
 @contextlib.asynccontextmanager
 async def squall(
-    tmp_path: Path, fake: FakeDiscord, token: str = TOKEN, prefix: bool = False
+    tmp_path: Path, fake: FakeDiscord, token: str = TOKEN, prefix: bool = False, extra: str = ""
 ) -> AsyncIterator[Squall]:
-    settings = load_settings(config(tmp_path, fake, token, prefix))
+    settings = load_settings(config(tmp_path, fake, token, prefix, extra))
     adapters = configured_adapters(settings)
     for adapter in adapters:  # the fake sends no GUILD_CREATE delays worth waiting for
         adapter.config = type(adapter.config)(
