@@ -10,7 +10,8 @@ the last one kills A with SIGKILL.
 - a chat message typed at A is answered by A for a run executed on B or C (chat outbox), an
   inquiry asked by a workflow conducted on B or C is posted by A and edited by A with the
   answer given through the CLI, and a workflow started from A's chat shows its progress and
-  then its result on A's run card;
+  then its result on A's run card, and a plain action started there shows "running" (relayed
+  from the process running it) before its result;
 - cancel, pause and resume requested from another process reach the one running the work;
 - kill -9 of B while it runs a command and a workflow: C abandons the command (killing what B
   left running) and carries the workflow on, without a restart;
@@ -304,6 +305,18 @@ def test_a_workflow_from_chat_on_a_run_elsewhere_shows_its_progress_then_result_
     time.sleep(1)  # a stale progress edit would show up now
     after = a.output.seen[a.output.seen.index("↻ updated flows.slow (succeeded)") :]
     assert "tasks:" not in after, "the result edit comes last"
+
+
+def test_a_plain_run_from_chat_on_a_run_elsewhere_shows_running_then_its_result_on_a(
+    cluster: Cluster,
+) -> None:
+    a = cluster.nodes["a"]
+    a.type("!run core.local cmd='sleep 2; echo slow-elsewhere'")
+    seen = a.output.until("↻ updated core.local (succeeded)", timeout=60)
+    running = seen.index("↻ updated core.local (running)")  # relayed: B or C runs it
+    assert running < seen.index("↻ updated core.local (succeeded)"), seen
+    run = cluster.db.executions.find_one({"parameters.cmd": "sleep 2; echo slow-elsewhere"})
+    assert run["owner"] in {cluster.nodes["b"].holder, cluster.nodes["c"].holder}
 
 
 def run_cli(config: Path, *argv: str) -> dict[str, Any]:
