@@ -91,9 +91,13 @@ class WorkflowGraph:
         seen: set[str] = set()
         while queue:
             name = queue.popleft()
-            if name not in seen:
-                seen.add(name)
-                self.nodes.append(name)
+            if name in seen:
+                # Orquesta composes a task again each time it is reached, which adds nothing
+                # (its edges exist; what it queues was queued the first time) but costs
+                # 2**n for n diamonds in a row: composed once instead.
+                continue
+            seen.add(name)
+            self.nodes.append(name)
             spec = self.spec.task(name)
             if spec.retry is not None:
                 self.retry[name] = {"when": spec.retry.when, "count": spec.retry.count,
