@@ -1,6 +1,7 @@
 """Webhook → rule → ``core.noop`` execution, end to end, at a fixed offered rate.
 
-The real aiohttp app listens on 127.0.0.1 over the real engine on a temp SQLite file. A loopback
+The real aiohttp app listens on 127.0.0.1 over the real engine on a temp SQLite file, behind the
+same guarded listener ``squall serve`` uses (bot.http.listener). A loopback
 load generator in its own process (``python -m bench.webhooks URL RATE SECONDS``, so it takes
 no CPU time from the measured process's interpreter) starts one POST every ``1/rate`` seconds
 for a few seconds (open loop: a slow server does not slow the offered load) and then stops.
@@ -9,15 +10,24 @@ POST → execution completed latency, and POST → 202 latency. Completion times
 service's completion listener; the instance each completion belongs to is joined to its POST
 afterwards, from the store. Times are ``time.monotonic()`` (CLOCK_MONOTONIC, one clock for
 both processes).
+
+CPU is reported per event: the serving process in all (``cpu_us_per_event``), split by thread
+(the event loop, the SQLite writer, the rest), and the load generator's own, which shares the
+machine's other core. The floor row serves the same POSTs with a handler that only reads the body
+and answers 202, behind the same listener and generator: what aiohttp itself costs per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import resource
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +37,13 @@ from aiohttp import web
 
 from bot.app import Engine, open_engine
 from bot.http.app import build_web_app
+from bot.http.listener import listening
 from bot.settings import load_settings
 from core.models import Execution
 
 RATES = (100, 300, 1000, 2500)  # POSTs per second offered
+FLOOR_RATES = (2500,)
+HOOK_PATH = "/api/v1/webhooks/bench"
 SECONDS = 3.0  # per rate
 DRAIN_TIMEOUT = 60.0  # seconds to wait for the backlog once the generator stopped
 RULE = """name: noop
@@ -98,7 +111,8 @@ async def generate(url: str, rate: int, seconds: float) -> dict[str, dict[int, f
             await asyncio.sleep(max(0.0, start + seq / rate - time.monotonic()))
             tasks.append(asyncio.create_task(one(session, seq)))
         await asyncio.gather(*tasks)
-    return {"sent": sent, "accepted": accepted}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"sent": sent, "accepted": accepted, "cpu": {0: usage.ru_utime + usage.ru_stime}}
 
 
 async def offer(url: str, rate: int, seconds: float) -> dict[str, dict[int, float]]:
@@ -116,12 +130,13 @@ async def offer(url: str, rate: int, seconds: float) -> dict[str, dict[int, floa
 
 async def measure(engine: Engine, rec: Recorder, url: str, rate: int) -> dict[str, Any]:
     rec.reset(int(rate * SECONDS))
-    cpu_before = time.process_time()
+    cpu_before, threads_before = time.process_time(), thread_cpu()
     times = await offer(url, rate, SECONDS)
     sent, accepted_at = times["sent"], times["accepted"]
     async with asyncio.timeout(DRAIN_TIMEOUT):
         await rec.done.wait()
     cpu = time.process_time() - cpu_before  # this process, every thread (writer included)
+    threads = thread_cpu()
     seq_of = await instance_sequences(engine, rec.expected)
     end_to_end = sorted(rec.completed[i] - sent[seq_of[i]] for i in rec.completed)
     accepted = sorted(accepted_at[s] - sent[s] for s in accepted_at)
@@ -138,9 +153,35 @@ async def measure(engine: Engine, rec: Recorder, url: str, rate: int) -> dict[st
         # Load-independent: CPU time the serving process spent per event, and the rate one
         # core would sustain at that cost (the event loop and the writer share the GIL).
         "cpu_us_per_event": round(cpu / len(end_to_end) * 1e6, 1),
+        **{
+            f"cpu_us_{name}": round(
+                (threads[name] - threads_before.get(name, 0.0)) / len(end_to_end) * 1e6, 1
+            )
+            for name in threads
+        },
+        "generator_cpu_us_per_post": round(times["cpu"][0] / len(sent) * 1e6, 1),
         "one_core_ceiling_per_sec": round(len(end_to_end) / cpu, 1),
         "rss_mb": rss_mb(),
     }
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process by thread: ``loop`` (the main thread, which runs the event
+    loop), ``writer`` (the SQLite writer) and ``other`` (checkpointer, child watchers, …)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    main = threading.main_thread().native_id
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {"loop": 0.0, "writer": 0.0, "other": 0.0}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            fields = Path(f"/proc/self/task/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        name = names.get(int(task), "")
+        kind = "loop" if int(task) == main else "writer" if "writer" in name else "other"
+        found[kind] += seconds
+    return found
 
 
 def rss_mb() -> float:
@@ -176,21 +217,50 @@ async def run(workdir: Path) -> list[dict[str, Any]]:
     settings = load_settings(write_site(workdir))
     rows = []
     rec = Recorder()
+    http = replace(settings.http, port=0)
     async with open_engine(settings) as engine:
         engine.executions.add_completion_listener(rec.on_completed)
-        runner = web.AppRunner(build_web_app(engine), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            port = runner.addresses[0][1]
-            url = f"http://127.0.0.1:{port}/api/v1/webhooks/bench"
+        async with listening(build_web_app(engine), http) as port:
+            url = f"http://127.0.0.1:{port}{HOOK_PATH}"
             for rate in RATES:
                 rows.append(await measure(engine, rec, url, rate))
                 await wipe(engine)
-        finally:
-            await runner.cleanup()
+    async with listening(floor_app(), http) as port:
+        for rate in FLOOR_RATES:
+            rows.append(await measure_floor(f"http://127.0.0.1:{port}{HOOK_PATH}", rate))
     return rows
+
+
+def floor_app() -> web.Application:
+    """What aiohttp costs alone: read the body, answer 202 with it (as the webhook route does)."""
+
+    async def accept(request: web.Request) -> web.Response:
+        return web.json_response(json.loads(await request.read()), status=202)
+
+    app = web.Application()
+    app.router.add_post("/api/v1/webhooks/{url:.*}", accept)
+    return app
+
+
+async def measure_floor(url: str, rate: int) -> dict[str, Any]:
+    cpu_before = time.process_time()
+    times = await offer(url, rate, SECONDS)
+    cpu = time.process_time() - cpu_before
+    sent, accepted_at = times["sent"], times["accepted"]
+    accepted = sorted(accepted_at[s] - sent[s] for s in accepted_at)
+    return {
+        "benchmark": "floor: aiohttp alone, 202 without storing (baseline)",
+        "offered_per_sec": rate,
+        "events": len(accepted),
+        "completed_per_sec": round(
+            len(accepted) / (max(accepted_at.values()) - min(sent.values())), 1
+        ),
+        "202_ms_p50": ms(percentile(accepted, 0.50)),
+        "202_ms_p99": ms(percentile(accepted, 0.99)),
+        "cpu_us_per_event": round(cpu / len(accepted) * 1e6, 1),
+        "generator_cpu_us_per_post": round(times["cpu"][0] / len(sent) * 1e6, 1),
+        "one_core_ceiling_per_sec": round(len(accepted) / cpu, 1),
+    }
 
 
 async def wipe(engine: Engine) -> None:
