@@ -8,24 +8,12 @@ carol (may run core.echo only), and console (whoever types at the console chat).
 from __future__ import annotations
 
 import contextlib
-import json
-import signal
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import ROOT
-from tests.functional.test_serve_console import Output
-from tests.integration.st2_server import (
-    ALICE_PASSWORD,
-    PACK_PATHS,
-    Server,
-    free_port,
-    squall,
-)
+from tests.integration.st2_server import ALICE_PASSWORD, Server, prepare
+from tests.serve_process import Output, start_serve, terminate, wait_ready
 
 CONFIG = """\
 store:
@@ -72,46 +60,11 @@ class ConsoleServer(Server):
 
 @contextlib.contextmanager
 def console_server(directory: Path) -> Iterator[ConsoleServer]:
-    port = free_port()
-    config = directory / "squall.yaml"
-    config.write_text(CONFIG.format(port=port, paths=json.dumps([str(p) for p in PACK_PATHS])))
-    home = directory / "home"
-    home.mkdir()
-    server = ConsoleServer(f"http://127.0.0.1:{port}", config, home)
-    for user, password in PASSWORDS.items():
-        created = json.loads(squall(config, "apikey", "create", "--user", user, "--json"))
-        server.keys[user] = created["key"]
-        squall(config, "user", "passwd", user, "--password-stdin", stdin=password + "\n")
-    server.proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--config", str(config)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, bufsize=1,
-    )  # fmt: skip
+    server = prepare(directory, CONFIG, ConsoleServer, PASSWORDS)
+    server.proc = start_serve(server.config)
     server.chat = Output(server.proc)
     try:
-        _wait_ready(server)
+        wait_ready(server.base, server.proc, server.chat.everything)
         yield server
     finally:
-        server.proc.send_signal(signal.SIGTERM)
-        try:
-            server.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=10)
-        for pipe in (server.proc.stdin, server.proc.stdout):
-            with contextlib.suppress(OSError):
-                if pipe is not None:
-                    pipe.close()
-
-
-def _wait_ready(server: ConsoleServer) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.proc.poll() is None, f"serve exited:\n{server.chat.seen}"
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(server.base + "/readyz", timeout=2),
-        ):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"serve never became ready:\n{server.chat.seen}")
+        terminate(server.proc)

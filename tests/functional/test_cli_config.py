@@ -11,7 +11,7 @@ import pytest
 
 from bot.cli.main import main
 from tests.conftest import ROOT, write_config
-from tests.functional.test_serve_console import Output, free_port, stop
+from tests.serve_process import Output, free_port, start_serve, stop
 
 
 def actions(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
@@ -95,11 +95,7 @@ def test_doctor_compares_its_store_with_the_running_serve(tmp_path: Path) -> Non
     served.write_text(listener)
     other = tmp_path / "b" / "squall.yaml"
     other.write_text(listener)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--no-console", "--config", str(served)],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
+    proc = start_serve(served, "--no-console")
     out = Output(proc)
     try:
         out.until("listening on")

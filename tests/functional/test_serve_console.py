@@ -6,68 +6,17 @@ import contextlib
 import json
 import os
 import pty
-import queue
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO
 
 from tests.conftest import ROOT, wait_status, write_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_serve(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--config", str(config)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, bufsize=1,
-    )  # fmt: skip
-
-
-class Output:
-    """Lines of a child's output, read on a thread so waits can be bounded."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen = ""
-        threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True).start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        with contextlib.suppress(ValueError, OSError):  # the test closed the pipe: done
-            for line in stream:
-                self.lines.put(line)
-
-    def until(self, needle: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        start = len(self.seen)
-        while needle not in self.seen[start:]:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"{needle!r} never appeared in:\n{self.seen}"
-            with contextlib.suppress(queue.Empty):
-                self.seen += self.lines.get(timeout=remaining)
-        return self.seen[start:]
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-    for pipe in (proc.stdin, proc.stdout):
-        if pipe is not None:
-            pipe.close()
+from tests.serve_process import Output, free_port, start_serve, stop
 
 
 def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:

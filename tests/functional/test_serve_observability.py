@@ -4,8 +4,6 @@ callers without a key, and ``squall trace get --trace-tag`` shows the whole chai
 from __future__ import annotations
 
 import json
-import os
-import signal
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,8 +13,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FIXTURES
-from tests.functional.test_serve_console import Output, free_port, start_serve, stop
-from tests.functional.test_serve_webhook_keys import ready, squall, wait_for
+from tests.functional.test_serve_webhook_keys import squall, wait_for
+from tests.serve_process import free_port, running_serve
 
 
 def write_config(root: Path, port: int) -> Path:
@@ -37,15 +35,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     port = free_port()
     config = write_config(tmp_path, port)
     squall(config, "rule", "list")  # creates the store before serve and the CLI race for it
-    proc = start_serve(config)
-    Output(proc)
-    try:
-        wait_for(lambda: ready(port), "serve to listen", timeout=60)
+    with running_serve(config, port):
         yield config, port
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        stop(proc)
 
 
 def fetch(

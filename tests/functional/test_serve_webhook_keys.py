@@ -4,8 +4,6 @@ enable|disable`` from another process opens and closes it without a restart."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.functional.test_serve_console import Output, free_port, start_serve, stop
+from tests.serve_process import free_port, running_serve
 
 REFRESH_SECONDS = 0.2
 # Generous: the bound is refresh_seconds, the rest is slack for a loaded CI machine.
@@ -93,28 +91,13 @@ def echoed(config: Path) -> list[str]:
     return sorted(json.loads(doc)["result"]["stdout"] for (doc,) in rows)
 
 
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     port = free_port()
     config = write_config(tmp_path, port)
     squall(config, "rule", "list")  # creates the store before serve and the CLI race for it
-    proc = start_serve(config)
-    Output(proc)  # drain the child's output so it never blocks on a full pipe
-    try:
-        wait_for(lambda: ready(port), "serve to listen", timeout=60)
+    with running_serve(config, port):
         yield config, port
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        stop(proc)
 
 
 def test_api_keys_guard_a_hook_and_rule_switches_apply_live(served: tuple[Path, int]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,12 +18,14 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.conftest import FIXTURES, ROOT
+from tests.serve_process import free_port, terminate, wait_ready
 
 ST2 = ROOT / ".venv-st2" / "bin" / "st2"
 ALICE_PASSWORD = "correct-horse-battery"
+USERS = ("alice", "bob", "carol")
 PACK_PATHS = [FIXTURES / "e2e", FIXTURES / "api", FIXTURES / "workflow_pack"]
 CONFIG = """\
 store:
@@ -50,14 +51,6 @@ roles:
   echoer:
     - allow: {{actions: ["core.echo"]}}
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def squall(config: Path, *args: str, stdin: str | None = None) -> str:
@@ -148,44 +141,39 @@ class Server:
             time.sleep(0.1)
 
 
-@contextlib.contextmanager
-def running_server(directory: Path) -> Iterator[Server]:
+S = TypeVar("S", bound=Server)
+
+
+def prepare(directory: Path, config_template: str, server: type[S], passwords: dict[str, str]) -> S:
+    """A config from ``config_template`` (with the test packs, a free port) and a ``server``
+    whose USERS each have an API key; those in ``passwords`` get that password."""
     port = free_port()
     config = directory / "squall.yaml"
-    config.write_text(CONFIG.format(port=port, paths=json.dumps([str(p) for p in PACK_PATHS])))
+    paths = json.dumps([str(p) for p in PACK_PATHS])
+    config.write_text(config_template.format(port=port, paths=paths))
     home = directory / "home"
     home.mkdir()
-    server = Server(f"http://127.0.0.1:{port}", config, home)
-    for user in ("alice", "bob", "carol"):
+    prepared = server(f"http://127.0.0.1:{port}", config, home)
+    for user in USERS:
         created = json.loads(squall(config, "apikey", "create", "--user", user, "--json"))
-        server.keys[user] = created["key"]
-    squall(config, "user", "passwd", "alice", "--password-stdin", stdin=ALICE_PASSWORD + "\n")
+        prepared.keys[user] = created["key"]
+    for user, password in passwords.items():
+        squall(config, "user", "passwd", user, "--password-stdin", stdin=password + "\n")
+    return prepared
+
+
+@contextlib.contextmanager
+def running_server(directory: Path) -> Iterator[Server]:
+    server = prepare(directory, CONFIG, Server, {"alice": ALICE_PASSWORD})
+    config = server.config
     log = (directory / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--no-console", "--config", str(config)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        _wait_ready(server, proc, directory / "serve.log")
+        wait_ready(server.base, proc, (directory / "serve.log").read_text)
         yield server
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        terminate(proc)
         log.close()
-
-
-def _wait_ready(server: Server, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"serve exited:\n{log.read_text()}"
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(server.base + "/readyz", timeout=2),
-        ):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"serve never became ready:\n{log.read_text()}")

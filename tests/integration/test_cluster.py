@@ -27,7 +27,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -43,8 +42,8 @@ import pytest
 from pymongo import MongoClient
 
 from bot.cli.main import main
-from tests.conftest import FIXTURES, ROOT, SITE_ALIASES, group_alive
-from tests.functional.test_serve_console import Output, free_port
+from tests.conftest import FIXTURES, SITE_ALIASES, group_alive
+from tests.serve_process import Output, free_port, start_serve, terminate
 
 LEASE, RENEW = 2.0, 0.5
 EVENTS = 1000
@@ -123,26 +122,12 @@ def write_config(directory: Path, name: str, url: str, port: int) -> Path:
 def start(directory: Path, name: str, url: str, roles: str) -> Node:
     port = free_port()
     config = write_config(directory, name, url, port)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--config", str(config), "--roles", roles],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, bufsize=1,
-    )  # fmt: skip
+    proc = start_serve(config, "--roles", roles)
     return Node(name, config, port, proc, Output(proc))
 
 
 def stop(node: Node) -> None:
-    if node.proc.poll() is None:
-        node.proc.send_signal(signal.SIGTERM)
-        try:
-            node.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            node.proc.kill()
-            node.proc.wait(timeout=10)
-    for stream in (node.proc.stdin, node.proc.stdout):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
+    terminate(node.proc)
 
 
 @pytest.fixture(scope="module")

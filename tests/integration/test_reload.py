@@ -21,7 +21,7 @@ from bot.app import open_engine
 from bot.reload import ContentReloads, snapshot, watch_forever, watched_paths
 from bot.settings import load_settings
 from tests.conftest import ROOT
-from tests.functional.test_serve_console import Output, free_port, stop
+from tests.serve_process import Output, free_port, start_serve, stop
 
 RULE = """\
 name: greet
@@ -54,11 +54,7 @@ def write_config(tmp_path: Path, port: int, extra: str = "") -> Path:
 
 @contextmanager
 def serving(config: Path) -> Iterator[Output]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--no-console", "--config", str(config)],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
+    proc = start_serve(config, "--no-console")
     out = Output(proc)
     try:
         out.until("listening on")
