@@ -10,8 +10,15 @@ Time limits, on the fake's own clock (``now``; ``advance`` moves it, nobody slee
 ``response_url`` lives 30 minutes from the request that carried it (then Slack answers 404
 ``expired_url``), and ``deliver`` sends a request to the app the way Slack does, waiting at most
 3 seconds (real time) for the acknowledgement. A late ack is a failure: a slash command or a
-click shows the user ``operation_timeout`` (recorded in ``ack_failures``) and an event is sent
-again with ``X-Slack-Retry-Num`` / ``X-Slack-Retry-Reason: http_timeout``, up to three retries.
+click shows the user ``operation_timeout`` (recorded in ``ack_failures``). An event is retried as
+the Events API does: up to three times — nearly at once, then after 1 minute, then after 5
+minutes (``RETRY_DELAYS``) — with ``X-Slack-Retry-Num`` and ``X-Slack-Retry-Reason``
+(``http_timeout`` for a late ack, ``http_error`` for a non-2xx answer, unless it carried
+``X-Slack-No-Retry: 1``). A late request is not abandoned: Slack sends the retry while the app
+may still be handling the first one, so the app sees both. Each retry is signed when sent. The
+waits between retries run on the fake's clock (it moves by the whole delay) but only
+``time_scale`` of it passes in real time, so a test sees Slack's schedule without waiting six
+minutes; every request sent is in ``deliveries`` (retry number, reason, fake time, answer).
 """
 
 from __future__ import annotations
@@ -43,6 +50,18 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_SECONDS = 30 * 60
 ACK_SECONDS = 3.0
 EVENT_RETRIES = 3
+RETRY_DELAYS = (0.0, 60.0, 300.0)  # after the failure: nearly at once, 1 minute, 5 minutes
+
+
+@dataclass
+class Delivery:
+    """One request the fake sent to the app: which retry (None: the first), why, when (fake
+    time), and the answer once it came (None while in flight or if it never came)."""
+
+    retry: str | None
+    reason: str | None
+    at: float
+    answer: tuple[int, str] | None = None
 
 
 @dataclass
@@ -77,6 +96,8 @@ class FakeSlack:
     ack_failures: list[dict[str, Any]] = field(default_factory=list)
     ack_deadline: float = ACK_SECONDS
     offset: float = 0.0  # how far the fake's clock is ahead of time.monotonic()
+    time_scale: float = 0.01  # real seconds per second of waiting between retries (1: Slack's)
+    deliveries: list[Delivery] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._faults: dict[str, list[_Fault]] = {}
@@ -244,25 +265,58 @@ class FakeSlack:
         """POST ``body`` to the app as Slack would; ``(status, text)`` of the answer Slack took.
 
         No answer within 3 s is Slack's ``operation_timeout``: the user sees that error for a
-        command or a click; an event (a JSON body) is retried with ``X-Slack-Retry-Num``."""
+        command or a click; an event (a JSON body) is retried on Slack's schedule. Returns once
+        Slack took an answer or gave up, and every request sent has had its answer (bounded)."""
         is_event = body.startswith("{")
-        sent = dict(headers or sign(body))
-        if is_event:
-            sent["Content-Type"] = "application/json"
+        reason: str | None = None
+        answer: tuple[int, str] = (0, "operation_timeout")
+        in_flight: set[asyncio.Task[tuple[int, str, bool]]] = set()
         async with aiohttp.ClientSession() as session:
-            for attempt in range(EVENT_RETRIES + 1 if is_event else 1):
-                if attempt:
-                    sent |= {"X-Slack-Retry-Num": str(attempt),
-                             "X-Slack-Retry-Reason": "http_timeout"}  # fmt: skip
-                try:
-                    async with asyncio.timeout(self.ack_deadline):
-                        async with session.post(url, data=body.encode(), headers=sent) as answer:
-                            return answer.status, await answer.text()
-                except TimeoutError:
-                    self.ack_failures.append(
-                        {"error": "operation_timeout", "attempt": attempt, "body": body}
-                    )
-        return 0, "operation_timeout"
+            try:
+                for attempt in range(EVENT_RETRIES + 1 if is_event else 1):
+                    if attempt:
+                        await self._wait(RETRY_DELAYS[attempt - 1])
+                    sent = dict(headers or sign(body))  # signed when sent, as Slack does
+                    if is_event:
+                        sent["Content-Type"] = "application/json"
+                    if attempt:
+                        sent |= {
+                            "X-Slack-Retry-Num": str(attempt),
+                            "X-Slack-Retry-Reason": str(reason),
+                        }
+                    record = Delivery(str(attempt) if attempt else None, reason, self.now())
+                    self.deliveries.append(record)
+                    post = asyncio.create_task(self._post(session, url, body, sent, record))
+                    done, _ = await asyncio.wait({post}, timeout=self.ack_deadline)
+                    if not done:  # late: Slack stops waiting, the request goes on
+                        in_flight.add(post)
+                        self.ack_failures.append(
+                            {"error": "operation_timeout", "attempt": attempt, "body": body}
+                        )
+                        reason, answer = "http_timeout", (0, "operation_timeout")
+                        continue
+                    status, text, no_retry = post.result()
+                    answer = (status, text)
+                    if 200 <= status < 300 or no_retry:
+                        break
+                    reason = "http_error"
+            finally:
+                if in_flight:
+                    await asyncio.wait(in_flight, timeout=30)
+        return answer
+
+    async def _post(
+        self, session: aiohttp.ClientSession, url: str, body: str, headers: dict[str, str],
+        record: Delivery,
+    ) -> tuple[int, str, bool]:  # fmt: skip
+        async with session.post(url, data=body.encode(), headers=headers) as response:
+            record.answer = (response.status, await response.text())
+            return (*record.answer, response.headers.get("X-Slack-No-Retry") == "1")
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait ``seconds`` of Slack's time: the fake's clock moves by all of it."""
+        await asyncio.sleep(seconds * self.time_scale)
+        self.offset += seconds * (1 - self.time_scale)
 
     def expect_ack(self, envelope_id: str) -> asyncio.Task[dict[str, Any] | None]:
         """Socket Mode: the ack of ``envelope_id`` within 3 s, else ``None`` and a failure."""

@@ -8,6 +8,7 @@ forward (``advance``), nobody sleeps for minutes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 
@@ -71,11 +72,17 @@ async def test_an_event_acknowledged_in_time_is_not_retried(tmp_path: Path) -> N
 
 async def test_the_fake_treats_a_late_ack_as_slack_does() -> None:
     """The fake's own contract: a command not acked in 3 s fails for the user; a late event is
-    sent again with X-Slack-Retry-Num (so the adapter's dedup is what keeps it to one run)."""
-    seen: list[str | None] = []
+    sent again with X-Slack-Retry-Num on Slack's schedule — at once, after 1 minute, after 5
+    minutes — while the late request goes on (so the adapter's dedup is what keeps it to one
+    run); a non-2xx answer is retried as http_error unless it says X-Slack-No-Retry."""
+    seen: list[tuple[str | None, str | None]] = []
+    answers: list[web.Response] = []
 
     async def slow(request: web.Request) -> web.Response:
-        seen.append(request.headers.get("X-Slack-Retry-Num"))
+        seen.append((request.headers.get("X-Slack-Retry-Num"),
+                     request.headers.get("X-Slack-Retry-Reason")))  # fmt: skip
+        if answers:
+            return answers.pop(0)
         await asyncio.sleep(0.5)
         return web.Response(text="")
 
@@ -83,14 +90,48 @@ async def test_the_fake_treats_a_late_ack_as_slack_does() -> None:
     app.router.add_post("/slack/events", slow)
     async with running_fake() as fake, serving(app) as base:
         fake.ack_deadline = 0.1  # the real one is 3 s; the rule is the same
+        fake.time_scale = 0.001  # a minute of Slack's waiting passes in 60 ms
         url = f"{base}/slack/events"
         click = interactive(block_action("x", "U1", message_ts="1.1", response_url="http://x"))
         assert await fake.deliver(url, click) == (0, "operation_timeout")
-        assert seen == [None] and fake.ack_failures[0]["error"] == "operation_timeout"
+        assert seen == [(None, None)] and fake.ack_failures[0]["error"] == "operation_timeout"
         seen.clear()
+        fake.deliveries.clear()
         event = json.dumps(event_callback({"type": "app_mention", "text": "hi"}))
         assert await fake.deliver(url, event) == (0, "operation_timeout")
-        assert seen == [None, "1", "2", "3"]
+        timeout = "http_timeout"
+        assert seen == [(None, None), ("1", timeout), ("2", timeout), ("3", timeout)]
+        at = [d.at for d in fake.deliveries]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(at)]
+        assert gaps[0] < 5 and 60 <= gaps[1] < 65 and 300 <= gaps[2] < 305, gaps
+        # Every late request was answered in the end: Slack never cut one short.
+        assert all(d.answer == (200, "") for d in fake.deliveries)
+
+        seen.clear()
+        answers.extend([web.Response(status=500), web.Response(text="ok")])
+        assert await fake.deliver(url, event) == (200, "ok")
+        assert seen == [(None, None), ("1", "http_error")]
+        seen.clear()
+        answers.append(web.Response(status=500, headers={"X-Slack-No-Retry": "1"}))
+        assert (await fake.deliver(url, event))[0] == 500 and seen == [(None, None)]
+
+
+async def test_an_event_slack_retries_on_its_schedule_runs_once(tmp_path: Path) -> None:
+    """Squall acks too late for Slack (the fake's deadline is made tiny) on every try: Slack
+    sends the event four times over six minutes, each one reaches Squall, one command runs."""
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        fake.ack_deadline = 0.0  # never in time, however fast Squall answers
+        fake.time_scale = 0.001
+        event = {"type": "app_mention", "user": "UALICE", "channel": "C0GENERAL",
+                 "text": "<@UBOT> greet retried", "ts": "1700000900.000100"}  # fmt: skip
+        assert (await sq.post(json.dumps(event_callback(event, "EvRetried"))))[0] == 0
+        await fake.wait_for("chat.update")
+        await asyncio.sleep(0.3)  # a second run would post by now
+        runs = await sq.engine.store.executions.list(ExecutionQuery())
+    assert [d.retry for d in fake.deliveries] == [None, "1", "2", "3"]
+    assert {d.answer for d in fake.deliveries} == {(200, "")}, "each try reached Squall"
+    assert fake.deliveries[-1].at - fake.deliveries[0].at >= 360
+    assert len(runs) == 1 and len(fake.called("chat.postMessage")) == 1
 
 
 async def test_socket_mode_acks_a_slow_click_within_three_seconds(tmp_path: Path) -> None:
