@@ -58,6 +58,9 @@ class ContentIndex:
     rules: dict[str, Rule] = field(default_factory=dict)
     aliases: dict[str, Alias] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
+    # Workflow definitions as inspected at load (core.workflows.definitions), by action ref:
+    # the engine starts a workflow without reading and parsing its YAML a second time.
+    workflow_definitions: dict[str, object] = field(default_factory=dict, repr=False)
 
     def get_action(self, ref: str) -> Action:
         try:

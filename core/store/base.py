@@ -305,6 +305,23 @@ class WorkflowStateRepository(Protocol):
     ) -> bool:
         """Save version ``expected_version + 1``; False if the head is not at that version."""
 
+    async def save_step(
+        self,
+        workflow_id: str,
+        *,
+        expected_version: int,
+        head: dict[str, Any],
+        records: Sequence[WorkflowRecord],
+        children: Sequence[Execution],
+    ) -> list[str] | None:
+        """One step of a workflow: its state saved (``expected_version`` 0: created) and the
+        child executions it requests inserted — in one transaction where the backend has them
+        (SQLite), else state first, then children (MongoDB; a crash between leaves children
+        named in the state but not requested, which the engine's reconcile requests). None,
+        nothing written, if the head is not at ``expected_version``; else the ids of the
+        children inserted (one that already exists, requested before a crash, is left as is).
+        """
+
     async def compact(self, workflow_id: str) -> int:
         """Drop records superseded by newer ones (after the workflow completed)."""
 

@@ -182,7 +182,9 @@ class MongoStore(BackendStore):
             credentials=MongoCredentials(db["passwords"], db["tokens"], errors),
             approvals=MongoApprovals(db["approvals"], errors),
             audit=MongoAudit(db["audit"], errors),
-            workflows=MongoWorkflows(db["workflow_heads"], db["workflow_records"], errors),
+            workflows=MongoWorkflows(
+                db["workflow_heads"], db["workflow_records"], errors, executions
+            ),
             leases=MongoLeases(db["leases"], errors),
             outbox=MongoOutbox(db["outbox"], errors),
             traces=MongoTraces(db, errors, instance_from_mongo, execution_from_mongo),

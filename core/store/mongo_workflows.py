@@ -21,7 +21,8 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from core.store.base import StoredWorkflow, WorkflowRecord
+from core.models import Execution
+from core.store.base import DuplicateExecution, ExecutionRepository, StoredWorkflow, WorkflowRecord
 
 HEADS, RECORDS = "workflow_heads", "workflow_records"
 Errors = Callable[[], AbstractContextManager[None]]
@@ -36,10 +37,13 @@ def _json(value: Any) -> str:
 
 
 class MongoWorkflows:
-    def __init__(self, heads: Any, records: Any, errors: Errors) -> None:
+    def __init__(
+        self, heads: Any, records: Any, errors: Errors, executions: ExecutionRepository
+    ) -> None:
         self._heads = heads
         self._records = records
         self._errors = errors
+        self._executions = executions
 
     async def create(
         self, workflow_id: str, head: dict[str, Any], records: Sequence[WorkflowRecord]
@@ -104,6 +108,32 @@ class MongoWorkflows:
                 {"v": expected_version, "n": {"$ne": before.get("nonce")}},
             ]})  # fmt: skip
         return True
+
+    async def save_step(
+        self,
+        workflow_id: str,
+        *,
+        expected_version: int,
+        head: dict[str, Any],
+        records: Sequence[WorkflowRecord],
+        children: Sequence[Execution],
+    ) -> list[str] | None:
+        """No transaction here: the state first, then the children (see the protocol)."""
+        if expected_version == 0:
+            saved = await self.create(workflow_id, head, records)
+        else:
+            saved = await self.save(workflow_id, expected_version=expected_version, head=head,
+                                    records=records)  # fmt: skip
+        if not saved:
+            return None
+        inserted: list[str] = []
+        for child in children:
+            try:
+                await self._executions.insert(child)
+            except DuplicateExecution:
+                continue  # requested before a crash: left as it is
+            inserted.append(child.id)
+        return inserted
 
     async def _write_records(
         self, workflow_id: str, version: int, nonce: str, records: Sequence[WorkflowRecord]

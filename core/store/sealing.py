@@ -236,6 +236,21 @@ class SealedWorkflows:
             workflow_id, expected_version=expected_version, head=head, records=sealed
         )
 
+    async def save_step(
+        self,
+        workflow_id: str,
+        *,
+        expected_version: int,
+        head: dict[str, Any],
+        records: Sequence[WorkflowRecord],
+        children: Sequence[Execution],
+    ) -> list[str] | None:
+        head, sealed = self._seal(workflow_id, head, records)
+        return await self.inner.save_step(
+            workflow_id, expected_version=expected_version, head=head, records=sealed,
+            children=[seal_execution(child, self.keys) for child in children],
+        )  # fmt: skip
+
     async def compact(self, workflow_id: str) -> int:
         return await self.inner.compact(workflow_id)
 

@@ -1,7 +1,8 @@
 """The SQLite workflow state repository (tables ``workflow_heads`` / ``workflow_records``, v7).
 
 A save is one writer job, so one transaction: the head's compare-and-set on ``version`` comes
-first and the records follow only if it won; a save is all there or not at all. Loading reads
+first and the records follow only if it won; a save is all there or not at all. A step
+(``save_step``) inserts the child executions it requests in that same job. Loading reads
 every record at or below the head's version in version order and keeps the newest per key.
 """
 
@@ -12,8 +13,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from core.models import Execution
 from core.store.base import StoredWorkflow, WorkflowRecord
 from core.store.sqlite_db import Database, row_count
+from core.store.sqlite_execution_rows import INSERT, execution_values
 
 _HEAD = "SELECT version, head FROM workflow_heads WHERE id = ?"
 _RECORDS = (
@@ -61,6 +64,21 @@ class SqliteWorkflows:
         rows = _rows(workflow_id, expected_version + 1, records)
         return await self._db.write(_save, workflow_id, expected_version, _json(head), rows)
 
+    async def save_step(
+        self,
+        workflow_id: str,
+        *,
+        expected_version: int,
+        head: dict[str, Any],
+        records: Sequence[WorkflowRecord],
+        children: Sequence[Execution],
+    ) -> list[str] | None:
+        rows = _rows(workflow_id, expected_version + 1, records)
+        inserts = [(child.id, *execution_values(child)) for child in children]  # on the loop
+        return await self._db.write(
+            _step, workflow_id, expected_version, _json(head), rows, inserts
+        )
+
     async def compact(self, workflow_id: str) -> int:
         return await self._db.write(row_count, _SUPERSEDED, (workflow_id,))
 
@@ -90,6 +108,31 @@ def _save(
         return False
     conn.executemany(_RECORD, rows)
     return True
+
+
+def _step(
+    conn: sqlite3.Connection,
+    workflow_id: str,
+    expected: int,
+    head: str,
+    rows: list[Any],
+    inserts: list[tuple[Any, ...]],
+) -> list[str] | None:
+    saved = (
+        _create(conn, workflow_id, head, rows)
+        if expected == 0
+        else _save(conn, workflow_id, expected, head, rows)
+    )
+    if not saved:
+        return None
+    inserted: list[str] = []
+    for values in inserts:
+        try:
+            conn.execute(INSERT, values)
+        except sqlite3.IntegrityError:
+            continue  # requested before a crash: left as it is
+        inserted.append(values[0])
+    return inserted
 
 
 def _load(conn: sqlite3.Connection, workflow_id: str) -> StoredWorkflow | None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from core.models import Action
 from core.packs.errors import PackError, PackFileError, YamlPath
@@ -59,9 +59,12 @@ def action_schemas(index: ContentIndex) -> ActionSchemas:
 def check_workflow(
     action: Action, index: ContentIndex | None
 ) -> tuple[WorkflowDefinition | None, list[PackError]]:
-    """Read the workflow of ``action``; the definition, or None and every problem found."""
-    definition, problems, _ = inspect_definition(action, index)
-    return definition, problems
+    """Read the workflow of ``action``; the definition, or None and every problem found.
+    With ``index``, the result is kept there for the engine (``WorkflowDefinitions``)."""
+    if index is None:
+        definition, problems, _ = inspect_definition(action, index)
+        return definition, problems
+    return WorkflowDefinitions(index).get(action)
 
 
 def inspect_definition(
@@ -109,11 +112,12 @@ _Inspected = tuple[WorkflowDefinition | None, list[PackError], list[dict[str, An
 
 
 class WorkflowDefinitions:
-    """Definitions by action, re-read when the workflow file changes."""
+    """Definitions by action, kept with the content (``ContentIndex.workflow_definitions``,
+    filled when packs load), re-read when the workflow file changes."""
 
     def __init__(self, index: ContentIndex) -> None:
         self.index = index
-        self._cache: dict[str, tuple[int, _Inspected]] = {}
+        self._cache = cast(dict[str, tuple[int, _Inspected]], index.workflow_definitions)
 
     def get(self, action: Action) -> tuple[WorkflowDefinition | None, list[PackError]]:
         definition, problems, _ = self.inspect(action)

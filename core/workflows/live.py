@@ -103,6 +103,9 @@ class LiveWorkflow:
     # Secret strings this workflow holds (secret inputs, decrypted datastore values): its saved
     # state is sealed against them (core.store.sealing) and its children mask them.
     secrets: set[str] = field(default_factory=set)
+    # Children named in the state but never requested (found by reconcile after a crash
+    # between a save and its inserts, on a store without transactions): the next step.
+    unrequested: list[ChildRequest] = field(default_factory=list)
 
     @property
     def state(self) -> WorkflowState:
@@ -118,6 +121,31 @@ class ChildRequest:
     route: int
     entry: int
     item: int | None
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What one step wrote: anything at all, and which child executions it inserted."""
+
+    wrote: bool
+    inserted: frozenset[str] = frozenset()
+
+
+def child_context(live: LiveWorkflow, request: ChildRequest) -> dict[str, Any]:
+    """A task's execution context: what it inherits, its parent, where it is in the workflow."""
+    context: dict[str, Any] = {
+        key: live.context[key] for key in INHERITED_CONTEXT if key in live.context
+    }
+    context["parent"] = {
+        "execution_id": live.id,
+        "user": live.context.get("user"),
+        "root": live.context.get("parent", {}).get("root", live.id),
+    }
+    context["orquesta"] = {
+        "task_name": request.task, "task_id": request.task, "route": request.route,
+        "entry": request.entry, "item_id": request.item, "workflow_execution_id": live.id,
+    }  # fmt: skip
+    return context
 
 
 def workflow_inputs(parameters: Mapping[str, Any], action: Action | None) -> dict[str, Any]:

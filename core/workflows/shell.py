@@ -23,18 +23,19 @@ from core.models.status import IllegalTransition, transition_path
 from core.packs import UnknownActionError
 from core.params import ParameterError
 from core.runners.base import RunnerResult
-from core.store.base import DuplicateExecution, StoredWorkflow, WorkflowRecord
+from core.store.base import StoredWorkflow, WorkflowRecord
 from core.store.sealing import SECRETS
 from core.workflows.conductor import Conductor, TaskRequest, WorkflowStatusError
 from core.workflows.definitions import WorkflowDefinition, WorkflowDefinitions
 from core.workflows.live import (
     EXECUTION_STATUS,
-    INHERITED_CONTEXT,
     RUNNER_TYPE,
     ChildRequest,
     LiveWorkflow,
     S,
+    Saved,
     apply_child,
+    child_context,
     drop_delays,
     named_children,
     noting_secrets,
@@ -160,10 +161,11 @@ class WorkflowShell:
             if self._live.get(live.id) is not live:
                 return
             while live.inbox or live.dirty:
+                dirty = live.dirty or bool(live.unrequested)
                 batch, live.inbox, live.dirty = live.inbox, {}, False
-                for child in batch.values():
-                    apply_child(live, child)
-                await self._step(live)
+                changed = [apply_child(live, child) for child in batch.values()]
+                if any(changed) or dirty:
+                    await self._step(live)  # old news only (a child went running): no step
 
     # -- one step -------------------------------------------------------------------------
     async def _step(self, live: LiveWorkflow, *, mirror: bool = False) -> None:
@@ -173,18 +175,22 @@ class WorkflowShell:
         if live.definition.mentions_kv:
             live.conductor.kv = await self._kv(live.definition, live.context)
         with noting_secrets(live):  # task inputs, publishes and output may decrypt
-            requests = self._schedule(live)
+            requests = [*live.unrequested, *self._schedule(live)]
+            live.unrequested.clear()
             live.conductor.render_output()  # once completed; saved before the status says so
-        saved = await self._save(live)
+        children = await self._prepare_children(live, requests)
+        saved = await self._save(live, [child for child, _ in children])
         if saved is None:
             return  # another process moved the workflow: reloaded from the store
-        for request in requests:
-            await self._request_child(live, request)
+        for child, request in children:
+            if child.id in saved.inserted:  # else requested before a crash: not started twice
+                self.service.start_soon(child)
+                fault_point(f"workflow child requested {request.task}")
         if self._live.get(live.id) is not live:
             return
         # Only after a change of status: a stale copy must never overwrite the status, and
         # reading the execution (its parameters can be large) on every step would cost O(n).
-        if mirror or (saved and live.conductor.status != live.mirrored):
+        if mirror or (saved.wrote and live.conductor.status != live.mirrored):
             await self._mirror(live)
 
     def _schedule(self, live: LiveWorkflow) -> list[ChildRequest]:
@@ -233,34 +239,29 @@ class WorkflowShell:
             if self._live.get(live.id) is live:
                 await self._step(live, mirror=mirror)
 
-    async def _request_child(self, live: LiveWorkflow, request: ChildRequest) -> None:
-        orquesta = {"task_name": request.task, "task_id": request.task, "route": request.route,
-                    "entry": request.entry, "item_id": request.item,
-                    "workflow_execution_id": live.id}  # fmt: skip
-        context: dict[str, Any] = {
-            key: live.context[key] for key in INHERITED_CONTEXT if key in live.context
-        }
-        context["parent"] = {
-            "execution_id": live.id,
-            "user": live.context.get("user"),
-            "root": live.context.get("parent", {}).get("root", live.id),
-        }
-        context["orquesta"] = orquesta
-        unstorable = unstorable_input(request.input)
-        if unstorable is not None:
-            await self._refused_child(live, request, ValueError(unstorable))
-            return
-        try:
-            await self.service.request(
-                request.action, request.input if isinstance(request.input, Mapping) else {},
-                context=context, render_live=False, parent=live.id,
-                execution_id=request.execution_id, known_secrets=sorted(live.secrets),
-            )  # fmt: skip
-            fault_point(f"workflow child requested {request.task}")
-        except DuplicateExecution:
-            return  # requested before a crash: its events arrive (or reconcile finds it)
-        except (ParameterError, UnknownActionError, ExecutionError, ValueError) as exc:
-            await self._refused_child(live, request, exc)
+    async def _prepare_children(
+        self, live: LiveWorkflow, requests: list[ChildRequest]
+    ) -> list[tuple[Execution, ChildRequest]]:
+        """The child executions of ``requests``, validated and rendered, not stored yet (the
+        step's save stores them with the state); a refused one fails its task at once."""
+        prepared: list[tuple[Execution, ChildRequest]] = []
+        for request in requests:
+            unstorable = unstorable_input(request.input)
+            if unstorable is not None:
+                await self._refused_child(live, request, ValueError(unstorable))
+                continue
+            task_input = request.input if isinstance(request.input, Mapping) else {}
+            try:
+                child = await self.service.prepare(
+                    request.action, task_input, context=child_context(live, request),
+                    render_live=False, parent=live.id, execution_id=request.execution_id,
+                    known_secrets=sorted(live.secrets),
+                )  # fmt: skip
+            except (ParameterError, UnknownActionError, ExecutionError, ValueError) as exc:
+                await self._refused_child(live, request, exc)
+                continue
+            prepared.append((child, request))
+        return prepared
 
     async def _refused_child(
         self, live: LiveWorkflow, request: ChildRequest, exc: Exception
@@ -275,27 +276,26 @@ class WorkflowShell:
         live.dirty = True  # the failure may stage remediation: one more step
         self._drain_soon(live)
 
-    async def _save(self, live: LiveWorkflow) -> bool | None:
-        """True: saved; False: nothing changed, nothing written; None: lost the CAS."""
+    async def _save(self, live: LiveWorkflow, children: list[Execution]) -> Saved | None:
+        """Save what changed and insert ``children``, in one step (one transaction on SQLite);
+        None: lost the CAS."""
         delta = live.state.take_delta()
         head = {"conductor": delta.head, "delays": dict(live.delays),
                 "paused_by_request": live.paused_by_request}  # fmt: skip
         if live.secrets:  # the store seals the state against them (core.store.sealing)
             head[SECRETS] = sorted(live.secrets)
         records = [WorkflowRecord(kind, key, doc) for kind, key, doc in delta.records()]
-        if not records and head == live.saved_head:
-            return False  # nothing changed (a child went running): no write
+        if not records and not children and head == live.saved_head:
+            return Saved(wrote=False)  # nothing changed: no write
         live.saved_head = head
-        repo = self.store.workflows
-        if live.version == 0:
-            saved = await repo.create(live.id, head, records)
-        else:
-            saved = await repo.save(live.id, expected_version=live.version, head=head,
-                                    records=records)  # fmt: skip
-        if saved:
+        inserted = await self.store.workflows.save_step(
+            live.id, expected_version=live.version, head=head, records=records,
+            children=children,
+        )  # fmt: skip
+        if inserted is not None:
             live.version += 1
             fault_point(f"workflow state saved v{live.version}")
-            return True
+            return Saved(wrote=True, inserted=frozenset(inserted))
         # Someone else moved this workflow (another process): start over from the store, and
         # re-read the children, so nothing this step applied is lost.
         logger.warning("workflow %s: state changed elsewhere; reloading", live.id)
@@ -463,16 +463,13 @@ class WorkflowShell:
 
     async def _reconcile(self, live: LiveWorkflow) -> None:
         """Apply what children did while nobody listened; request children never requested."""
-        missing: list[ChildRequest] = []
         for index, entry, item, child_id in named_children(live):
             child = await self.store.executions.get(child_id)
-            if child is None:
+            if child is None:  # requested by the next step, with its save
                 with noting_secrets(live):
-                    missing.append(rerender(live, entry, index, item, child_id))
+                    live.unrequested.append(rerender(live, entry, index, item, child_id))
             else:
                 apply_child(live, child)
-        for request in missing:
-            await self._request_child(live, request)
 
     # -- background -----------------------------------------------------------------------
     def _spawn(self, work: Any, name: str) -> asyncio.Task[Any]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from core.kv.crypto import generate_key
-from core.store import Store
+from core.models import Execution
+from core.store import ExecutionQuery, Store
 from core.store.base import WorkflowRecord
 from core.store.sealing import SECRETS
 
@@ -133,3 +134,52 @@ async def test_sealed_state_hides_secrets_at_rest_and_loads_them_back(store: Sto
         ("ctx", "1"): {"value": {"plain": "ok"}},
         ("entry", "0"): {"result": f"echo {secret}"},
     }
+
+
+def child(workflow_id: str, child_id: str, **parameters: object) -> Execution:
+    return Execution.request("core.noop", "noop", dict(parameters), {"user": "u"},
+                             parent=workflow_id, execution_id=child_id)  # fmt: skip
+
+
+async def test_a_step_saves_the_state_and_inserts_its_children(store: Store) -> None:
+    """``save_step``: the state moves and the children it requests are stored; one already
+    stored (requested before a crash) is left as it is and not reported inserted; a step that
+    loses the compare-and-set writes neither state nor children."""
+    repo = store.workflows
+    first = [child("wf", "c1", n=1), child("wf", "c2", n=2)]
+    running = [rec("e", "0", s="running")]
+    created = await repo.save_step("wf", expected_version=0, head={"v": 1}, records=running,
+                                   children=first)  # fmt: skip
+    assert created == ["c1", "c2"]
+    again = [child("wf", "c2", n=99), child("wf", "c3", n=3)]
+    assert await repo.save_step("wf", expected_version=1, head={"v": 2}, records=[],
+                                children=again) == ["c3"]  # fmt: skip
+    stored = await store.executions.get("c2")
+    assert stored is not None and stored.parameters == {"n": 2} and stored.parent == "wf"
+    lost = await repo.save_step("wf", expected_version=1, head={"v": "lost"},
+                                records=[rec("e", "9", s="x")],
+                                children=[child("wf", "c4")])  # fmt: skip
+    assert lost is None
+    assert await store.executions.get("c4") is None
+    assert await repo.save_step("other", expected_version=0, head={}, records=[],
+                                children=[]) == []  # fmt: skip
+    assert await repo.save_step("other", expected_version=0, head={}, records=[],
+                                children=[child("other", "c5")]) is None  # fmt: skip
+    loaded = await repo.load("wf")
+    assert loaded is not None and loaded.version == 2 and loaded.head == {"v": 2}
+    assert as_dict(loaded.records) == {("e", "0"): {"s": "running"}}
+    assert {c.id for c in await store.executions.list(ExecutionQuery(parent="wf"))} == {
+        "c1", "c2", "c3"}  # fmt: skip
+
+
+async def test_a_sealed_step_seals_its_children_too(store: Store) -> None:
+    store.seal_with(generate_key())
+    secret = "hunter2CHILDSECRET"
+    secret_child = child("wf", "c1", password=secret).with_changes(secrets=(secret,))
+    head = {"conductor": {}, SECRETS: [secret]}
+    assert await store.workflows.save_step("wf", expected_version=0, head=head, records=[],
+                                           children=[secret_child]) == ["c1"]  # fmt: skip
+    raw = await store.executions.inner.get("c1")  # type: ignore[attr-defined]
+    assert raw is not None and secret not in repr(raw.to_doc())
+    opened = await store.executions.get("c1")
+    assert opened is not None and opened.parameters == {"password": secret}
