@@ -121,8 +121,10 @@ def orquesta(cases: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
 
 
 async def end_to_end(workdir: Path, label: str, workflow: dict[str, Any],
-                     inputs: dict[str, Any]) -> tuple[float, int]:  # fmt: skip
-    """Squall's engine: a workflow action in a pack, run by a serving engine on SQLite."""
+                     inputs: dict[str, Any]) -> tuple[float, float]:  # fmt: skip
+    """Squall's engine: a workflow action in a pack, run by a serving engine on SQLite; the
+    seconds from request to completion, and the CPU seconds of this process (all its
+    threads: the SQLite writer's too) meanwhile."""
     pack = workdir / label.replace(" ", "_").replace("/", "_") / "benchflows"
     (pack / "actions" / "workflows").mkdir(parents=True)
     (pack / "pack.yaml").write_text(
@@ -141,12 +143,12 @@ async def end_to_end(workdir: Path, label: str, workflow: dict[str, Any],
         "executions: {max_concurrency: 32, python_fork_server: false}\n"
     )
     async with open_engine(load_settings(config)) as engine:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         requested = await engine.executions.request("benchflows.wf", inputs)
         done = await engine.executions.wait(requested.id, timeout=3600)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert done.status == "succeeded", done.result
-    return elapsed, 0
+    return elapsed, cpu
 
 
 def _rate(tasks: int, seconds: float) -> float:
@@ -182,7 +184,7 @@ async def run(workdir: Path) -> list[dict[str, Any]]:
         plain = measured[position] if measured else None
         kept = measured[position + 1] if measured and persist else None
         position += 2 if persist else 1
-        e2e_seconds, _ = await end_to_end(workdir, label, workflow, inputs)
+        e2e_seconds, e2e_cpu = await end_to_end(workdir, label, workflow, inputs)
         squall_conductor = _rate(tasks, conductor_seconds)
         squall_e2e = _rate(tasks, e2e_seconds)
         orq_text, orq_rate = _orquesta_row(plain)
@@ -193,6 +195,7 @@ async def run(workdir: Path) -> list[dict[str, Any]]:
             "orquesta conductor tasks/s": orq_text,
             "conductor ratio": _ratio(squall_conductor, orq_rate, plain),
             "squall end to end tasks/s": squall_e2e,
+            "squall end to end CPU ms/task": round(e2e_cpu * 1000 / tasks, 3),
             "orquesta persisted tasks/s": kept_text,
             "end-to-end ratio": _ratio(squall_e2e, kept_rate, kept),
         })  # fmt: skip
