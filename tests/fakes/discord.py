@@ -5,19 +5,15 @@ discord.py is pointed here by two class attributes (``Route.BASE`` and
 patched. The fake keeps a message store (so clicks can be built from the stored components, as
 Discord does), records every REST call, hands out command ids on sync, and pushes
 ``INTERACTION_CREATE`` dispatches for slash commands, autocomplete, clicks and modal submits.
-``drop_gateway`` closes the websocket; discord.py then RESUMEs on a new connection.
+``drop_gateway`` closes the websocket and ``request_reconnect`` sends op 7; either way
+discord.py RESUMEs on a new connection.
 
 Time limits, on the fake's own clock (``now``; ``advance`` moves it, nobody sleeps): an
 interaction's initial response comes within 3 s of its creation or Discord answers 404
 ``Unknown interaction`` (10062) and the user sees "This interaction failed"; its token serves
 follow-ups and ``@original`` edits for 15 minutes, then 401 ``Invalid Webhook Token`` (50027).
 
-Gateway sessions: READY carries a ``resume_gateway_url`` (its own path). Dispatches sent while no
-client is connected are kept; a RESUME (op 6) with the session id and the last sequence number
-replays everything after that number and then sends RESUMED; a RESUME of an unknown session gets
-INVALID_SESSION (op 9, not resumable). A fresh IDENTIFY while the old session could have been
-resumed is counted in ``identified_instead_of_resuming`` (what Discord punishes with a new
-session: the missed events are lost).
+The gateway (sessions, RESUME, INVALID_SESSION, op 7 RECONNECT) is in discord_gateway.py.
 
 A channel message posted with ``enforce_nonce`` and a ``nonce`` the bot used in the past few
 minutes (``NONCE_SECONDS``) is not posted again: Discord answers with the earlier message.
@@ -37,43 +33,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from tests.fakes.discord_gateway import (  # noqa: F401 (the tests import them from here)
+    ALERTS_ID,
+    APP_ID,
+    BOT_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    CHANNELS,
+    GUILD,
+    GUILD_ID,
+    THREAD_ID,
+    TOKEN,
+    Gateway,
+)
 from tests.fakes.discord_limits import command_problems, invalid_form_body, message_problems
 from tests.fakes.server import serving
-
-APP_ID = "1000000000000000001"
-BOT_ID = "1000000000000000002"
-GUILD_ID = "1000000000000000003"
-CHANNEL_ID = "1000000000000000004"
-ALERTS_ID = "1000000000000000005"
-THREAD_ID = "1000000000000000006"
-TOKEN = "fake-bot-token"
-BOT_USER = {"id": BOT_ID, "username": "squall", "discriminator": "0", "global_name": "Squall",
-            "avatar": None, "bot": True, "flags": 0}  # fmt: skip
-CHANNELS = [
-    {"id": CHANNEL_ID, "type": 0, "name": "general", "guild_id": GUILD_ID, "position": 0,
-     "permission_overwrites": [], "nsfw": False, "parent_id": None},
-    {"id": ALERTS_ID, "type": 0, "name": "alerts", "guild_id": GUILD_ID, "position": 1,
-     "permission_overwrites": [], "nsfw": False, "parent_id": None},
-]  # fmt: skip
-GUILD = {
-    "id": GUILD_ID, "name": "Squall Test", "icon": None, "owner_id": "1", "afk_timeout": 300,
-    "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
-    "roles": [{"id": GUILD_ID, "name": "@everyone", "permissions": "2147483647", "position": 0,
-               "color": 0, "hoist": False, "managed": False, "mentionable": False}],
-    "emojis": [], "stickers": [], "features": [], "mfa_level": 0, "system_channel_flags": 0,
-    "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "member_count": 2,
-    "large": False, "unavailable": False, "channels": CHANNELS, "members": [],
-    "threads": [{"id": THREAD_ID, "type": 11, "name": "deploys", "guild_id": GUILD_ID,
-                 "parent_id": CHANNEL_ID, "owner_id": "1", "message_count": 0, "member_count": 1,
-                 "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
-                                     "archive_timestamp": "2026-01-01T00:00:00+00:00",
-                                     "locked": False}}],
-    "voice_states": [], "presences": [], "stage_instances": [], "guild_scheduled_events": [],
-    "joined_at": "2026-01-01T00:00:00+00:00",
-}  # fmt: skip
-
 
 # Discord's answer to a second initial response to one interaction.
 ALREADY_ACKNOWLEDGED = 40060
@@ -105,7 +81,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 @dataclass
-class FakeDiscord:
+class FakeDiscord(Gateway):
     base: str = ""
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -119,6 +95,7 @@ class FakeDiscord:
     invalid_sessions: int = 0
     resume_paths: list[str] = field(default_factory=list)
     replayed: list[str] = field(default_factory=list)  # event names sent again on RESUME
+    reconnects_requested: int = 0  # op 7 sent
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(2000000000000000000)
@@ -134,6 +111,7 @@ class FakeDiscord:
         self._session: str | None = None  # the session a client may resume
         self._history: list[dict[str, Any]] = []  # the session's dispatches, for RESUME
         self._nonces: dict[str, tuple[str, float]] = {}  # nonce → (message id, fake time)
+        self._held_back = False
 
     # -- the clock ------------------------------------------------------------------------
     def now(self) -> float:
@@ -404,86 +382,6 @@ class FakeDiscord:
         return (
             _json(channel) if channel else _json({"message": "Unknown Channel", "code": 10003}, 404)
         )
-
-    # -- gateway --------------------------------------------------------------------------
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self._ws = ws
-        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None})
-        try:
-            async for frame in ws:
-                if frame.type == WSMsgType.TEXT:
-                    await self._on_gateway(ws, request.path, json.loads(frame.data))
-                    await self._touched()
-        finally:
-            self._ready.clear()
-            if self._ws is ws:
-                self._ws = None
-        return ws
-
-    async def _on_gateway(
-        self, ws: web.WebSocketResponse, path: str, payload: dict[str, Any]
-    ) -> None:
-        if payload["op"] == 1:
-            await ws.send_json({"op": 11, "d": None})
-        elif payload["op"] == 2:
-            if self._session is not None:  # it could have resumed: the missed events are lost
-                self.identified_instead_of_resuming += 1
-            self.identifies += 1
-            self.last_identify = payload["d"]
-            self._session = f"session-{self.identifies}"
-            self._history = []
-            await self._dispatch("READY", self._ready_payload())
-            await self._dispatch("GUILD_CREATE", GUILD)
-            self._ready.set()
-        elif payload["op"] == 6:
-            resume = payload["d"]
-            if resume.get("session_id") != self._session or resume.get("token") != TOKEN:
-                self.invalid_sessions += 1
-                self._session = None  # the client must IDENTIFY now: that one is not a fault
-                await ws.send_json({"op": 9, "d": False, "s": None, "t": None})
-                return
-            self.resumes += 1
-            self.resume_paths.append(path)
-            for missed in [d for d in self._history if d["s"] > int(resume.get("seq") or 0)]:
-                self.replayed.append(missed["t"])
-                await ws.send_json(missed)
-            await self._dispatch("RESUMED", {})
-            self._ready.set()
-
-    def _ready_payload(self) -> dict[str, Any]:
-        return {
-            "v": 10,
-            "user": BOT_USER,
-            "session_id": f"session-{self.identifies}",
-            "resume_gateway_url": self.gateway_url.replace("/gateway", "/resume-gateway"),
-            "guilds": [{"id": GUILD_ID, "unavailable": True}],
-            "application": {"id": APP_ID, "flags": 0},
-            "shard": [0, 1],
-            "private_channels": [],
-            "relationships": [],
-            "presences": [],
-        }
-
-    async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a dispatch, or keep it for a RESUME while no client is connected."""
-        dispatch = {"op": 0, "t": event, "s": next(self._seq), "d": data}
-        self._history.append(dispatch)
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.send_json(dispatch)
-
-    async def wait_ready(self, timeout: float = 10) -> None:
-        await asyncio.wait_for(self._ready.wait(), timeout)
-
-    def forget_session(self) -> None:
-        """Discord no longer knows the session: the next RESUME gets INVALID_SESSION."""
-        self._session = "forgotten"
-
-    async def drop_gateway(self) -> None:
-        if self._ws is not None:
-            self._ready.clear()
-            await self._ws.close(code=4000)
 
     # -- interactions ---------------------------------------------------------------------
     def _interaction(

@@ -249,6 +249,30 @@ async def test_the_gateway_resumes_and_gets_the_events_it_missed(tmp_path: Path)
         assert "greeting missed" in json.dumps(post.body)
 
 
+async def test_an_op_7_reconnect_resumes_without_losing_or_doubling_a_message(
+    tmp_path: Path,
+) -> None:
+    """Discord sends RECONNECT (op 7) before it moves a session: the adapter closes, RESUMEs
+    on the resume URL, gets the message posted meanwhile once, and not the one it had."""
+    async with running_discord() as fake, discord_squall(tmp_path, fake, prefix=True) as sq:
+        before = await fake.say(CHANNEL_ID, "!greet before", ALICE)
+        await fake.wait_for("POST", f"/channels/{CHANNEL_ID}/messages")
+        await fake.request_reconnect()
+        during = await fake.say(CHANNEL_ID, "!greet during", ALICE)  # waits for the RESUME
+        await fake.wait_until(lambda: fake.resumes >= 1, timeout=20)
+        await fake.wait_for("POST", f"/channels/{CHANNEL_ID}/messages", count=2)
+        await asyncio.sleep(0.5)  # a doubled reply would be posted by now
+        posts = fake.called("POST", f"/channels/{CHANNEL_ID}/messages")
+        runs = await sq.engine.store.executions.list(ExecutionQuery())
+    assert fake.reconnects_requested == 1 and fake.identifies == 1
+    assert fake.identified_instead_of_resuming == 0 and fake.invalid_sessions == 0
+    assert fake.resume_paths == ["/resume-gateway"]
+    assert fake.replayed == ["MESSAGE_CREATE"], "only the message it missed is sent again"
+    replied = [str(post.body["message_reference"]["message_id"]) for post in posts]
+    assert replied == [before["id"], during["id"]]
+    assert len(runs) == 2
+
+
 async def test_a_card_edit_the_token_no_longer_allows_goes_through_the_channel(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
