@@ -24,6 +24,7 @@ from adapters.console import ConsoleAdapter
 from bot.app import Engine, open_engine
 from bot.chat.loop import close_adapters
 from bot.chat.runtime import ChatRuntime, configured_adapters, open_chat
+from bot.heap import freeze_startup_heap, refreeze_after_reload
 from bot.http.app import build_web_app
 from bot.http.listener import listening
 from bot.logs import configure_logging
@@ -71,6 +72,8 @@ async def _serve(
             )
             await stack.enter_async_context(listening(app, settings.http))
             logger.info("listening on http://%s:%s", settings.http.host, settings.http.port)
+        freeze_startup_heap()  # everything is loaded and started (see bot/heap.py)
+        reloads.after_apply.append(refreeze_after_reload)
         logger.info("serving as %s (roles: %s)", engine.cluster.holder, ", ".join(roles.roles))
         reasons: list[Coroutine[Any, Any, object]] = [stop.wait()]
         if chat is not None:

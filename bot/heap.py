@@ -1,0 +1,36 @@
+"""The cyclic garbage collector, tuned for a long-running ``squall serve``.
+
+Startup builds a large heap that lives as long as the process: modules, pack content, compiled
+templates, the engine. CPython's collector walks it again in every older-generation collection,
+and under webhook load the collections cost more CPU than any single step of the event path
+(bench/webhooks.py: 956 → 800 µs per event with the startup heap frozen, 780 with young
+collections every 10,000 allocations instead of 700). So once serving starts, the heap is
+frozen (``gc.freeze``: still freed by reference counting, never walked again) and young
+collections run less often. After a content reload the old content is garbage: unfreeze,
+collect it, freeze what is live again.
+
+Only ``serve`` does this: a test process opens hundreds of engines, and a frozen engine that
+became cyclic garbage would never be collected.
+"""
+
+from __future__ import annotations
+
+import gc
+
+# Allocations between young collections (CPython's default is 700); the older generations'
+# thresholds stay at their defaults.
+YOUNG_THRESHOLD = 10_000
+
+
+def freeze_startup_heap() -> None:
+    """Collect what startup left behind, freeze the rest, collect the young less often."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
+
+
+async def refreeze_after_reload() -> None:
+    """A content reload's ``after_apply`` hook: the replaced content becomes collectable."""
+    gc.unfreeze()
+    freeze_startup_heap()
