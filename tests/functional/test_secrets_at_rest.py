@@ -12,7 +12,9 @@ and files are owner-only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from adapters.console.testing import TestChat
@@ -100,6 +102,20 @@ RULE_SECRET = "hunter2RULESECRET"
 async def test_an_execution_a_rule_fires_is_stored_sealed_too(tmp_path: Path) -> None:
     """Rule-fired executions are written with their trigger instance's settlement, not through
     the executions repository: they must be sealed there as well."""
+    parameters = "{token: '{{ st2kv.system.tok | decrypt_kv }}'}"
+    async with rule_fired(tmp_path, "chat_demo.secret_echo", parameters, RULE_SECRET) as fired:
+        assert fired.status is ExecutionStatus.SUCCEEDED
+        assert fired.parameters["token"] == RULE_SECRET  # opened for whoever reads it
+        assert RULE_SECRET.encode() not in database_bytes(tmp_path)
+
+
+@contextlib.asynccontextmanager
+async def rule_fired(
+    tmp_path: Path, action_ref: str, parameters: str, secret: str
+) -> AsyncIterator[Execution]:
+    """A webhook rule (pack ``sealed``) running ``action_ref`` with ``parameters`` (YAML flow
+    style), which may use the datastore secret ``tok``, set to ``secret``: yields the execution
+    it fired, completed, while the engine still runs."""
     rules = tmp_path / "packs" / "sealed" / "rules"
     rules.mkdir(parents=True)
     (rules.parent / "pack.yaml").write_text(
@@ -108,31 +124,25 @@ async def test_an_execution_a_rule_fires_is_stored_sealed_too(tmp_path: Path) ->
     (rules / "fire.yaml").write_text(
         "name: fire\npack: sealed\nenabled: true\n"
         "trigger: {type: core.st2.webhook, parameters: {url: fire}}\n"
-        "action:\n  ref: chat_demo.secret_echo\n"
-        "  parameters: {token: '{{ st2kv.system.tok | decrypt_kv }}'}\n"
+        f"action:\n  ref: {action_ref}\n  parameters: {parameters}\n"
     )
     path = config(tmp_path)
     path.write_text(
         path.read_text().replace("packs: {paths: [", f"packs: {{paths: ['{tmp_path / 'packs'}', ")
     )
-    chat = TestChat()
-    async with running(path, chat) as runtime:
+    async with running(path, TestChat()) as runtime:
         engine = runtime.commands.engine
-        await engine.kv.set("tok", RULE_SECRET, secret=True)
+        await engine.kv.set("tok", secret, secret=True)
         await engine.triggers.dispatch(
             "core.st2.webhook", {"body": {}}, trigger_parameters={"url": "fire"}
         )
         async with asyncio.timeout(20):
             while True:
-                found = await engine.store.executions.list(
-                    ExecutionQuery(action_ref="chat_demo.secret_echo")
-                )
+                found = await engine.store.executions.list(ExecutionQuery(action_ref=action_ref))
                 if found and found[0].is_completed:
                     break
                 await asyncio.sleep(0.05)
-        assert found[0].status is ExecutionStatus.SUCCEEDED
-        assert found[0].parameters["token"] == RULE_SECRET  # opened for whoever reads it
-        assert RULE_SECRET.encode() not in database_bytes(tmp_path)
+        yield found[0]
 
 
 WF_INPUT_SECRET = "hunter2WORKFLOWINPUT"
@@ -241,37 +251,10 @@ async def test_a_rule_rendering_decrypt_kv_into_a_plain_parameter_is_sealed(
     """``{{ st2kv.system.x | decrypt_kv }}`` in a rule's action parameters, into a parameter
     its action does not declare secret (``core.local``'s ``cmd``): masked and sealed like one."""
     out = tmp_path / "rule-out.txt"
-    rules = tmp_path / "packs" / "sealed" / "rules"
-    rules.mkdir(parents=True)
-    (rules.parent / "pack.yaml").write_text(
-        "ref: sealed\nname: sealed\ndescription: d\nversion: 0.1.0\nauthor: t\n"
-    )
-    (rules / "fire.yaml").write_text(
-        "name: fire\npack: sealed\nenabled: true\n"
-        "trigger: {type: core.st2.webhook, parameters: {url: fire}}\n"
-        "action:\n  ref: core.local\n"
-        "  parameters: {cmd: \"printf %s '{{ st2kv.system.tok | decrypt_kv }}' > "
-        f'{out}"}}\n'
-    )
-    path = config(tmp_path)
-    path.write_text(
-        path.read_text().replace("packs: {paths: [", f"packs: {{paths: ['{tmp_path / 'packs'}', ")
-    )
-    chat = TestChat()
-    async with running(path, chat) as runtime:
-        engine = runtime.commands.engine
-        await engine.kv.set("tok", RULE_PLAIN_SECRET, secret=True)
-        await engine.triggers.dispatch(
-            "core.st2.webhook", {"body": {}}, trigger_parameters={"url": "fire"}
-        )
-        async with asyncio.timeout(20):
-            while True:
-                found = await engine.store.executions.list(ExecutionQuery(action_ref="core.local"))
-                if found and found[0].is_completed:
-                    break
-                await asyncio.sleep(0.05)
-        assert found[0].status is ExecutionStatus.SUCCEEDED, found[0].result
+    parameters = f"{{cmd: \"printf %s '{{{{ st2kv.system.tok | decrypt_kv }}}}' > {out}\"}}"
+    async with rule_fired(tmp_path, "core.local", parameters, RULE_PLAIN_SECRET) as fired:
+        assert fired.status is ExecutionStatus.SUCCEEDED, fired.result
         assert out.read_text() == RULE_PLAIN_SECRET  # the command ran with the plaintext
-        assert RULE_PLAIN_SECRET in found[0].parameters["cmd"]  # opened for whoever reads it
-        assert "cmd" in found[0].context.get("decrypted_parameters", [])  # the API masks it
+        assert RULE_PLAIN_SECRET in fired.parameters["cmd"]  # opened for whoever reads it
+        assert "cmd" in fired.context.get("decrypted_parameters", [])  # the API masks it
         assert RULE_PLAIN_SECRET.encode() not in database_bytes(tmp_path)
