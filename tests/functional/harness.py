@@ -11,6 +11,17 @@ from bot.app import open_engine
 from bot.chat.loop import close_adapters
 from bot.chat.runtime import ChatRuntime, open_chat
 from bot.settings import load_settings
+from tests.conftest import FIXTURES
+
+CHAT_PACK = FIXTURES / "chat"
+# The engine part of a chat test's config: the chat fixture pack, SQLite under the config's
+# folder, no HTTP listener, python actions without the fork server.
+CHAT_ENGINE = (
+    "store: {url: 'sqlite:///var/squall.db'}\n"
+    f"packs: {{paths: ['{CHAT_PACK}']}}\n"
+    "http: {enabled: false}\n"
+    "executions: {max_concurrency: 4, python_fork_server: false}\n"
+)
 
 
 @contextlib.asynccontextmanager

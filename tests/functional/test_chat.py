@@ -12,22 +12,13 @@ from adapters.base import Capabilities
 from adapters.console.testing import TestChat
 from bot.chat.runtime import ChatConfigError
 from core.observe.metrics import REGISTRY
-from tests.conftest import FIXTURES, poll_until
-from tests.functional.harness import running
-
-CHAT_PACK = FIXTURES / "chat"
+from tests.conftest import poll_until
+from tests.functional.harness import CHAT_ENGINE, running
 
 
 def config(tmp_path: Path, routes: str = "  ops: {adapter: console, channel: alerts}\n") -> Path:
     path = tmp_path / "squall.yaml"
-    path.write_text(
-        "store: {url: 'sqlite:///var/squall.db'}\n"
-        f"packs: {{paths: ['{CHAT_PACK}']}}\n"
-        "http: {enabled: false}\n"
-        "executions: {max_concurrency: 4, python_fork_server: false}\n"
-        "chat: {delivery_attempts: 3}\n"
-        f"routes:\n{routes}"
-    )
+    path.write_text(CHAT_ENGINE + "chat: {delivery_attempts: 3}\n" + f"routes:\n{routes}")
     return path
 
 

@@ -15,12 +15,10 @@ from adapters.console.testing import Posted, TestChat
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
 from core.store import ExecutionQuery
-from tests.conftest import FIXTURES
-from tests.functional.harness import running
+from tests.functional.harness import CHAT_ENGINE, running
 
 T = TypeVar("T")
 
-CHAT_PACK = FIXTURES / "chat"
 USERS = """
 users:
   console: {identities: ["console:local:console"], roles: [admin]}
@@ -39,12 +37,7 @@ roles:
 def config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "squall.yaml"
     path.write_text(
-        "store: {url: 'sqlite:///var/squall.db'}\n"
-        f"packs: {{paths: ['{CHAT_PACK}']}}\n"
-        "http: {enabled: false}\n"
-        "executions: {max_concurrency: 4, python_fork_server: false}\n"
-        "routes: {ops: {adapter: console, channel: alerts}}\n"
-        f"{extra}{USERS}"
+        CHAT_ENGINE + "routes: {ops: {adapter: console, channel: alerts}}\n" + extra + USERS
     )
     return path
 

@@ -19,7 +19,7 @@ from bot.logs import configure_logging
 from bot.settings import load_settings
 from core.authz.authorizer import SquallUser
 from core.models import ExecutionStatus
-from tests.functional.test_chat_aliases import CHAT_PACK
+from tests.functional.harness import CHAT_PACK
 from tests.functional.test_secrets_at_rest import wait_until, workflow_pack
 
 PARAM_SECRET = "hunter2LOGPARAMSECRET"

@@ -24,7 +24,6 @@ from core.approvals.service import ApprovalRequest
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
 from core.store import ExecutionQuery
-from tests.conftest import FIXTURES
 from tests.fakes.discord import (
     BOT_ID,
     CHANNEL_ID,
@@ -35,8 +34,8 @@ from tests.fakes.discord import (
     running_fake,
     user,
 )
+from tests.functional.harness import CHAT_ENGINE
 
-CHAT_PACK = FIXTURES / "chat"
 ALICE = user("3000000000000000001", "alice")
 BOB = user("3000000000000000002", "bob")
 CAROL = user("3000000000000000003", "carol")
@@ -65,11 +64,7 @@ def config(
 ) -> Path:
     path = tmp_path / "squall.yaml"
     path.write_text(
-        "store: {url: 'sqlite:///var/squall.db'}\n"
-        f"packs: {{paths: ['{CHAT_PACK}']}}\n"
-        "http: {enabled: false}\n"
-        "executions: {max_concurrency: 4, python_fork_server: false}\n"
-        "chat:\n"
+        CHAT_ENGINE + "chat:\n"
         "  discord:\n"
         "    enabled: true\n"
         f"    token: {token}\n"

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from errbot.backends import test as errbot_test
 
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import ROOT
+from tests.functional.harness import CHAT_ENGINE
 
 PLUGIN_DIR = ROOT / "adapters" / "errbot" / "plugin"
-CHAT_PACK = FIXTURES / "chat"
 # errbot's own plugins minus the ones whose commands Squall answers (help, status, whoami):
 # Utils stays, because TestBot's start handshake uses its `echo`.
 CORE_PLUGINS = ("ACLs", "Utils", "Plugins", "ChatRoom", "Backup", "Flows")
@@ -29,11 +29,7 @@ CORE_PLUGINS = ("ACLs", "Utils", "Plugins", "ChatRoom", "Backup", "Flows")
 def squall_config(tmp_path: Path) -> Path:
     path = tmp_path / "squall.yaml"
     path.write_text(
-        "store: {url: 'sqlite:///var/squall.db'}\n"
-        f"packs: {{paths: ['{CHAT_PACK}']}}\n"
-        "http: {enabled: false}\n"
-        "executions: {max_concurrency: 4, python_fork_server: false}\n"
-        "routes:\n"
+        CHAT_ENGINE + "routes:\n"
         "  ops: {adapter: errbot, channel: '#alerts'}\n"
         "users:\n"
         "  alice: {identities: ['errbot:test:alice@localhost'], roles: [ops]}\n"
