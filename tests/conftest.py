@@ -9,13 +9,17 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bot.cli.main import main
 from tests import mongo_server
 from tests.sshd import sshd  # noqa: F401  (the session's OpenSSH server fixture)
+
+if TYPE_CHECKING:
+    from bot.app import Engine
+    from core.models import Execution, ExecutionStatus
 
 # Test packs carry their own tests/, run by `squall pack test` in their own environment.
 collect_ignore = ["fixtures"]
@@ -116,6 +120,18 @@ async def poll_until(condition: Callable[[], bool], timeout: float = 10) -> None
 
 async def wait_dead(pid: int, timeout: float = 10) -> None:
     await poll_until(lambda: not process_alive(pid), timeout)
+
+
+async def wait_execution(
+    engine: Engine, execution_id: str, *statuses: ExecutionStatus, timeout: float = 10
+) -> Execution:
+    """The execution once the store holds it in one of ``statuses`` (polled; bounded)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            current = await engine.store.executions.get(execution_id)
+            if current is not None and current.status in statuses:
+                return current
+            await asyncio.sleep(0.02)
 
 
 def cli(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:

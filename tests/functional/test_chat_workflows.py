@@ -5,7 +5,6 @@ alice (ops) starts workflows; bob and erin may answer the inquiry of flows.ask; 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
@@ -17,7 +16,7 @@ from bot.chat.runtime import ChatRuntime
 from core.models import ExecutionStatus
 from core.models.approval import ApprovalStatus
 from core.store import ExecutionQuery
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, wait_execution
 from tests.functional.harness import running
 
 S = ExecutionStatus
@@ -69,7 +68,7 @@ async def test_an_inquiry_asks_in_chat_and_an_allowed_approve_resumes(tmp_path: 
         assert [b.command for b in card.message.buttons] == [
             f"approve {approval.id}", f"deny {approval.id}"]  # fmt: skip
         assert "reason (string)" in card.message.text
-        paused = await wait_status(engine, workflow_id, S.PAUSED)
+        paused = await wait_execution(engine, workflow_id, S.PAUSED)
         assert paused.status is S.PAUSED
 
         chat.push(f"approve {approval.id}", user_id="carol")
@@ -138,7 +137,7 @@ async def test_an_unanswered_inquiry_times_out_and_the_workflow_handles_it(tmp_p
         requested = await engine.executions.request(
             "flows.ask_quick", {}, context={"user": "alice"}
         )
-        await wait_status(engine, requested.id, S.PAUSED)
+        await wait_execution(engine, requested.id, S.PAUSED)
         [pending] = await engine.approvals.list_pending()
         assert pending.expires_at is not None  # one minute: let it pass without waiting
         await engine.store.approvals.replace(
@@ -151,17 +150,6 @@ async def test_an_unanswered_inquiry_times_out_and_the_workflow_handles_it(tmp_p
         by_name = {t.context["orquesta"]["task_name"]: t for t in tasks}
         assert by_name["approve"].status is S.TIMEOUT
         assert "expired" in by_name
-
-
-async def wait_status(engine: object, execution_id: str, status: S, timeout: float = 10) -> object:
-    async def poll() -> object:
-        while True:
-            current = await engine.store.executions.get(execution_id)  # type: ignore[attr-defined]
-            if current is not None and current.status is status:
-                return current
-            await asyncio.sleep(0.02)
-
-    return await asyncio.wait_for(poll(), timeout)
 
 
 async def test_a_workflow_run_card_shows_progress_then_the_result(tmp_path: Path) -> None:

@@ -18,12 +18,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from adapters.console.testing import TestChat
-from bot.app import Engine, open_engine
+from bot.app import open_engine
 from bot.settings import load_settings
 from core.approvals.gate import GatedRequest
 from core.authz.authorizer import SquallUser
 from core.models import MASK, Execution, ExecutionStatus
 from core.store import ExecutionQuery
+from tests.conftest import wait_execution
 from tests.functional.harness import running
 from tests.functional.test_chat_aliases import config, titled
 
@@ -199,15 +200,6 @@ def workflow_pack(tmp_path: Path, out: Path) -> Path:
     return path
 
 
-async def wait_until(engine: Engine, execution_id: str, status: ExecutionStatus) -> Execution:
-    async with asyncio.timeout(20):
-        while True:
-            current = await engine.store.executions.get(execution_id)
-            if current is not None and current.status is status:
-                return current
-            await asyncio.sleep(0.05)
-
-
 async def test_workflow_state_holds_no_secret_in_clear_and_runs_on_after_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -219,7 +211,7 @@ async def test_workflow_state_holds_no_secret_in_clear_and_runs_on_after_a_resta
     async with open_engine(load_settings(path)) as engine:
         await engine.kv.set("tok", WF_KV_SECRET, secret=True)
         requested = await engine.executions.request("sealwf.flow", {"password": WF_INPUT_SECRET})
-        await wait_until(engine, requested.id, ExecutionStatus.PAUSED)
+        await wait_execution(engine, requested.id, ExecutionStatus.PAUSED, timeout=20)
         stored = await engine.store.workflows.load(requested.id)
         assert stored is not None and WF_KV_SECRET in str(stored.records)  # opened on load
         raw = database_bytes(tmp_path)

@@ -20,6 +20,7 @@ from core.chains.engine import chain_child_id
 from core.models import Execution, ExecutionStatus, utcnow
 from core.packs.loader import load_packs
 from core.store.base import ExecutionQuery
+from tests.conftest import wait_execution
 
 S = ExecutionStatus
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,15 +55,6 @@ async def run(engine: Engine, ref: str, **params: object) -> Execution:
 async def children(engine: Engine, chain_id: str) -> list[Execution]:
     found = await engine.store.executions.list(ExecutionQuery(parent=chain_id, limit=100))
     return sorted(found, key=lambda e: e.context["chain"]["step"])
-
-
-async def wait_status(engine: Engine, execution_id: str, *statuses: S) -> Execution:
-    async with asyncio.timeout(WAIT):
-        while True:
-            current = await engine.store.executions.get(execution_id)
-            if current is not None and current.status in statuses:
-                return current
-            await asyncio.sleep(0.02)
 
 
 async def test_publish_on_failure_vars_and_earlier_results(engine: Engine) -> None:
@@ -151,7 +143,7 @@ async def test_an_invalid_chain_is_reported_at_load_and_fails_when_run(engine: E
 
 async def test_cancel_waits_for_the_running_task_then_stops_the_chain(engine: Engine) -> None:
     requested = await engine.executions.request("chains.slow", {"seconds": 1})
-    nap = await wait_status(engine, chain_child_id(requested.id, 0), S.RUNNING)
+    nap = await wait_execution(engine, chain_child_id(requested.id, 0), S.RUNNING, timeout=WAIT)
     await engine.executions.cancel(requested.id)
     done = await engine.executions.wait(requested.id, timeout=WAIT)
     assert done.status is S.CANCELED
@@ -161,9 +153,9 @@ async def test_cancel_waits_for_the_running_task_then_stops_the_chain(engine: En
 
 async def test_pause_stops_before_the_next_task_and_resume_carries_on(engine: Engine) -> None:
     requested = await engine.executions.request("chains.slow", {"seconds": 1})
-    await wait_status(engine, chain_child_id(requested.id, 0), S.RUNNING)
+    await wait_execution(engine, chain_child_id(requested.id, 0), S.RUNNING, timeout=WAIT)
     await engine.executions.pause(requested.id)
-    paused = await wait_status(engine, requested.id, S.PAUSED)
+    paused = await wait_execution(engine, requested.id, S.PAUSED, timeout=WAIT)
     assert [t["name"] for t in (paused.result or {})["tasks"]] == ["nap"]
     await asyncio.sleep(0.3)
     assert len(await children(engine, requested.id)) == 1  # nothing started while paused
@@ -205,10 +197,10 @@ async def test_a_chain_whose_process_died_is_recovered_without_rerunning_a_task(
 async def test_pausing_the_chain_pauses_its_running_workflow_task(engine: Engine) -> None:
     requested = await engine.executions.request("chains.nested", {})
     flow_id = chain_child_id(requested.id, 0)
-    await wait_status(engine, flow_id, S.RUNNING)
+    await wait_execution(engine, flow_id, S.RUNNING, timeout=WAIT)
     await engine.executions.pause(requested.id)
-    assert (await wait_status(engine, flow_id, S.PAUSED)).status is S.PAUSED  # told too
-    await wait_status(engine, requested.id, S.PAUSED)
+    await wait_execution(engine, flow_id, S.PAUSED, timeout=WAIT)  # the workflow is told too
+    await wait_execution(engine, requested.id, S.PAUSED, timeout=WAIT)
     await engine.executions.resume(requested.id)
     done = await engine.executions.wait(requested.id, timeout=WAIT)
     assert done.status is S.SUCCEEDED, done.result
@@ -220,7 +212,7 @@ async def test_pausing_the_chain_pauses_its_running_workflow_task(engine: Engine
 async def test_canceling_the_chain_cancels_its_running_workflow_task(engine: Engine) -> None:
     requested = await engine.executions.request("chains.nested", {})
     flow_id = chain_child_id(requested.id, 0)
-    await wait_status(engine, flow_id, S.RUNNING)
+    await wait_execution(engine, flow_id, S.RUNNING, timeout=WAIT)
     await engine.executions.cancel(requested.id)
     done = await engine.executions.wait(requested.id, timeout=WAIT)
     assert done.status is S.CANCELED

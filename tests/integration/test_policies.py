@@ -18,7 +18,7 @@ from bot.app import Engine, open_engine
 from bot.settings import load_settings
 from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery
-from tests.conftest import FIXTURES, cli_json
+from tests.conftest import FIXTURES, cli_json, wait_execution
 
 S = ExecutionStatus
 
@@ -38,18 +38,6 @@ def policy_config(directory: Path) -> Path:
 async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     async with open_engine(load_settings(policy_config(tmp_path))) as opened:
         yield opened
-
-
-async def reach(engine: Engine, execution_id: str, status: S) -> Execution:
-    async def poll() -> Execution:
-        while True:
-            current = await engine.store.executions.get(execution_id)
-            assert current is not None
-            if current.status is status:
-                return current
-            await asyncio.sleep(0.02)
-
-    return await asyncio.wait_for(poll(), timeout=10)
 
 
 async def gated(engine: Engine, ref: str, gate: Path, **params: Any) -> Execution:
@@ -73,10 +61,10 @@ async def executions_of(engine: Engine, ref: str) -> list[Execution]:
 
 async def test_delay_waits_for_the_running_one_then_runs(engine: Engine, tmp_path: Path) -> None:
     first = await gated(engine, "pol.gated", tmp_path / "first")
-    await reach(engine, first.id, S.RUNNING)
+    await wait_execution(engine, first.id, S.RUNNING)
     (tmp_path / "second").touch()  # the second could finish at once, if it were let run
     second = await gated(engine, "pol.gated", tmp_path / "second")
-    await reach(engine, second.id, S.DELAYED)
+    await wait_execution(engine, second.id, S.DELAYED)
     (tmp_path / "first").touch()
     done = await engine.executions.wait(second.id, timeout=10)
     assert done.status is S.SUCCEEDED
@@ -90,12 +78,12 @@ async def test_delay_waits_for_the_running_one_then_runs(engine: Engine, tmp_pat
 
 async def test_oldest_delayed_goes_first(engine: Engine, tmp_path: Path) -> None:
     running = await gated(engine, "pol.gated", tmp_path / "running")
-    await reach(engine, running.id, S.RUNNING)
+    await wait_execution(engine, running.id, S.RUNNING)
     waiters = [await gated(engine, "pol.gated", tmp_path / f"w{n}") for n in range(3)]
     for waiter in waiters:
-        await reach(engine, waiter.id, S.DELAYED)
+        await wait_execution(engine, waiter.id, S.DELAYED)
     (tmp_path / "running").touch()
-    await reach(engine, waiters[0].id, S.RUNNING)
+    await wait_execution(engine, waiters[0].id, S.RUNNING)
     for later in waiters[1:]:
         assert (await current(engine, later.id)).status is S.DELAYED
     for n in range(3):
@@ -108,7 +96,7 @@ async def test_oldest_delayed_goes_first(engine: Engine, tmp_path: Path) -> None
 
 async def test_cancel_policy_cancels_over_threshold(engine: Engine, tmp_path: Path) -> None:
     first = await gated(engine, "pol.gated_cancel", tmp_path / "first")
-    await reach(engine, first.id, S.RUNNING)
+    await wait_execution(engine, first.id, S.RUNNING)
     second = await gated(engine, "pol.gated_cancel", tmp_path / "second")
     done = await engine.executions.wait(second.id, timeout=10)
     assert done.status is S.CANCELED
@@ -124,10 +112,10 @@ async def test_cancel_policy_cancels_over_threshold(engine: Engine, tmp_path: Pa
 async def test_attr_policy_limits_per_attribute_value(engine: Engine, tmp_path: Path) -> None:
     a1 = await gated(engine, "pol.keyed", tmp_path / "a1", key="a")
     b1 = await gated(engine, "pol.keyed", tmp_path / "b1", key="b")
-    await reach(engine, a1.id, S.RUNNING)
-    await reach(engine, b1.id, S.RUNNING)  # a different value runs alongside
+    await wait_execution(engine, a1.id, S.RUNNING)
+    await wait_execution(engine, b1.id, S.RUNNING)  # a different value runs alongside
     a2 = await gated(engine, "pol.keyed", tmp_path / "a2", key="a")
-    await reach(engine, a2.id, S.DELAYED)
+    await wait_execution(engine, a2.id, S.DELAYED)
     (tmp_path / "b1").touch()  # finishing a "b" frees nothing for "a"
     assert (await engine.executions.wait(b1.id, timeout=10)).status is S.SUCCEEDED
     await engine.executions.policies.settle()
