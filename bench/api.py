@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bench.stats import ms, percentile
 from bot.app import open_engine
 from bot.http.app import build_web_app
 from bot.settings import load_settings
@@ -68,17 +69,12 @@ async def api_key(store: Store) -> str:
     return plaintext
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
 def row(name: str, seconds: list[float], **extra: Any) -> dict[str, Any]:
     return {
         "benchmark": name,
         "requests": len(seconds),
-        "ms_p50": round(percentile(seconds, 0.50) * 1000, 2),
-        "ms_p95": round(percentile(seconds, 0.95) * 1000, 2),
+        "ms_p50": ms(percentile(seconds, 0.50)),
+        "ms_p95": ms(percentile(seconds, 0.95)),
         **extra,
     }
 

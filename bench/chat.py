@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.console.testing import Posted, TestChat
+from bench.stats import ms, percentile
 from bot.app import open_engine
 from bot.chat.loop import close_adapters
 from bot.chat.runtime import open_chat
@@ -36,11 +37,6 @@ def _config(tmp: Path) -> Path:
         "chat: {rate_limit: {burst: 100000, per_minute: 100000}}\n"
     )
     return path
-
-
-def _ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
 
 
 class _Clock:
@@ -88,10 +84,10 @@ async def _measure(chat: TestChat, clock: _Clock, count: int, burst: bool) -> di
     return {
         "case": f"burst of {count}" if burst else "one at a time",
         "messages": count,
-        "ack p50 ms": _ms(acks, 0.5),
-        "ack p95 ms": _ms(acks, 0.95),
-        "result p50 ms": _ms(results, 0.5),
-        "result p95 ms": _ms(results, 0.95),
+        "ack p50 ms": ms(percentile(acks, 0.5)),
+        "ack p95 ms": ms(percentile(acks, 0.95)),
+        "result p50 ms": ms(percentile(results, 0.5)),
+        "result p95 ms": ms(percentile(results, 0.95)),
         "mean result ms": round(statistics.fmean(results) * 1000, 2),
     }
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.stats import ms, percentile
 from core.models import Action
 from core.runners.base import RunContext
 from core.runners.python import PythonScriptRunner
@@ -61,12 +62,11 @@ async def _once(runner: PythonScriptRunner, action: Action, n: int) -> float:
 
 
 def _stats(latencies: list[float]) -> dict[str, Any]:
-    ms = sorted(x * 1000 for x in latencies)
     return {
-        "runs": len(ms),
-        "latency_ms_mean": round(statistics.fmean(ms), 2),
-        "latency_ms_p50": round(ms[len(ms) // 2], 2),
-        "latency_ms_p95": round(ms[min(len(ms) - 1, int(len(ms) * 0.95))], 2),
+        "runs": len(latencies),
+        "latency_ms_mean": ms(statistics.fmean(latencies)),
+        "latency_ms_p50": ms(percentile(latencies, 0.50)),
+        "latency_ms_p95": ms(percentile(latencies, 0.95)),
     }
 
 

@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.stats import percentile
 from bot.app import Engine, open_engine
 from bot.settings import load_settings
 from core.models import Rule, utcnow
@@ -95,8 +96,8 @@ async def _lateness(workdir: Path, count: int) -> dict[str, Any]:
         "benchmark": f"tick → instance stored, {count} timer(s) every second",
         "instances": len(late),
         "late_ms_mean": round(statistics.fmean(late), 2),
-        "late_ms_p50": round(late[len(late) // 2], 2),
-        "late_ms_p95": round(late[int(len(late) * 0.95)], 2),
+        "late_ms_p50": round(percentile(late, 0.50), 2),
+        "late_ms_p95": round(percentile(late, 0.95), 2),
         "late_ms_max": round(late[-1], 2),
     }
 
