@@ -1,8 +1,7 @@
 """The console adapter: lines typed on the terminal (or piped in) are chat messages.
 
-At a terminal, prompt-toolkit reads the line on the event loop with ``patch_stdout``: output that
-arrives while someone types is printed above the prompt, which stays intact at the bottom
-(``input()`` on a thread printed replies after a stale ``squall> ``). Ctrl-C or Ctrl-D stops
+At a terminal, prompt-toolkit reads the line on the event loop (``adapters.console.terminal``;
+``input()`` on a thread printed replies after a stale ``squall> ``). Ctrl-C or Ctrl-D stops
 Squall. From a pipe or a file, plain lines are read on a daemon thread, so a blocked read never
 holds up the event loop or the process exit; when input that gave commands ends,
 ``input_done`` is set (``squall serve`` then finishes their runs and exits), while an input with
@@ -19,9 +18,6 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-
-from prompt_toolkit import PromptSession
-from prompt_toolkit.patch_stdout import patch_stdout
 
 from adapters.base import (
     AdapterState,
@@ -133,15 +129,14 @@ class ConsoleAdapter(ChatAdapter):
                 self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
 
     async def _prompt(self) -> None:
-        session: PromptSession[str] = PromptSession(PROMPT)
-        with patch_stdout(raw=True):
-            while True:
-                try:
-                    text = await session.prompt_async()
-                except (EOFError, KeyboardInterrupt):
-                    self.stop_requested.set()
-                    return
-                self._queue.put_nowait(ConsoleLine(text.strip(), self.user_id, self.channel))
+        # Imported only at a terminal: prompt-toolkit is heavy (see its module).
+        from adapters.console.terminal import prompt_lines
+
+        def typed(text: str) -> None:
+            self._queue.put_nowait(ConsoleLine(text.strip(), self.user_id, self.channel))
+
+        await prompt_lines(PROMPT, typed)
+        self.stop_requested.set()
 
     def _read_pipe(self) -> None:
         while True:

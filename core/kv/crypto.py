@@ -4,6 +4,10 @@ AES-256-GCM with a random 96-bit nonce per value. The associated data binds a ci
 to its key id, scope and stored name, so a token copied onto another key fails to decrypt.
 Tokens look like ``sq1:<key id>:<base64url(nonce | ciphertext+tag)>``; the key id lets a
 :class:`KeyRing` keep decrypting values written before a key rotation.
+
+``cryptography`` is imported at the first value sealed or opened (``_seal``, ``_open``), not at
+start: its Rust core alone keeps about 8 MB resident, which a Squall that never stores or reads
+a secret should not carry (README "Performance").
 """
 
 from __future__ import annotations
@@ -15,9 +19,6 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.kv.names import canonical_scope
 
@@ -61,7 +62,7 @@ def generate_key(*, key_id: str | None = None, now: datetime | None = None) -> D
     """A fresh random key; the id is random too unless given."""
     return DatastoreKey(
         id=key_id or secrets.token_hex(6),
-        secret=AESGCM.generate_key(bit_length=KEY_BYTES * 8),
+        secret=secrets.token_bytes(KEY_BYTES),
         created=now or datetime.now(UTC),
     )
 
@@ -106,7 +107,7 @@ def encrypt(key: Keys, plaintext: str, *, name: str, scope: str) -> str:
     active = key.current if isinstance(key, KeyRing) else key
     nonce = os.urandom(NONCE_BYTES)
     aad = _associated_data(active.id, name, scope)
-    sealed = AESGCM(active.secret).encrypt(nonce, plaintext.encode("utf-8"), aad)
+    sealed = _seal(active.secret, nonce, plaintext.encode("utf-8"), aad)
     body = base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
     return f"{TOKEN_VERSION}:{active.id}:{body}"
 
@@ -139,14 +140,30 @@ def decrypt(key: Keys, token: str, *, name: str, scope: str) -> str:
     if chosen is None:
         raise DecryptionError(f"datastore value was encrypted with unknown key id {key_id!r}")
     aad = _associated_data(key_id, name, scope)
-    try:
-        plain = AESGCM(chosen.secret).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
-    except InvalidTag:
+    plain = _open(chosen.secret, raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+    if plain is None:
         raise DecryptionError(
             f"cannot decrypt datastore value {name!r}: it was tampered with, "
             "or encrypted for another key name or scope"
-        ) from None
+        )
     try:
         return plain.decode("utf-8")
     except UnicodeDecodeError:  # pragma: no cover - GCM authenticated what encrypt() wrote
         raise DecryptionError(f"decrypted datastore value {name!r} is not UTF-8") from None
+
+
+def _seal(secret: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # see the module docstring
+
+    return AESGCM(secret).encrypt(nonce, plaintext, aad)
+
+
+def _open(secret: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes | None:
+    """The plaintext, or None when the tag does not verify (tampered, or another AAD)."""
+    from cryptography.exceptions import InvalidTag  # see the module docstring
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        return AESGCM(secret).decrypt(nonce, sealed, aad)
+    except InvalidTag:
+        return None

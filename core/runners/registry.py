@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.kv.service import KeyValueService
+from core.models import RunnerType
 from core.runners.action_chain import ActionChainRunner
-from core.runners.base import Runner
+from core.runners.base import RunContext, Runner, RunnerResult
 from core.runners.chat_post import ChatPoster, ChatPostRunner
 from core.runners.http import HttpRequestRunner
 from core.runners.inject_trigger import InjectTriggerRunner, TriggerSink
@@ -19,9 +20,9 @@ from core.runners.pack_python import PackPythonSettings
 from core.runners.python import PythonScriptRunner
 from core.runners.python_servers import IDLE_SECONDS
 from core.runners.remote.options import SshOptions
-from core.runners.remote.runners import RemoteShellCmdRunner, RemoteShellScriptRunner
 from core.runners.shell import LocalShellCmdRunner, LocalShellScriptRunner
 from core.runners.ssrf import HttpPolicy
+from core.runners.types import REMOTE_SHELL_CMD, REMOTE_SHELL_SCRIPT
 
 if TYPE_CHECKING:
     from core.approvals.inquiries import InquiryService
@@ -48,6 +49,40 @@ def http_policy(options: RunnerOptions) -> HttpPolicy:
     )
 
 
+class ImportedOnFirstRun:
+    """A runner whose module, and the library behind it, is imported at its first run.
+
+    The remote runners pull in asyncssh (about 18 MB resident, 0.15 s to import); a Squall
+    that never runs a remote action should not carry it.
+    """
+
+    def __init__(self, runner_type: RunnerType, build: Callable[[], Runner]) -> None:
+        self.runner_type = runner_type
+        self._build = build
+        self.runner: Runner | None = None
+
+    async def run(self, ctx: RunContext) -> RunnerResult:
+        if self.runner is None:
+            self.runner = self._build()
+        return await self.runner.run(ctx)
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.close()
+
+
+def _remote_cmd(ssh: SshOptions) -> Runner:
+    from core.runners.remote.runners import RemoteShellCmdRunner  # asyncssh: see above
+
+    return RemoteShellCmdRunner(ssh)
+
+
+def _remote_script(ssh: SshOptions) -> Runner:
+    from core.runners.remote.runners import RemoteShellScriptRunner  # asyncssh: see above
+
+    return RemoteShellScriptRunner(ssh)
+
+
 def build_runners(
     options: RunnerOptions = RunnerOptions(), *, datastore: KeyValueService | None = None
 ) -> dict[str, Runner]:
@@ -55,8 +90,8 @@ def build_runners(
     runners: list[Runner] = [
         LocalShellCmdRunner(),
         LocalShellScriptRunner(),
-        RemoteShellCmdRunner(options.ssh),
-        RemoteShellScriptRunner(options.ssh),
+        ImportedOnFirstRun(REMOTE_SHELL_CMD, lambda: _remote_cmd(options.ssh)),
+        ImportedOnFirstRun(REMOTE_SHELL_SCRIPT, lambda: _remote_script(options.ssh)),
         PythonScriptRunner(
             use_fork_server=options.python_fork_server,
             datastore=datastore,

@@ -1,0 +1,34 @@
+"""What ``squall serve`` imports before any content runs: heavy libraries that only some
+deployments use wait until they are used (README "Performance", idle RSS). A subprocess, so
+this test session's own imports do not count."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+# Library → what brings it in when it is needed (each costs 7-18 MB resident).
+LATER = {
+    "asyncssh": "the first remote-shell-cmd/-script run",
+    "prompt_toolkit": "the console chat at a terminal",
+    "cryptography": "the first secret sealed or opened",
+}
+
+
+def test_serve_leaves_optional_heavy_libraries_for_later() -> None:
+    code = (
+        "import json, sys\n"
+        "import bot.cli.main, bot.serve, bot.chat.runtime\n"
+        "from core.runners.registry import build_runners\n"
+        "from adapters.console import ConsoleAdapter\n"
+        "build_runners(); ConsoleAdapter(read_stdin=False)\n"
+        f"print(json.dumps([m for m in {sorted(LATER)!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []
