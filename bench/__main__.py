@@ -28,6 +28,7 @@ SUITES = (
     "bench.observe",
     "bench.conductor",
     "bench.workflows",
+    "bench.memory",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 
