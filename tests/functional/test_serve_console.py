@@ -65,17 +65,22 @@ def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
         stop(proc)
 
 
+def run_at_console(proc: subprocess.Popen[str], out: Output, line: str) -> str:
+    """Type ``line`` (a ``run``) at the console once it greets; the id of the execution."""
+    assert proc.stdin is not None
+    out.until("Squall console")
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+    requested = out.until("requested")
+    return requested.split("execution ", 1)[1].split()[0]
+
+
 def test_sigterm_abandons_running_and_exits_zero(tmp_path: Path) -> None:
     config = write_config(tmp_path, "  shutdown_grace_seconds: 0.5\n")
     proc = start_serve(config)
     out = Output(proc)
     try:
-        assert proc.stdin is not None
-        out.until("Squall console")
-        proc.stdin.write("run core.local cmd='sleep 60'\n")
-        proc.stdin.flush()
-        requested = out.until("requested")
-        execution_id = requested.split("execution ", 1)[1].split()[0]
+        execution_id = run_at_console(proc, out, "run core.local cmd='sleep 60'")
         wait_status(config, execution_id, "running")
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
@@ -94,12 +99,7 @@ def test_sigterm_lets_running_work_finish_and_posts_its_result(tmp_path: Path) -
     proc = start_serve(config)
     out = Output(proc)
     try:
-        assert proc.stdin is not None
-        out.until("Squall console")
-        proc.stdin.write("run core.local cmd='sleep 1.5; echo slept'\n")
-        proc.stdin.flush()
-        requested = out.until("requested")
-        execution_id = requested.split("execution ", 1)[1].split()[0]
+        execution_id = run_at_console(proc, out, "run core.local cmd='sleep 1.5; echo slept'")
         wait_status(config, execution_id, "running")
         os.kill(proc.pid, signal.SIGTERM)
         finished = out.until("core.local (succeeded)")
