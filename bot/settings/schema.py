@@ -131,6 +131,14 @@ class AliasesSettings:
     paths: tuple[Path, ...] = (Path("aliases"),)
 
 
+def _ip_networks(value: tuple[str, ...], ctx: Context) -> tuple[str, ...]:
+    """Addresses or CIDR networks, normalised (``10.0.0.1`` → ``10.0.0.1/32``)."""
+    try:
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in value)
+    except ValueError as bad:
+        raise ValueError(f"expected IP addresses or networks (10.0.0.0/8): {bad}") from None
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """The webhook / health listener."""
@@ -143,6 +151,11 @@ class HttpSettings:
     body_timeout_seconds: Annotated[float, between(0.1)] = 60.0
     keepalive_timeout_seconds: Annotated[float, between(0.1)] = 15.0
     max_connections: Annotated[int, between(1)] = 256
+    # Reverse proxies whose X-Forwarded-Proto / Forwarded: proto= is believed (nobody else's).
+    trusted_proxies: Annotated[tuple[str, ...], Check(_ip_networks)] = ()
+    # The web console's cookies get ``Secure``: "auto" when the browser reached Squall over
+    # HTTPS (as a trusted proxy says), "always" whatever the request says.
+    secure_cookies: Literal["auto", "always"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,19 @@
 the console chat on the process's stdin/stdout (so a test can read the chat cards it prints).
 
 Users: alice (admin, password ``ALICE_PASSWORD``, an API key), bob (no role: may run nothing),
-carol (may run core.echo only), and console (whoever types at the console chat).
+carol (may run core.echo only), and console (whoever types at the console chat). One site alias,
+``guarded echo {{message}}`` (tests/fixtures/console_aliases), waits for alice's approval.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.conftest import FIXTURES
 from tests.integration.st2_server import ALICE_PASSWORD, Server, prepare
 from tests.serve_process import Output, start_serve, terminate, wait_ready
 
@@ -20,6 +23,8 @@ store:
   url: sqlite:///var/squall.db
 packs:
   paths: {paths}
+aliases:
+  paths: [ALIASES]
 http:
   enabled: true
   port: {port}
@@ -43,7 +48,7 @@ users:
 roles:
   echoer:
     - allow: {{actions: ["core.echo"]}}
-"""
+""".replace("ALIASES", json.dumps(str(FIXTURES / "console_aliases")))
 PASSWORDS = {"alice": ALICE_PASSWORD, "bob": "bob-has-no-roles", "carol": "carol-echoes-only"}
 
 

@@ -129,8 +129,9 @@ def test_a_running_execution_turns_succeeded_on_list_and_detail_without_reload(
 def test_a_workflow_shows_its_task_tree_and_pauses_and_resumes_from_its_buttons(
     chromium: Chromium, server: ConsoleServer, screenshots: Path
 ) -> None:
+    # Long enough tasks that the first still runs once the page is up on a loaded machine.
     doc = server.http("POST", "/api/v1/executions", {"action": "flows.slow",
-                      "parameters": {"seconds": 3}})[2]  # fmt: skip
+                      "parameters": {"seconds": 8}})[2]  # fmt: skip
 
     def body(browser: Browser) -> None:
         context, page = signed_in(browser, server, "alice")
@@ -228,6 +229,36 @@ def test_a_pending_inquiry_approved_on_the_page_resumes_its_workflow_and_edits_t
     refused = server.http("PUT", f"/api/v1/inquiries/{inquiry['id']}",
                           {"response": {"continue": False}})  # fmt: skip
     assert refused[0] == 403
+
+
+def test_an_alias_approval_approved_on_the_page_runs_the_command_and_edits_the_chat_card(
+    chromium: Chromium, server: ConsoleServer, screenshots: Path
+) -> None:
+    """A gated execution (an alias with ``approval:``), not a workflow inquiry: the page shows
+    the whole request, Approve runs it, the console chat card says who approved it."""
+    server.type("guarded echo from-the-approvals-page")
+    server.chat.until("awaiting approval")
+
+    def body(browser: Browser) -> None:
+        context, page = signed_in(browser, server, "alice")
+        page.goto("/ui/approvals")
+        card = page.locator("article.card", has_text="from-the-approvals-page")
+        expect(card).to_contain_text("approval")  # the kind: an alias approval, no inquiry
+        expect(card).to_contain_text("core.echo")
+        expect(card).to_contain_text("console")  # who asked
+        shot(page, screenshots, "alias-approval")
+        card.get_by_role("button", name="Approve").click()
+        expect(page.locator("article.card", has_text="from-the-approvals-page")).to_have_count(0)
+        context.close()
+
+    chromium.run(body, chromium.browser)
+    edited = server.chat.until("approved by alice")
+    assert "↻ updated" in edited
+    server.chat.until("from-the-approvals-page")  # the result, posted after it ran
+    listed = server.http("GET", "/api/v1/executions?action=core.echo&limit=100")[2]
+    [run] = [e for e in listed if e["parameters"].get("message") == "from-the-approvals-page"]
+    assert server.wait_status(run["id"], ["succeeded", "failed"])["status"] == "succeeded"
+    assert run["context"]["user"] == "console"  # it runs as who asked, approved by alice
 
 
 def test_an_inquiry_is_answered_through_the_form_of_its_schema_by_its_listed_user(

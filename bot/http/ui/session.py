@@ -1,5 +1,8 @@
 """Console sessions: a signed-in browser holds a Squall auth token in an HttpOnly,
-``SameSite=Strict`` cookie; it expires with the token, and signing out revokes it.
+``SameSite=Strict`` cookie; it expires with the token, and signing out revokes it. The cookie is
+``Secure`` when the browser reached Squall over HTTPS — the listener speaks plain HTTP, so that
+is what a proxy in ``http.trusted_proxies`` says (``X-Forwarded-Proto`` or ``Forwarded:
+proto=``; the header of any other peer is ignored) — or always with ``http.secure_cookies``.
 
 Every POST carries a CSRF token (a form field ``csrf`` or the ``X-CSRF-Token`` header): an HMAC
 of the session token, so it needs no storage and dies with the session. The sign-in form is
@@ -8,9 +11,12 @@ protected the same way by a short-lived random cookie of its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import ipaddress
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -43,8 +49,53 @@ def new_login_nonce() -> str:
     return secrets.token_urlsafe(24)
 
 
-def set_cookie(response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="Strict")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: Sequence[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(proxy) for proxy in proxies)
+
+
+def _trusted(peer: str | None, proxies: Sequence[str]) -> bool:
+    if not peer or not proxies:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:  # a unix socket, say
+        return False
+    return any(address in network for network in _networks(tuple(proxies)))
+
+
+def _forwarded_proto(request: web.Request) -> str:
+    """What the nearest proxy says the browser used (it adds the last value)."""
+    if request.forwarded:
+        return str(request.forwarded[-1].get("proto", "")).lower()
+    values = request.headers.get("X-Forwarded-Proto", "").split(",")
+    return values[-1].strip().lower()
+
+
+def over_https(request: web.Request) -> bool:
+    """Whether the console's cookies are to be ``Secure`` for this request."""
+    http = engine_of(request).settings.http
+    if http.secure_cookies == "always" or request.secure:
+        return True
+    return _trusted(request.remote, http.trusted_proxies) and _forwarded_proto(request) == "https"
+
+
+def set_cookie(
+    request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
+) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="Strict",
+        secure=over_https(request),
+    )  # fmt: skip
+
+
+def del_cookie(request: web.Request, response: web.StreamResponse, name: str) -> None:
+    response.del_cookie(
+        name, path=PREFIX, httponly=True, samesite="Strict", secure=over_https(request)
+    )
 
 
 async def session_of(request: web.Request) -> Session | None:

@@ -16,6 +16,7 @@ from bot.http.ui.session import (
     LOGIN_COOKIE,
     PREFIX,
     SESSION,
+    del_cookie,
     new_login_nonce,
     set_cookie,
 )
@@ -31,13 +32,18 @@ def _next_page(text: str) -> str:
     return text if text.startswith(PREFIX) and not text.startswith("//") else "/ui/executions"
 
 
+def see_other(location: str) -> web.Response:
+    """A redirect that carries cookies (aiohttp deprecates returning an HTTPException)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
 def _form(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     nonce = new_login_nonce()
     response = render(
         request, "login.html", status=status, nonce=nonce, error=error,
         next=_next_page(request.query.get("next", "")),
     )  # fmt: skip
-    set_cookie(response, LOGIN_COOKIE, nonce, LOGIN_FORM_TTL)
+    set_cookie(request, response, LOGIN_COOKIE, nonce, LOGIN_FORM_TTL)
     return response
 
 
@@ -68,9 +74,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     except AuthError as refused:
         return _form(request, refused.message, status=refused.status)
     logger.info("console session opened for %s from %s", name, remote)
-    response = web.HTTPSeeOther(_next_page(str(form.get("next", ""))))
-    set_cookie(response, COOKIE, plaintext, int(SESSION_TTL.total_seconds()))
-    response.del_cookie(LOGIN_COOKIE, path=PREFIX)
+    response = see_other(_next_page(str(form.get("next", ""))))
+    set_cookie(request, response, COOKIE, plaintext, int(SESSION_TTL.total_seconds()))
+    del_cookie(request, response, LOGIN_COOKIE)
     return response
 
 
@@ -78,6 +84,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = request[SESSION]
     if session.caller.token is not None:
         await engine_of(request).auth.revoke(session.caller.token)
-    response = web.HTTPSeeOther("/ui/login")
-    response.del_cookie(COOKIE, path=PREFIX)
+    response = see_other("/ui/login")
+    del_cookie(request, response, COOKIE)
     return response
