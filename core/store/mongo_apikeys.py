@@ -6,8 +6,6 @@ UTC text. The unique ``key_hash`` index is what lookups use, and what refuses a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from core.models.apikey import ApiKey
 from core.models.execution import isoformat
 from core.store.base import StoreError
+from core.store.mongo_errors import Errors
 
 COLLECTION = "api_keys"
 INDEXES: tuple[tuple[list[tuple[str, int]], dict[str, Any]], ...] = (
@@ -33,7 +32,7 @@ async def create_indexes(db: Any) -> None:
 class MongoApiKeys:
     """``ApiKeyRepository`` on MongoDB; ``errors`` turns driver errors into StoreError."""
 
-    def __init__(self, collection: Any, errors: Callable[[], AbstractContextManager[None]]) -> None:
+    def __init__(self, collection: Any, errors: Errors) -> None:
         self._coll = collection
         self._errors = errors
 

@@ -7,8 +7,6 @@ have their keys escaped (mongo_keys). ``replace`` filters on the expected status
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +15,11 @@ from pymongo.errors import DuplicateKeyError
 
 from core.models.approval import Approval, ApprovalStatus
 from core.store.base import StoreError
+from core.store.mongo_errors import Errors
 from core.store.mongo_keys import escape_keys, unescape_keys
 from core.store.sqlite_kv import stamp
 
 COLLECTION = "approvals"
-Errors = Callable[[], AbstractContextManager[None]]
-
 _NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 _FREE_FORM = ("place", "schema", "response", "decided_from", "subject")
 INDEXES: tuple[tuple[list[tuple[str, int]], dict[str, Any]], ...] = (

@@ -6,18 +6,15 @@ second); the entry's own id is kept as ``id``. Free-form parts have their keys e
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
 from core.models.audit import AuditEntry
+from core.store.mongo_errors import Errors
 from core.store.mongo_keys import escape_keys, unescape_keys
 
 COLLECTION = "audit"
-Errors = Callable[[], AbstractContextManager[None]]
-
 _NEWEST = [("at", DESCENDING), ("_id", DESCENDING)]
 _FREE_FORM = ("place", "subject", "details")
 INDEXES: tuple[tuple[list[tuple[str, int]], dict[str, Any]], ...] = (

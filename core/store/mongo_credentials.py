@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from core.auth.tokens import Token
 from core.models.execution import isoformat
 from core.store.base import StoreError
+from core.store.mongo_errors import Errors
 
 
 async def create_indexes(db: Any) -> None:
@@ -21,9 +20,7 @@ async def create_indexes(db: Any) -> None:
 
 
 class MongoCredentials:
-    def __init__(
-        self, passwords: Any, tokens: Any, errors: Callable[[], AbstractContextManager[None]]
-    ) -> None:
+    def __init__(self, passwords: Any, tokens: Any, errors: Errors) -> None:
         self._passwords = passwords
         self._tokens = tokens
         self._errors = errors

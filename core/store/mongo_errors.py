@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from bson.errors import BSONError
 from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
 from core.store.base import DocumentRejected, StoreError
+
+# What a repository calls around each driver call: ``store_errors`` naming its store.
+Errors = Callable[[], AbstractContextManager[None]]
 
 
 def redact(url: str) -> str:

@@ -8,8 +8,6 @@ dates) is used: ``delete_expired`` is the sweep, and reads skip expired items th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +15,7 @@ from pymongo import ASCENDING
 
 from core.kv.model import KeyValuePair
 from core.kv.names import canonical_scope
+from core.store.mongo_errors import Errors
 from core.store.sqlite_kv import name_prefix, stamp
 
 COLLECTION = "kv"
@@ -38,7 +37,7 @@ def _live(now: datetime) -> dict[str, Any]:
 class MongoKeyValues:
     """``KeyValueRepository`` on MongoDB; ``errors`` turns driver errors into StoreError."""
 
-    def __init__(self, collection: Any, errors: Callable[[], AbstractContextManager[None]]) -> None:
+    def __init__(self, collection: Any, errors: Errors) -> None:
         self._coll = collection
         self._errors = errors
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 from pymongo import ASCENDING
 
 from core.models.execution import utcnow
 from core.models.rule_state import RuleState
+from core.store.mongo_errors import Errors
 
 COLLECTION = "rule_states"
 
@@ -17,7 +16,7 @@ COLLECTION = "rule_states"
 class MongoRuleStates:
     """``RuleStateRepository`` on MongoDB; ``errors`` turns driver errors into StoreError."""
 
-    def __init__(self, collection: Any, errors: Callable[[], AbstractContextManager[None]]) -> None:
+    def __init__(self, collection: Any, errors: Errors) -> None:
         self._coll = collection
         self._errors = errors
 

@@ -7,7 +7,6 @@ and tag on the ``trigger_instances`` and ``executions`` collections.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -15,8 +14,8 @@ from pymongo import ASCENDING, DESCENDING
 from core.models import Execution, TriggerInstance
 from core.models.execution import parse_ts
 from core.models.trace import TraceSummary
+from core.store.mongo_errors import Errors
 
-Errors = Callable[[], AbstractContextManager[None]]
 Load = Callable[[dict[str, Any]], Any]
 
 INSTANCE_ID, INSTANCE_TAG = "trace_context.id_", "trace_context.trace_tag"
