@@ -14,7 +14,7 @@ from pathlib import Path
 from adapters.console.testing import Posted, TestChat
 from bot.chat.runtime import ChatRuntime
 from core.models import ExecutionStatus
-from core.models.approval import ApprovalStatus
+from core.models.approval import Approval, ApprovalStatus
 from core.store import ExecutionQuery
 from tests.conftest import FIXTURES, wait_execution
 from tests.functional.harness import running
@@ -49,21 +49,21 @@ def is_approval_card(posted: Posted) -> bool:
     return posted.message.approval is not None and not posted.edited
 
 
-async def start_ask(chat: TestChat, runtime: ChatRuntime) -> tuple[str, Posted]:
+async def start_ask(chat: TestChat, runtime: ChatRuntime) -> tuple[str, Posted, Approval]:
+    """Run flows.ask as alice: the workflow's id, the approval card it posted, its approval."""
     chat.push("run flows.ask", user_id="alice")
     card = await chat.wait_for(is_approval_card)
+    assert card.message.approval is not None
     engine = runtime.commands.engine
     [workflow] = await engine.store.executions.list(ExecutionQuery(action_ref="flows.ask"))
-    return workflow.id, card
+    return workflow.id, card, card.message.approval
 
 
 async def test_an_inquiry_asks_in_chat_and_an_allowed_approve_resumes(tmp_path: Path) -> None:
     chat = TestChat()
     async with running(config(tmp_path), chat) as runtime:
         engine = runtime.commands.engine
-        workflow_id, card = await start_ask(chat, runtime)
-        approval = card.message.approval
-        assert approval is not None
+        workflow_id, card, approval = await start_ask(chat, runtime)
         assert card.message.title == "approve: waiting for an answer"
         assert [b.command for b in card.message.buttons] == [
             f"approve {approval.id}", f"deny {approval.id}"]  # fmt: skip
@@ -95,9 +95,7 @@ async def test_deny_takes_the_other_branch(tmp_path: Path) -> None:
     chat = TestChat()
     async with running(config(tmp_path), chat) as runtime:
         engine = runtime.commands.engine
-        workflow_id, card = await start_ask(chat, runtime)
-        approval = card.message.approval
-        assert approval is not None
+        workflow_id, _, approval = await start_ask(chat, runtime)
         chat.push(
             f'respond {approval.id} {{"approved": false, "reason": "not today"}}', user_id="erin"
         )
@@ -111,9 +109,7 @@ async def test_two_simultaneous_answers_make_exactly_one_decision(tmp_path: Path
     chat = TestChat()
     async with running(config(tmp_path), chat) as runtime:
         engine = runtime.commands.engine
-        workflow_id, card = await start_ask(chat, runtime)
-        approval = card.message.approval
-        assert approval is not None
+        workflow_id, _, approval = await start_ask(chat, runtime)
         chat.push(f"approve {approval.id}", user_id="bob")
         chat.push(f"deny {approval.id}", user_id="erin")
         loser = await chat.wait_for(lambda p: "was already" in p.text)
