@@ -65,6 +65,10 @@ async def _serve(
         reloads = _content_reloads(stack, engine)
         if sensors is not None:
             reloads.after_apply.append(functools.partial(reload_sensors, engine, sensors))
+        # Everything is loaded and started (bot/heap.py); before the listener answers anyone,
+        # so no request waits for this one full collection.
+        freeze_startup_heap()
+        reloads.after_apply.append(refreeze_after_reload)
         if settings.http.enabled and roles.has("http"):
             health = chat.health if chat is not None else None
             app = build_web_app(
@@ -72,8 +76,6 @@ async def _serve(
             )
             await stack.enter_async_context(listening(app, settings.http))
             logger.info("listening on http://%s:%s", settings.http.host, settings.http.port)
-        freeze_startup_heap()  # everything is loaded and started (see bot/heap.py)
-        reloads.after_apply.append(refreeze_after_reload)
         logger.info("serving as %s (roles: %s)", engine.cluster.holder, ", ".join(roles.roles))
         reasons: list[Coroutine[Any, Any, object]] = [stop.wait()]
         if chat is not None:

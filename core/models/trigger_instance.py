@@ -128,10 +128,12 @@ class TriggerInstance:
             "dedupe_key": self.dedupe_key,
             "trigger_parameters": self.trigger_parameters,
             **({} if self.trace is None else {TRACE_CONTEXT: self.trace.to_doc()}),
-            "log": [
-                {"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in self.log
-            ],
+            "log": self.log_doc(),
         }
+
+    def log_doc(self) -> list[dict[str, Any]]:
+        """The ``log`` of ``to_doc`` (a store may update it alone, with the status)."""
+        return [{"status": str(c.status), "timestamp": isoformat(c.timestamp)} for c in self.log]
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> TriggerInstance:

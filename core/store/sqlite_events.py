@@ -29,6 +29,13 @@ _INSTANCE_REPLACE = (
     "UPDATE trigger_instances SET (trigger, status, occurrence_time, dedupe_key, doc)"
     " = (?, ?, ?, ?, ?) WHERE id = ? AND status = ?"
 )
+# The settle's CAS changes only the status and its log: those two are set inside the stored
+# document (JSON functions run in the writer, off the event loop) instead of encoding the whole
+# instance, payload included, a second time.
+_INSTANCE_SETTLE = (
+    "UPDATE trigger_instances SET status = ?, doc = json_set(doc, '$.status', ?, '$.log', json(?))"
+    " WHERE id = ? AND status = ?"
+)
 _INSTANCE_UNFINISHED = (
     "SELECT doc FROM trigger_instances WHERE status IN (?, ?) ORDER BY occurrence_time, id LIMIT ?"
 )
@@ -93,7 +100,8 @@ class SqliteTriggerInstances:
         expected_status: TriggerInstanceStatus,
         fired: Sequence[Fired],
     ) -> tuple[Execution, ...] | None:
-        cas = (*_instance_values(instance), instance.id, str(expected_status))
+        status = str(instance.status)
+        cas = (status, status, _dump(instance.log_doc()), instance.id, str(expected_status))
         rows = [
             (
                 _enforcement_row(f.enforcement),
@@ -150,7 +158,7 @@ def _settle(
 ) -> set[str] | None:
     """One job of the writer, so one transaction: the instance CAS first (lost: nothing is
     written), then each rule's enforcement and, if that is new, its execution."""
-    if conn.execute(_INSTANCE_REPLACE, cas).rowcount != 1:
+    if conn.execute(_INSTANCE_SETTLE, cas).rowcount != 1:
         return None
     stored: set[str] = set()
     for enforcement, execution in rows:
@@ -202,7 +210,7 @@ def _instance_values(instance: TriggerInstance) -> tuple[Any, ...]:
     )
 
 
-def _dump(doc: dict[str, Any]) -> str:
+def _dump(doc: dict[str, Any] | list[Any]) -> str:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
