@@ -121,6 +121,24 @@ async def test_polling_sensor_dispatches_into_rules_and_uses_the_datastore(
         }
 
 
+async def test_a_sensor_storing_an_integer_keeps_running_as_in_st2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hello_st2's sensor stores its count with ``set_value(name, 2)``: st2's datastore service
+    stores ``str(value)``, and so does Squall (it refused the int, and the sensor restarted)."""
+    counter = FIXTURES / "sensor_counter" / "counter_demo"
+    extra = f"packs: {{paths: ['{counter}']}}\n"
+    async with sensors_running(tmp_path, monkeypatch, extra, packs=False) as (engine, container):
+        found = await _instances(engine, "counter_demo.counted", 4)
+        pair = await engine.kv.get("counter_demo.Counter:counter_demo.count")
+        restarts = _status(container, "counter_demo.Counter").restarts
+    ordered = sorted(found, key=lambda i: i.payload["count"])
+    assert [i.payload["count"] for i in ordered][:4] == [1, 2, 3, 4]
+    assert [i.payload["stored_as"] for i in ordered][:4] == ["int", "str", "str", "str"]
+    assert pair is not None and int(pair.value) >= 4
+    assert restarts == 0
+
+
 async def test_killed_sensor_is_restarted_and_spawn_exit_triggers_emitted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

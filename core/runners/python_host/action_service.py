@@ -54,13 +54,14 @@ class DatastoreCalls:
     def set_value(
         self,
         name: str,
-        value: str,
+        value: object,
         ttl: int | None = None,
         local: bool = True,
         scope: str = SYSTEM_SCOPE,
         encrypt: bool = False,
     ) -> bool:
-        args = {"name": self._key(name, local), "value": value, "ttl": ttl}
+        """Stores ``str(value)``, as st2's datastore service does (hello_st2 stores an int)."""
+        args = {"name": self._key(name, local), "value": str(value), "ttl": ttl}
         return bool(self._transport("set_value", {**args, "scope": scope, "encrypt": encrypt}))
 
     def delete_value(self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE) -> bool:
