@@ -28,10 +28,12 @@ from bot.heap import freeze_startup_heap, refreeze_after_reload
 from bot.http.app import build_web_app
 from bot.http.listener import listening
 from bot.logs import configure_logging
+from bot.pack_admin import PackAdmin
 from bot.reload import ContentReloads, snapshot, watch_forever, watched_paths
 from bot.sensors import reload_sensors, run_sensors
 from bot.settings import Settings
 from core.models import ExecutionStatus
+from core.runners.registry import connect_pack_manager
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ async def _serve(
         sensors = await stack.enter_async_context(run_sensors(engine, settings))
         chat = await stack.enter_async_context(open_chat(engine, adapters)) if adapters else None
         reloads = _content_reloads(stack, engine)
+        connect_pack_manager(engine.executions.runners, PackAdmin(reloads))
         if sensors is not None:
             reloads.after_apply.append(functools.partial(reload_sensors, engine, sensors))
         # Everything is loaded and started (bot/heap.py); before the listener answers anyone,

@@ -156,6 +156,7 @@ PROCESS_HEAVY = frozenset({
     "tests/integration/test_cluster.py",
     "tests/integration/test_crash_recovery.py",
     "tests/integration/test_st2_cli.py",
+    "tests/integration/test_st2_cli_packs.py",
     "tests/integration/test_st2_stream.py",
     "tests/integration/test_store_processes.py",
     "tests/integration/test_webhook_faults.py",

@@ -16,6 +16,7 @@ from core.runners.inject_trigger import InjectTriggerRunner, TriggerSink
 from core.runners.inquirer import InquirerRunner
 from core.runners.noop import NoopRunner
 from core.runners.orquesta import OrquestaRunner
+from core.runners.pack_manage import PackManager, PackManageRunner
 from core.runners.pack_python import PackPythonSettings
 from core.runners.python import PythonScriptRunner
 from core.runners.python_servers import IDLE_SECONDS
@@ -102,6 +103,7 @@ def build_runners(
         NoopRunner(),
         InjectTriggerRunner(),
         ChatPostRunner(),
+        PackManageRunner(),
         OrquestaRunner(),
         ActionChainRunner(),
         InquirerRunner(),
@@ -121,6 +123,13 @@ def connect_chat_poster(runners: Mapping[str, Runner], poster: ChatPoster) -> No
     for runner in runners.values():
         if isinstance(runner, ChatPostRunner):
             runner.connect(poster)
+
+
+def connect_pack_manager(runners: Mapping[str, Runner], manager: PackManager) -> None:
+    """Give the ``packs`` pack's runner the server's installer (``squall serve`` only)."""
+    for runner in runners.values():
+        if isinstance(runner, PackManageRunner):
+            runner.connect(manager)
 
 
 def connect_workflow_engine(runners: Mapping[str, Runner], engine: WorkflowEngine) -> None:

@@ -222,6 +222,21 @@ CHAT_POST = RunnerType(
     },
 )
 
+# Squall's own: the bundled ``packs`` pack installs and removes packs inside ``squall serve``
+# (what ``POST /api/v1/packs/install|uninstall`` runs), then reloads the content.
+PACK_MANAGE = RunnerType(
+    name="pack-manage",
+    description="Installs or removes packs in the running server and reloads its content.",
+    parameters={
+        "operation": {
+            "type": "string",
+            "enum": ["install", "uninstall"],
+            "default": "install",
+            "description": "Install the packs named by 'packs' (sources), or remove them (refs).",
+        },
+    },
+)
+
 ORQUESTA = RunnerType(
     name="orquesta",
     description="Runs an Orquesta workflow (entry_point: a workflow YAML under actions/).",
@@ -282,6 +297,7 @@ RUNNER_TYPES: dict[str, RunnerType] = {
         NOOP,
         INJECT_TRIGGER,
         CHAT_POST,
+        PACK_MANAGE,
         ORQUESTA,
         ACTION_CHAIN,
         INQUIRER,

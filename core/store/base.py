@@ -32,7 +32,7 @@ from core.models.trace import TraceSummary
 
 @dataclass(frozen=True)
 class ExecutionQuery:
-    """Filters for listing executions; results are newest first."""
+    """Filters for listing executions; results are newest first unless ``oldest_first``."""
 
     statuses: Sequence[ExecutionStatus] = ()
     action_ref: str | None = None
@@ -43,6 +43,7 @@ class ExecutionQuery:
     started_before: datetime | None = None
     limit: int = 50
     offset: int = 0
+    oldest_first: bool = False  # st2's sort_asc (by start_timestamp, then id)
 
 
 class ExecutionRepository(Protocol):
@@ -127,8 +128,21 @@ class TriggerInstanceRepository(Protocol):
         status: TriggerInstanceStatus | None = None,
         limit: int = 50,
         offset: int = 0,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
     ) -> list[TriggerInstance]:
-        """Newest first (by occurrence time)."""
+        """Newest first (by occurrence time); ``after``/``before`` are exclusive bounds on it."""
+
+    async def count(
+        self,
+        trigger: str | None = None,
+        status: TriggerInstanceStatus | None = None,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+    ) -> int:
+        """How many ``list`` would return without limit and offset."""
 
     async def replace(
         self, instance: TriggerInstance, *, expected_status: TriggerInstanceStatus
@@ -176,6 +190,11 @@ class RuleEnforcementRepository(Protocol):
         offset: int = 0,
     ) -> list[RuleEnforcement]:
         """Newest first (by enforced_at)."""
+
+    async def count(
+        self, rule_ref: str | None = None, trigger_instance_id: str | None = None
+    ) -> int:
+        """How many ``list`` would return without limit and offset."""
 
     async def delete_before(self, cutoff: datetime) -> int:
         """Garbage collection: remove enforcements enforced before ``cutoff``."""

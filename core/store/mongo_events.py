@@ -100,10 +100,25 @@ class MongoTriggerInstances:
         status: TriggerInstanceStatus | None = None,
         limit: int = 50,
         offset: int = 0,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
     ) -> list[TriggerInstance]:
-        found = _filter(trigger=trigger, status=None if status is None else str(status))
+        found = _instance_filter(trigger, status, after, before)
         docs = await _find(self._coll, self._errors, found, _INSTANCE_NEWEST, limit, offset)
         return [_instance_from_mongo(doc) for doc in docs]
+
+    async def count(
+        self,
+        trigger: str | None = None,
+        status: TriggerInstanceStatus | None = None,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+    ) -> int:
+        with self._errors():
+            found = _instance_filter(trigger, status, after, before)
+            return int(await self._coll.count_documents(found))
 
     async def replace(
         self, instance: TriggerInstance, *, expected_status: TriggerInstanceStatus
@@ -178,6 +193,13 @@ class MongoRuleEnforcements:
         docs = await _find(self._coll, self._errors, found, _ENFORCEMENT_NEWEST, limit, offset)
         return [RuleEnforcement.from_doc(_without_mongo_id(doc)) for doc in docs]
 
+    async def count(
+        self, rule_ref: str | None = None, trigger_instance_id: str | None = None
+    ) -> int:
+        found = _filter(rule_ref=rule_ref, trigger_instance_id=trigger_instance_id)
+        with self._errors():
+            return int(await self._coll.count_documents(found))
+
 
 async def _insert(coll: Any, errors: Errors, doc: dict[str, Any]) -> bool:
     with errors():
@@ -202,6 +224,19 @@ async def _find(
     with errors():
         docs: list[dict[str, Any]] = await cursor.to_list(length=None)
     return docs
+
+
+def _instance_filter(
+    trigger: str | None,
+    status: TriggerInstanceStatus | None,
+    after: datetime | None,
+    before: datetime | None,
+) -> dict[str, Any]:
+    found = _filter(trigger=trigger, status=None if status is None else str(status))
+    bounds = {op: stamp(ts) for op, ts in (("$gt", after), ("$lt", before)) if ts is not None}
+    if bounds:
+        found["occurrence_time"] = bounds
+    return found
 
 
 def _filter(**fields: str | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from core.store.mongo_keys import escape_keys, unescape_keys
 
 NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
+OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
 COMPLETED_STATUSES = sorted(str(s) for s in COMPLETED)
 # The fields of Execution.to_doc() that hold arbitrary JSON; their keys are escaped.
 USER_DATA = ("parameters", "result", "context")
@@ -47,9 +48,8 @@ class MongoExecutions:
         return None if doc is None else execution_from_mongo(doc)
 
     async def list(self, query: ExecutionQuery) -> list[Execution]:
-        cursor = (
-            self._coll.find(execution_filter(query)).sort(NEWEST_FIRST).skip(max(query.offset, 0))
-        )
+        order = OLDEST_FIRST if query.oldest_first else NEWEST_FIRST
+        cursor = self._coll.find(execution_filter(query)).sort(order).skip(max(query.offset, 0))
         if query.limit > 0:
             cursor = cursor.limit(query.limit)
         with store_errors(self._where):

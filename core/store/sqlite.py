@@ -113,6 +113,7 @@ _REPLACE = (
 )
 _GET = "SELECT doc FROM executions WHERE id = ?"
 _NEWEST_FIRST = " ORDER BY start_timestamp DESC, id DESC"
+_OLDEST_FIRST = " ORDER BY start_timestamp, id"
 # One statement, and inside the writer's BEGIN IMMEDIATE: no other process can claim between
 # the choice and the update.
 _CLAIM = (
@@ -153,7 +154,8 @@ class SqliteExecutions:
     async def list(self, query: ExecutionQuery) -> list[Execution]:
         where, args = _where(query)
         limit = query.limit if query.limit > 0 else -1  # SQLite: a negative LIMIT is no limit
-        sql = f"SELECT doc FROM executions{where}{_NEWEST_FIRST} LIMIT ? OFFSET ?"
+        order = _OLDEST_FIRST if query.oldest_first else _NEWEST_FIRST
+        sql = f"SELECT doc FROM executions{where}{order} LIMIT ? OFFSET ?"
         rows = await self._db.read(fetch_all, sql, (*args, limit, max(query.offset, 0)))
         return [_load(row[0]) for row in rows]
 

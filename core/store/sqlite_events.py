@@ -79,13 +79,28 @@ class SqliteTriggerInstances:
         status: TriggerInstanceStatus | None = None,
         limit: int = 50,
         offset: int = 0,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
     ) -> list[TriggerInstance]:
-        where, args = _where(
-            ("trigger", trigger), ("status", None if status is None else str(status))
-        )
+        where, args = _instance_where(trigger, status, after, before)
         sql = f"SELECT doc FROM trigger_instances{where} ORDER BY occurrence_time DESC, id DESC"
         rows = await self._db.read(fetch_all, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
         return [_load_instance(row[0]) for row in rows]
+
+    async def count(
+        self,
+        trigger: str | None = None,
+        status: TriggerInstanceStatus | None = None,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+    ) -> int:
+        where, args = _instance_where(trigger, status, after, before)
+        rows = await self._db.read(
+            fetch_all, f"SELECT COUNT(*) FROM trigger_instances{where}", args
+        )
+        return int(rows[0][0])
 
     async def replace(
         self, instance: TriggerInstance, *, expected_status: TriggerInstanceStatus
@@ -146,6 +161,15 @@ class SqliteRuleEnforcements:
         rows = await self._db.read(fetch_all, sql + " LIMIT ? OFFSET ?", _page(args, limit, offset))
         return [_load_enforcement(row[0]) for row in rows]
 
+    async def count(
+        self, rule_ref: str | None = None, trigger_instance_id: str | None = None
+    ) -> int:
+        where, args = _where(("rule_ref", rule_ref), ("trigger_instance_id", trigger_instance_id))
+        rows = await self._db.read(
+            fetch_all, f"SELECT COUNT(*) FROM rule_enforcements{where}", args
+        )
+        return int(rows[0][0])
+
     async def delete_before(self, cutoff: datetime) -> int:
         sql = "DELETE FROM rule_enforcements WHERE enforced_at < ?"
         return await self._db.write(row_count, sql, (stamp(cutoff),))
@@ -193,6 +217,21 @@ def _where(*filters: tuple[str, str | None]) -> tuple[str, list[Any]]:
     pairs = [(column, value) for column, value in filters if value is not None]
     clauses = " AND ".join(f"{column} = ?" for column, _ in pairs)
     return (f" WHERE {clauses}" if pairs else ""), [value for _, value in pairs]
+
+
+def _instance_where(
+    trigger: str | None,
+    status: TriggerInstanceStatus | None,
+    after: datetime | None,
+    before: datetime | None,
+) -> tuple[str, list[Any]]:
+    where, args = _where(("trigger", trigger), ("status", None if status is None else str(status)))
+    bounds = [(op, stamp(ts)) for op, ts in ((">", after), ("<", before)) if ts is not None]
+    if not bounds:
+        return where, args
+    clauses = " AND ".join(f"occurrence_time {op} ?" for op, _ in bounds)
+    joined = f"{where} AND {clauses}" if where else f" WHERE {clauses}"
+    return joined, [*args, *(value for _, value in bounds)]
 
 
 def _page(args: list[Any], limit: int, offset: int) -> list[Any]:

@@ -149,7 +149,9 @@ def prepare(directory: Path, config_template: str, server: type[S], passwords: d
     whose USERS each have an API key; those in ``passwords`` get that password."""
     port = free_port()
     config = directory / "squall.yaml"
-    paths = json.dumps([str(p) for p in PACK_PATHS])
+    installed = directory / "packs"  # first: `st2 pack install` writes here, never the fixtures
+    installed.mkdir()
+    paths = json.dumps([str(p) for p in (installed, *PACK_PATHS)])
     config.write_text(config_template.format(port=port, paths=paths))
     home = directory / "home"
     home.mkdir()

@@ -85,6 +85,23 @@ async def test_list_is_newest_first_with_filters_and_paging(store: Store) -> Non
     assert ids(await store.trigger_instances.list(limit=2, offset=1)) == newest[1:3]
 
 
+async def test_list_and_count_between_occurrence_times(store: Store) -> None:
+    made = [instance(n, "pack.a" if n % 2 else "pack.b") for n in range(6)]
+    for item in made:
+        await store.trigger_instances.insert(item)
+    repo = store.trigger_instances
+    after, before = BASE + timedelta(seconds=1), BASE + timedelta(seconds=5)  # exclusive
+    assert ids(await repo.list(after=after, before=before)) == ids(made[4:1:-1])
+    assert ids(await repo.list(after=after)) == ids(made[:1:-1])
+    assert ids(await repo.list("pack.a", before=before)) == [made[3].id, made[1].id]
+    assert ids(await repo.list(after=after, limit=1, offset=1)) == [made[4].id]
+    assert await repo.count() == 6
+    assert await repo.count("pack.a") == 3
+    assert await repo.count(after=after, before=before) == 3
+    assert await repo.count("pack.b", T.PENDING, after=after) == 2
+    assert await repo.count(status=T.PROCESSING) == 0
+
+
 async def test_replace_is_a_compare_and_set(store: Store) -> None:
     item = instance(1)
     await store.trigger_instances.insert(item)
@@ -173,6 +190,10 @@ async def test_enforcement_list_filters_and_pages(store: Store) -> None:
     assert ids(by_instance) == [made[3].id]
     assert await store.rule_enforcements.list(rule_ref="pack.b", trigger_instance_id="ti3") == []
     assert ids(await store.rule_enforcements.list(limit=2, offset=2)) == newest[2:4]
+    assert await store.rule_enforcements.count() == 6
+    assert await store.rule_enforcements.count(rule_ref="pack.a") == 3
+    assert await store.rule_enforcements.count("pack.a", "ti3") == 1
+    assert await store.rule_enforcements.count("pack.b", "ti3") == 0
 
 
 async def test_enforcement_gc(store: Store) -> None:

@@ -242,7 +242,7 @@ def test_broken_packs_report_every_error(everything: LoadResult) -> None:
                 "runner_type",
                 "unknown runner 'local-shell-command'; known runners: action-chain, chat-post, "
                 "http-request, inject-trigger, inquirer, local-shell-cmd, local-shell-script, "
-                "noop, orquesta, python-script, remote-shell-cmd, remote-shell-script",
+                "noop, orquesta, pack-manage, python-script, remote-shell-cmd, remote-shell-script",
             ),
         ]
     )
@@ -362,6 +362,7 @@ def test_broken_packs_do_not_stop_the_others(everything: LoadResult) -> None:
     assert set(everything.index.packs) == {
         "core",
         "chatops",
+        "packs",
         "hello_st2",
         "minimal",
         "bad_actions",

@@ -74,6 +74,7 @@ def test_execution_list_and_get(server: Server) -> None:
     assert [e["id"] for e in listed] == ids[1:]
     status, headers, _ = server.http("GET", "/api/v1/executions?limit=5&parent=null")
     assert status == 200 and int(headers["X-Total-Count"]) >= 6
+    total = int(headers["X-Total-Count"])
     got = server.st2_json("execution", "get", ids[0])
     assert got["id"] == ids[0] and got["status"] == "succeeded"
     assert got["action"]["ref"] == "core.noop"
@@ -81,6 +82,19 @@ def test_execution_list_and_get(server: Server) -> None:
     after = server.http("GET", f"/api/v1/executions/{ids[2]}")[2]["start_timestamp"]
     newer = server.st2_json("execution", "list", "--timestamp-gt", after, "-n", "50")
     assert {e["id"] for e in newer} == set(ids[3:])
+    # After a bound, the newest first (the CLI's default sort_desc) or the oldest (sort_asc);
+    # st2 prints either page oldest-last reversed.
+    newest_two = server.st2_json("execution", "list", "--timestamp-gt", after, "-n", "2")
+    assert [e["id"] for e in newest_two] == [ids[4], ids[5]]
+    oldest_two = server.st2_json(
+        "execution", "list", "--timestamp-gt", after, "-n", "2", "-s", "asc"
+    )
+    assert [e["id"] for e in oldest_two] == [ids[4], ids[3]]
+    first = server.http("GET", "/api/v1/executions?parent=null&limit=1&sort_asc=True")[2]
+    last = server.http(
+        "GET", f"/api/v1/executions?parent=null&limit=1&sort_asc=True&offset={total - 1}"
+    )[2]
+    assert first[0]["start_timestamp"] <= last[0]["start_timestamp"]
     by_action = server.st2_json(
         "execution", "list", "--action", "core.noop", "--status", "succeeded", "--user", "alice"
     )
@@ -213,6 +227,23 @@ def test_webhook_trigger_instances_and_rule_enforcements(server: Server) -> None
     assert enforced[0]["trigger_instance_id"] == instances[0]["id"]
     again = server.http("POST", f"/api/v1/triggerinstances/{instances[0]['id']}/re_emit")
     assert again[0] == 200 and again[2]["trigger_instance"]["payload"]["body"] == {"n": 1}
+    # Exact totals, and occurrence-time bounds (exclusive), as the CLI sends them.
+    everything = server.http("GET", "/api/v1/triggerinstances?trigger=core.st2.webhook&limit=-1")
+    one = server.http("GET", "/api/v1/triggerinstances?trigger=core.st2.webhook&limit=1")
+    assert int(one[1]["X-Total-Count"]) == len(everything[2]) >= 2
+    first_at = instance["occurrence_time"]
+    later = server.st2_json(
+        "trigger-instance", "list", "--trigger", "core.st2.webhook", "--timestamp-gt", first_at
+    )
+    assert again[2]["trigger_instance"]["id"] in {i["id"] for i in later}
+    assert instance["id"] not in {i["id"] for i in later}
+    earlier = server.http("GET", f"/api/v1/triggerinstances?timestamp_lt={first_at}")[2]
+    assert instance["id"] not in {i["id"] for i in earlier}
+    bad = server.http("GET", "/api/v1/triggerinstances?timestamp_gt=yesterday")
+    assert bad[0] == 400 and "timestamp_gt" in bad[2]["faultstring"]
+    enforcements = server.http("GET", "/api/v1/ruleenforcements?rule_ref=apitest.on_hook&limit=1")
+    everyone = server.http("GET", "/api/v1/ruleenforcements?rule_ref=apitest.on_hook&limit=-1")
+    assert int(enforcements[1]["X-Total-Count"]) == len(everyone[2]) >= 2
     triggers = {t["ref"] for t in server.st2_json("trigger", "list")}
     assert {"core.st2.webhook", "core.st2.CronTimer"} <= triggers
 
@@ -264,8 +295,8 @@ def test_pack_policy_and_policy_type_lists(server: Server) -> None:
     assert server.st2_json("pack", "get", "apitest")["version"] == "0.2.0"
     assert "apitest.count_limit" in {p["ref"] for p in server.st2_json("policy", "list")}
     assert "action.concurrency" in {p["id"] for p in server.st2_json("policy-type", "list")}
-    install = server.http("POST", "/api/v1/packs/install", {"packs": ["x"]})
-    assert install[0] == 501 and "not supported" in install[2]["faultstring"]
+    search = server.http("POST", "/api/v1/packs/index/search", {"query": "x"})
+    assert search[0] == 501 and "no pack index" in search[2]["faultstring"]
     create = server.http("POST", "/api/v1/actions", {"name": "x"})
     assert create[0] == 405 and "pack files" in create[2]["faultstring"]
 

@@ -163,6 +163,9 @@ async def test_list_is_newest_first_then_id_descending(store: Store) -> None:
     await insert_all(store, half, *same, whole, later)
     listed = await store.executions.list(ExecutionQuery())
     assert ids(listed) == [*reversed(ids(same)), later.id, half.id, whole.id]
+    # st2's sort_asc: the exact reverse, paged from the oldest.
+    oldest = await store.executions.list(ExecutionQuery(oldest_first=True, limit=3, offset=1))
+    assert ids(oldest) == [half.id, later.id, ids(same)[0]]
 
 
 async def test_list_pages_with_limit_and_offset(store: Store) -> None:

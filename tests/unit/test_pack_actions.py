@@ -77,7 +77,7 @@ def test_name_and_runner_are_required(tmp_path: Path) -> None:
             "run-local",
             "unknown runner 'run-local'; known runners: action-chain, chat-post, http-request, "
             "inject-trigger, inquirer, local-shell-cmd, local-shell-script, noop, orquesta, "
-            "python-script, remote-shell-cmd, remote-shell-script",
+            "pack-manage, python-script, remote-shell-cmd, remote-shell-script",
         ),
     ],
 )

@@ -16,20 +16,15 @@ from aiohttp import web
 
 from bot.app import Engine
 from bot.http.api.base import (
-    LIMIT,
-    OFFSET,
-    Param,
     RouteTable,
     caller,
     engine_of,
     json_body,
     ok,
-    page_of,
-    paging,
-    projected,
     require_admin,
 )
-from bot.http.api.errors import ApiError, not_found
+from bot.http.api.content import add_content_routes
+from bot.http.api.errors import ApiError
 from bot.http.api.executions import execution_doc
 from bot.http.api.permissions import check_execute
 from core.aliases import AliasMatch, AmbiguousAliasMatch, NoAliasMatch
@@ -63,30 +58,15 @@ def alias_doc(alias: Alias) -> dict[str, Any]:
     }
 
 
-@routes.add("GET", "/api/v1/actionalias", "List action aliases", params=(
-    LIMIT, OFFSET,
-    Param("pack"), Param("name"), Param("include_attributes"), Param("exclude_attributes")),
-    response={"type": "array", "items": {"type": "object"}})  # fmt: skip
-async def list_aliases(request: web.Request) -> web.Response:
-    engine = engine_of(request)
-    pack, name = request.query.get("pack"), request.query.get("name")
-    docs = [
-        alias_doc(a)
-        for a in sorted(engine.content.index.aliases.values(), key=lambda a: a.ref)
-        if (not pack or a.pack == pack) and (not name or a.name == name)
-    ]
-    limit, offset = paging(request)
-    return page_of(projected(request, docs), limit, offset)
-
-
-@routes.add("GET", "/api/v1/actionalias/{ref_or_id}", "One action alias",
-            params=(Param("ref_or_id", where="path", required=True),))  # fmt: skip
-async def get_alias(request: web.Request) -> web.Response:
-    ref = request.match_info["ref_or_id"]
-    alias = engine_of(request).content.index.aliases.get(ref)
-    if alias is None:
-        raise not_found("action alias", ref)
-    return ok(alias_doc(alias))
+add_content_routes(
+    routes,
+    "actionalias",
+    lambda engine: engine.content.index.aliases,
+    alias_doc,
+    one="action alias",
+    many="action aliases",
+    filters=("pack", "name"),
+)
 
 
 def _command(body: Mapping[str, Any]) -> str:

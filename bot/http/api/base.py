@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from aiohttp import web
 from bot.app import Engine
 from bot.http.api.errors import ApiError
 from core.auth.service import Caller
+from core.models.execution import parse_ts
 from core.webhooks import jsondata
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,6 +106,11 @@ def int_query(request: web.Request, name: str, default: int) -> int:
         raise ApiError(400, f"{name}: expected an integer, got {text[:40]!r}") from None
 
 
+def flag(request: web.Request, name: str) -> bool:
+    """A switch as st2 clients send them (``sort_asc=True``): set unless empty, false or 0."""
+    return request.query.get(name, "").strip().lower() not in ("", "false", "0", "no")
+
+
 def paging(request: web.Request, default_limit: int = 100) -> tuple[int, int]:
     """(limit, offset) as st2 takes them; ``limit=-1`` (or 0) means as many as allowed."""
     limit = int_query(request, "limit", default_limit)
@@ -150,6 +157,22 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "request body: expected a JSON object")
     return data
+
+
+def query_timestamp(request: web.Request, name: str) -> datetime | None:
+    """An ISO 8601 UTC bound such as ``timestamp_gt`` (st2 requires the timezone)."""
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        stamp = parse_ts(text)
+    except ValueError:
+        raise ApiError(
+            400, f"{name}: expected an ISO 8601 UTC timestamp, got {text[:40]!r}"
+        ) from None
+    if stamp is None or stamp.tzinfo is None:
+        raise ApiError(400, f"{name}: the timestamp needs a timezone (e.g. Z)")
+    return stamp
 
 
 def query_list(request: web.Request, name: str) -> list[str]:

@@ -7,8 +7,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.http.api.base import (
-    LIMIT,
-    OFFSET,
     Param,
     RouteTable,
     engine_of,
@@ -17,17 +15,16 @@ from bot.http.api.base import (
     page_of,
     paging,
     projected,
+    query_timestamp,
     require_admin,
 )
-from bot.http.api.errors import ApiError, not_found
+from bot.http.api.content import LIST_PARAMS, OBJECT_LIST, add_content_routes
+from bot.http.api.errors import ApiError
 from core.models import TriggerType
 from core.models.trigger_instance import TriggerInstance, TriggerInstanceStatus
 from core.packs.index import UnknownTriggerTypeError
 
 routes = RouteTable("events")
-LIST = (LIMIT, OFFSET,
-        Param("include_attributes"), Param("exclude_attributes"))  # fmt: skip
-OBJECTS = {"type": "array", "items": {"type": "object"}}
 MAX_ID = 64
 
 
@@ -51,32 +48,13 @@ def instance_doc(instance: TriggerInstance) -> dict[str, Any]:
     return doc
 
 
-@routes.add("GET", "/api/v1/triggertypes", "List trigger types (`st2 trigger list`)",
-            params=(*LIST, Param("pack"), Param("name")), response=OBJECTS)  # fmt: skip
-async def list_trigger_types(request: web.Request) -> web.Response:
-    index = engine_of(request).content.index
-    pack, name = request.query.get("pack"), request.query.get("name")
-    docs = [
-        trigger_type_doc(t)
-        for t in sorted(index.trigger_types.values(), key=lambda t: t.ref)
-        if (not pack or t.pack == pack) and (not name or t.name == name)
-    ]
-    limit, offset = paging(request)
-    return page_of(projected(request, docs), limit, offset)
-
-
-@routes.add("GET", "/api/v1/triggertypes/{ref_or_id}", "One trigger type",
-            params=(Param("ref_or_id", where="path", required=True),))  # fmt: skip
-async def get_trigger_type(request: web.Request) -> web.Response:
-    ref = request.match_info["ref_or_id"]
-    trigger = engine_of(request).content.index.trigger_types.get(ref)
-    if trigger is None:
-        raise not_found("trigger type", ref)
-    return ok(trigger_type_doc(trigger))
+add_content_routes(routes, "triggertypes", lambda engine: engine.content.index.trigger_types,
+                   trigger_type_doc, one="trigger type", many="trigger types (st2 trigger list)",
+                   filters=("pack", "name"))  # fmt: skip
 
 
 @routes.add("GET", "/api/v1/triggers", "Triggers: trigger types with the parameters enabled "
-            "rules listen with", params=LIST, response=OBJECTS)  # fmt: skip
+            "rules listen with", params=LIST_PARAMS, response=OBJECT_LIST)  # fmt: skip
 async def list_triggers(request: web.Request) -> web.Response:
     engine = engine_of(request)
     seen: dict[str, dict[str, Any]] = {}
@@ -91,24 +69,22 @@ async def list_triggers(request: web.Request) -> web.Response:
 
 
 @routes.add("GET", "/api/v1/triggerinstances", "List trigger instances, newest first", params=(
-    *LIST, Param("trigger"), Param("status")), response=OBJECTS)  # fmt: skip
+    *LIST_PARAMS, Param("trigger"), Param("status"), Param("timestamp_gt"),
+    Param("timestamp_lt")), response=OBJECT_LIST)  # fmt: skip
 async def list_instances(request: web.Request) -> web.Response:
-    engine = engine_of(request)
-    for unsupported in ("timestamp_gt", "timestamp_lt"):
-        if request.query.get(unsupported):
-            raise ApiError(400, f"{unsupported}: not supported for trigger instances by Squall")
+    repository = engine_of(request).store.trigger_instances
     status_text = request.query.get("status")
     try:
         status = TriggerInstanceStatus(status_text) if status_text else None
     except ValueError:
         raise ApiError(400, f"status: unknown trigger instance status {status_text!r}") from None
+    trigger = request.query.get("trigger") or None
+    after = query_timestamp(request, "timestamp_gt")
+    before = query_timestamp(request, "timestamp_lt")
     limit, offset = paging(request)
-    # One more than asked tells whether there is more, for X-Total-Count's lower bound.
-    found = await engine.store.trigger_instances.list(
-        request.query.get("trigger") or None, status, limit + 1, offset
-    )
-    total = offset + len(found)
-    return page(projected(request, [instance_doc(i) for i in found[:limit]]), total, limit)
+    found = await repository.list(trigger, status, limit, offset, after=after, before=before)
+    total = await repository.count(trigger, status, after=after, before=before)
+    return page(projected(request, [instance_doc(i) for i in found]), total, limit)
 
 
 async def _instance(request: web.Request, name: str) -> TriggerInstance:
@@ -151,18 +127,15 @@ async def re_emit(request: web.Request) -> web.Response:
 
 
 @routes.add("GET", "/api/v1/ruleenforcements", "List rule enforcements, newest first", params=(
-    *LIST, Param("rule_ref"), Param("trigger_instance")), response=OBJECTS)  # fmt: skip
+    *LIST_PARAMS, Param("rule_ref"), Param("trigger_instance")), response=OBJECT_LIST)  # fmt: skip
 async def list_enforcements(request: web.Request) -> web.Response:
-    engine = engine_of(request)
+    repository = engine_of(request).store.rule_enforcements
     limit, offset = paging(request)
-    found = await engine.store.rule_enforcements.list(
-        request.query.get("rule_ref") or None,
-        request.query.get("trigger_instance") or None,
-        limit + 1,
-        offset,
-    )
-    docs = [_enforcement_doc(e.to_doc()) for e in found[:limit]]
-    return page(projected(request, docs), offset + len(found), limit)
+    rule_ref = request.query.get("rule_ref") or None
+    instance = request.query.get("trigger_instance") or None
+    found = await repository.list(rule_ref, instance, limit, offset)
+    docs = [_enforcement_doc(e.to_doc()) for e in found]
+    return page(projected(request, docs), await repository.count(rule_ref, instance), limit)
 
 
 def _enforcement_doc(doc: dict[str, Any]) -> dict[str, Any]:

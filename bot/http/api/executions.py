@@ -20,6 +20,7 @@ from bot.http.api.base import (
     RouteTable,
     caller,
     engine_of,
+    flag,
     int_query,
     json_body,
     ok,
@@ -27,6 +28,7 @@ from bot.http.api.base import (
     paging,
     projected,
     query_list,
+    query_timestamp,
     require_admin,
 )
 from bot.http.api.errors import ApiError
@@ -35,7 +37,6 @@ from bot.http.api.permissions import check_execute
 from core.auth.service import Caller
 from core.executions.api import settable_parameters
 from core.models import Execution, ExecutionStatus
-from core.models.execution import parse_ts
 from core.store import ExecutionQuery
 
 routes = RouteTable("executions")
@@ -74,6 +75,8 @@ LIST_PARAMS = (
     Param("user"),
     Param("timestamp_gt"),
     Param("timestamp_lt"),
+    Param("sort_asc", description="oldest first (by start timestamp)"),
+    Param("sort_desc", description="newest first (the default)"),
     Param("include_attributes"),
     Param("exclude_attributes"),
 )
@@ -110,26 +113,20 @@ def _query(request: web.Request) -> ExecutionQuery:
         user=q.get("user") or None,
         parent=None if parent in (None, "", "null") else parent,
         top_level=parent == "null",
-        started_after=_timestamp(q, "timestamp_gt"),
-        started_before=_timestamp(q, "timestamp_lt"),
+        started_after=query_timestamp(request, "timestamp_gt"),
+        started_before=query_timestamp(request, "timestamp_lt"),
         limit=limit,
         offset=offset,
+        oldest_first=oldest_first(request),
     )
 
 
-def _timestamp(query: Mapping[str, str], name: str) -> Any:
-    text = query.get(name)
-    if not text:
-        return None
-    try:
-        stamp = parse_ts(text)
-    except ValueError:
-        raise ApiError(
-            400, f"{name}: expected an ISO 8601 UTC timestamp, got {text[:40]!r}"
-        ) from None
-    if stamp is None or stamp.tzinfo is None:
-        raise ApiError(400, f"{name}: the timestamp needs a timezone (e.g. Z)")
-    return stamp
+def oldest_first(request: web.Request) -> bool:
+    """st2's order: ``sort_desc`` or ``timestamp_lt`` → newest first; else ``sort_asc`` or
+    ``timestamp_gt`` → oldest first (the page right after the bound); else newest first."""
+    if flag(request, "sort_desc") or request.query.get("timestamp_lt"):
+        return False
+    return flag(request, "sort_asc") or bool(request.query.get("timestamp_gt"))
 
 
 @routes.add("GET", "/api/v1/executions", "List executions, newest first",

@@ -4,7 +4,8 @@
 events. A client that reconnects with ``Last-Event-ID`` (or ``?last_event_id=``) first gets
 every event it missed from the bus's replay buffer (core.stream.bus). Idle connections get a
 comment line every ``api.stream_heartbeat_seconds``. ``end_execution_id`` + ``end_event`` close
-the stream after that event of that execution (what ``st2 execution tail`` asks for).
+the stream after that event of that execution (what ``st2 execution tail`` and ``st2 pack
+install`` ask for); an execution that had already ended gets its final update at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 
 from aiohttp import web
 
+from bot.app import Engine
 from bot.http.api.base import Param, RouteTable, engine_of, query_list
 from core.stream.bus import StreamEvent
 
@@ -57,7 +59,23 @@ class _Filter:
         return str(event.data.get("status")) in COMPLETED_STATUSES
 
 
+MAX_ID = 64
 COMPLETED_STATUSES = frozenset({"succeeded", "failed", "timeout", "canceled", "abandoned"})
+
+
+async def _already_finished(engine: Engine, wanted: _Filter) -> StreamEvent | None:
+    """The final update of ``end_execution_id`` when it ended before the client subscribed
+    (a quick ``st2 pack install`` can): its event went by, and waiting would never end. Asked
+    after subscribing, so an end that comes later arrives on the subscription instead."""
+    if not wanted.end_id or len(wanted.end_id) > MAX_ID:
+        return None
+    execution = await engine.store.executions.get(wanted.end_id)
+    if execution is None or not execution.is_completed:
+        return None
+    doc = {**engine.executions.to_api(execution), "liveaction": {"id": execution.id}}
+    seq = engine.stream.last_seq
+    name = wanted.end_event or "st2.execution__update"
+    return StreamEvent(seq, f"{engine.stream.boot}-{seq}", name, lambda: doc)
 
 
 def encode(event: StreamEvent) -> bytes:
@@ -92,6 +110,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 await response.write(encode(event))
                 if wanted.ends(event):
                     return response
+        finished = await _already_finished(engine, wanted)
+        if finished is not None:
+            if wanted.wants(finished):
+                await response.write(encode(finished))
+            return response
         while not sub.overflowed:
             try:
                 event = await asyncio.wait_for(sub.queue.get(), heartbeat)

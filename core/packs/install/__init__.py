@@ -6,12 +6,18 @@ path, check it, and give it a virtualenv with its ``requirements.txt``.
 * ``installer``: the steps together, and ``remove``.
 """
 
-from core.packs.install.installer import InstallResult, install_pack, remove_pack
+from core.packs.install.installer import (
+    InstallResult,
+    InvalidPackError,
+    install_pack,
+    remove_pack,
+)
 from core.packs.install.sources import PackSource, SourceError, parse_source
 from core.packs.install.venvs import VenvError, VenvState, setup_venv, venv_state
 
 __all__ = [
     "InstallResult",
+    "InvalidPackError",
     "PackSource",
     "SourceError",
     "VenvError",

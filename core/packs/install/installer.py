@@ -45,20 +45,51 @@ def install_pack(
     config_dir: Path | None = None,
     pip_args: Sequence[str] = (),
     venv: bool = True,
+    strict: bool = False,
 ) -> InstallResult:
+    """``strict`` (the API's installs): a pack with items that would not load, or whose venv
+    cannot be built, is refused and the earlier copy (if any) is put back: nothing changes."""
     packs_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".install-", dir=packs_dir) as scratch:
         checkout = _named(fetch(source, Path(scratch)), source)
         ref = _ref_of(checkout, source)
         target = packs_dir / ref
-        _replace(checkout, target, Path(scratch))
+        previous = _replace(checkout, target, Path(scratch))
+        try:
+            problems = _problems(target, packs_dir, context_paths, config_dir)
+            if strict and only_errors(problems):
+                details = "; ".join(_relative(e, target) for e in only_errors(problems))
+                raise InvalidPackError(f"{source}: pack {ref!r} would not load: {details}")
+            built = setup_venv(python, ref, target, pip_args) if venv else None
+        except BaseException:
+            if strict:
+                _restore(target, previous)
+            raise
+    return InstallResult(ref, target, built, problems)
+
+
+class InvalidPackError(SourceError):
+    """The fetched pack has items that would not load (strict installs refuse it)."""
+
+
+def _problems(
+    target: Path, packs_dir: Path, context_paths: Sequence[Path], config_dir: Path | None
+) -> list[PackError]:
     others = [p for p in context_paths if p.resolve() != packs_dir.resolve()]
     found = validate_pack(target, config_dir=config_dir, context_paths=[*others, packs_dir])
-    own_config = (config_dir / f"{ref}.yaml").resolve() if config_dir is not None else None
-    problems = [e for e in found if e.file.resolve().is_relative_to(target.resolve())
-                or e.file.resolve() == own_config]  # fmt: skip
-    built = setup_venv(python, ref, target, pip_args) if venv else None
-    return InstallResult(ref, target, built, problems)
+    own_config = (config_dir / f"{target.name}.yaml").resolve() if config_dir else None
+    return [e for e in found if e.file.resolve().is_relative_to(target.resolve())
+            or e.file.resolve() == own_config]  # fmt: skip
+
+
+def _relative(error: PackError, root: Path) -> str:
+    """The problem with its file named inside the pack (the copy it names is gone)."""
+    try:
+        name = f"{root.name}/{error.file.resolve().relative_to(root.resolve())}"
+    except ValueError:
+        name = str(error.file)
+    where = f"{name}: {error.yaml_path}: " if error.yaml_path else f"{name}: "
+    return where + error.message
 
 
 def remove_pack(ref: str, packs_dir: Path, *, python: PackPythonSettings) -> list[str]:
@@ -106,8 +137,9 @@ def _ref_of(checkout: Path, source: PackSource) -> str:
     return manifest.ref
 
 
-def _replace(checkout: Path, target: Path, scratch: Path) -> None:
-    """Move the new copy in; an earlier copy of the pack is replaced, as st2 does."""
+def _replace(checkout: Path, target: Path, scratch: Path) -> Path | None:
+    """Move the new copy in; an earlier copy of the pack is replaced, as st2 does. Returns
+    where the earlier copy waits (inside ``scratch``, deleted with it) for ``_restore``."""
     old = scratch / "previous"
     if target.exists():
         target.rename(old)
@@ -117,3 +149,10 @@ def _replace(checkout: Path, target: Path, scratch: Path) -> None:
         if old.exists():
             old.rename(target)
         raise
+    return old if old.exists() else None
+
+
+def _restore(target: Path, previous: Path | None) -> None:
+    shutil.rmtree(target, ignore_errors=True)
+    if previous is not None:
+        previous.rename(target)

@@ -1,8 +1,9 @@
 """Where a pack comes from: a local folder, or a git repository at an optional ref.
 
 st2's syntax: ``SOURCE[=REF]``. A folder without ``.git`` is copied as it is; a folder with
-``.git``, a ``*.git`` path or a URL (``https://``, ``ssh://``, ``file://``, ``git@host:``) is
-cloned with the system ``git`` (argv lists, no shell) and ``REF`` checked out.
+``.git``, a bare repository, a ``*.git`` path or a URL (``https://``, ``ssh://``, ``git@host:``)
+is cloned with the system ``git`` (argv lists, no shell) and ``REF`` checked out. ``file://PATH``
+is a local path, as in st2: copied when it is a plain folder, cloned when it is a repository.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 GIT_TIMEOUT = 600.0
 _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
@@ -41,15 +43,33 @@ def parse_source(text: str) -> PackSource:
         raise SourceError(f"{text!r}: no pack source given")
     if ref and not _REF.match(ref):
         raise SourceError(f"{text!r}: {ref!r} is not a git branch, tag or commit")
+    if location.startswith("file://"):
+        return _local(Path(unquote(location.removeprefix("file://"))), ref, location)
     if _URL.match(location):
         return PackSource(location, ref or None, git=True)
-    path = Path(location).expanduser()
+    return _local(Path(location).expanduser(), ref, location)
+
+
+def _local(path: Path, ref: str, location: str) -> PackSource:
+    if not path.is_absolute() and location.startswith("file://"):
+        raise SourceError(f"{location}: a file:// source needs an absolute path (file:///...)")
     if not path.exists():
+        if "/" not in location:  # a name, as st2 looks up in the StackStorm Exchange index
+            raise SourceError(
+                f"{location}: no such folder, and not a git URL (Squall has no pack index to "
+                "look names up in: give a git repository URL or a folder)"
+            )
         raise SourceError(f"{location}: no such folder (and not a git URL)")
-    git = (path / ".git").exists() or path.suffix == ".git"
+    git = _is_repository(path)
     if ref and not git:
         raise SourceError(f"{location}: =ref needs a git repository, this is a plain folder")
     return PackSource(str(path.resolve()), ref or None, git=git)
+
+
+def _is_repository(path: Path) -> bool:
+    """A working tree, a ``*.git`` path, or a bare repository (``HEAD`` next to ``objects``)."""
+    bare = (path / "HEAD").is_file() and (path / "objects").is_dir()
+    return (path / ".git").exists() or path.suffix == ".git" or bare
 
 
 def fetch(source: PackSource, into: Path) -> Path:
