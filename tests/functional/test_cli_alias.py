@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, SITE_ALIASES, cli, cli_json, write_config
+from tests.packs import make_pack
 
 SITE = FIXTURES / "aliases" / "site"
 
@@ -123,10 +124,8 @@ def test_match_casts_to_the_action_types(capsys: pytest.CaptureFixture[str], con
 def test_pack_validate_reports_alias_errors(
     capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
 ) -> None:
-    pack = tmp_path / "demo"
-    (pack / "aliases").mkdir(parents=True)
-    (pack / "pack.yaml").write_text("name: demo\nversion: 1.0.0\ndescription: d\nauthor: me\n")
-    (pack / "aliases" / "go.yaml").write_text("name: go\naction_ref: demo.missing\nformats: [go]\n")
+    alias = "name: go\naction_ref: demo.missing\nformats: [go]\n"
+    pack = make_pack(tmp_path, "demo", {"aliases/go.yaml": alias})
     code, data = cli_json(capsys, config, "pack", "validate", str(pack))
     assert code == 1
     assert data["errors"] == [

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
+from tests.packs import make_pack
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -183,14 +184,11 @@ def test_pack_validate_checks_pack_config(
 def test_pack_validate_resolves_references_to_bundled_packs(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    pack = tmp_path / "mypack"
-    (pack / "rules").mkdir(parents=True)
-    (pack / "pack.yaml").write_text("name: mypack\ndescription: d\nversion: 0.1.0\nauthor: me\n")
     rule = (
         "name: r\ntrigger:\n  type: core.st2.webhook\n  parameters: {url: sample}\n"
         "action:\n  ref: core.echo\n  parameters: {message: hi}\n"
     )
-    (pack / "rules" / "r.yaml").write_text(rule)
+    pack = make_pack(tmp_path, "mypack", {"rules/r.yaml": rule})
     code, out, _ = run_cli(capsys, "pack", "validate", str(pack))
     assert (code, out.strip()) == (0, f"{pack}: OK")
     (pack / "rules" / "r.yaml").write_text(rule.replace("core.echo", "core.ecoh"))

@@ -27,6 +27,7 @@ from core.store import ExecutionQuery
 from tests.conftest import wait_execution
 from tests.functional.harness import running
 from tests.functional.test_chat_aliases import config, titled
+from tests.packs import make_pack
 
 RUN_SECRET = "hunter2RUNSECRET"
 DENIED_SECRET = "hunter2DENIEDSECRET"
@@ -117,16 +118,12 @@ async def rule_fired(
     """A webhook rule (pack ``sealed``) running ``action_ref`` with ``parameters`` (YAML flow
     style), which may use the datastore secret ``tok``, set to ``secret``: yields the execution
     it fired, completed, while the engine still runs."""
-    rules = tmp_path / "packs" / "sealed" / "rules"
-    rules.mkdir(parents=True)
-    (rules.parent / "pack.yaml").write_text(
-        "ref: sealed\nname: sealed\ndescription: d\nversion: 0.1.0\nauthor: t\n"
-    )
-    (rules / "fire.yaml").write_text(
+    rule = (
         "name: fire\npack: sealed\nenabled: true\n"
         "trigger: {type: core.st2.webhook, parameters: {url: fire}}\n"
         f"action:\n  ref: {action_ref}\n  parameters: {parameters}\n"
     )
+    make_pack(tmp_path / "packs", "sealed", {"rules/fire.yaml": rule})
     path = config(tmp_path)
     path.write_text(
         path.read_text().replace("packs: {paths: [", f"packs: {{paths: ['{tmp_path / 'packs'}', ")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.packs import make_pack
 from tests.serve_process import free_port, running_serve
 
 REFRESH_SECONDS = 0.2
@@ -34,13 +35,7 @@ action:
 
 
 def write_config(root: Path, port: int) -> Path:
-    pack = root / "packs" / "keys_demo"
-    (pack / "rules").mkdir(parents=True)
-    (pack / "pack.yaml").write_text(
-        "ref: keys_demo\nname: keys_demo\ndescription: api key tests\nversion: 0.1.0\n"
-        "author: Squall tests\n"
-    )
-    (pack / "rules" / "keyed.yaml").write_text(RULE)
+    make_pack(root / "packs", "keys_demo", {"rules/keyed.yaml": RULE})
     config = root / "squall.yaml"
     config.write_text(
         "store:\n  url: sqlite:///var/squall.db\n"

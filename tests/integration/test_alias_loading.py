@@ -11,6 +11,7 @@ from core.aliases import AliasIndex, AmbiguousAliasMatch
 from core.models import AliasApproval
 from core.packs.loader import load_packs
 from core.packs.validate import validate_pack
+from tests import packs
 from tests.conftest import FIXTURES, ROOT, SITE_ALIASES
 
 BUNDLED = ROOT / "packs"
@@ -18,12 +19,9 @@ SITE = FIXTURES / "aliases" / "site"
 
 
 def make_pack(root: Path, aliases: dict[str, str]) -> Path:
-    pack = root / "demo"
-    (pack / "aliases").mkdir(parents=True)
-    (pack / "pack.yaml").write_text("name: demo\nversion: 1.0.0\ndescription: demo\nauthor: me\n")
-    for name, text in aliases.items():
-        (pack / "aliases" / name).write_text(text)
-    return pack
+    return packs.make_pack(
+        root, "demo", {f"aliases/{name}": text for name, text in aliases.items()}
+    )
 
 
 def errors_of(pack: Path) -> list[str]:

@@ -9,13 +9,13 @@ import pytest
 from core.models import Rule, RuleAction, RuleTrigger
 from core.packs.index import UnknownRuleError
 from core.packs.loader import LoadResult, load_packs
+from tests.packs import make_pack
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "packs"
 FIXTURES = ROOT / "tests" / "fixtures" / "packs"
 HELLO = FIXTURES / "good" / "hello-st2"
 BAD = FIXTURES / "rules_broken" / "bad_rules"
-MANIFEST = "name: {name}\ndescription: d\nversion: 1.0.0\nauthor: me\n"
 SAMPLE_RULE = """\
 ---
 name: sample_rule
@@ -35,14 +35,6 @@ action:
   parameters:
     message: "{{ trigger.body.name }}"
 """
-
-
-def make_pack(root: Path, name: str, files: dict[str, str]) -> Path:
-    pack = root / name
-    for relative, text in {"pack.yaml": MANIFEST.format(name=name), **files}.items():
-        (pack / relative).parent.mkdir(parents=True, exist_ok=True)
-        (pack / relative).write_text(text)
-    return pack
 
 
 def rule_errors(result: LoadResult) -> list[tuple[str, str, str]]:
