@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.cli.main import main
+from tests.conftest import cli_json
 from tests.packs import make_pack
 
 
@@ -18,14 +18,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
-def run_json(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, Any]:
-    code, out, err = run_cli(capsys, *argv, "--config", str(config), "--json")
-    assert out, err
-    return code, json.loads(out)
-
-
 def test_local_echo_succeeds(capsys: pytest.CaptureFixture[str], squall_config: Path) -> None:
-    code, ex = run_json(capsys, squall_config, "run", "core.local", "cmd=echo hi")
+    code, ex = cli_json(capsys, squall_config, "run", "core.local", "cmd=echo hi")
     assert code == 0
     assert ex["status"] == "succeeded"
     assert ex["result"]["stdout"] == "hi"
@@ -39,23 +33,23 @@ def test_local_echo_succeeds(capsys: pytest.CaptureFixture[str], squall_config: 
 
 
 def test_exit_code_three_fails(capsys: pytest.CaptureFixture[str], squall_config: Path) -> None:
-    code, ex = run_json(capsys, squall_config, "run", "core.local", "cmd=exit 3")
+    code, ex = cli_json(capsys, squall_config, "run", "core.local", "cmd=exit 3")
     assert code == 1
     assert ex["status"] == "failed"
     assert ex["result"]["return_code"] == 3
 
 
 def test_timeout(capsys: pytest.CaptureFixture[str], squall_config: Path) -> None:
-    code, ex = run_json(capsys, squall_config, "run", "core.local", "cmd=sleep 5", "timeout=1")
+    code, ex = cli_json(capsys, squall_config, "run", "core.local", "cmd=sleep 5", "timeout=1")
     assert code == 1
     assert ex["status"] == "timeout"
     assert ex["parameters"]["timeout"] == 1  # typed by the schema, not the string "1"
 
 
 def test_echo_and_json_stdout(capsys: pytest.CaptureFixture[str], squall_config: Path) -> None:
-    code, ex = run_json(capsys, squall_config, "run", "core.echo", "message=hello world")
+    code, ex = cli_json(capsys, squall_config, "run", "core.echo", "message=hello world")
     assert (code, ex["result"]["stdout"]) == (0, "hello world")
-    code, ex = run_json(capsys, squall_config, "run", "core.local", """cmd=echo '{"a": 1}'""")
+    code, ex = cli_json(capsys, squall_config, "run", "core.local", """cmd=echo '{"a": 1}'""")
     assert ex["result"]["stdout"] == {"a": 1}
 
 
@@ -81,19 +75,19 @@ def test_bad_parameters_fail_before_running(
     assert err.startswith("error: ")
     assert message in err
     assert "Traceback" not in err
-    code, listed = run_json(capsys, squall_config, "execution", "list")
+    code, listed = cli_json(capsys, squall_config, "execution", "list")
     assert listed == []  # nothing was stored for a rejected request
 
 
 def test_python_action_false_tuple(capsys: pytest.CaptureFixture[str], squall_config: Path) -> None:
-    code, ex = run_json(capsys, squall_config, "run", "e2e.fail_with")
+    code, ex = cli_json(capsys, squall_config, "run", "e2e.fail_with")
     assert code == 1
     assert ex["status"] == "failed"
     assert ex["result"]["result"] == {"e": 1}
 
 
 def test_secret_masked_in_output(capsys: pytest.CaptureFixture[str], squall_config: Path) -> None:
-    code, ex = run_json(capsys, squall_config, "run", "e2e.secret_echo", "token=s3cr3t-value")
+    code, ex = cli_json(capsys, squall_config, "run", "e2e.secret_echo", "token=s3cr3t-value")
     assert code == 0
     assert ex["parameters"]["token"] == "********"
     assert ex["result"]["stdout"] == "token=********"
@@ -102,7 +96,7 @@ def test_secret_masked_in_output(capsys: pytest.CaptureFixture[str], squall_conf
 
 
 def test_script_action_argv(capsys: pytest.CaptureFixture[str], squall_config: Path) -> None:
-    code, ex = run_json(capsys, squall_config, "run", "e2e.greet", "greeting=$(touch pwned)")
+    code, ex = cli_json(capsys, squall_config, "run", "e2e.greet", "greeting=$(touch pwned)")
     assert code == 0
     assert ex["result"]["stdout"] == "--count=1\n$(touch pwned)"
     assert not (squall_config.parent / "pwned").exists()
@@ -111,14 +105,14 @@ def test_script_action_argv(capsys: pytest.CaptureFixture[str], squall_config: P
 def test_async_run_then_list_and_cancel(
     capsys: pytest.CaptureFixture[str], squall_config: Path
 ) -> None:
-    code, queued = run_json(capsys, squall_config, "run", "core.noop", "--async")
+    code, queued = cli_json(capsys, squall_config, "run", "core.noop", "--async")
     assert code == 0 and queued["status"] == "requested"
-    code, listed = run_json(capsys, squall_config, "execution", "list", "--status", "requested")
+    code, listed = cli_json(capsys, squall_config, "execution", "list", "--status", "requested")
     assert [e["id"] for e in listed] == [queued["id"]]
-    code, canceled = run_json(capsys, squall_config, "execution", "cancel", queued["id"])
+    code, canceled = cli_json(capsys, squall_config, "execution", "cancel", queued["id"])
     assert canceled["status"] == "canceled"
     assert canceled["result"]["message"] == "Action canceled by user."
-    code, got = run_json(capsys, squall_config, "execution", "get", queued["id"])
+    code, got = cli_json(capsys, squall_config, "execution", "get", queued["id"])
     assert code == 1 and got["status"] == "canceled"
 
 
@@ -132,14 +126,14 @@ def test_human_output(capsys: pytest.CaptureFixture[str], squall_config: Path) -
 
 
 def test_action_and_pack_commands(capsys: pytest.CaptureFixture[str], squall_config: Path) -> None:
-    code, actions = run_json(capsys, squall_config, "action", "list")
+    code, actions = cli_json(capsys, squall_config, "action", "list")
     assert code == 0
     refs = {a["ref"] for a in actions}
     assert {"core.local", "core.echo", "core.noop", "core.http", "e2e.greet"} <= refs
-    code, action = run_json(capsys, squall_config, "action", "get", "core.local")
+    code, action = cli_json(capsys, squall_config, "action", "get", "core.local")
     assert code == 0
     assert action["parameters"]["timeout"]["default"] == 60  # merged runner parameters
-    _, packs = run_json(capsys, squall_config, "pack", "list")
+    _, packs = cli_json(capsys, squall_config, "pack", "list")
     assert {p["ref"] for p in packs} >= {"core", "e2e"}
 
 
