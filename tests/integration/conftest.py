@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 
+from core.kv import KeyRing, generate_key
+from core.kv.service import KeyValueService
 from core.store import Store, open_store
 from core.store.mongo import MongoStore
 
@@ -61,6 +63,15 @@ async def _drop_database(made: list[Store]) -> None:
     await cleaner.open()
     await cleaner.client.drop_database(cleaner.database_name)
     await cleaner.close()
+
+
+@pytest.fixture
+async def kv(tmp_path: Path) -> AsyncIterator[KeyValueService]:
+    """The datastore service over an open SQLite store, with a fresh key."""
+    store = open_store("sqlite:///squall.db", base_dir=str(tmp_path))
+    await store.open()
+    yield KeyValueService(store, KeyRing(current=generate_key()))
+    await store.close()
 
 
 @pytest.fixture

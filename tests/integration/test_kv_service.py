@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,19 +14,10 @@ from core.kv.lookup import KvValue, kv_context
 from core.kv.service import KeyValueService
 from core.models import Action, RunnerType
 from core.params import ParameterError, resolve_parameters
-from core.store import open_store
 from core.templates.render import render_template
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 BARE = RunnerType(name="noop")
-
-
-@pytest.fixture
-async def kv(tmp_path: Path) -> AsyncIterator[KeyValueService]:
-    store = open_store("sqlite:///squall.db", base_dir=str(tmp_path))
-    await store.open()
-    yield KeyValueService(store, KeyRing(current=generate_key()))
-    await store.close()
 
 
 def render(kv_mapping: dict[str, Any], **defaults: str) -> dict[str, Any]:

@@ -9,24 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from core.kv import SYSTEM, USER, KeyRing, generate_key
+from core.kv import SYSTEM, USER
 from core.kv.service import KeyValueService
 from core.models import Action, ExecutionStatus
 from core.runners.base import RunContext, RunnerResult
 from core.runners.python import PythonScriptRunner
-from core.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_PACK = ROOT / "tests" / "fixtures" / "python_actions" / "pyfix"
 WAIT = 30.0
-
-
-@pytest.fixture
-async def kv(tmp_path: Path) -> AsyncIterator[KeyValueService]:
-    store = open_store("sqlite:///squall.db", base_dir=str(tmp_path))
-    await store.open()
-    yield KeyValueService(store, KeyRing(current=generate_key()))
-    await store.close()
 
 
 @pytest.fixture(params=["fork_server", "subprocess"])
