@@ -223,8 +223,9 @@ def test_a_pending_inquiry_approved_on_the_page_resumes_its_workflow_and_edits_t
     chromium.run(body, chromium.browser)
     done = server.wait_status(workflow, ["succeeded", "failed"])
     assert done["status"] == "succeeded"
-    edited = server.chat.until("↻ updated")
-    assert "alice" in edited
+    # The card's edit (a progress edit of the workflow may come first: it says "↻ updated" too).
+    edited = server.chat.until("approved by alice")
+    assert "↻ updated" in edited
     # One decision: the same compare-and-set as chat refuses a second answer.
     refused = server.http("PUT", f"/api/v1/inquiries/{inquiry['id']}",
                           {"response": {"continue": False}})  # fmt: skip
