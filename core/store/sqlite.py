@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_leases import SqliteLeases, SqliteOutbox
 from core.store.sqlite_rule_states import SqliteRuleStates
 from core.store.sqlite_schema import current_version
+from core.store.sqlite_statements import insert_new
 from core.store.sqlite_traces import SqliteTraces
 from core.store.sqlite_workflows import SqliteWorkflows
 
@@ -144,7 +144,9 @@ class SqliteExecutions:
         self._db = db
 
     async def insert(self, execution: Execution) -> None:
-        if not await self._db.write(_insert, (execution.id, *execution_values(execution))):
+        if not await self._db.write(
+            insert_new, _INSERT, (execution.id, *execution_values(execution))
+        ):
             raise DuplicateExecution(f"execution {execution.id} already exists")
 
     async def get(self, execution_id: str) -> Execution | None:
@@ -179,14 +181,6 @@ class SqliteExecutions:
 
     async def delete_completed_before(self, cutoff: datetime) -> int:
         return await self._db.write(row_count, _DELETE_COMPLETED, (*_COMPLETED, stamp(cutoff)))
-
-
-def _insert(conn: sqlite3.Connection, row: Sequence[Any]) -> bool:
-    try:
-        conn.execute(_INSERT, row)
-    except sqlite3.IntegrityError:
-        return False  # undone by SQLite on its own; the rest of the batch is unaffected
-    return True
 
 
 def _where(query: ExecutionQuery) -> tuple[str, list[Any]]:

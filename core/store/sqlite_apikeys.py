@@ -7,16 +7,14 @@ stored secret is compared byte by byte against the input.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from core.models.apikey import ApiKey
 from core.models.execution import isoformat
 from core.store.base import StoreError
 from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_kv import stamp
+from core.store.sqlite_statements import insert_new
 
 _INSERT = "INSERT INTO api_keys (id, key_hash, created_at, revoked_at, doc) VALUES (?, ?, ?, ?, ?)"
 _FIND = "SELECT doc FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL"
@@ -37,7 +35,7 @@ class SqliteApiKeys:
     async def insert(self, key: ApiKey) -> None:
         row = (key.id, key.key_hash, stamp(key.created_at), _stamp_or_none(key.revoked_at),
                json.dumps(key.to_doc()))  # fmt: skip
-        if not await self._db.write(_insert, row):
+        if not await self._db.write(insert_new, _INSERT, row):
             raise StoreError(f"api key {key.id} already exists")
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
@@ -56,11 +54,3 @@ class SqliteApiKeys:
 
 def _stamp_or_none(ts: datetime | None) -> str | None:
     return None if ts is None else stamp(ts)
-
-
-def _insert(conn: sqlite3.Connection, row: Sequence[Any]) -> bool:
-    try:
-        conn.execute(_INSERT, row)
-    except sqlite3.IntegrityError:
-        return False  # a duplicate id or hash: SQLite undid this statement only
-    return True

@@ -7,8 +7,6 @@ The whole approval is the JSON ``doc``; ``status`` carries the compare-and-set, 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +14,7 @@ from core.models.approval import Approval, ApprovalStatus
 from core.store.base import StoreError
 from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_kv import stamp
+from core.store.sqlite_statements import insert_new
 
 _INSERT = "INSERT INTO approvals (id, status, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?)"
 _REPLACE = (
@@ -37,7 +36,7 @@ class SqliteApprovals:
         self._db = db
 
     async def insert(self, approval: Approval) -> None:
-        if not await self._db.write(_insert, (approval.id, *_values(approval))):
+        if not await self._db.write(insert_new, _INSERT, (approval.id, *_values(approval))):
             raise StoreError(f"approval {approval.id} already exists")
 
     async def get(self, approval_id: str) -> Approval | None:
@@ -57,14 +56,6 @@ class SqliteApprovals:
         sql = f"SELECT doc FROM approvals{where}{_NEWEST_FIRST}"
         rows = await self._db.read(fetch_all, sql, (*args, limit if limit > 0 else -1))
         return [_load(row[0]) for row in rows]
-
-
-def _insert(conn: sqlite3.Connection, row: Sequence[Any]) -> bool:
-    try:
-        conn.execute(_INSERT, row)
-    except sqlite3.IntegrityError:
-        return False
-    return True
 
 
 def _values(approval: Approval) -> tuple[Any, ...]:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from core.auth.tokens import Token
 from core.models.execution import isoformat
 from core.store.base import StoreError
 from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_kv import stamp
+from core.store.sqlite_statements import insert_new
 
 _SET_PASSWORD = "INSERT OR REPLACE INTO passwords (user, hash, updated_at) VALUES (?, ?, ?)"
 _PASSWORD = "SELECT hash FROM passwords WHERE user = ?"
@@ -43,7 +41,7 @@ class SqliteCredentials:
     async def insert_token(self, token: Token) -> None:
         row = (token.id, token.token_hash, token.user, stamp(token.expiry), None,
                json.dumps(token.to_doc()))  # fmt: skip
-        if not await self._db.write(_insert, row):
+        if not await self._db.write(insert_new, _INSERT, row):
             raise StoreError(f"token {token.id} already exists")
 
     async def find_token(self, token_hash: str) -> Token | None:
@@ -59,11 +57,3 @@ class SqliteCredentials:
 
     async def delete_tokens_expired_before(self, cutoff: datetime) -> int:
         return await self._db.write(row_count, _EXPIRED, (stamp(cutoff),))
-
-
-def _insert(conn: sqlite3.Connection, row: Sequence[Any]) -> bool:
-    try:
-        conn.execute(_INSERT, row)
-    except sqlite3.IntegrityError:
-        return False
-    return True
