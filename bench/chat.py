@@ -25,6 +25,8 @@ from bot.chat.loop import close_adapters
 from bot.chat.runtime import open_chat
 from bot.settings import load_settings
 
+# Squall's convenience aliases (echo, noop, uuid); the default path is relative to the config.
+SITE_ALIASES = Path(__file__).resolve().parent.parent / "aliases"
 SEQUENTIAL = 200
 BURST = 50
 
@@ -35,6 +37,7 @@ def _config(tmp: Path) -> Path:
         "store: {url: 'sqlite:///squall.db'}\n"
         "http: {enabled: false}\n"
         "chat: {rate_limit: {burst: 100000, per_minute: 100000}}\n"
+        f"aliases: {{paths: ['{SITE_ALIASES}']}}\n"  # the `noop` alias it sends
     )
     return path
 
