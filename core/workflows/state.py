@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.workflows.contexts import MergedContexts, merge_contexts
 from core.workflows.machines import ACTIVE
 
 __all__ = ["Delta", "Entry", "Inbound", "Items", "Staged", "WorkflowState", "merge_contexts"]
@@ -23,19 +24,6 @@ __all__ = ["Delta", "Entry", "Inbound", "Items", "Staged", "WorkflowState", "mer
 
 def route_key(task_id: str, route: int) -> str:
     return f"{task_id}__r{route}"
-
-
-def merge_contexts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
-    """Orquesta's ``merge_dicts(left, right, overwrite=True)`` without changing either input:
-    nested dicts merge, everything else in ``right`` wins."""
-    merged = dict(left)
-    for key, value in right.items():
-        mine = merged.get(key)
-        if isinstance(mine, Mapping) and isinstance(value, Mapping):
-            merged[key] = merge_contexts(mine, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 @dataclass
@@ -232,7 +220,7 @@ class WorkflowState:
         self._dirty_items: set[tuple[str, int]] = set()
         self._new_contexts = 0
         self._new_routes = 0
-        self._merged: dict[tuple[int, ...], dict[str, Any]] = {}
+        self._merged = MergedContexts()
         self._inbound: dict[tuple[str, int], Inbound] = {}
         # a source's route key → the tasks it feeds (that were asked about) → their tally
         self._watchers: dict[str, dict[str, Inbound]] = {}
@@ -349,17 +337,8 @@ class WorkflowState:
         return len(self.routes) - 1
 
     def context(self, indexes: list[int]) -> dict[str, Any]:
-        """The merge of contexts ``indexes`` in order; prefixes are memoized, because a
-        task's inbound contexts are its predecessor's plus what that one published."""
-        key = tuple(indexes)
-        found = self._merged.get(key)
-        if found is None:
-            base = self.context(indexes[:-1]) if len(indexes) > 1 else {}
-            found = merge_contexts(base, self.contexts[indexes[-1]]) if indexes else {}
-            if len(self._merged) > 4096:
-                self._merged.clear()
-            self._merged[key] = found
-        return dict(found)  # callers add keys; nested values are never changed in place
+        """The merge of contexts ``indexes`` in order (a new dict)."""
+        return self._merged.merged(self.contexts, indexes)
 
     # -- the expression functions' view ---------------------------------------------------
     def task_status(self, task_id: str, route: int) -> str:
