@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.runners.process import kill_marked
+from core.runners.process import execution_marker, kill_marked
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -62,7 +62,7 @@ def kill_leftover_group(pgid: int, execution_id: str) -> bool:
     recycled pgid could belong to anything, so we leave it alone. Processes of the execution
     that left the group (``setsid``) are found by that same variable and killed too.
     """
-    marker = f"ST2_ACTION_EXECUTION_ID={execution_id}".encode()
+    marker = execution_marker(execution_id)
     escaped = kill_marked(marker) > 0
     try:
         environ = Path(f"/proc/{pgid}/environ").read_bytes()
@@ -74,3 +74,12 @@ def kill_leftover_group(pgid: int, execution_id: str) -> bool:
         os.killpg(pgid, signal.SIGKILL)
         return True
     return escaped
+
+
+def kill_unrecorded(execution_ids: list[str]) -> int:
+    """SIGKILL the processes of executions whose process group was never recorded (a crash
+    before the pgid write, core.executions.pgid), found by ``ST2_ACTION_EXECUTION_ID`` in their
+    environment: one pass over /proc for all of them. How many were killed."""
+    if not execution_ids:
+        return 0
+    return kill_marked(*(execution_marker(execution_id) for execution_id in execution_ids))

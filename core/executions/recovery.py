@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from core.executions.owner import OwnerId, kill_leftover_group
+from core.executions.owner import OwnerId, kill_leftover_group, kill_unrecorded
 from core.models import IN_FLIGHT, Execution, ExecutionStatus, utcnow
 from core.store import ExecutionQuery, Store
 
@@ -47,6 +47,7 @@ async def abandon_orphans(
     """
     now = utcnow()
     abandoned: list[Execution] = []
+    unrecorded: list[str] = []  # abandoned without a pgid: see core.executions.pgid
     await release_dead_claims(store, now)
     for execution in await _in_flight(store):
         if execution.runner_type in resumable or not owner_is_gone(execution, now):
@@ -62,8 +63,12 @@ async def abandon_orphans(
             continue  # somebody else resolved it first
         abandoned.append(new)
         logger.warning("execution %s abandoned: %s", execution.id, error)
-        if execution.pgid and kill_leftover_group(execution.pgid, execution.id):
+        if not execution.pgid:
+            unrecorded.append(execution.id)
+        elif kill_leftover_group(execution.pgid, execution.id):
             logger.warning("killed leftover process group %s of %s", execution.pgid, execution.id)
+    if killed := kill_unrecorded(unrecorded):
+        logger.warning("killed %d leftover processes of abandoned executions", killed)
     return abandoned
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from core.executions.api import parameter_schema, scrub
 from core.executions.hooks import ActionTokens, ExecutionObserver
 from core.executions.owner import OwnerId
+from core.executions.pgid import ProcessGroupRecord
 from core.kv.decrypted import with_decrypted_as_secret
 from core.models import Action, Execution, ExecutionStatus
 from core.packs import ContentIndex
@@ -156,24 +157,8 @@ async def _run_runner(
     runner_params, action_params = split_parameters(action, current.parameters)
     pack = service.index.packs.get(action.pack)
 
-    async def on_process_start(pgid: int) -> None:
-        """Record the process group (recovery kills what a dead process left behind)."""
-        repo = service.store.executions
-        for _ in range(3):  # a status changed by someone else (a cancel) fails the CAS: reread
-            known = latest[0]
-            if await repo.replace(known.with_changes(pgid=pgid), expected_status=known.status):
-                latest[0] = known.with_changes(pgid=pgid)
-                return
-            fresh = await repo.get(current.id)
-            if fresh is None:
-                return
-            latest[0] = fresh
-
-    secrets = output_secrets(action, current) if service.observers else []
-
-    def on_output(output_type: str, text: str) -> None:
-        service.observe_output(current, output_type, scrub(text, secrets))
-
+    group = ProcessGroupRecord(service.store.executions, latest)
+    output = _LiveOutput(service, action, current)
     env = action_env(service, action, current)
     token_handle: object = None
     if service.action_tokens is not None:
@@ -187,8 +172,8 @@ async def _run_runner(
         pack_config=pack.config if pack else {},
         output_limit_bytes=service.options.output_limit_bytes,
         cancel=running.cancel,
-        on_process_start=on_process_start,
-        on_output=on_output if service.observers else None,
+        on_process_start=group.started,
+        on_output=output.seen if service.observers else None,
         env=env,
         context=current.context,
     )
@@ -200,8 +185,25 @@ async def _run_runner(
             S.FAILED, {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
         )
     finally:
+        await group.settle()
         if service.action_tokens is not None and token_handle is not None:
             await service.action_tokens.revoke(token_handle)
+
+
+class _LiveOutput:
+    """Output chunks to the observers (``st2 execution tail``), secret values masked; the
+    values are looked up at the first chunk, not for every run (most print nothing live)."""
+
+    def __init__(self, service: RunHost, action: Action, execution: Execution) -> None:
+        self._service = service
+        self._action = action
+        self._execution = execution
+        self._secrets: list[str] | None = None
+
+    def seen(self, output_type: str, text: str) -> None:
+        if self._secrets is None:
+            self._secrets = output_secrets(self._action, self._execution)
+        self._service.observe_output(self._execution, output_type, scrub(text, self._secrets))
 
 
 def output_secrets(action: Action, execution: Execution) -> list[str]:

@@ -138,15 +138,22 @@ def _kill_group(pgid: int, env: Mapping[str, str] | None = None) -> None:
         os.killpg(pgid, signal.SIGKILL)
     marker = (env or {}).get(EXECUTION_MARKER)
     if marker:
-        kill_marked(f"{EXECUTION_MARKER}={marker}".encode())
+        kill_marked(execution_marker(marker))
 
 
-def kill_marked(entry: bytes) -> int:
-    """SIGKILL every process whose environment holds ``entry`` (``NAME=value``); how many.
+def execution_marker(execution_id: str) -> bytes:
+    """The environment entry every process of this execution inherits."""
+    return f"{EXECUTION_MARKER}={execution_id}".encode()
+
+
+def kill_marked(*entries: bytes) -> int:
+    """SIGKILL every process whose environment holds one of ``entries`` (``NAME=value``); how
+    many. One pass over /proc, however many entries.
 
     A process that called ``setsid`` left the group (and the session) killpg reaches, but it
     inherited the execution id in its environment. Linux only (/proc); elsewhere, nothing.
     """
+    wanted = set(entries)
     killed = 0
     me = os.getpid()
     with contextlib.suppress(OSError):
@@ -156,7 +163,7 @@ def kill_marked(entry: bytes) -> int:
                 continue
             try:
                 with open(f"/proc/{pid}/environ", "rb") as environ:
-                    found = entry in environ.read().split(b"\0")
+                    found = not wanted.isdisjoint(environ.read().split(b"\0"))
             except OSError:  # gone meanwhile, or not ours to read
                 continue
             if found:
