@@ -1,9 +1,11 @@
 """The SQLite store's two background threads: the writer (group commit) and the checkpointer.
 
 Writes go to one writer thread, which commits everything queued meanwhile in one transaction
-(group commit); a write's coroutine returns only after that COMMIT. The thread keeps page writes
-(~100 µs per insert: the row plus six B-trees), fsyncs and waits for other processes' locks
-off the loop; the numbers against writing on the loop are in ``bench/store.py``.
+(group commit); a write's coroutine returns only after that COMMIT. The loop hands the writes
+of one loop iteration over together (one queue item, one wakeup of the thread), not one by one.
+The thread keeps page writes (~100 µs per insert: the row plus six B-trees), fsyncs and waits
+for other processes' locks off the loop; the numbers against writing on the loop are in
+``bench/store.py``.
 
 Auto-checkpointing is off because a checkpoint inside a commit stalled the loop 6-8 ms; a
 second thread with its own connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` periodically, and
@@ -51,8 +53,10 @@ class Writer:
 
     def __init__(self, conn: sqlite3.Connection, path: Path | str) -> None:
         self._conn = conn
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._stopped = False
+        # Per event loop, the jobs submitted during its current iteration (see ``_hand_over``).
+        self._ticks: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._thread = threading.Thread(
             target=self._main, name=f"sqlite-writer {path}", daemon=True
         )
@@ -65,12 +69,24 @@ class Writer:
             raise StoreError("SQLite store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(run, loop, future))
+        tick = self._ticks.get(loop)
+        if tick is None:
+            tick = self._ticks[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        tick.append(_Job(run, loop, future))
         return future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Queue what ``loop`` submitted since the last hand-over, as one item."""
+        tick = self._ticks.pop(loop, None)
+        if tick:
+            self._queue.put(tick)
 
     def stop(self) -> None:
         """Finish the queued jobs, then close the connection."""
         self._stopped = True
+        for loop in list(self._ticks):  # submitted, not yet handed over
+            self._hand_over(loop)
         self._queue.put(None)
         self._thread.join()
 
@@ -85,8 +101,8 @@ class Writer:
         batch: list[_Job] = []
         item = self._queue.get()
         while item is not None:
-            batch.append(item)
-            if len(batch) == MAX_BATCH:
+            batch += item
+            if len(batch) >= MAX_BATCH:  # one hand-over may go past it; never split it
                 return batch
             try:
                 item = self._queue.get_nowait()
