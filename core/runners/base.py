@@ -45,6 +45,11 @@ class RunnerResult:
     status: ExecutionStatus
     result: dict[str, Any]
 
+    @classmethod
+    def failed(cls, error: str) -> RunnerResult:
+        """A failure the runner explains in ``result.error`` (bad input, nothing to run on)."""
+        return cls(ExecutionStatus.FAILED, {"error": error})
+
 
 class Runner(Protocol):
     runner_type: RunnerType

@@ -69,7 +69,9 @@ class ChatPostRunner:
 
     async def run(self, ctx: RunContext) -> RunnerResult:
         if self._poster is None:
-            return _failed("chat is not available in this process (only in `squall serve`)")
+            return RunnerResult.failed(
+                "chat is not available in this process (only in `squall serve`)"
+            )
         params = ctx.action_parameters
         try:
             target = chat_target(params)
@@ -78,7 +80,7 @@ class ChatPostRunner:
             else:
                 sent = await self._poster.post_message(target, outgoing(params))
         except Exception as exc:  # unknown route, delivery failed: the execution says why
-            return _failed(f"cannot post to chat: {exc}")
+            return RunnerResult.failed(f"cannot post to chat: {exc}")
         result = {
             "adapter": sent.place.adapter,
             "channel": sent.place.channel,
@@ -88,7 +90,3 @@ class ChatPostRunner:
 
     async def close(self) -> None:
         """Nothing to release: the poster belongs to the bot."""
-
-
-def _failed(error: str) -> RunnerResult:
-    return RunnerResult(ExecutionStatus.FAILED, {"error": error})

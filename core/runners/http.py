@@ -78,7 +78,7 @@ class HttpRequestRunner:
         try:
             call = build_call(ctx)
         except (RequestRefused, ValueError, TypeError) as exc:
-            return _failed(str(exc))
+            return RunnerResult.failed(str(exc))
         if ctx.cancel.is_set():
             return _canceled()
         outcome = await _unless_canceled(self._perform(call, ctx.output_limit_bytes), ctx.cancel)
@@ -113,7 +113,7 @@ class HttpRequestRunner:
             error = f"Request to {call.url} timed out after {call.timeout:g} seconds"
             return RunnerResult(ExecutionStatus.TIMEOUT, {"error": error})
         except (RequestRefused, aiohttp.ClientError, OSError, ValueError) as exc:
-            return _failed(_describe(exc))
+            return RunnerResult.failed(_describe(exc))
 
     async def _follow(self, call: HttpCall, limit: int) -> RunnerResult:
         for _ in range(MAX_REDIRECTS + 1):
@@ -278,10 +278,6 @@ def _describe(exc: BaseException) -> str:
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return str(exc) or type(exc).__name__
-
-
-def _failed(error: str) -> RunnerResult:
-    return RunnerResult(ExecutionStatus.FAILED, {"error": error})
 
 
 def _canceled() -> RunnerResult:

@@ -50,7 +50,7 @@ class InjectTriggerRunner:
 
     async def run(self, ctx: RunContext) -> RunnerResult:
         if self._sink is None:
-            return _failed("trigger dispatch is not available in this Squall process")
+            return RunnerResult.failed("trigger dispatch is not available in this Squall process")
         try:
             ref, payload = trigger_request(ctx.action_parameters)
             tag = ctx.action_parameters.get("trace_tag")
@@ -59,7 +59,7 @@ class InjectTriggerRunner:
             source = f"execution:{ctx.execution_id}"
             instance_id = await self._sink(ref, payload, source, tag, trace)
         except Exception as exc:  # unknown trigger, store failure: the execution says why
-            return _failed(f"cannot inject trigger: {exc}")
+            return RunnerResult.failed(f"cannot inject trigger: {exc}")
         result = {
             "trigger": ref,
             "payload": payload,
@@ -70,7 +70,3 @@ class InjectTriggerRunner:
 
     async def close(self) -> None:
         """Nothing to release."""
-
-
-def _failed(error: str) -> RunnerResult:
-    return RunnerResult(ExecutionStatus.FAILED, {"error": error})

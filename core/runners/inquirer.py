@@ -24,7 +24,7 @@ class InquirerRunner:
 
     async def run(self, ctx: RunContext) -> RunnerResult:
         if self._inquiries is None:
-            return RunnerResult(ExecutionStatus.FAILED, {"error": "inquiries are not available"})
+            return RunnerResult.failed("inquiries are not available")
         result = await self._inquiries.ask(ctx.execution_id, ctx.runner_parameters)
         return RunnerResult(ExecutionStatus.PENDING, result)
 

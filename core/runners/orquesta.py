@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.models import ExecutionStatus
 from core.runners.base import RunContext, RunnerResult
 from core.runners.types import ORQUESTA
 
@@ -24,7 +23,7 @@ class OrquestaRunner:
 
     async def run(self, ctx: RunContext) -> RunnerResult:
         if self._engine is None:
-            return RunnerResult(ExecutionStatus.FAILED, {"error": "no workflow engine"})
+            return RunnerResult.failed("no workflow engine")
         return await self._engine.start(ctx.execution_id)
 
     async def close(self) -> None:

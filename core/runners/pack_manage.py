@@ -63,7 +63,7 @@ class PackManageRunner:
 
     async def run(self, ctx: RunContext) -> RunnerResult:
         if self._manager is None:
-            return _failed(
+            return RunnerResult.failed(
                 "packs can only be installed or removed by an execution inside `squall serve`; "
                 "on the host use `squall pack install|remove`"
             )
@@ -76,13 +76,9 @@ class PackManageRunner:
                 force = bool(ctx.action_parameters.get("force"))
                 done = await self._manager.install(names, force=force)
         except Exception as exc:  # a bad source, an invalid pack: the execution says why
-            return _failed(f"pack {operation} failed: {exc}")
+            return RunnerResult.failed(f"pack {operation} failed: {exc}")
         result = {"packs_list": done.packs, "warning_list": done.warnings}
         return RunnerResult(ExecutionStatus.SUCCEEDED, result)
 
     async def close(self) -> None:
         """Nothing to release: the manager belongs to the bot."""
-
-
-def _failed(error: str) -> RunnerResult:
-    return RunnerResult(ExecutionStatus.FAILED, {"error": error})
