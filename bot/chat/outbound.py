@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import random
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
@@ -117,9 +118,10 @@ class Delivery:
         """Post ``message``; ``about`` (e.g. "result of execution X") names it if it is lost."""
         adapter = self.adapter(place.adapter)
         what = f"{about or 'post'} to {place.adapter}/{place.channel}"
-        scope = _DEDUPE.get()
-        if scope is not None and message.dedupe_key is None:
-            message = replace(message, dedupe_key=scope.next_key())
+        if message.dedupe_key is None:  # one key for every try of this post
+            scope = _DEDUPE.get()
+            key = scope.next_key() if scope is not None else secrets.token_hex(12)
+            message = replace(message, dedupe_key=key)
         shown = show_bidi_controls(message)
         return await self._retry(place.adapter, what, adapter.send, place, shown)
 

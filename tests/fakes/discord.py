@@ -112,6 +112,7 @@ class FakeDiscord(Gateway):
         self._history: list[dict[str, Any]] = []  # the session's dispatches, for RESUME
         self._nonces: dict[str, tuple[str, float]] = {}  # nonce → (message id, fake time)
         self._held_back = False
+        self._drop_after_post = 0  # channel posts to create, then drop the connection
 
     # -- the clock ------------------------------------------------------------------------
     def now(self) -> float:
@@ -355,8 +356,13 @@ class FakeDiscord(Gateway):
         self.messages.pop(self._webhook_target(parts)["id"], None)
         return web.Response(status=204)
 
+    def drop_after_post(self, count: int = 1) -> None:
+        """The next ``count`` channel posts are made, then their connection drops (the bot
+        never hears of them and tries again)."""
+        self._drop_after_post += count
+
     async def _channel_post(
-        self, parts: list[str], body: Any, files: dict[str, bytes], _: Any
+        self, parts: list[str], body: Any, files: dict[str, bytes], request: web.Request
     ) -> web.Response:
         nonce = str(body.get("nonce") or "") if body.get("enforce_nonce") else ""
         earlier = self._nonces.get(nonce) if nonce else None
@@ -366,6 +372,10 @@ class FakeDiscord(Gateway):
         self._apply(message, body, files)
         if nonce:
             self._nonces[nonce] = (message["id"], self.now())
+        if self._drop_after_post > 0:  # posted, but the answer is lost on the way
+            self._drop_after_post -= 1
+            assert request.transport is not None
+            request.transport.close()
         return _json(message)
 
     async def _channel_edit(

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import ChatPlace
 from bot.chat.relay import KIND, channel_of
 from core.models import Execution, ExecutionStatus
+from core.models.chat import OutgoingMessage
 from core.models.lease import OutboxItem
 from tests.fakes.discord import ALERTS_ID, running_fake
 from tests.integration.test_discord import embed_text, squall
@@ -60,3 +62,19 @@ async def test_a_result_redelivered_after_its_deliverer_died_posts_once_on_disco
     shown = [m for m in fake.messages.values() if "redelivered-once" in embed_text(m)]
     assert len(shown) == 1, "Discord kept one message for the two posts"
     assert dying == [f"{channel_of('discord')}|{KIND}|{run.id}"]
+
+
+async def test_a_post_retried_after_its_answer_was_lost_shows_once_on_discord(
+    tmp_path: Path,
+) -> None:
+    """Not only outbox items: every try of one post carries the same key, so a post Discord
+    made although its answer never arrived is not made twice by the retry."""
+    async with running_fake() as fake, squall(tmp_path, fake) as sq:
+        fake.drop_after_post()
+        delivery = sq.chat.delivery
+        place = ChatPlace("discord", ALERTS_ID)
+        await delivery.send(place, OutgoingMessage(text="posted-once despite a retry"))
+    posts = fake.called("POST", f"/channels/{ALERTS_ID}/messages")
+    assert len(posts) == 2 and posts[0].body["nonce"] == posts[1].body["nonce"]
+    shown = [m for m in fake.messages.values() if m["content"] == "posted-once despite a retry"]
+    assert len(shown) == 1
