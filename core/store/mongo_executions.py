@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from core.models import COMPLETED, Execution, ExecutionStatus
+from core.models.execution import isoformat as stamp
 from core.store.base import DuplicateExecution, ExecutionQuery
 from core.store.mongo_errors import store_errors
 from core.store.mongo_keys import escape_keys, unescape_keys
 
 NEWEST_FIRST = [("start_timestamp", DESCENDING), ("_id", DESCENDING)]
 OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
-OLDEST_FIRST = [("start_timestamp", ASCENDING), ("_id", ASCENDING)]
 COMPLETED_STATUSES = sorted(str(s) for s in COMPLETED)
 # The fields of Execution.to_doc() that hold arbitrary JSON; their keys are escaped.
 USER_DATA = ("parameters", "result", "context")
-
-
-def stamp(ts: datetime | None) -> str | None:
-    """Fixed-width UTC text, so string order is time order (isoformat drops zero microseconds)."""
-    if ts is None:
-        return None
-    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class MongoExecutions:

@@ -4,10 +4,10 @@ repository and the trigger instance settle, which stores executions in its own t
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from core.models import Execution
+from core.models.execution import isoformat
 from core.store.base import MAX_DOCUMENT_BYTES, DocumentRejected
 
 COLUMNS = (
@@ -16,11 +16,9 @@ COLUMNS = (
 INSERT = f"INSERT INTO executions (id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def stamp(ts: datetime | None) -> str | None:
-    """Fixed-width UTC text, so string order is time order (isoformat drops zero microseconds)."""
-    if ts is None:
-        return None
-    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+# Fixed-width UTC text (microseconds always written), so string order is time order: the
+# documents' own timestamp format, which the columns the store filters and sorts on repeat.
+stamp = isoformat
 
 
 def execution_values(execution: Execution) -> tuple[Any, ...]:
