@@ -12,6 +12,11 @@ from core.params.errors import ParameterError
 
 # jsonschema messages quote the value; cap them so a huge value cannot flood chat or logs.
 _MAX_MESSAGE = 500
+# Built validators by the schema's repr (schemas come from YAML: dicts, lists and scalars, whose
+# reprs are equal exactly when they are). Building one costs ~40 µs, using one ~4 µs, and every
+# request validates each of its parameters. Cleared whole when full: a bound, not an LRU.
+_VALIDATORS: dict[str, jsonschema.Draft4Validator] = {}
+_MAX_VALIDATORS = 4096
 
 
 _SCHEMA_KEYS = frozenset({"items", "additionalProperties", "additionalItems", "not"})
@@ -63,12 +68,23 @@ def check_required(schema: Mapping[str, Mapping[str, Any]], values: Mapping[str,
 def validate_value(name: str, schema: Mapping[str, Any], value: Any) -> None:
     """Validate one parameter; a secret parameter's value never appears in the message."""
     try:
-        error = best_match(jsonschema.Draft4Validator(to_draft4(schema)).iter_errors(value))
+        error = best_match(_validator(schema).iter_errors(value))
     except (SchemaError, jsonschema.exceptions.UnknownType) as exc:
         raise ParameterError(f'Invalid schema for parameter "{name}": {exc}', param=name) from exc
     if error is None:
         return
     raise ParameterError(_describe(name, schema, error), param=name)
+
+
+def _validator(schema: Mapping[str, Any]) -> jsonschema.Draft4Validator:
+    key = repr(schema)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        validator = jsonschema.Draft4Validator(to_draft4(schema))
+        if len(_VALIDATORS) >= _MAX_VALIDATORS:
+            _VALIDATORS.clear()
+        _VALIDATORS[key] = validator
+    return validator
 
 
 def _describe(name: str, schema: Mapping[str, Any], error: ValidationError) -> str:
