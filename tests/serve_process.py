@@ -66,6 +66,13 @@ class Output:
         return self.seen
 
 
+def type_line(proc: subprocess.Popen[str], line: str) -> None:
+    """``line`` typed at the child's stdin (the console chat)."""
+    assert proc.stdin is not None
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+
+
 def stop(proc: subprocess.Popen[str]) -> None:
     """Kill the child (if still running) and close its pipes."""
     if proc.poll() is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import FIXTURES
 from tests.integration.st2_server import ALICE_PASSWORD, Server, prepare
-from tests.serve_process import Output, start_serve, terminate, wait_ready
+from tests.serve_process import Output, start_serve, terminate, type_line, wait_ready
 
 CONFIG = """\
 store:
@@ -58,9 +58,7 @@ class ConsoleServer(Server):
 
     def type(self, line: str) -> None:
         """A line typed at the console chat."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
+        type_line(self.proc, line)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import ROOT, wait_status, write_config
-from tests.serve_process import Output, free_port, start_serve, stop
+from tests.serve_process import Output, free_port, start_serve, stop, type_line
 
 
 def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
@@ -28,10 +28,8 @@ def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
     proc = start_serve(config)
     out = Output(proc)
     try:
-        assert proc.stdin is not None
         out.until("Squall console")
-        proc.stdin.write("run core.echo message=hi\n")
-        proc.stdin.flush()
+        type_line(proc, "run core.echo message=hi")
         output = out.until("core.echo (succeeded)")
         assert "execution " in output and "requested (core.echo)" in output
         assert "\n    hi\n" in out.until("· ")  # the card's code block, then its footer
@@ -46,20 +44,16 @@ def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
         )  # fmt: skip
         assert doctor.returncode == 0, doctor.stdout
         assert "ok    serve: running; adapters {'console': 'connected'}" in doctor.stdout
-        proc.stdin.write("bogus\n")
-        proc.stdin.flush()
+        type_line(proc, "bogus")
         out.until("I don't know 'bogus'. Type help.")
-        proc.stdin.write("!help\n")
-        proc.stdin.flush()
+        type_line(proc, "!help")
         assert "echo {{message}}" in out.until("Built-in commands:")
-        proc.stdin.write("!echo hello\n")
-        proc.stdin.flush()
+        type_line(proc, "!echo hello")
         out.until("I'll take it from here! Your execution ID for reference is")
         done = out.until("core.echo (succeeded)")
         assert "↻ updated" in done
         assert "hello" in out.until("· ")
-        proc.stdin.write("quit\n")
-        proc.stdin.flush()
+        type_line(proc, "quit")
         assert proc.wait(timeout=20) == 0
     finally:
         stop(proc)
@@ -67,10 +61,8 @@ def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:
 
 def run_at_console(proc: subprocess.Popen[str], out: Output, line: str) -> str:
     """Type ``line`` (a ``run``) at the console once it greets; the id of the execution."""
-    assert proc.stdin is not None
     out.until("Squall console")
-    proc.stdin.write(line + "\n")
-    proc.stdin.flush()
+    type_line(proc, line)
     requested = out.until("requested")
     return requested.split("execution ", 1)[1].split()[0]
 
