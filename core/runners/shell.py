@@ -26,7 +26,19 @@ SUDO_PASSWORD_UNSUPPORTED = (
 )
 
 
-class LocalShellCmdRunner:
+class _LocalShell:
+    """What both local shell runners share: the environment their actions start from."""
+
+    def __init__(self) -> None:
+        # Squall's own environment, copied once: Squall never changes it while it runs, and
+        # copying os.environ (a decode per variable) cost ~40 µs for every run.
+        self.base_env = dict(os.environ)
+
+    async def close(self) -> None:
+        """Nothing long-lived: every run owns its subprocess."""
+
+
+class LocalShellCmdRunner(_LocalShell):
     runner_type: RunnerType = LOCAL_SHELL_CMD
 
     async def run(self, ctx: RunContext) -> RunnerResult:
@@ -35,13 +47,10 @@ class LocalShellCmdRunner:
             return error_result(f"action {ctx.action.ref} has no cmd to run", return_code=1)
         # The only place Squall hands text to a shell: cmd comes from the pack's metadata, and
         # the parameter pipeline has rendered (and quoted) whatever chat supplied into it.
-        return await execute(ctx, ["bash", "-c", cmd])
-
-    async def close(self) -> None:
-        """Nothing long-lived: every run owns its subprocess."""
+        return await execute(ctx, ["bash", "-c", cmd], self.base_env)
 
 
-class LocalShellScriptRunner:
+class LocalShellScriptRunner(_LocalShell):
     runner_type: RunnerType = LOCAL_SHELL_SCRIPT
 
     async def run(self, ctx: RunContext) -> RunnerResult:
@@ -49,7 +58,8 @@ class LocalShellScriptRunner:
         kwarg_op = "--" if kwarg_op is None else str(kwarg_op)
         cmd = ctx.runner_parameters.get("cmd")
         if isinstance(cmd, str) and cmd.strip():
-            return await execute(ctx, build_cmd_argv(cmd, ctx.action_parameters, kwarg_op))
+            argv = build_cmd_argv(cmd, ctx.action_parameters, kwarg_op)
+            return await execute(ctx, argv, self.base_env)
         script = ctx.action.entry_point_path
         if script is None or not script.is_file():
             error = f"action {ctx.action.ref}: entry point {ctx.action.entry_point!r} not found"
@@ -61,15 +71,12 @@ class LocalShellScriptRunner:
         argv = build_script_argv(
             str(script), ctx.action.parameters, ctx.action_parameters, kwarg_op
         )
-        return await execute(ctx, [*prefix, *argv])
-
-    async def close(self) -> None:
-        """Nothing long-lived: every run owns its subprocess."""
+        return await execute(ctx, [*prefix, *argv], self.base_env)
 
 
-def build_env(ctx: RunContext) -> dict[str, str]:
+def build_env(ctx: RunContext, base: Mapping[str, str]) -> dict[str, str]:
     """Squall's own environment, then the service's variables, then the action's ``env``."""
-    env = dict(os.environ)
+    env = dict(base)
     env.update(ctx.env)
     extra: Mapping[str, Any] = ctx.runner_parameters.get("env") or {}
     env.update({str(k): str(v) for k, v in extra.items() if v is not None})
@@ -90,7 +97,9 @@ def wrap_sudo(argv: Sequence[str], sudo: bool, euid: int) -> list[str]:
     return ["sudo", "-E", "--", *argv]
 
 
-async def execute(ctx: RunContext, argv: Sequence[str]) -> RunnerResult:
+async def execute(
+    ctx: RunContext, argv: Sequence[str], base_env: Mapping[str, str]
+) -> RunnerResult:
     """Run ``argv`` for a shell runner and shape the st2 result."""
     if error := sudo_error(ctx.runner_parameters):
         return error_result(error, return_code=1)
@@ -101,7 +110,7 @@ async def execute(ctx: RunContext, argv: Sequence[str]) -> RunnerResult:
         outcome = await run_process(
             argv,
             cwd=ctx.runner_parameters.get("cwd") or None,
-            env=build_env(ctx),
+            env=build_env(ctx, base_env),
             timeout=ctx.timeout,
             cancel=ctx.cancel,
             output_limit=ctx.output_limit_bytes,
