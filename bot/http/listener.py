@@ -164,6 +164,8 @@ class _Guarded(asyncio.Protocol):
             self.state, self.tail = "chunked", b""
         elif length is not None and int(length.group(1)) > 0:
             self.state, self.remaining = "body", int(length.group(1))
+            if self.remaining <= len(rest):
+                return rest  # the body came with its headers: nothing left to time
         else:
             self._idle()
             return rest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -50,9 +51,17 @@ def new_id() -> str:
     return _IDS.next()
 
 
+@functools.lru_cache(maxsize=4096)
+def utc_text(ts: datetime) -> str:
+    """Fixed-width UTC text (``2026-01-02T03:04:05.000006Z``), so string order is time order.
+
+    Cached: one write formats the same instants again and again (every status change of an
+    execution re-encodes its whole log and start time), ~20 times per webhook event."""
+    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def isoformat(ts: datetime | None) -> str | None:
-    stamp = ts.astimezone(UTC).isoformat(timespec="microseconds") if ts else None
-    return stamp.replace("+00:00", "Z") if stamp else None
+    return utc_text(ts) if ts else None
 
 
 def parse_ts(value: str | None) -> datetime | None:

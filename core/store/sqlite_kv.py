@@ -8,6 +8,7 @@ from typing import Any
 
 from core.kv.model import KeyValuePair
 from core.kv.names import canonical_scope
+from core.models.execution import utc_text
 from core.store.sqlite_db import Database, fetch_all, row_count
 
 _COLUMNS = "scope, name, value, secret, encrypted, expire_timestamp, description"
@@ -26,7 +27,7 @@ _DELETE_EXPIRED = "DELETE FROM kv WHERE expire_timestamp IS NOT NULL AND expire_
 
 def stamp(ts: datetime) -> str:
     """Fixed-width UTC text, so string order is time order (as in core.store.sqlite)."""
-    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_text(ts)
 
 
 def name_prefix(prefix: str | None, user: str | None) -> str:
