@@ -82,7 +82,13 @@ async def check_store(settings: Settings, report: Report) -> None:
             f" until {isoformat(lease.expires)}",
         )
     if waiting:
-        report.warn("chat outbox", f"{waiting} results or card edits wait for their chat's owner")
+        ttl = settings.cluster.outbox_ttl_seconds
+        fate = "kept until delivered" if ttl is None else f"dropped after {ttl:g} s undelivered"
+        report.warn(
+            "chat outbox",
+            f"{waiting} results or card edits wait for their chat's owner ({fate}:"
+            " cluster.outbox_ttl_seconds)",
+        )
 
 
 def check_packs(settings: Settings, report: Report) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.models.lease import OutboxItem
+from core.store import open_store
 from tests.conftest import FIXTURES, ROOT, cli
 
 CHAT_PACK = FIXTURES / "chat"
@@ -33,6 +36,26 @@ def test_a_healthy_setup_passes(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert f"ok    store: sqlite:{tmp_path}/var/squall.db, schema version" in out
     assert "ok    adapter console: credentials ok" in out
     assert "FAIL" not in out
+
+
+def test_outbox_items_waiting_are_counted_with_their_fate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, "  ops: {adapter: console, channel: alerts}\n")
+
+    async def put() -> None:
+        store = open_store("sqlite:///var/squall.db", base_dir=str(tmp_path))
+        await store.open()
+        await store.outbox.put(OutboxItem.new("chat:gone", "execution.completed", "e1"))
+        await store.close()
+
+    asyncio.run(put())
+    code, out, _ = cli(capsys, config, "doctor")
+    assert code == 0, out  # a warning, not a failure
+    assert (
+        "warn  chat outbox: 1 results or card edits wait for their chat's owner"
+        " (dropped after 86400 s undelivered: cluster.outbox_ttl_seconds)"
+    ) in out
 
 
 def test_routes_and_notify_problems_are_each_reported(
