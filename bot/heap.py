@@ -6,9 +6,10 @@ and under webhook load the collections cost more CPU than any single step of the
 Measured with bench/webhooks.py at 1,000 events/s (CPU spent inside the collector per event,
 from ``gc.callbacks``), the heap frozen: 130 µs with young collections every 700 allocations
 (CPython's default), 40-55 µs every 10,000, ~10 µs every 50,000; the whole process went from
-935-945 to 762-784 µs per event (and freezing alone had taken it from 956 to 800). So once serving starts, the heap is frozen (``gc.freeze``: still freed
-by reference counting, never walked again) and young collections run less often. After a
-content reload the old content is garbage: unfreeze, collect it, freeze what is live again.
+935-945 to 762-784 µs per event (and freezing alone had taken it from 956 to 800). So once
+serving starts, the heap is frozen (``gc.freeze``: still freed by reference counting, never
+walked again) and young collections run less often. After a content reload the old content is
+garbage: unfreeze, collect it, freeze what is live again.
 
 Only ``serve`` does this: a test process opens hundreds of engines, and a frozen engine that
 became cyclic garbage would never be collected.
