@@ -39,6 +39,7 @@ _CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.I | re.M)
 _CHUNKED_END = b"0\r\n\r\n"
 _REFUSED = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _MAX_HEADER_BYTES = 64 * 1024
+_EARLY = 0.01  # seconds
 
 
 class RateLimitedLog:
@@ -82,7 +83,11 @@ class _Guarded(asyncio.Protocol):
         self.guard = guard
         self.inner: Any = None
         self.transport: asyncio.Transport | None = None
+        # One timer per connection, not one per request: arming sets ``deadline`` (and a
+        # timer only when none would fire by then); a timer firing before the deadline waits on.
         self.timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None
+        self.waiting_for = ("headers", 0.0)  # what the deadline is for, and its length
         self.state = "headers"  # headers → body (known length or chunked) → idle → headers
         self.header = b""
         self.remaining = 0
@@ -117,6 +122,9 @@ class _Guarded(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.inner is None:
             return
         self.guard.active -= 1
@@ -178,17 +186,32 @@ class _Guarded(asyncio.Protocol):
         self._disarm()
 
     def _arm(self, seconds: float, what: str) -> None:
-        self._disarm()
         loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(seconds, self._expired, what, seconds)
+        self.deadline = loop.time() + seconds
+        self.waiting_for = (what, seconds)
+        if self.timer is not None and self.timer.when() > self.deadline:
+            self.timer.cancel()  # would fire too late for this deadline
+            self.timer = None
+        if self.timer is None:
+            self.timer = loop.call_at(self.deadline, self._check)
 
     def _disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = None  # a pending timer finds nothing to do
+
+    def _check(self) -> None:
+        self.timer = None
+        if self.deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        # Re-armed since this timer was set (asyncio may run a timer up to its clock
+        # resolution early: that is not a later deadline).
+        if self.deadline - loop.time() > _EARLY:
+            self.timer = loop.call_at(self.deadline, self._check)
+            return
+        self.deadline = None
+        self._expired(*self.waiting_for)
 
     def _expired(self, what: str, seconds: float) -> None:
-        self.timer = None
         self.guard.log.warning(
             f"slow-{what}",
             "closing a connection from %s: request %s not received within %ss",
