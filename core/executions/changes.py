@@ -36,6 +36,11 @@ CompletionListener = Callable[[Execution], Awaitable[None]]
 ChangeListener = Callable[[Execution], Awaitable[None]]
 
 
+# Writes a workflow task's end (``ended``, from ``current``) with the step it triggers and
+# returns it as stored; None when it does not (the service then writes it itself).
+ChildFinisher = Callable[[Execution, Execution], Awaitable[Execution | None]]
+
+
 class ExecutionError(RuntimeError):
     """A request that cannot become an execution (unknown action, disabled, no runner)."""
 
@@ -84,6 +89,7 @@ class ExecutionChanges:
         # Runner types whose executions continue after ``run()`` returns ``running``.
         self.controllers: dict[str, Controller] = {}
         self._listener_tasks: set[asyncio.Task[None]] = set()
+        self.child_finisher: ChildFinisher | None = None
 
     @property
     def is_serving(self) -> bool:
@@ -183,16 +189,21 @@ class ExecutionChanges:
             new = with_rejected_result(current, new, str(exc))
             won = await self.store.executions.replace(new, expected_status=current.status)
         if won:
-            fault_point(f"execution {new.action_ref} {status} {new.id}")
-            self._observe(new)
-            if new.is_completed:
-                self._notify_waiters(new)
-                self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner
-                self.policies.on_completed(new)
-                metrics.execution_completed(new)
-            self._notify_changes(new)
+            self.changed(new)
             return new
         return None
+
+    def changed(self, new: Execution) -> None:
+        """Tell everyone of a status change just written (by ``cas``, or by the workflow step
+        that wrote a task's end with its own state: ``child_finisher``)."""
+        fault_point(f"execution {new.action_ref} {new.status} {new.id}")
+        self._observe(new)
+        if new.is_completed:
+            self._notify_waiters(new)
+            self._notify_listeners(new)  # here, not in _notify_waiters: once per CAS winner
+            self.policies.on_completed(new)
+            metrics.execution_completed(new)
+        self._notify_changes(new)
 
     def _observe_created(self, execution: Execution) -> None:
         for observer in self.observers:
@@ -215,7 +226,14 @@ class ExecutionChanges:
             task.add_done_callback(self._listener_tasks.discard)
 
     async def finish(self, current: Execution, outcome: RunnerResult) -> Execution | None:
-        """Record a runner's outcome; if someone asked to cancel meanwhile, end as canceled."""
+        """Record a runner's outcome; if someone asked to cancel meanwhile, end as canceled.
+        A workflow's task goes to its workflow engine first, which writes the end with the
+        step it triggers (one transaction); None from it: written here as any other."""
+        if current.parent is not None and self.child_finisher is not None:
+            ended = current.transition(outcome.status, result=outcome.result)
+            written = await self.child_finisher(current, ended)
+            if written is not None:
+                return written
         done = await self.cas(current, outcome.status, result=outcome.result)
         if done is not None:
             return done

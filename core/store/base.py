@@ -287,6 +287,25 @@ class WorkflowRecord:
 
 
 @dataclass(frozen=True)
+class ChildCompletion:
+    """A workflow task's execution as it ends (``execution``), written by the workflow step it
+    triggers if the stored one still has ``expected_status`` (compare-and-set)."""
+
+    execution: Execution
+    expected_status: ExecutionStatus
+
+
+@dataclass(frozen=True)
+class StepWritten:
+    """What ``save_step`` wrote: whether the state moved (its records and children written
+    too), the completions whose compare-and-set won, the children inserted."""
+
+    saved: bool
+    completed: frozenset[str] = frozenset()
+    inserted: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class StoredWorkflow:
     """A workflow's state as saved: the head of ``version`` and, per (kind, key), the newest
     record written at or before that version."""
@@ -332,13 +351,16 @@ class WorkflowStateRepository(Protocol):
         head: dict[str, Any],
         records: Sequence[WorkflowRecord],
         children: Sequence[Execution],
-    ) -> list[str] | None:
-        """One step of a workflow: its state saved (``expected_version`` 0: created) and the
-        child executions it requests inserted — in one transaction where the backend has them
-        (SQLite), else state first, then children (MongoDB; a crash between leaves children
-        named in the state but not requested, which the engine's reconcile requests). None,
-        nothing written, if the head is not at ``expected_version``; else the ids of the
-        children inserted (one that already exists, requested before a crash, is left as is).
+        completed: Sequence[ChildCompletion] = (),
+    ) -> StepWritten:
+        """One step of a workflow, in this order: the task executions that ended
+        (``completed``, each a compare-and-set), then — only if every one of them won — its
+        state (``expected_version`` 0: created) and the child executions it requests. One
+        transaction where the backend has them (SQLite); in that order without (MongoDB: a
+        crash between leaves completions the state does not know yet, or children named in the
+        state but not requested; the engine's reconcile applies the ones and requests the
+        others). The state is not saved if the head is not at ``expected_version``; a child
+        that already exists (requested before a crash) is left as it is.
         """
 
     async def compact(self, workflow_id: str) -> int:

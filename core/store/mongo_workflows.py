@@ -22,7 +22,14 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from core.models import Execution
-from core.store.base import DuplicateExecution, ExecutionRepository, StoredWorkflow, WorkflowRecord
+from core.store.base import (
+    ChildCompletion,
+    DuplicateExecution,
+    ExecutionRepository,
+    StepWritten,
+    StoredWorkflow,
+    WorkflowRecord,
+)
 
 HEADS, RECORDS = "workflow_heads", "workflow_records"
 Errors = Callable[[], AbstractContextManager[None]]
@@ -117,23 +124,30 @@ class MongoWorkflows:
         head: dict[str, Any],
         records: Sequence[WorkflowRecord],
         children: Sequence[Execution],
-    ) -> list[str] | None:
-        """No transaction here: the state first, then the children (see the protocol)."""
+        completed: Sequence[ChildCompletion] = (),
+    ) -> StepWritten:
+        """No transaction here: the ends, the state, then the children (see the protocol)."""
+        ended: set[str] = set()
+        for end in completed:
+            if await self._executions.replace(end.execution, expected_status=end.expected_status):
+                ended.add(end.execution.id)
+        if len(ended) < len(completed):
+            return StepWritten(False, frozenset(ended))
         if expected_version == 0:
             saved = await self.create(workflow_id, head, records)
         else:
             saved = await self.save(workflow_id, expected_version=expected_version, head=head,
                                     records=records)  # fmt: skip
         if not saved:
-            return None
-        inserted: list[str] = []
+            return StepWritten(False, frozenset(ended))
+        inserted: set[str] = set()
         for child in children:
             try:
                 await self._executions.insert(child)
             except DuplicateExecution:
                 continue  # requested before a crash: left as it is
-            inserted.append(child.id)
-        return inserted
+            inserted.add(child.id)
+        return StepWritten(True, frozenset(ended), frozenset(inserted))
 
     async def _write_records(
         self, workflow_id: str, version: int, nonce: str, records: Sequence[WorkflowRecord]

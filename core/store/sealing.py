@@ -29,8 +29,10 @@ from core.kv.decrypted import holding
 from core.models import MASK, Execution, ExecutionStatus
 from core.observe.secrets import report_secrets
 from core.store.base import (
+    ChildCompletion,
     ExecutionQuery,
     ExecutionRepository,
+    StepWritten,
     StoredWorkflow,
     WorkflowRecord,
     WorkflowStateRepository,
@@ -244,11 +246,13 @@ class SealedWorkflows:
         head: dict[str, Any],
         records: Sequence[WorkflowRecord],
         children: Sequence[Execution],
-    ) -> list[str] | None:
+        completed: Sequence[ChildCompletion] = (),
+    ) -> StepWritten:
         head, sealed = self._seal(workflow_id, head, records)
+        ends = [replace(c, execution=seal_execution(c.execution, self.keys)) for c in completed]
         return await self.inner.save_step(
             workflow_id, expected_version=expected_version, head=head, records=sealed,
-            children=[seal_execution(child, self.keys) for child in children],
+            children=[seal_execution(child, self.keys) for child in children], completed=ends,
         )  # fmt: skip
 
     async def compact(self, workflow_id: str) -> int:

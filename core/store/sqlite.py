@@ -31,7 +31,7 @@ from core.store.sqlite_db import (
     row_count,
 )
 from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances, load_instance
-from core.store.sqlite_execution_rows import COLUMNS, INSERT, execution_values, stamp
+from core.store.sqlite_execution_rows import COLUMNS, INSERT, REPLACE, execution_values, stamp
 from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_leases import SqliteLeases, SqliteOutbox
 from core.store.sqlite_rule_states import SqliteRuleStates
@@ -107,10 +107,7 @@ def _rewrite_header(conn: sqlite3.Connection) -> None:
 
 _COLUMNS = COLUMNS
 _INSERT = INSERT
-_REPLACE = (
-    "UPDATE executions SET (" + _COLUMNS + ") = (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " WHERE id = ? AND status = ?"
-)
+_REPLACE = REPLACE
 _GET = "SELECT doc FROM executions WHERE id = ?"
 _NEWEST_FIRST = " ORDER BY start_timestamp DESC, id DESC"
 _OLDEST_FIRST = " ORDER BY start_timestamp, id"

@@ -14,6 +14,10 @@ COLUMNS = (
     "status, action_ref, user, parent, start_timestamp, end_timestamp, owner, lease_expires, doc"
 )
 INSERT = f"INSERT INTO executions (id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# A compare-and-set on the status: values in ``COLUMNS`` order, then the id, then the status.
+REPLACE = (
+    f"UPDATE executions SET ({COLUMNS}) = (?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND status = ?"
+)
 
 
 # Fixed-width UTC text (microseconds always written), so string order is time order: the

@@ -2,7 +2,8 @@
 
 A save is one writer job, so one transaction: the head's compare-and-set on ``version`` comes
 first and the records follow only if it won; a save is all there or not at all. A step
-(``save_step``) inserts the child executions it requests in that same job. Loading reads
+(``save_step``) writes the task executions that ended and the children it requests in that
+same job. Loading reads
 every record at or below the head's version in version order and keeps the newest per key.
 """
 
@@ -14,9 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.models import Execution
-from core.store.base import StoredWorkflow, WorkflowRecord
+from core.store.base import ChildCompletion, StepWritten, StoredWorkflow, WorkflowRecord
 from core.store.sqlite_db import Database, row_count
-from core.store.sqlite_execution_rows import INSERT, execution_values
+from core.store.sqlite_execution_rows import INSERT, REPLACE, execution_values
 
 _HEAD = "SELECT version, head FROM workflow_heads WHERE id = ?"
 _RECORDS = (
@@ -72,11 +73,15 @@ class SqliteWorkflows:
         head: dict[str, Any],
         records: Sequence[WorkflowRecord],
         children: Sequence[Execution],
-    ) -> list[str] | None:
+        completed: Sequence[ChildCompletion] = (),
+    ) -> StepWritten:
         rows = _rows(workflow_id, expected_version + 1, records)
-        inserts = [(child.id, *execution_values(child)) for child in children]  # on the loop
+        # Documents are encoded here, on the loop; the writer thread only runs SQL.
+        ends = [(*execution_values(c.execution), c.execution.id, str(c.expected_status))
+                for c in completed]  # fmt: skip
+        inserts = [(child.id, *execution_values(child)) for child in children]
         return await self._db.write(
-            _step, workflow_id, expected_version, _json(head), rows, inserts
+            _step, workflow_id, expected_version, _json(head), rows, ends, inserts
         )
 
     async def compact(self, workflow_id: str) -> int:
@@ -116,23 +121,27 @@ def _step(
     expected: int,
     head: str,
     rows: list[Any],
+    ends: list[tuple[Any, ...]],
     inserts: list[tuple[Any, ...]],
-) -> list[str] | None:
+) -> StepWritten:
+    completed = frozenset(str(end[-2]) for end in ends if conn.execute(REPLACE, end).rowcount)
+    if len(completed) < len(ends):
+        return StepWritten(False, completed)  # a task's end lost its CAS: the state waits
     saved = (
         _create(conn, workflow_id, head, rows)
         if expected == 0
         else _save(conn, workflow_id, expected, head, rows)
     )
     if not saved:
-        return None
-    inserted: list[str] = []
+        return StepWritten(False, completed)
+    inserted: set[str] = set()
     for values in inserts:
         try:
             conn.execute(INSERT, values)
         except sqlite3.IntegrityError:
             continue  # requested before a crash: left as it is
-        inserted.append(values[0])
-    return inserted
+        inserted.add(values[0])
+    return StepWritten(True, completed, frozenset(inserted))
 
 
 def _load(conn: sqlite3.Connection, workflow_id: str) -> StoredWorkflow | None:

@@ -106,6 +106,9 @@ class LiveWorkflow:
     # Children named in the state but never requested (found by reconcile after a crash
     # between a save and its inserts, on a store without transactions): the next step.
     unrequested: list[ChildRequest] = field(default_factory=list)
+    # Tasks' ends the service handed over (``WorkflowShell.finish_child``), by child id: the
+    # next step writes each with the state it leads to.
+    finishing: dict[str, Finishing] = field(default_factory=dict)
 
     @property
     def state(self) -> WorkflowState:
@@ -121,6 +124,20 @@ class ChildRequest:
     route: int
     entry: int
     item: int | None
+
+
+@dataclass(frozen=True)
+class Finishing:
+    """A task's execution ending: as the service last stored it, as it ends, and the future
+    its runner awaits (the end as stored, or None: not written by the step)."""
+
+    current: Execution
+    ended: Execution
+    future: asyncio.Future[Execution | None]
+
+    def settle(self, written: Execution | None) -> None:
+        if not self.future.done():  # its runner's task may have been cancelled (shutdown)
+            self.future.set_result(written)
 
 
 @dataclass(frozen=True)
@@ -177,30 +194,41 @@ def drop_delays(live: LiveWorkflow) -> None:
     live.delays.clear()
 
 
-def apply_child(live: LiveWorkflow, child: Execution) -> bool:
-    """Tell the conductor what ``child`` did, once; False if it was old news."""
+def news(live: LiveWorkflow, child: Execution) -> tuple[Entry, int | None, str] | None:
+    """What ``child``'s status tells its task that the conductor does not know yet: (entry,
+    item, task status); None for old news (once old, news never again: a task's entry only
+    moves on, a retry or a cycle names a new child)."""
     orquesta = child.context["orquesta"]
     index, item = int(orquesta["entry"]), orquesta.get("item_id")
     state = live.state
     if index >= len(state.sequence):
-        return False
+        return None
     entry = state.sequence[index]
     if state.index_of(entry.id, entry.route) != index:
-        return False  # the task ran again since (a cycle)
+        return None  # the task ran again since (a cycle)
     if child.id != child_id_of(live, index, entry, item):
-        return False  # an earlier attempt of a retried task
+        return None  # an earlier attempt of a retried task
     status = TASK_STATUS[child.status]
     if status is None:
-        return False
+        return None
     if item is None:
         known = entry.status
     else:
         staged = state.staged_task(entry.id, entry.route)
         if staged is None or staged.items is None or item >= len(staged.items):
-            return False
+            return None
         known = staged.items[item]["status"]
     if known == status or known in TASK_COMPLETED:
+        return None
+    return entry, item, status
+
+
+def apply_child(live: LiveWorkflow, child: Execution) -> bool:
+    """Tell the conductor what ``child`` did, once; False if it was old news."""
+    found = news(live, child)
+    if found is None:
         return False
+    entry, item, status = found
     result = child.result if child.is_completed else None
     live.secrets.update(s for s in child.secrets if s)  # its result may echo them
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -23,7 +23,7 @@ from core.models.status import IllegalTransition, transition_path
 from core.packs import UnknownActionError
 from core.params import ParameterError
 from core.runners.base import RunnerResult
-from core.store.base import StoredWorkflow, WorkflowRecord
+from core.store.base import ChildCompletion, StoredWorkflow, WorkflowRecord
 from core.store.sealing import SECRETS
 from core.workflows.conductor import Conductor, TaskRequest, WorkflowStatusError
 from core.workflows.definitions import WorkflowDefinition, WorkflowDefinitions
@@ -31,6 +31,7 @@ from core.workflows.live import (
     EXECUTION_STATUS,
     RUNNER_TYPE,
     ChildRequest,
+    Finishing,
     LiveWorkflow,
     S,
     Saved,
@@ -38,6 +39,7 @@ from core.workflows.live import (
     child_context,
     drop_delays,
     named_children,
+    news,
     noting_secrets,
     pending_request,
     rerender,
@@ -73,6 +75,7 @@ class WorkflowShell:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         service.add_change_listener(self.on_child_change)
+        service.child_finisher = self.finish_child
 
     # -- start ----------------------------------------------------------------------------
     async def start(self, execution_id: str) -> RunnerResult:
@@ -141,6 +144,8 @@ class WorkflowShell:
                 live = self._live.get(parent.id) or await self._load(parent)
             if live is None:
                 return
+        if news(live, child) is None:
+            return  # e.g. a task going running, or an end its step wrote: no drain for it
         live.inbox[child.id] = child
         self._drain_soon(live)
 
@@ -152,26 +157,69 @@ class WorkflowShell:
         if child.parent is not None and child.parent in self._live:
             await self.on_child_change(child)
 
+    async def finish_child(self, current: Execution, ended: Execution) -> Execution | None:
+        """The service's ``child_finisher``: a task of a workflow running here ends in the step
+        it triggers, written with that step's state and children in one transaction. None:
+        not this engine's to write (the service writes it, and the workflow hears of it)."""
+        live = self._live.get(current.parent) if current.parent is not None else None
+        if (
+            live is None
+            or self._closed
+            or ended.status is S.CANCELED  # a cancel is under way: the ordinary path
+            or live.conductor.status != "running"
+            # A step in flight: waiting for the next one would hold the task's concurrency
+            # slot meanwhile; written at once, it joins the next step's batch as an event.
+            or self._lock(live.id).locked()
+            or not isinstance(current.context.get("orquesta"), Mapping)
+        ):
+            return None
+        end = Finishing(current, ended, asyncio.get_running_loop().create_future())
+        live.finishing[current.id] = end
+        self._drain_soon(live)
+        return await end.future
+
     def _drain_soon(self, live: LiveWorkflow) -> None:
         if live.drainer is None or live.drainer.done():
             live.drainer = self._spawn(self._drain(live), f"workflow-{live.id}")
 
     async def _drain(self, live: LiveWorkflow) -> None:
-        async with self._lock(live.id):
-            if self._live.get(live.id) is not live:
-                return
-            while live.inbox or live.dirty:
-                dirty = live.dirty or bool(live.unrequested)
-                batch, live.inbox, live.dirty = live.inbox, {}, False
-                changed = [apply_child(live, child) for child in batch.values()]
-                if any(changed) or dirty:
-                    await self._step(live)  # old news only (a child went running): no step
+        taken: list[Finishing] = []
+        try:
+            async with self._lock(live.id):
+                if self._live.get(live.id) is not live:
+                    return
+                while live.inbox or live.dirty or live.finishing:
+                    dirty = live.dirty or bool(live.unrequested) or bool(live.finishing)
+                    batch, live.inbox, live.dirty = live.inbox, {}, False
+                    ending, live.finishing = list(live.finishing.values()), {}
+                    taken += ending
+                    changed = [apply_child(live, child) for child in batch.values()]
+                    for end in ending:
+                        apply_child(live, end.ended)
+                    if any(changed) or dirty:
+                        await self._step(live, ending=ending)  # old news only: no step
+        finally:
+            self._unwritten(live, taken)
+
+    def _unwritten(self, live: LiveWorkflow, taken: list[Finishing]) -> None:
+        """Ends a step applied but did not write (it failed, or lost a CAS): their runners
+        write them the ordinary way, and this copy of the workflow, which has applied them, is
+        dropped and read again from the store."""
+        unwritten = [end for end in taken if not end.future.done()]
+        for end in unwritten:
+            end.settle(None)
+        if unwritten and self._live.get(live.id) is live:
+            self._forget(live)
+            self._spawn(self._readopt(live.id), f"workflow-reload-{live.id}")
 
     # -- one step -------------------------------------------------------------------------
-    async def _step(self, live: LiveWorkflow, *, mirror: bool = False) -> None:
-        """Start what can start, save, request the children, mirror the status (under lock).
-        ``mirror``: look at the execution's status even if the conductor's did not change (a
-        workflow just loaded, or a request from another process may be waiting)."""
+    async def _step(
+        self, live: LiveWorkflow, *, mirror: bool = False, ending: Sequence[Finishing] = ()
+    ) -> None:
+        """Start what can start, save (with the tasks' ``ending`` applied before), request the
+        children, mirror the status (under lock). ``mirror``: look at the execution's status
+        even if the conductor's did not change (a workflow just loaded, or a request from
+        another process may be waiting)."""
         if live.definition.mentions_kv:
             live.conductor.kv = await self._kv(live.definition, live.context)
         with noting_secrets(live):  # task inputs, publishes and output may decrypt
@@ -179,7 +227,7 @@ class WorkflowShell:
             live.unrequested.clear()
             live.conductor.render_output()  # once completed; saved before the status says so
         children = await self._prepare_children(live, requests)
-        saved = await self._save(live, [child for child, _ in children])
+        saved = await self._save(live, [child for child, _ in children], ending)
         if saved is None:
             return  # another process moved the workflow: reloaded from the store
         for child, request in children:
@@ -276,26 +324,33 @@ class WorkflowShell:
         live.dirty = True  # the failure may stage remediation: one more step
         self._drain_soon(live)
 
-    async def _save(self, live: LiveWorkflow, children: list[Execution]) -> Saved | None:
-        """Save what changed and insert ``children``, in one step (one transaction on SQLite);
-        None: lost the CAS."""
+    async def _save(
+        self, live: LiveWorkflow, children: list[Execution], ending: Sequence[Finishing]
+    ) -> Saved | None:
+        """Write the tasks' ends, save what changed and insert ``children``, in one step (one
+        transaction on SQLite); None: lost a CAS (reloaded from the store)."""
         delta = live.state.take_delta()
         head = {"conductor": delta.head, "delays": dict(live.delays),
                 "paused_by_request": live.paused_by_request}  # fmt: skip
         if live.secrets:  # the store seals the state against them (core.store.sealing)
             head[SECRETS] = sorted(live.secrets)
         records = [WorkflowRecord(kind, key, doc) for kind, key, doc in delta.records()]
-        if not records and not children and head == live.saved_head:
+        if not records and not children and not ending and head == live.saved_head:
             return Saved(wrote=False)  # nothing changed: no write
         live.saved_head = head
-        inserted = await self.store.workflows.save_step(
+        written = await self.store.workflows.save_step(
             live.id, expected_version=live.version, head=head, records=records,
             children=children,
+            completed=[ChildCompletion(end.ended, end.current.status) for end in ending],
         )  # fmt: skip
-        if inserted is not None:
+        for end in ending:
+            if end.ended.id in written.completed:
+                self.service.changed(end.ended)
+                end.settle(end.ended)
+        if written.saved:
             live.version += 1
             fault_point(f"workflow state saved v{live.version}")
-            return Saved(wrote=True, inserted=frozenset(inserted))
+            return Saved(wrote=True, inserted=written.inserted)
         # Someone else moved this workflow (another process): start over from the store, and
         # re-read the children, so nothing this step applied is lost.
         logger.warning("workflow %s: state changed elsewhere; reloading", live.id)
@@ -375,6 +430,9 @@ class WorkflowShell:
         for timer in live.timers.values():
             timer.cancel()
         live.timers.clear()
+        for end in live.finishing.values():  # their runners write them the ordinary way
+            end.settle(None)
+        live.finishing.clear()
         if self._live.get(live.id) is live:
             del self._live[live.id]
 
@@ -500,5 +558,7 @@ class WorkflowShell:
         for live in list(self._live.values()):
             for timer in live.timers.values():
                 timer.cancel()
+            for end in live.finishing.values():
+                end.settle(None)  # written by their runners the ordinary way
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)

@@ -1,0 +1,86 @@
+"""What a workflow step writes: a task's end goes into the transaction of the step it triggers
+(with the state and the next task's request), and when that step cannot be written the end is
+written the ordinary way and the workflow, read again from the store, still finishes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Engine, open_engine
+from bot.settings import load_settings
+from core.models import Execution, ExecutionStatus
+from core.store import ExecutionQuery, StoreError
+from core.store.base import ChildCompletion, StepWritten
+from core.store.sqlite_workflows import SqliteWorkflows
+from tests.integration.test_workflow_engine import run, workflow_config
+
+S = ExecutionStatus
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    async with open_engine(load_settings(workflow_config(tmp_path))) as opened:
+        yield opened
+
+
+class StepSpy:
+    """Wraps ``SqliteWorkflows.save_step`` to record the ends each step carried; with
+    ``fail_first`` the first step carrying an end raises as a store outage would."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, fail_first: bool = False) -> None:
+        self.ends: list[str] = []
+        self.failed: list[str] = []
+        self._fail = fail_first
+        inner = SqliteWorkflows.save_step
+        spy = self
+
+        async def save_step(
+            repo: SqliteWorkflows, workflow_id: str, *,
+            completed: Sequence[ChildCompletion] = (), **kw: Any,
+        ) -> StepWritten:  # fmt: skip
+            if completed and spy._fail:
+                spy._fail = False
+                spy.failed += [c.execution.id for c in completed]
+                raise StoreError("disk on fire (test)")
+            written = await inner(repo, workflow_id, completed=completed, **kw)
+            spy.ends += sorted(written.completed)
+            return written
+
+        monkeypatch.setattr(SqliteWorkflows, "save_step", save_step)
+
+
+async def tasks_of(engine: Engine, workflow: Execution) -> list[Execution]:
+    return await engine.store.executions.list(ExecutionQuery(parent=workflow.id))
+
+
+async def test_each_task_of_a_chain_ends_in_the_step_it_triggers(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = StepSpy(monkeypatch)
+    done = await run(engine, "flows.chain", who="ann")
+    assert done.status is S.SUCCEEDED, done.result
+    assert done.result == {"output": {"greeting": "hello ann", "loud": "HELLO ANN",
+                                      "user": "alice"}}  # fmt: skip
+    tasks = await tasks_of(engine, done)
+    assert len(tasks) == 3 and all(t.status is S.SUCCEEDED for t in tasks)
+    # One task at a time, nothing else in flight: every end rode in its step's transaction.
+    assert sorted(spy.ends) == sorted(t.id for t in tasks)
+
+
+async def test_a_step_that_cannot_be_written_leaves_the_end_to_its_runner(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = StepSpy(monkeypatch, fail_first=True)
+    done = await run(engine, "flows.chain", who="bob")
+    assert done.status is S.SUCCEEDED, done.result
+    assert done.result["output"]["loud"] == "HELLO BOB"  # type: ignore[index]
+    tasks = {t.id: t for t in await tasks_of(engine, done)}
+    assert len(tasks) == 3 and all(t.status is S.SUCCEEDED for t in tasks.values())
+    (failed,) = spy.failed
+    assert failed in tasks and failed not in spy.ends  # written by its runner instead
+    names = sorted(t.context["orquesta"]["task_name"] for t in tasks.values())
+    assert names == ["done", "greet", "shout"]  # each task ran once
