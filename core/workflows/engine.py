@@ -5,19 +5,26 @@ returns "still running". Each task becomes a child execution through the ordinar
 policies, timeouts, masking and notify apply to tasks too. The write protocol makes a kill -9
 at any point harmless:
 
-1. Apply what happened (child status changes, a pause, a cancel) to the conductor.
+1. Apply what happened (child status changes, a pause, a cancel) to the conductor. A task that
+   ends while its workflow runs here and no step is in flight hands its end to the engine
+   (``finish_child``) instead of writing it: the step below writes it.
 2. Ask it for the next tasks; mark each running and name its child execution up front — the
    id is derived from (workflow, task entry, item, retry attempt), so it is the same however
-   often this step is repeated.
-3. Save the state (only what changed: the store's versioned head + records, compare-and-set).
-4. Only then request the children; one that already exists is not requested again.
+   often this step is repeated. Render and validate each child's parameters (not stored yet).
+3. Write the step (``save_step``): the handed-over task ends (each a compare-and-set on the
+   status its runner knew), then the state — only what changed: the store's versioned head +
+   records, compare-and-set — then the children. One transaction on SQLite; that order on
+   MongoDB. An end that lost its CAS (a cancel got there first) stops the step: nothing else
+   is written, the ends go the ordinary way and the workflow is read again from the store.
+4. Start the children that step inserted (one that already existed is not started again).
 5. Mirror the conductor's status onto the workflow execution.
 
 After a restart, ``recover`` loads every unfinished workflow and reconciles it with its
 children: a child that finished while nobody listened is applied, a child named in the state
-but never requested (a kill between 3 and 4) is requested now. Nothing runs twice, nothing is
-skipped. Events for one workflow are applied by one drainer task at a time (the per-workflow
-lock), in batches: many children finishing together cost one save.
+but never requested (MongoDB: a kill between the state and the children) is requested by the
+next step. Nothing runs twice, nothing is skipped. Events for one workflow are applied by one
+drainer task at a time (the per-workflow lock), in batches: many children finishing together
+cost one step.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ class WorkflowEngine(WorkflowControls, WorkflowRecovery):
     """Conducts workflow executions; the ``orquesta`` runner's controller.
 
     The pieces: ``live`` (pure steps over one workflow), ``shell`` (the I/O around them),
-    ``controls`` (cancel, pause, resume, inquiries, rerun), ``recovery`` (after a restart).
+    ``mirror`` (the workflow execution's own status), ``controls`` (cancel, pause, resume,
+    inquiries, rerun), ``recovery`` (after a restart).
     """
 
     def __init__(
