@@ -1,11 +1,14 @@
 """Start a child in a new session; the event loop reads its pipes and learns of its exit itself.
 
-Per child this costs three file descriptors on the loop's selector: stdout and stderr (raw
-``os.read`` in a reader callback, no transport, protocol or stream reader, no task per pipe)
-and a pidfd that becomes readable when the child exits. asyncio on Python 3.11 would instead
-wait for every child in a thread of its own (``ThreadedChildWatcher``: a thread started and
-joined per spawn, each waking the loop through the GIL), and its pidfd watcher is bound to one
-loop for the whole process, which several loops (tests, the errbot embedding) cannot share.
+The loop watches stdout and stderr (raw ``os.read`` in a reader callback, no transport,
+protocol or stream reader, no task per pipe). A child's exit closes both pipes, so when both
+reach end of file the child has usually exited already: a non-blocking ``waitpid`` collects it
+then, and only a child still running at that point (it closed its output, or someone waits for
+it after a kill) gets a pidfd on the loop, readable when it exits. asyncio on Python 3.11
+would instead wait for every child in a thread of its own (``ThreadedChildWatcher``: a thread
+started and joined per spawn, each waking the loop through the GIL), and its pidfd watcher is
+bound to one loop for the whole process, which several loops (tests, the errbot embedding)
+cannot share.
 Where pidfds are missing (Linux < 5.3, other systems, seccomp) one thread per child waits for
 the exit instead, as asyncio's own watcher does. Measured in ``bench/executions.py`` against
 raw ``bash -c true`` spawns in the same run.
@@ -41,6 +44,7 @@ class Child:
         # Exited and both pipes closed: everything it wrote has been read.
         self.finished: asyncio.Future[None] = loop.create_future()
         self.drained: asyncio.Future[None] = loop.create_future()
+        self._watching_exit = False
 
     @property
     def pid(self) -> int:
@@ -51,6 +55,7 @@ class Child:
         return self._popen.returncode
 
     async def wait(self) -> int:
+        self._watch_exit()
         return await asyncio.shield(self.exited)
 
     def close_pipes(self) -> None:
@@ -82,6 +87,9 @@ class Child:
         self._open_pipes.discard(fd)
         if not self._open_pipes:
             _resolve(self.drained, None)
+            if not self.exited.done() and (code := self._popen.poll()) is not None:
+                _resolve(self.exited, code)  # the common case: it exited, closing them
+            self._watch_exit()
             self._check_finished()
 
     def _on_exit(self, code: int) -> None:
@@ -93,10 +101,13 @@ class Child:
             _resolve(self.finished, None)
 
     # -- learning of the exit --------------------------------------------------------------
-    def watch_exit(self) -> None:
-        """Resolve ``exited`` (and reap the child) when it exits."""
-        if _PIDFDS:
-            pidfd = os.pidfd_open(self.pid)
+    def _watch_exit(self) -> None:
+        """Resolve ``exited`` (and reap the child) when it exits, unless that is known."""
+        if self.exited.done() or self._watching_exit:
+            return
+        self._watching_exit = True
+        pidfd = _open_pidfd(self.pid) if _PIDFDS else None
+        if pidfd is not None:
             self._loop.add_reader(pidfd, self._reap_pidfd, pidfd)
         else:
             name = f"squall-wait-{self.pid}"
@@ -117,6 +128,13 @@ class Child:
 def _resolve(future: asyncio.Future[T], value: T) -> None:
     if not future.done():
         future.set_result(value)
+
+
+def _open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except OSError:  # out of descriptors, say: a thread waits instead
+        return None
 
 
 def _pidfds_work() -> bool:
@@ -156,14 +174,6 @@ def spawn(
         os.close(out_write)
         os.close(err_write)
     child = Child(loop, popen)
-    try:
-        child.watch_exit()
-    except BaseException:
-        popen.kill()  # only the leader: it has had no time to start others
-        popen.wait()
-        for fd in (out_read, err_read):
-            os.close(fd)
-        raise
     child.watch_pipe(out_read, stdout)
     child.watch_pipe(err_read, stderr)
     return child

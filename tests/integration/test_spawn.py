@@ -82,3 +82,11 @@ async def test_missing_program_leaves_nothing_open(exit_watch: str) -> None:
     with pytest.raises(FileNotFoundError):
         await _run(["/nonexistent/program"])
     assert _open_fds() == before
+
+
+async def test_a_child_that_closes_its_output_is_waited_for(exit_watch: str) -> None:
+    """Both pipes end while the child still runs: its exit is still waited for, then read."""
+    before = _open_fds()
+    outcome = await _run(["bash", "-c", "echo bye; exec >&- 2>&-; sleep 0.3; exit 3"])
+    assert outcome == ProcessOutcome("bye\n", "", 3, False, False)
+    assert _open_fds() == before
