@@ -14,6 +14,7 @@ no event loop, no pipes.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import open_engine
+from bot.heap import freeze_startup_heap
 from bot.settings import load_settings
 from core.executions.service import ExecutionService
 
@@ -143,14 +145,26 @@ async def run(workdir: Path) -> list[dict[str, Any]]:
         "executions:\n  max_concurrency: 32\n"
     )
     rows = [spawn_ceiling()]
-    async with open_engine(load_settings(config)) as engine:
-        for label, ref, params, total in CASES:
-            for conc in CONCURRENCY:
-                if ref == "core.local":
-                    rows += await _local_against_raw(engine.executions, label, params, total, conc)
-                else:
-                    row = await _measure(engine.executions, ref, params, total, conc)
-                    rows.append({"benchmark": f"execute {label}", **row})
+    threshold = gc.get_threshold()
+    try:
+        async with open_engine(load_settings(config)) as engine:
+            freeze_startup_heap()  # the collector as squall serve runs it (bot/heap.py)
+            rows += await _cases(engine.executions)
+    finally:  # the suites after this one run with the interpreter's own settings
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+    return rows
+
+
+async def _cases(service: ExecutionService) -> list[dict[str, Any]]:
+    rows = []
+    for label, ref, params, total in CASES:
+        for conc in CONCURRENCY:
+            if ref == "core.local":
+                rows += await _local_against_raw(service, label, params, total, conc)
+            else:
+                row = await _measure(service, ref, params, total, conc)
+                rows.append({"benchmark": f"execute {label}", **row})
     return rows
 
 
