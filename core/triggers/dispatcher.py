@@ -79,9 +79,9 @@ async def evaluate_in_slices(
     found: list[Rule] = []
     started = time.perf_counter()
     for rule in candidate_rules(rules, index, payload):
-        metrics.RULE_EVALUATIONS.labels(rule.ref).inc()
+        metrics.labelled(metrics.RULE_EVALUATIONS, rule.ref).inc()
         if rule_matches(rule, payload, context, now):
-            metrics.RULE_MATCHES.labels(rule.ref).inc()
+            metrics.labelled(metrics.RULE_MATCHES, rule.ref).inc()
             found.append(rule)
         if time.perf_counter() - started > EVALUATION_SLICE:
             await asyncio.sleep(0)
@@ -159,7 +159,9 @@ class TriggerDispatcher:
             logger.info("trigger instance %s/%s is a duplicate", trigger_ref, dedupe_key)
             return None
         fault_point(f"trigger instance stored {instance.id}")
-        metrics.TRIGGER_INSTANCES_RECEIVED.labels(trigger_ref, metrics.source_kind(source)).inc()
+        metrics.labelled(
+            metrics.TRIGGER_INSTANCES_RECEIVED, trigger_ref, metrics.source_kind(source)
+        ).inc()
         if self.process_here:
             self._spawn(instance)
         return instance
@@ -370,4 +372,4 @@ class TriggerDispatcher:
 
 def _count_processed(instance: TriggerInstance, outcome: str) -> None:
     kind = metrics.source_kind(instance.source)
-    metrics.TRIGGER_INSTANCES_PROCESSED.labels(instance.trigger, kind, outcome).inc()
+    metrics.labelled(metrics.TRIGGER_INSTANCES_PROCESSED, instance.trigger, kind, outcome).inc()
