@@ -1,10 +1,11 @@
 """Webhook → rule → ``core.noop`` execution, end to end, at a fixed offered rate.
 
 The real aiohttp app listens on 127.0.0.1 over the real engine on a temp SQLite file, behind the
-same guarded listener ``squall serve`` uses (bot.http.listener). A loopback
-load generator in its own process (``python -m bench.webhooks URL RATE SECONDS``, so it takes
-no CPU time from the measured process's interpreter) starts one POST every ``1/rate`` seconds
-for a few seconds (open loop: a slow server does not slow the offered load) and then stops.
+same guarded listener ``squall serve`` uses (bot.http.listener). A loopback load generator in
+its own process (bench.http_load: prebuilt requests over 128 keep-alive connections, so it
+takes no CPU time from the measured interpreter and little from the machine) starts POST
+number n at ``n / rate`` seconds for a few seconds (open loop: a slow server does not slow the
+offered load) and then stops.
 Reported per rate: completed events/s over the whole run (first POST to last completion),
 POST → execution completed latency, and POST → 202 latency. Completion times come from the
 service's completion listener; the instance each completion belongs to is joined to its POST
@@ -23,7 +24,6 @@ import asyncio
 import gc
 import json
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -33,7 +33,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from bot.app import Engine, open_engine
@@ -97,33 +96,11 @@ class Recorder:
             self.done.set()
 
 
-async def generate(url: str, rate: int, seconds: float) -> dict[str, dict[int, float]]:
-    """Open loop: POST number n starts at n / rate seconds, whether or not earlier ones ended."""
-    sent: dict[int, float] = {}
-    accepted: dict[int, float] = {}
-
-    async def one(session: aiohttp.ClientSession, seq: int) -> None:
-        sent[seq] = time.monotonic()
-        async with session.post(url, json={"kind": "bench", "seq": seq}) as resp:
-            if resp.status != 202:
-                raise RuntimeError(f"POST {seq}: {resp.status} {await resp.text()}")
-            accepted[seq] = time.monotonic()
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
-        start = time.monotonic()
-        tasks = []
-        for seq in range(int(rate * seconds)):
-            await asyncio.sleep(max(0.0, start + seq / rate - time.monotonic()))
-            tasks.append(asyncio.create_task(one(session, seq)))
-        await asyncio.gather(*tasks)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"sent": sent, "accepted": accepted, "cpu": {0: usage.ru_utime + usage.ru_stime}}
-
-
 async def offer(url: str, rate: int, seconds: float) -> dict[str, dict[int, float]]:
-    """Run ``generate`` in a child process; its send and 202 times by sequence number."""
+    """Run the load generator (bench.http_load) in a child process; its send and 202 times by
+    sequence number, and its CPU seconds."""
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.webhooks", url, str(rate), str(seconds),
+        sys.executable, "-m", "bench.http_load", url, str(rate), str(seconds),
         stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
     out, _ = await child.communicate()
@@ -289,10 +266,6 @@ async def wipe(engine: Engine) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4:  # the load generator child (see ``offer``)
-        url, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-        print(json.dumps(asyncio.run(generate(url, rate, seconds))))
-        sys.exit(0)
     with tempfile.TemporaryDirectory() as tmp:
         print(json.dumps(asyncio.run(run(Path(tmp))), indent=2))
     sys.exit(0)
