@@ -19,8 +19,9 @@ from bot.logs import configure_logging
 from bot.settings import load_settings
 from core.authz.authorizer import SquallUser
 from core.models import ExecutionStatus
+from tests.conftest import wait_execution
 from tests.functional.harness import CHAT_PACK
-from tests.functional.test_secrets_at_rest import wait_until, workflow_pack
+from tests.functional.test_secrets_at_rest import workflow_pack
 
 PARAM_SECRET = "hunter2LOGPARAMSECRET"
 KV_SECRET = "SUPERSECRETLOGKVVALUE"
@@ -78,7 +79,7 @@ async def test_secrets_appear_in_no_log_line(tmp_path: Path, log_stream: io.Stri
         assert done.result is not None and KV_SECRET in done.result["stdout"]
         await engine.kv.set("tok", WF_KV_SECRET, secret=True)
         flow = await engine.executions.request("sealwf.flow", {"password": WF_SECRET})
-        await wait_until(engine, flow.id, ExecutionStatus.PAUSED)
+        await wait_execution(engine, flow.id, ExecutionStatus.PAUSED)
         [pending] = await engine.approvals.list_pending()
         await engine.approvals.respond(
             pending.id, SquallUser("carol", ()), {"continue": True}, {"adapter": "console"}
