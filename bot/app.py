@@ -89,6 +89,8 @@ class Engine:
     stream: StreamBus
     # The timers of this process when its roles include them (readiness looks at them).
     timers: TimerLeader | None = None
+    # Publishes execution changes on ``stream``; the API's follower adds other processes' ones.
+    stream_events: ExecutionEvents | None = None
 
 
 def key_path(settings: Settings) -> Path:
@@ -229,12 +231,14 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         stack.push_async_callback(relay.close)
         auth = AuthService(store, authz, audit, auth_options(settings))
         stream = StreamBus(capacity=settings.api.stream_buffer_events)
-        service.observers.append(ExecutionEvents(stream, service.to_api))
+        stream_events = ExecutionEvents(stream, service.to_api)
+        service.observers.append(stream_events)
         if settings.api.enabled and settings.http.enabled:
             service.action_tokens = ActionTokenIssuer(auth)
         engine = Engine(
             settings, store, content, service, kv, triggers, rules, authz, audit, approvals, gate,
             aliases, workflows, inquiries, cluster, relay, auth, stream,
+            stream_events=stream_events,
         )  # fmt: skip
         # Every command then shows the truth; workflows carry on (their engine recovers them).
         resumable = frozenset({WORKFLOW_RUNNER, CHAIN_RUNNER})

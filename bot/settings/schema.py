@@ -170,6 +170,9 @@ class ApiSettings:
     login_window_seconds: Annotated[int, between(1)] = 300
     stream_heartbeat_seconds: Annotated[float, between(0.05)] = 20.0
     stream_buffer_events: Annotated[int, between(100)] = 10_000
+    # While a stream client is connected, the store is read this often for execution changes
+    # other processes made (core.stream.follower); null: only this process's own changes.
+    stream_follow_seconds: Annotated[float, between(0.05)] | None = 1.0
 
 
 def _hook_auth(value: object, ctx: Context) -> HookAuth:

@@ -13,6 +13,7 @@ the last one kills A with SIGKILL.
   then its result on A's run card, and a plain action started there shows "running" (relayed
   from the process running it) before its result;
 - cancel, pause and resume requested from another process reach the one running the work;
+- a stream client of A sees an execution started by the CLI and run by B or C, to its end;
 - kill -9 of B while it runs a command and a workflow: C abandons the command (killing what B
   left running) and carries the workflow on, without a restart;
 - kill -9 of A: C takes the timers and the chat within lease + renew, ticks go on without a
@@ -358,6 +359,30 @@ def test_cancel_pause_and_resume_reach_the_process_running_the_work(cluster: Clu
     wait_for("paused", lambda: status(cluster, flow["id"]) == "paused", timeout=30)
     run_cli(a.config, "execution", "resume", flow["id"])
     wait_for("succeeded", lambda: status(cluster, flow["id"]) == "succeeded", timeout=30)
+
+
+def test_a_stream_on_a_carries_an_execution_started_and_run_elsewhere(cluster: Cluster) -> None:
+    a = cluster.nodes["a"]
+    key = run_cli(a.config, "apikey", "create")["key"]  # no user: the default role, may read
+    events = "st2.execution__create,st2.execution__update"
+    url = f"http://127.0.0.1:{a.port}/stream/v1/stream?events={events}&st2-api-key={key}"
+    with urllib.request.urlopen(url, timeout=60) as stream:
+        while stream.readline().strip() != b": connected":
+            pass
+        # Started by the CLI (a process of its own), run by B or C: A changes nothing.
+        started = run_cli(a.config, "run", "core.local", "cmd=sleep 1; echo far", "--async")
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        while "succeeded" not in seen:
+            assert time.monotonic() < deadline, seen
+            line = stream.readline().decode()
+            if line.startswith("data: "):
+                doc = json.loads(line[len("data: ") :])
+                if doc["id"] == started["id"]:
+                    seen.append(doc["status"])
+    assert "running" in seen or seen[0] == "succeeded", seen
+    run = cluster.db.executions.find_one({"_id": started["id"]})
+    assert run["owner"] in {cluster.nodes["b"].holder, cluster.nodes["c"].holder}
 
 
 def test_kill_9_of_an_engine_process_its_work_is_taken_over_while_the_others_run(

@@ -17,11 +17,11 @@ from aiohttp import web
 from bot.app import Engine
 from bot.http.api.base import (
     RouteTable,
+    acting_user,
     caller,
     engine_of,
     json_body,
     ok,
-    require_admin,
 )
 from bot.http.api.content import add_content_routes
 from bot.http.api.errors import ApiError
@@ -110,7 +110,7 @@ async def match_and_execute(request: web.Request) -> web.Response:
     who = caller(request)
     body = await json_body(request)
     text = _command(body)
-    user = _acting(request, who, body.get("user"))
+    user = acting_user(request, body.get("user"), "execute aliases on behalf of")
     channel = str(body.get("source_channel") or "api")
     results = []
     for match in _match(engine, text):
@@ -139,19 +139,10 @@ async def alias_execution(request: web.Request) -> web.Response:
     matches = [m for m in _match(engine, text) if m.alias.ref == alias.ref]
     if not matches:
         raise ApiError(400, f'Command "{text}" does not match alias "{alias.ref}"')
-    user = _acting(request, who, body.get("user"))
+    user = acting_user(request, body.get("user"), "execute aliases on behalf of")
     channel = str(body.get("source_channel") or "api")
     execution = await _execute(engine, who, user, matches[0], channel)
     return ok(_result(engine, matches[0], execution), status=201)
-
-
-def _acting(request: web.Request, who: Caller, asked: Any) -> str:
-    if asked in (None, "", who.user.name):
-        return who.user.name
-    if not isinstance(asked, str):
-        raise ApiError(400, "user: expected a string")
-    require_admin(request, f'execute aliases on behalf of "{asked}"')
-    return asked
 
 
 async def _execute(

@@ -17,6 +17,7 @@ from bot.http.api.base import (
     RouteTable,
     caller,
     engine_of,
+    is_admin,
     json_body,
     ok,
     page,
@@ -36,13 +37,9 @@ def key_doc(key: ApiKey) -> dict[str, Any]:
     return {**key.to_api(), "uid": f"api_key:{key.id}", "metadata": {"name": key.name}}
 
 
-def _is_admin(request: web.Request) -> bool:
-    return "admin" in caller(request).user.roles
-
-
 async def _visible(request: web.Request) -> list[ApiKey]:
     keys = await engine_of(request).store.api_keys.list()
-    if _is_admin(request):
+    if is_admin(request):
         return keys
     name = caller(request).user.name
     return [k for k in keys if k.user == name]

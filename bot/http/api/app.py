@@ -80,6 +80,7 @@ def add_api(app: web.Application, engine: Engine) -> None:
     """Register every API route and the middlewares (errors outermost, then auth)."""
     app[ENGINE] = engine
     app[executions.LISTING] = ListingCache()
+    stream.add_follower(app, engine)
     public = frozenset(r.path for r in all_routes() if r.public)
     app.middlewares.append(api_errors)
     app.middlewares.append(auth.auth_middleware(public))

@@ -7,7 +7,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -24,6 +24,8 @@ ENGINE = web.AppKey("api_engine", Engine)
 MAX_LIMIT = 1000
 MAX_OFFSET = 10**9  # beyond any store; SQLite integers overflow at 2**63
 MAX_BODY_BYTES = 1024 * 1024
+MAX_ID = 64  # longer ids are not even looked up (no stored id is that long)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,37 @@ def caller(request: web.Request) -> Caller:
     return found
 
 
+def is_admin(request: web.Request) -> bool:
+    return "admin" in caller(request).user.roles
+
+
 def require_admin(request: web.Request, what: str) -> Caller:
     """Caller with the ``admin`` role, else 403 (managing keys, rules, other users' data)."""
     who = caller(request)
     if "admin" not in who.user.roles:
         raise ApiError(403, f'User "{who.user.name}" doesn\'t have required permission to {what}')
     return who
+
+
+def acting_user(request: web.Request, asked: Any, what: str) -> str:
+    """The user a request acts for: the caller, or (admins only) the ``user`` it names."""
+    who = caller(request)
+    if asked in (None, "", who.user.name):
+        return who.user.name
+    if not isinstance(asked, str):
+        raise ApiError(400, "user: expected a string")
+    require_admin(request, f'{what} "{asked}"')
+    return asked
+
+
+async def by_id(
+    ident: str, get: Callable[[str], Awaitable[T | None]], named: str = "Resource with a"
+) -> T:
+    """What ``get`` finds for ``ident``, else st2's 404 ``<named> id "…" not found``."""
+    found = await get(ident) if len(ident) <= MAX_ID else None
+    if found is None:
+        raise ApiError(404, f'{named} id "{ident[:MAX_ID]}" not found')
+    return found
 
 
 def int_query(request: web.Request, name: str, default: int) -> int:

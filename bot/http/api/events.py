@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.http.api.base import (
     Param,
     RouteTable,
+    by_id,
     engine_of,
     ok,
     page,
@@ -25,7 +26,6 @@ from core.models.trigger_instance import TriggerInstance, TriggerInstanceStatus
 from core.packs.index import UnknownTriggerTypeError
 
 routes = RouteTable("events")
-MAX_ID = 64
 
 
 def trigger_type_doc(trigger: TriggerType) -> dict[str, Any]:
@@ -88,13 +88,7 @@ async def list_instances(request: web.Request) -> web.Response:
 
 
 async def _instance(request: web.Request, name: str) -> TriggerInstance:
-    instance_id = request.match_info[name]
-    found = None
-    if len(instance_id) <= MAX_ID:
-        found = await engine_of(request).store.trigger_instances.get(instance_id)
-    if found is None:
-        raise ApiError(404, f'Resource with a id "{instance_id[:MAX_ID]}" not found')
-    return found
+    return await by_id(request.match_info[name], engine_of(request).store.trigger_instances.get)
 
 
 @routes.add("GET", "/api/v1/triggerinstances/{instance_id}", "One trigger instance",
@@ -145,10 +139,5 @@ def _enforcement_doc(doc: dict[str, Any]) -> dict[str, Any]:
 @routes.add("GET", "/api/v1/ruleenforcements/{id}", "One rule enforcement",
             params=(Param("id", where="path", required=True),))  # fmt: skip
 async def get_enforcement(request: web.Request) -> web.Response:
-    enforcement_id = request.match_info["id"]
-    found = None
-    if len(enforcement_id) <= MAX_ID:
-        found = await engine_of(request).store.rule_enforcements.get(enforcement_id)
-    if found is None:
-        raise ApiError(404, f'Resource with a id "{enforcement_id[:MAX_ID]}" not found')
+    found = await by_id(request.match_info["id"], engine_of(request).store.rule_enforcements.get)
     return ok(_enforcement_doc(found.to_doc()))

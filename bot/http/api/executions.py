@@ -18,6 +18,8 @@ from bot.http.api.base import (
     OFFSET,
     Param,
     RouteTable,
+    acting_user,
+    by_id,
     caller,
     engine_of,
     flag,
@@ -29,7 +31,6 @@ from bot.http.api.base import (
     projected,
     query_list,
     query_timestamp,
-    require_admin,
 )
 from bot.http.api.errors import ApiError
 from bot.http.api.listing import ListingCache
@@ -89,12 +90,7 @@ def execution_doc(engine: Engine, execution: Execution) -> dict[str, Any]:
 
 
 async def load(engine: Engine, execution_id: str) -> Execution:
-    if len(execution_id) > 64:
-        raise ApiError(404, f'Resource with a id "{execution_id[:64]}" not found')
-    execution = await engine.store.executions.get(execution_id)
-    if execution is None:
-        raise ApiError(404, f'Resource with a id "{execution_id}" not found')
-    return execution
+    return await by_id(execution_id, engine.store.executions.get)
 
 
 def _query(request: web.Request) -> ExecutionQuery:
@@ -154,18 +150,9 @@ async def create_execution(request: web.Request) -> web.Response:
         raise ApiError(400, "action: required, the ref of the action to run")
     if not isinstance(parameters, dict):
         raise ApiError(400, "parameters: expected an object")
-    user = _acting_user(request, who, body.get("user"))
+    user = acting_user(request, body.get("user"), "run actions as user")
     execution = await run_action(engine, who, ref, parameters, context={"user": user})
     return ok(execution_doc(engine, execution), status=201)
-
-
-def _acting_user(request: web.Request, who: Caller, asked: Any) -> str:
-    if asked in (None, "", who.user.name):
-        return who.user.name
-    if not isinstance(asked, str):
-        raise ApiError(400, "user: expected a string")
-    require_admin(request, f'run actions as user "{asked}"')
-    return asked
 
 
 async def run_action(

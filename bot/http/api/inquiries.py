@@ -15,6 +15,7 @@ from bot.http.api.base import (
     OFFSET,
     Param,
     RouteTable,
+    by_id,
     caller,
     engine_of,
     json_body,
@@ -29,7 +30,6 @@ from core.models.approval import Approval
 
 routes = RouteTable("inquiries")
 ID = Param("inquiry_id", where="path", required=True)
-MAX_ID = 64
 
 
 def inquiry_doc(approval: Approval) -> dict[str, Any]:
@@ -54,13 +54,13 @@ def inquiry_doc(approval: Approval) -> dict[str, Any]:
 
 
 async def _inquiry(request: web.Request) -> Approval:
-    inquiry_id = request.match_info["inquiry_id"]
-    found = None
-    if len(inquiry_id) <= MAX_ID:
-        found = await engine_of(request).approvals.get(inquiry_id)
-    if found is None or found.subject.get("kind") != INQUIRY_KIND:
-        raise ApiError(404, f'Inquiry with id "{inquiry_id[:MAX_ID]}" not found')
-    return found
+    approvals = engine_of(request).approvals
+
+    async def inquiry(ident: str) -> Approval | None:
+        found = await approvals.get(ident)
+        return found if found is not None and found.subject.get("kind") == INQUIRY_KIND else None
+
+    return await by_id(request.match_info["inquiry_id"], inquiry, "Inquiry with")
 
 
 @routes.add("GET", "/api/v1/inquiries", "Open inquiries", params=(

@@ -19,6 +19,7 @@ from bot.http.api.base import (
     RouteTable,
     caller,
     engine_of,
+    is_admin,
     json_body,
     ok,
     page,
@@ -91,14 +92,10 @@ async def list_keys(request: web.Request) -> web.Response:
     for each in (SYSTEM, USER) if scope == "all" else (scope,):
         decrypt = _decrypt(request, each) if scope != "all" else _decrypt(request, USER)
         pairs = await engine.kv.list(prefix, scope=each, user=user if each == USER else None)
-        docs += [key_to_api(engine, p, decrypt and (each == USER or _is_admin(request)))
+        docs += [key_to_api(engine, p, decrypt and (each == USER or is_admin(request)))
                  for p in pairs]  # fmt: skip
     limit, offset = paging(request)
     return page(docs[offset : offset + limit], len(docs), limit)
-
-
-def _is_admin(request: web.Request) -> bool:
-    return "admin" in caller(request).user.roles
 
 
 @routes.add("GET", "/api/v1/keys/{name}", "One datastore item", params=(NAME, *SCOPE_PARAMS),
@@ -106,14 +103,12 @@ def _is_admin(request: web.Request) -> bool:
 async def get_key(request: web.Request) -> web.Response:
     engine = engine_of(request)
     name = request.match_info["name"]
-    scope = _scope(request, SYSTEM)
-    if scope == "all":
-        raise ApiError(400, "scope: all is only for listing")
+    scope = _one_scope(request)
     user = _user(request, request.query.get("user"))
     decrypt = _decrypt(request, scope)
     pair = await engine.kv.get(name, scope=scope, user=user if scope == USER else None)
     if pair is None:
-        raise ApiError(404, f"KeyValuePair with name: {name} and scope: {scope} not found in db.")
+        raise _missing(name, scope)
     return ok(key_to_api(engine, pair, decrypt))
 
 
@@ -162,12 +157,22 @@ async def put_key(request: web.Request) -> web.Response:
 async def delete_key(request: web.Request) -> web.Response:
     engine = engine_of(request)
     name = request.match_info["name"]
-    scope = _scope(request, SYSTEM)
-    if scope == "all":
-        raise ApiError(400, "scope: all is only for listing")
+    scope = _one_scope(request)
     if scope == SYSTEM:
         require_admin(request, "delete system-scoped datastore items")
     user = _user(request, request.query.get("user"))
     if not await engine.kv.delete(name, scope=scope, user=user if scope == USER else None):
-        raise ApiError(404, f"KeyValuePair with name: {name} and scope: {scope} not found in db.")
+        raise _missing(name, scope)
     return web.Response(status=204)
+
+
+def _one_scope(request: web.Request) -> str:
+    """The ``scope`` of a call on one item (system unless given; ``all`` only lists)."""
+    scope = _scope(request, SYSTEM)
+    if scope == "all":
+        raise ApiError(400, "scope: all is only for listing")
+    return scope
+
+
+def _missing(name: str, scope: str) -> ApiError:
+    return ApiError(404, f"KeyValuePair with name: {name} and scope: {scope} not found in db.")

@@ -5,7 +5,9 @@ events. A client that reconnects with ``Last-Event-ID`` (or ``?last_event_id=``)
 every event it missed from the bus's replay buffer (core.stream.bus). Idle connections get a
 comment line every ``api.stream_heartbeat_seconds``. ``end_execution_id`` + ``end_event`` close
 the stream after that event of that execution (what ``st2 execution tail`` and ``st2 pack
-install`` ask for); an execution that had already ended gets its final update at once.
+install`` ask for); an execution that had already ended gets its final update at once. While
+clients are connected, changes other processes make reach the stream through the follower
+(core.stream.follower, every ``api.stream_follow_seconds``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import json
 from aiohttp import web
 
 from bot.app import Engine
-from bot.http.api.base import Param, RouteTable, engine_of, query_list
+from bot.http.api.base import MAX_ID, Param, RouteTable, engine_of, query_list
 from core.stream.bus import StreamEvent
+from core.stream.follower import ExecutionFollower
 
 routes = RouteTable("stream")
+FOLLOWER = web.AppKey("stream_follower", ExecutionFollower)
 STREAM_PARAMS = (
     Param("events"),
     Param("action_refs"),
@@ -59,8 +63,22 @@ class _Filter:
         return str(event.data.get("status")) in COMPLETED_STATUSES
 
 
-MAX_ID = 64
 COMPLETED_STATUSES = frozenset({"succeeded", "failed", "timeout", "canceled", "abandoned"})
+
+
+def add_follower(app: web.Application, engine: Engine) -> None:
+    interval = engine.settings.api.stream_follow_seconds
+    if interval is None or engine.stream_events is None:
+        return
+    follower = ExecutionFollower(
+        engine.store.executions, engine.stream_events, engine.stream, interval
+    )
+    app[FOLLOWER] = follower
+
+    async def stop(app: web.Application) -> None:
+        await follower.close()
+
+    app.on_cleanup.append(stop)
 
 
 async def _already_finished(engine: Engine, wanted: _Filter) -> StreamEvent | None:
@@ -98,6 +116,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         }
     )
     with engine.stream.subscribe(last_id) as sub:
+        if FOLLOWER in request.app:
+            request.app[FOLLOWER].wake()
         await response.prepare(request)
         # The retry hint and an opening comment make clients (and proxies) see the stream live.
         await response.write(b"retry: 1000\n: connected\n\n")
