@@ -22,6 +22,7 @@ import yaml
 from bot.app import open_engine
 from bot.settings import load_settings
 from core.models import Action, ExecutionStatus
+from core.packs.install import SourceError, parse_source
 from core.runners.base import RunContext
 from core.runners.pack_python import PackPythonSettings, interpreter_for
 from core.runners.python import PythonScriptRunner
@@ -287,3 +288,23 @@ def test_a_pack_yaml_without_ref_installs_under_its_name(
     code, report = cli_json(capsys, config, "pack", "install", "--no-venv", str(source))
     assert code == 0, report
     assert report[0]["ref"] == "noref" and (root / "installed" / "noref" / "pack.yaml").exists()
+
+
+def test_file_urls_name_local_folders_and_repositories_as_st2(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    plain = parse_source(f"file://{folder}")
+    assert (plain.location, plain.git) == (str(folder), False)
+    bare = tmp_path / "repo"  # a bare repository without the .git suffix
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True, timeout=30)
+    found = parse_source(f"file://{bare}=v1")
+    assert (found.location, found.ref, found.git) == (str(bare), "v1", True)
+    for text, message in (
+        ("file://relative/pack", "needs an absolute path"),
+        (f"file://{tmp_path}/missing", "no such folder"),
+        ("some_exchange_name", "no pack index"),
+        (f"file://{folder}=v1", "=ref needs a git repository"),
+        (f"{bare}=--upload-pack=x", "is not a git branch, tag or commit"),
+    ):
+        with pytest.raises(SourceError, match=message):
+            parse_source(text)

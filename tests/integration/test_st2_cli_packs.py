@@ -104,6 +104,12 @@ def test_install_from_a_bare_git_repository_at_a_tag(server: Server, tmp_path: P
     assert json.loads(done.stdout)["ref"] == "parrot"
     assert action_refs(server, "parrot") == ["parrot.say"]
     assert not (installed_dir(server) / "parrot" / ".git").exists()
+    # The same repository as a file:// URL, at its default branch (where say.yaml is gone):
+    # the pack is replaced, and its action unloaded.
+    done = server.st2("pack", "install", f"file://{bare}", "-j", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert action_refs(server, "parrot") == []
+    assert server.http("GET", "/api/v1/packs/parrot")[0] == 200
     assert server.st2("pack", "remove", "parrot", "-j", timeout=120).returncode == 0
 
 
