@@ -160,12 +160,7 @@ def spawn(
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
     try:
-        # Blocks only until the child execs (vfork): asyncio's own subprocess support calls
-        # the same Popen on the loop. Our own pipes: no file objects for Popen to wrap.
-        popen = subprocess.Popen(
-            list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_write,
-            stderr=err_write, start_new_session=True,
-        )  # fmt: skip
+        popen = _popen(argv, cwd, env, out_write, err_write)
     except BaseException:
         for fd in (out_read, err_read):
             os.close(fd)
@@ -177,3 +172,54 @@ def spawn(
     child.watch_pipe(out_read, stdout)
     child.watch_pipe(err_read, stderr)
     return child
+
+
+def _popen(
+    argv: Sequence[str], cwd: str | None, env: Mapping[str, str], stdout: int, stderr: int
+) -> subprocess.Popen[bytes]:
+    program = _known_program(argv[0], env.get("PATH", os.defpath))
+    if program is not None:
+        try:
+            return _start(argv, program, cwd, env, stdout, stderr)
+        except OSError:  # the remembered file is gone or changed (or cwd is bad): search
+            _PROGRAMS.clear()  # again, as a shell does after ``hash -r``
+    return _start(argv, None, cwd, env, stdout, stderr)
+
+
+def _start(
+    argv: Sequence[str], program: str | None, cwd: str | None, env: Mapping[str, str],
+    stdout: int, stderr: int,
+) -> subprocess.Popen[bytes]:  # fmt: skip
+    # Blocks only until the child execs (vfork): asyncio's own subprocess support calls the
+    # same Popen on the loop. Our own pipes: no file objects for Popen to wrap.
+    return subprocess.Popen(
+        list(argv), executable=program, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=stdout, stderr=stderr, start_new_session=True,
+    )  # fmt: skip
+
+
+# Where a command name was found on a PATH, as a shell's command hash remembers it: searching
+# again for every run meant a failed execve per PATH entry before the right one, in the vfork
+# child while this process waits, and the list of candidates built in Python.
+_PROGRAMS: dict[tuple[str, str], str] = {}
+_MAX_PROGRAMS = 256
+
+
+def _known_program(name: str, path: str) -> str | None:
+    """The file ``name`` runs as on ``path``; None: let Popen search (a path, a relative PATH
+    entry, or nothing executable found: Popen then raises the error a search gives)."""
+    if "/" in name:
+        return None
+    found = _PROGRAMS.get((name, path))
+    if found is not None:
+        return found
+    for folder in path.split(os.pathsep):
+        if not folder.startswith("/"):
+            return None  # resolved against the child's cwd: not ours to remember
+        candidate = os.path.join(folder, name)
+        if os.access(candidate, os.X_OK) and os.path.isfile(candidate):
+            if len(_PROGRAMS) >= _MAX_PROGRAMS:
+                _PROGRAMS.clear()
+            _PROGRAMS[name, path] = candidate
+            return candidate
+    return None

@@ -90,3 +90,45 @@ async def test_a_child_that_closes_its_output_is_waited_for(exit_watch: str) -> 
     outcome = await _run(["bash", "-c", "echo bye; exec >&- 2>&-; sleep 0.3; exit 3"])
     assert outcome == ProcessOutcome("bye\n", "", 3, False, False)
     assert _open_fds() == before
+
+
+async def _run_with_path(argv: list[str], path: str) -> ProcessOutcome:
+    async with asyncio.timeout(WAIT):
+        return await run_process(
+            argv, cwd=None, env={**os.environ, "PATH": path}, timeout=None,
+            cancel=asyncio.Event(), output_limit=1 << 20, on_start=None,
+        )  # fmt: skip
+
+
+def _program(folder: Path, name: str, says: str) -> None:
+    folder.mkdir(exist_ok=True)
+    script = folder / name
+    script.write_text(f"#!/bin/sh\necho {says}\n")
+    script.chmod(0o755)
+
+
+async def test_a_program_is_found_again_when_it_moved(tmp_path: Path) -> None:
+    """Found once per name and PATH (as a shell's command hash); gone: searched again."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    path = f"{first}:{second}:{os.environ['PATH']}"
+    _program(first, "squall-spawn-probe", "first")
+    _program(second, "squall-spawn-probe", "second")
+    assert (await _run_with_path(["squall-spawn-probe"], path)).stdout == "first\n"
+    assert spawn_module._PROGRAMS[("squall-spawn-probe", path)] == str(first / "squall-spawn-probe")
+    (first / "squall-spawn-probe").unlink()
+    assert (await _run_with_path(["squall-spawn-probe"], path)).stdout == "second\n"
+    (second / "squall-spawn-probe").unlink()
+    with pytest.raises(FileNotFoundError):
+        await _run_with_path(["squall-spawn-probe"], path)
+
+
+async def test_argv0_is_kept_and_relative_path_entries_are_not_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outcome = await _run_with_path(["bash", "-c", "echo $0"], os.environ["PATH"])
+    assert outcome.stdout == "bash\n"  # the name as given, not the file found
+    _program(tmp_path / "rel", "squall-spawn-rel", "relative")
+    path = f"rel:{os.environ['PATH']}"
+    monkeypatch.chdir(tmp_path)  # "rel" is found from the child's working directory
+    assert (await _run_with_path(["squall-spawn-rel"], path)).stdout == "relative\n"
+    assert ("squall-spawn-rel", path) not in spawn_module._PROGRAMS
