@@ -34,13 +34,17 @@ from core.kv.decrypted import record_decryption
 from core.templates.filters import ST2_FILTERS
 from core.templates.render import TemplateError, evaluate_expression, render_template
 from core.templates.sandbox import ENV
+from core.workflows.reads import NOT_READ, plain_read, read_value
+from core.workflows.values import NOT_JSON, not_json_kind, plain, storable
 
 __all__ = [
+    "NOT_JSON",
     "ExpressionError",
     "Scope",
     "StateView",
     "extract_ctx_vars",
     "has_expressions",
+    "not_json_kind",
     "validate",
 ]
 
@@ -157,6 +161,14 @@ def extract_ctx_vars(statement: Any) -> set[str]:
 def _yaql(expr: str) -> Any:
     with _YAQL_LOCK:  # the yaql parser (ply) is not thread-safe
         return _YAQL_ENGINE(expr)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_read(expr: str) -> tuple[str, str | None] | None:
+    try:
+        return plain_read(_yaql(expr).expression)
+    except Exception:  # does not parse: yaql reports it when evaluating
+        return None
 
 
 # -- the functions --------------------------------------------------------------------------
@@ -380,12 +392,9 @@ class Scope:
     # YAQL
     def _yaql_value(self, expr: str) -> Any:
         body = _strip(expr)
-        status_test = _STATUS_TESTS.get(body)
-        if status_test is not None:
-            try:
-                return status_test(self)
-            except ExpressionError:
-                pass  # evaluated below, so that the error reads as yaql's would
+        quick = self._quick_yaql(body)
+        if quick is not NOT_READ:
+            return quick
         if self._yaql_context is None:
             self._yaql_context = _YAQL_ROOT.create_child_context()
             self._yaql_context["__scope"] = self
@@ -409,8 +418,29 @@ class Scope:
             raise YaqlEvaluationError(
                 f"Unable to evaluate expression '{expr}'. {type(exc).__name__}: {message}"
             ) from None
-        value = _plain(result)
-        return _storable(expr, value, YaqlEvaluationError) if self._check_storable else value
+        value = plain(result)
+        return storable(expr, value, YaqlEvaluationError) if self._check_storable else value
+
+    def _quick_yaql(self, body: str) -> Any:
+        """A status test or a plain read (reads.py) answered without yaql; ``NOT_READ`` for
+        anything else, or when it fails: yaql then evaluates it and words the error."""
+        status_test = _STATUS_TESTS.get(body)
+        if status_test is not None:
+            try:
+                return status_test(self)
+            except ExpressionError:
+                return NOT_READ
+        read = _plain_read(body)
+        if read is None:
+            return NOT_READ
+        function, key = read
+        if function == "ctx":
+            return read_value(self.data, key)
+        if function == "result":
+            if self.task is None:
+                return NOT_READ
+            return read_value(None if self.task.result is _UNSET else self.task.result, key)
+        return NOT_READ if self.item is _UNSET else read_value(self.item, key)
 
     # Jinja
     def _jinja(self) -> dict[str, Any]:
@@ -444,7 +474,7 @@ class Scope:
             raise JinjaEvaluationError(
                 f"Unable to evaluate expression '{expr}'. {type(exc).__name__}: {exc}"
             ) from None
-        return _storable(expr, value, JinjaEvaluationError) if self._check_storable else value
+        return storable(expr, value, JinjaEvaluationError) if self._check_storable else value
 
     def _jinja_blocks(self, text: str) -> str:
         try:
@@ -462,45 +492,3 @@ def orquesta_name(error: ExpressionError) -> str:
         "YaqlEvaluationError": "YaqlEvaluationException",
         "JinjaEvaluationError": "JinjaEvaluationException",
     }.get(type(error).__name__, "ExpressionEvaluationException")
-
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-def not_json_kind(value: Any) -> str | None:
-    """The type name of the first part of ``value`` that is not JSON data, or None."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, _JSON_SCALARS):
-            continue
-        if isinstance(item, dict) and all(isinstance(k, str) for k in item):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        else:
-            return type(item).__name__
-    return None
-
-
-NOT_JSON = (
-    "The value is a {}, which is not JSON data and cannot be stored; convert it (e.g. to a list)."
-)
-
-
-def _storable(expr: str, value: Any, error: type[ExpressionError]) -> Any:
-    """``value`` if it is JSON data (what a workflow can store and pass on), else a clear
-    error: a set from ``ctx(d).keys()`` would otherwise fail later, far from its cause."""
-    kind = not_json_kind(value)
-    if kind is not None:
-        raise error(f"Unable to evaluate expression '{expr}'. " + NOT_JSON.format(kind))
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """yaql's frozen dicts and tuples back to JSON-shaped Python."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
