@@ -92,6 +92,13 @@ def _chain_with_input(n: int) -> dict[str, Any]:
     return workflow
 
 
+def _items_with_input(n: int) -> dict[str, Any]:
+    workflow = with_items(n)
+    workflow["tasks"]["each"]["input"] = {"message": "<% item() %>", "host": "<% ctx().host %>"}
+    workflow["input"] = ["items", {"host": "web1"}]
+    return workflow
+
+
 # (label, workflow, inputs, tasks, the first, middle and last child's step (not the
 # workflow's own first and last steps, which start or finish it), timed one by one)
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], int, tuple[int, ...]]] = [
@@ -104,6 +111,13 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], int, tuple[int, ...]]] = 
         (2, 100, 199),
     ),  # the context's size must not weigh on each transition
     ("with-items 5000", with_items(5000), {"items": list(range(5000))}, 5000, (2, 2500, 4999)),
+    (
+        "with-items 2000, input from item() and ctx()",
+        _items_with_input(2000),
+        {"items": list(range(2000))},
+        2000,
+        (2, 1000, 1999),
+    ),
     ("fan-out/in 1000", fan(1000), {}, 1002, (2, 501, 1000)),
 ]
 
