@@ -20,7 +20,7 @@ from bot.http.api.base import (
     is_admin,
     json_body,
     ok,
-    page,
+    page_of,
     paging,
     require_admin,
 )
@@ -51,7 +51,7 @@ async def _visible(request: web.Request) -> list[ApiKey]:
 async def list_keys(request: web.Request) -> web.Response:
     docs = [key_doc(k) for k in await _visible(request)]
     limit, offset = paging(request)
-    return page(docs[offset : offset + limit], len(docs), limit)
+    return page_of(docs, limit, offset)
 
 
 @routes.add("POST", "/api/v1/apikeys", "Create an API key; the response holds the key, once",

@@ -20,7 +20,7 @@ from bot.http.api.base import (
     engine_of,
     json_body,
     ok,
-    page,
+    page_of,
     paging,
 )
 from bot.http.api.errors import ApiError
@@ -70,7 +70,7 @@ async def list_inquiries(request: web.Request) -> web.Response:
     limit, offset = paging(request, default_limit=50)
     pending = await engine_of(request).inquiries.list_pending(limit=offset + limit + 1)
     docs = [inquiry_doc(a) for a in pending]
-    return page(docs[offset : offset + limit], len(docs), limit)
+    return page_of(docs, limit, offset)
 
 
 @routes.add("GET", "/api/v1/inquiries/{inquiry_id}", "One inquiry", params=(ID,))

@@ -22,7 +22,7 @@ from bot.http.api.base import (
     is_admin,
     json_body,
     ok,
-    page,
+    page_of,
     paging,
     require_admin,
 )
@@ -95,7 +95,7 @@ async def list_keys(request: web.Request) -> web.Response:
         docs += [key_to_api(engine, p, decrypt and (each == USER or is_admin(request)))
                  for p in pairs]  # fmt: skip
     limit, offset = paging(request)
-    return page(docs[offset : offset + limit], len(docs), limit)
+    return page_of(docs, limit, offset)
 
 
 @routes.add("GET", "/api/v1/keys/{name}", "One datastore item", params=(NAME, *SCOPE_PARAMS),
