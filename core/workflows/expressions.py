@@ -61,7 +61,6 @@ _VAR_EXTRACTS: Final = (
     re.compile(rf'(?:\bctx\("({_VAR})"\))'),
 )
 _UNSET: Final = object()
-_YAQL_ENGINE: Final = yaql.language.factory.YaqlFactory().create()
 _YAQL_LOCK: Final = threading.Lock()
 
 
@@ -160,7 +159,14 @@ def extract_ctx_vars(statement: Any) -> set[str]:
 @functools.lru_cache(maxsize=4096)
 def _yaql(expr: str) -> Any:
     with _YAQL_LOCK:  # the yaql parser (ply) is not thread-safe
-        return _YAQL_ENGINE(expr)
+        return _yaql_engine()(expr)
+
+
+@functools.cache
+def _yaql_engine() -> Any:
+    """yaql's parser, built at the first expression (building its tables takes ~0.2 s, which
+    every ``squall`` command would otherwise pay at import); called under ``_YAQL_LOCK``."""
+    return yaql.language.factory.YaqlFactory().create()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -294,7 +300,9 @@ _PLAIN: Final[Mapping[str, Callable[..., Any]]] = {
 }  # fmt: skip
 
 
+@functools.cache
 def _yaql_root() -> Any:
+    """The root context with the workflow functions, built at the first evaluation."""
     root = yaql.create_context()
 
     def scoped(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -321,8 +329,6 @@ def _with_signature(
     wrapper.__name__ = fn.__name__.strip("_")
     return wrapper
 
-
-_YAQL_ROOT: Final = _yaql_root()
 
 # The transition conditions nearly every workflow has, as a whole expression: called directly
 # (the same function and the same bool either engine would return, ~100x cheaper than
@@ -396,7 +402,7 @@ class Scope:
         if quick is not NOT_READ:
             return quick
         if self._yaql_context is None:
-            self._yaql_context = _YAQL_ROOT.create_child_context()
+            self._yaql_context = _yaql_root().create_child_context()
             self._yaql_context["__scope"] = self
         if "__vars" in body and "__vars" not in self._yaql_context:
             # Orquesta's converted copy of the context: only ``$__vars`` reads it, and

@@ -151,3 +151,18 @@ def test_plain_reads_of_json_data_do_not_run_yaql(monkeypatch: pytest.MonkeyPatc
     assert scope.evaluate("<% succeeded() %>") is True
     with pytest.raises(ExpressionError, match="yaql evaluated a plain read"):
         scope.evaluate("<% ctx(missing) %>")  # left to yaql, which words the error
+
+
+def test_importing_expressions_leaves_the_yaql_parser_for_the_first_expression() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import core.workflows.expressions as e\n"
+        "assert e._yaql_engine.cache_info().currsize == 0, 'built at import'\n"
+        "assert e.Scope({'a': 1}).evaluate('<% ctx(a) + 1 %>') == 2\n"
+        "assert e._yaql_engine.cache_info().currsize == 1\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
