@@ -12,7 +12,8 @@ URL: ``sqlite:///relative/path.db`` (resolved against the config file's folder),
   holds the write lock, so several processes can share one file.
 
 Reads run directly on the event loop: WAL readers never wait for writers and take ~30 µs.
-Writes go to the writer thread in sqlite_writer.
+Writes are group-committed per loop iteration by sqlite_writer: on the loop when the batch is
+small, ``synchronous=normal`` and the write lock is free at once, else on its writer thread.
 """
 
 from __future__ import annotations
@@ -141,7 +142,12 @@ class Database:
         except BaseException:
             writer.close()
             raise
-        self._writer = Writer(writer, path)
+        self._writer = Writer(
+            writer,
+            path,
+            inline=options.synchronous == "normal",
+            busy_timeout_ms=options.busy_timeout_ms,
+        )
         self._writer.start()
         self._checkpointer: Checkpointer | None = None
         if isinstance(path, Path):
