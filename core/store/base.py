@@ -422,8 +422,11 @@ class TraceRepository(Protocol):
     async def find_by_tag(self, tag: str) -> str | None:
         """The id of the newest trace tagged ``tag``, if any."""
 
-    async def recent(self, limit: int = 50, tag: str | None = None) -> list[TraceSummary]:
-        """Traces, newest first (by their first record), optionally only those tagged ``tag``."""
+    async def recent(
+        self, limit: int = 50, tag: str | None = None, *, oldest_first: bool = False
+    ) -> list[TraceSummary]:
+        """Traces, newest (or oldest) first by their first record, optionally only those
+        tagged ``tag``."""
 
 
 class Store(Protocol):

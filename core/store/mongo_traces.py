@@ -68,7 +68,9 @@ class MongoTraces:
         found = await self.recent(limit=1, tag=tag)
         return found[0].id if found else None
 
-    async def recent(self, limit: int = 50, tag: str | None = None) -> list[TraceSummary]:
+    async def recent(
+        self, limit: int = 50, tag: str | None = None, *, oldest_first: bool = False
+    ) -> list[TraceSummary]:
         if tag is None:
             instance_filter: dict[str, Any] = {INSTANCE_ID: {"$exists": True}}
             execution_filter: dict[str, Any] = {EXECUTION_ID: {"$exists": True}, "parent": None}
@@ -81,7 +83,8 @@ class MongoTraces:
         )
         for collection, found, when, holder in sources:
             fields = {holder: 1, when: 1}
-            cursor = collection.find(found, fields).sort(when, DESCENDING)
+            order = ASCENDING if oldest_first else DESCENDING
+            cursor = collection.find(found, fields).sort(when, order)
             with self._errors():
                 docs = await cursor.limit(max(limit, 1)).to_list(length=None)
             for doc in docs:
@@ -91,8 +94,8 @@ class MongoTraces:
                     or summary.start_timestamp < first[summary.id].start_timestamp
                 ):
                     first[summary.id] = summary
-        newest = sorted(first.values(), key=lambda s: s.start_timestamp, reverse=True)
-        return newest[: max(limit, 1)]
+        ordered = sorted(first.values(), key=lambda s: s.start_timestamp, reverse=not oldest_first)
+        return ordered[: max(limit, 1)]
 
 
 def _summary(doc: dict[str, Any], when: str) -> TraceSummary | None:

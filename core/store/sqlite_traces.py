@@ -26,13 +26,13 @@ SELECT tid, tag, MIN(ts) FROM (
   SELECT * FROM (
     SELECT {INSTANCE_TRACE_ID} AS tid, {INSTANCE_TRACE_TAG} AS tag, occurrence_time AS ts
     FROM trigger_instances WHERE {{instance_filter}}
-    ORDER BY occurrence_time DESC LIMIT ?)
+    ORDER BY occurrence_time {{order}} LIMIT ?)
   UNION ALL
   SELECT * FROM (
     SELECT {EXECUTION_TRACE_ID} AS tid, {EXECUTION_TRACE_TAG} AS tag, start_timestamp AS ts
     FROM executions WHERE {{execution_filter}}
-    ORDER BY start_timestamp DESC LIMIT ?)
-) GROUP BY tid ORDER BY MIN(ts) DESC LIMIT ?
+    ORDER BY start_timestamp {{order}} LIMIT ?)
+) GROUP BY tid ORDER BY MIN(ts) {{order}} LIMIT ?
 """
 
 
@@ -67,7 +67,9 @@ class SqliteTraces:
         found = await self.recent(limit=1, tag=tag)
         return found[0].id if found else None
 
-    async def recent(self, limit: int = 50, tag: str | None = None) -> list[TraceSummary]:
+    async def recent(
+        self, limit: int = 50, tag: str | None = None, *, oldest_first: bool = False
+    ) -> list[TraceSummary]:
         bound = limit if limit > 0 else -1
         if tag is None:
             instance_filter = f"{INSTANCE_TRACE_ID} IS NOT NULL"
@@ -77,7 +79,11 @@ class SqliteTraces:
             instance_filter = f"{INSTANCE_TRACE_TAG} = ?"
             execution_filter = f"{EXECUTION_TRACE_TAG} = ?"
             args = (tag, bound, tag, bound, bound)
-        sql = _RECENT.format(instance_filter=instance_filter, execution_filter=execution_filter)
+        sql = _RECENT.format(
+            instance_filter=instance_filter,
+            execution_filter=execution_filter,
+            order="ASC" if oldest_first else "DESC",  # one of two literals, never input
+        )
         rows = await self._db.read(fetch_all, sql, args)
         return [
             TraceSummary(row[0], row[1], ts) for row in rows if (ts := parse_ts(row[2])) is not None

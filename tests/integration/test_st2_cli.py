@@ -437,4 +437,8 @@ def test_trace_list_and_get_follow_a_tagged_webhook(server: Server) -> None:
     own = traces(server, "--execution", run["id"])
     assert own[0]["action_executions"][0]["caused_by"] == {"type": "api", "id": "alice"}
     assert len(traces(server, "-n", "50")) >= 2
+    oldest = server.http("GET", "/api/v1/traces?limit=1&sort_asc=True")[2]
+    newest = server.http("GET", "/api/v1/traces?limit=1&sort_desc=True")[2]
+    assert oldest[0]["id"] != newest[0]["id"]
+    assert oldest[0]["start_timestamp"] < newest[0]["start_timestamp"]
     assert server.st2("trace", "get", "nope").returncode != 0

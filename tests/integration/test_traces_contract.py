@@ -55,3 +55,6 @@ async def test_tags_find_the_newest_trace_and_recent_lists_each_trace_once(store
     assert recent[1].start_timestamp == BASE + timedelta(seconds=2)
     assert [s.id for s in await store.traces.recent(limit=10, tag="release")] == [new.id, old.id]
     assert [s.id for s in await store.traces.recent(limit=1)] == [chat.id]
+    oldest = await store.traces.recent(limit=2, oldest_first=True)
+    assert [s.id for s in oldest] == [old.id, new.id]
+    assert oldest[1].start_timestamp == BASE + timedelta(seconds=2)

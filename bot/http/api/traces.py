@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.http.api.base import LIMIT, OFFSET, Param, RouteTable, engine_of, ok, page, paging
+from bot.http.api.base import LIMIT, OFFSET, Param, RouteTable, engine_of, flag, ok, page, paging
 from bot.http.api.errors import ApiError, not_found
 from core.models.trace import TraceContext
 from core.observe.reader import read_trace
@@ -16,7 +16,8 @@ OBJECTS = {"type": "array", "items": {"type": "object"}}
 COMPONENTS = ("execution", "trigger_instance")
 
 
-@routes.add("GET", "/api/v1/traces", "List traces (`st2 trace list`), newest first",
+@routes.add("GET", "/api/v1/traces", "List traces (`st2 trace list`), newest first unless "
+            "sort_asc",
             params=(LIMIT, OFFSET, Param("trace_tag"), Param("execution"),
                     Param("trigger_instance"), Param("sort_asc"), Param("sort_desc")),
             response=OBJECTS)  # fmt: skip
@@ -31,9 +32,11 @@ async def list_traces(request: web.Request) -> web.Response:
             found = await read_trace(store, trace_id=trace_id) if trace_id else None
             docs = [] if found is None else [found.to_st2()]
             return page(docs, len(docs), limit)
-    summaries = await store.traces.recent(offset + limit, request.query.get("trace_tag") or None)
-    if request.query.get("sort_asc", "").lower() == "true":
-        summaries.reverse()
+    # st2: sort_desc wins, then sort_asc; newest first by default.
+    oldest_first = flag(request, "sort_asc") and not flag(request, "sort_desc")
+    summaries = await store.traces.recent(
+        offset + limit, request.query.get("trace_tag") or None, oldest_first=oldest_first
+    )
     docs = []
     for summary in summaries[offset:]:
         trace = await read_trace(store, trace_id=summary.id)
