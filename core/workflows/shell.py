@@ -234,7 +234,13 @@ class WorkflowShell(WorkflowStatusMirror):
             return
         # Only after a change of status: a stale copy must never overwrite the status, and
         # reading the execution (its parameters can be large) on every step would cost O(n).
-        if mirror or (saved.wrote and live.conductor.status != live.mirrored):
+        # A mirror put off until the next step (``mirrored`` None) is done even when that step
+        # wrote nothing: a task refused at request time fails the workflow with no more to save.
+        if (
+            mirror
+            or live.mirrored is None
+            or (saved.wrote and live.conductor.status != live.mirrored)
+        ):
             await self._mirror(live)
 
     def _schedule(self, live: LiveWorkflow) -> list[ChildRequest]:

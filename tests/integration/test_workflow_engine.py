@@ -318,3 +318,12 @@ async def test_a_task_abandoned_behind_a_live_workflows_back_still_reaches_it(
     await engine.workflows.on_abandoned_child(abandoned)
     done = await engine.executions.wait(flow.id, timeout=20)
     assert done.status is ExecutionStatus.FAILED
+
+
+async def test_a_task_refused_at_request_time_fails_the_workflow(engine: Engine) -> None:
+    """The refusal is the step's only news: the workflow still ends, with the reason (it
+    once stayed running, its status mirror put off to a step that then wrote nothing)."""
+    done = await run(engine, "flows.refused", timeout=10)
+    assert done.status is S.FAILED
+    assert "max_pause" in str(done.result)
+    assert await children(engine, done.id) == []
