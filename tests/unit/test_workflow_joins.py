@@ -15,12 +15,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.workflows.conductor import Conductor
+from core.workflows.conductor import Conductor, WorkflowStatusError
 from core.workflows.conductor.transitions import NOT_SATISFIED, SATISFIED, WIP
 from core.workflows.expressions import ExpressionError
 from core.workflows.graph import WorkflowGraph
 from core.workflows.inspect import inspect_workflow
-from core.workflows.spec import parse_workflow
+from core.workflows.spec import ENGINE_COMMANDS, parse_workflow
 from core.workflows.state import WorkflowState
 from tests.workflows.cases import orquesta_cases, own_cases
 from tests.workflows.generated import workflow_case
@@ -72,7 +72,7 @@ def drive(
 ) -> Conductor:  # fmt: skip
     """Run ``workflow`` completing one random running action (or item) at a time with a random
     outcome (one of the task's mocks, if it has some), checking after every update; restore
-    the state from its records once midway."""
+    the state from its records once midway, and rerun it once if it failed."""
     spec, errors = parse_workflow(workflow)
     assert spec is not None and not errors
     graph = WorkflowGraph(spec)
@@ -84,6 +84,7 @@ def drive(
     head: dict[str, Any] = {}
     running: list[tuple[str, int, int | None]] = []
     restore_at = rnd.randrange(1, 20)
+    reran = False
     for step in range(500):
         for task in conductor.next_tasks():
             if task.items_count == 0 or not task.actions:
@@ -101,6 +102,15 @@ def drive(
             rows = [(kind, key, doc) for (kind, key), doc in records.items()]
             conductor = Conductor(graph, WorkflowState.restore(head, rows))
             check(conductor)
+        commands = {c.id for c in conductor.rerun_candidates()} & set(ENGINE_COMMANDS)
+        if not running and not reran and conductor.status == "failed" and not commands:
+            reran = True  # rerun its failed tasks once: entries are added again, joins follow
+            try:
+                conductor.request_rerun()
+            except WorkflowStatusError:
+                break
+            check(conductor)
+            continue
         if not running:
             break
         task_id, route, item = running.pop(rnd.randrange(len(running)))
