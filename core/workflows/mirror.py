@@ -11,6 +11,7 @@ from typing import Any
 from core.executions.service import ExecutionError, ExecutionService
 from core.models import COMPLETED, Execution, ExecutionStatus
 from core.models.status import IllegalTransition, transition_path
+from core.observe import logcontext
 from core.store import Store
 from core.workflows.conductor import Conductor, WorkflowStatusError
 from core.workflows.live import (
@@ -37,6 +38,12 @@ class WorkflowStatusMirror:
         raise NotImplementedError  # WorkflowShell's: start what can start, save, mirror
 
     async def _mirror(self, live: LiveWorkflow) -> None:
+        # A step often runs in the task of the child whose end it applies: its lines are the
+        # workflow's, not that child's.
+        with logcontext.bound(execution_id=live.id):
+            await self._mirror_status(live)
+
+    async def _mirror_status(self, live: LiveWorkflow) -> None:
         conductor = live.conductor
         current = await self.store.executions.get(live.id)
         requested = self._request_waiting(live, current)
