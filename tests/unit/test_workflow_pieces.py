@@ -131,3 +131,35 @@ def test_rerun_stages_the_failed_task_in_its_old_context() -> None:
     assert [e.id for e in conductor.state.sequence] == ["a", "b", "b", "c"]
     with pytest.raises(WorkflowStatusError, match="no failed task"):
         conductor.request_rerun()
+
+
+def test_rerun_after_a_fail_command_runs_the_failed_task_not_the_command() -> None:
+    workflow = {"version": 1.0, "tasks": {
+        "a": {"action": "core.noop", "next": [
+            {"when": "<% succeeded() %>", "do": "b"}, {"when": "<% failed() %>", "do": "fail"}]},
+        "b": {"action": "core.noop"}}}  # fmt: skip
+    conductor = _conductor(workflow)
+    _run(conductor, fail={"a"})
+    assert conductor.status == "failed"
+    assert "fail" in [e.id for e in conductor.state.sequence]
+    with pytest.raises(WorkflowStatusError, match="fail"):
+        conductor.request_rerun(["fail"])
+    conductor.request_rerun()
+    assert [task.id for task in conductor.next_tasks()] == ["a"]
+    _run(conductor, fail=set())
+    assert conductor.status == "succeeded"
+    assert [e.id for e in conductor.state.sequence] == ["a", "fail", "a", "b"]
+
+
+def test_rerun_after_a_fail_command_on_success_has_no_task_to_rerun() -> None:
+    workflow = {
+        "version": 1.0,
+        "tasks": {
+            "a": {"action": "core.noop", "next": [{"when": "<% succeeded() %>", "do": "fail"}]}
+        },
+    }
+    conductor = _conductor(workflow)
+    _run(conductor, fail=set())
+    assert conductor.status == "failed"
+    with pytest.raises(WorkflowStatusError, match="no failed task"):
+        conductor.request_rerun()

@@ -16,6 +16,7 @@ from core.workflows.machines import (
     task_on_workflow,
     workflow_on_request,
 )
+from core.workflows.spec import ENGINE_COMMANDS
 from core.workflows.state import Entry, Items, Staged, WorkflowState, merge_contexts
 
 FAILED_MESSAGE = "Execution failed. See result for details."
@@ -155,10 +156,13 @@ class ConductorBase:
 
     # -- rerun ----------------------------------------------------------------------------
     def rerun_candidates(self) -> list[Entry]:
-        """The tasks a plain rerun runs again: the latest run of each task that failed."""
+        """The tasks a plain rerun runs again: the latest run of each task that failed. A
+        ``fail`` command's entry is not one (it has no action; Orquesta would pick it and then
+        trip over its missing spec): the task that failed before it is."""
         state = self.state
         return [state.sequence[i] for i in sorted(state.latest.values())
-                if state.sequence[i].status in ABENDED]  # fmt: skip
+                if state.sequence[i].status in ABENDED
+                and state.sequence[i].id not in ENGINE_COMMANDS]  # fmt: skip
 
     def request_rerun(
         self, tasks: list[str] | None = None, no_reset: set[str] | None = None
@@ -172,6 +176,11 @@ class ConductorBase:
                 f'Unable to rerun workflow: it is "{state.status}", not completed.'
             )
         if tasks:
+            commands = sorted(set(tasks) & set(ENGINE_COMMANDS))
+            if commands:
+                raise WorkflowStatusError(
+                    f"Unable to rerun engine commands, only tasks: {', '.join(commands)}."
+                )
             unknown = sorted(t for t in tasks if not any(e.id == t for e in state.sequence))
             if unknown:
                 raise WorkflowStatusError(
