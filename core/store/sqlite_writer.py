@@ -102,18 +102,26 @@ class Writer:
         if not self._inline or len(batch) > INLINE_MAX or not self._using.acquire(blocking=False):
             return False
         try:
-            try:  # only taking the lock must not wait; the rest runs as on the thread
-                self._conn.execute("PRAGMA busy_timeout = 0")
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:  # another process writes: the thread waits
-                return False
-            finally:
-                self._conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            if not self._begin_now():
+                return False  # another process writes (or the file fails): the thread's turn
             outcomes = self._run(batch)
         finally:
             self._using.release()
         for job, outcome in zip(batch, outcomes, strict=True):
             _resolve(job.future, outcome)
+        return True
+
+    def _begin_now(self) -> bool:
+        """BEGIN IMMEDIATE without waiting for the lock; the rest of the batch runs with the
+        configured busy timeout, as on the thread."""
+        try:
+            self._conn.execute("PRAGMA busy_timeout = 0")
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return False
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         return True
 
     def stop(self) -> None:

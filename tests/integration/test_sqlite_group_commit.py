@@ -1,0 +1,94 @@
+"""Where SQLite's group commit runs (core.store.sqlite_writer): a loop iteration's writes are one
+transaction, committed on the event loop when that cannot wait, else on the writer thread —
+under ``synchronous=full`` (fsync), while another process holds the write lock, or for a batch
+larger than ``INLINE_MAX``. Every write's coroutine still returns only after its COMMIT."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from core.models import Execution
+from core.store import ExecutionQuery
+from core.store.sqlite import SqliteOptions, SqliteStore
+from core.store.sqlite_writer import INLINE_MAX
+
+
+def request(n: int) -> Execution:
+    return Execution.request("core.noop", "noop", {"n": n}, {"user": "alice"})
+
+
+@asynccontextmanager
+async def traced(
+    path: Path, options: SqliteOptions
+) -> AsyncIterator[tuple[SqliteStore, list[tuple[str, int]]]]:
+    """An open store whose writer connection records (statement, thread id) of what it runs."""
+    store = SqliteStore(path, options)
+    await store.open()
+    seen: list[tuple[str, int]] = []
+    writer = store._db._writer._conn  # type: ignore[union-attr]
+    writer.set_trace_callback(lambda sql: seen.append((sql, threading.get_ident())))
+    try:
+        yield store, seen
+    finally:
+        await store.close()
+
+
+def threads_of(seen: list[tuple[str, int]], keep: Callable[[str], bool]) -> set[int]:
+    return {thread for sql, thread in seen if keep(sql)}
+
+
+def inserts(sql: str) -> bool:
+    return sql.startswith("INSERT INTO executions")
+
+
+def commits(sql: str) -> bool:
+    return sql == "COMMIT"
+
+
+async def test_writes_of_one_iteration_are_one_transaction_on_the_loop(tmp_path: Path) -> None:
+    async with traced(tmp_path / "a.db", SqliteOptions()) as (store, seen):
+        await asyncio.gather(*(store.executions.insert(request(n)) for n in range(10)))
+        assert threads_of(seen, inserts) == {threading.get_ident()}
+        assert sum(1 for sql, _ in seen if commits(sql)) == 1
+        assert await store.executions.count(ExecutionQuery()) == 10
+
+
+async def test_fsync_per_commit_stays_off_the_loop(tmp_path: Path) -> None:
+    async with traced(tmp_path / "b.db", SqliteOptions(synchronous="full")) as (store, seen):
+        await store.executions.insert(request(1))
+        assert threading.get_ident() not in threads_of(
+            seen, lambda sql: inserts(sql) or commits(sql)
+        )
+
+
+async def test_a_batch_past_the_inline_limit_goes_to_the_thread(tmp_path: Path) -> None:
+    async with traced(tmp_path / "c.db", SqliteOptions()) as (store, seen):
+        many = [store.executions.insert(request(n)) for n in range(INLINE_MAX + 1)]
+        await asyncio.gather(*many)
+        assert threading.get_ident() not in threads_of(seen, inserts)
+
+
+async def test_another_writer_holding_the_lock_sends_the_batch_to_the_thread(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.db"
+    async with traced(path, SqliteOptions()) as (store, seen):
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # another process's write lock
+            execution = request(1)
+            pending = asyncio.create_task(store.executions.insert(execution))
+            await asyncio.sleep(0.05)  # the loop is free meanwhile; the write waits its turn
+            assert not pending.done()
+            blocker.execute("COMMIT")
+            async with asyncio.timeout(10):
+                await pending
+        finally:
+            blocker.close()
+        assert threading.get_ident() not in threads_of(seen, inserts)
+        assert await store.executions.get(execution.id) == execution
