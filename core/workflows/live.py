@@ -109,6 +109,9 @@ class LiveWorkflow:
     # Tasks' ends the service handed over (``WorkflowShell.finish_child``), by child id: the
     # next step writes each with the state it leads to.
     finishing: dict[str, Finishing] = field(default_factory=dict)
+    # Children this process started for it and has not seen end (a hint, not state: empty
+    # after a reload): a task's end waits for its step only when it is the last of them.
+    in_flight: set[str] = field(default_factory=set)
 
     @property
     def state(self) -> WorkflowState:

@@ -140,6 +140,8 @@ class WorkflowShell(WorkflowStatusMirror):
                 live = self._live.get(parent.id) or await self._load(parent)
             if live is None:
                 return
+        if child.is_completed:
+            live.in_flight.discard(child.id)
         if news(live, child) is None:
             return  # e.g. a task going running, or an end its step wrote: no drain for it
         live.inbox[child.id] = child
@@ -158,9 +160,14 @@ class WorkflowShell(WorkflowStatusMirror):
         it triggers, written with that step's state and children in one transaction. None:
         not this engine's to write (the service writes it, and the workflow hears of it)."""
         live = self._live.get(current.parent) if current.parent is not None else None
+        if live is not None:
+            live.in_flight.discard(current.id)
         if (
             live is None
             or self._closed
+            # Others still run (a fan-out, items): the ends batch up as events, and none holds
+            # its concurrency slot while waiting for a step.
+            or live.in_flight
             or ended.status is S.CANCELED  # a cancel is under way: the ordinary path
             or live.conductor.status != "running"
             # A step in flight: waiting for the next one would hold the task's concurrency
@@ -228,6 +235,7 @@ class WorkflowShell(WorkflowStatusMirror):
             return  # another process moved the workflow: reloaded from the store
         for child, request in children:
             if child.id in saved.inserted:  # else requested before a crash: not started twice
+                live.in_flight.add(child.id)
                 self.service.start_soon(child)
                 fault_point(f"workflow child requested {request.task}")
         if self._live.get(live.id) is not live:
