@@ -7,7 +7,8 @@ items, and a fan-out/fan-in of 100 branches. Measured four ways, tasks (or items
 - ``orquesta conductor``: the same rehearsal on PyPI's orquesta in its Python 3.8 venv
   (``make oracle``); rows say "not measured" without it.
 - ``squall end to end``: ``squall serve``'s engine on SQLite, each task a real ``core.noop``
-  child execution, state saved after every step.
+  child execution, state saved after every step; also the CPU milliseconds per task the
+  process spent meanwhile (all its threads), steadier than rates on a shared machine.
 - ``orquesta persisted``: orquesta reloading its serialized state before each event and saving
   it after (into SQLite), as StackStorm's workflow engine does — it has no engine of its own
   to run real tasks, so this is its fair counterpart to end to end.
