@@ -32,11 +32,28 @@ Admission = Callable[[Mapping[str, Any], Sequence[str]], Awaitable[None]]
 
 def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
     """Whether any default or live value names ``st2kv`` (so the datastore must be loaded)."""
+    return _defaults_mention_kv(action) or (bool(live) and "st2kv" in json.dumps(live, default=str))
+
+
+# Per action object (content reloads make new ones): whether its or its runner's defaults name
+# ``st2kv``. Asked for every request, and the answer only changes with the content.
+_DEFAULTS_SEEN: dict[int, tuple[Action, bool]] = {}
+_DEFAULTS_SEEN_MAX = 4096
+
+
+def _defaults_mention_kv(action: Action) -> bool:
+    seen = _DEFAULTS_SEEN.get(id(action))
+    if seen is not None and seen[0] is action:
+        return seen[1]
     runner = RUNNER_TYPES[action.runner_type]
     defaults = [
         p.get("default") for p in (*runner.parameters.values(), *action.parameters.values())
     ]
-    return "st2kv" in json.dumps([defaults, live], default=str)
+    answer = "st2kv" in json.dumps(defaults, default=str)
+    if len(_DEFAULTS_SEEN) >= _DEFAULTS_SEEN_MAX:
+        _DEFAULTS_SEEN.pop(next(iter(_DEFAULTS_SEEN)))
+    _DEFAULTS_SEEN[id(action)] = (action, answer)
+    return answer
 
 
 class ExecutionIntake(ExecutionDispatch):
