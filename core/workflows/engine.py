@@ -6,8 +6,9 @@ policies, timeouts, masking and notify apply to tasks too. The write protocol ma
 at any point harmless:
 
 1. Apply what happened (child status changes, a pause, a cancel) to the conductor. A task that
-   ends while its workflow runs here and no step is in flight hands its end to the engine
-   (``finish_child``) instead of writing it: the step below writes it.
+   ends while its workflow runs here, with no other of its tasks in flight and no step under
+   way (a chain), hands its end to the engine (``finish_child``) instead of writing it: the
+   step below writes it.
 2. Ask it for the next tasks; mark each running and name its child execution up front — the
    id is derived from (workflow, task entry, item, retry attempt), so it is the same however
    often this step is repeated. Render and validate each child's parameters (not stored yet).
