@@ -201,7 +201,7 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         # tasks would die with it); a `serve` sweeps them up.
         emitter = triggers if start else triggers.store_only()
         notifier = Notifier(emitter, content.index)
-        service.add_completion_listener(notifier.on_completed)
+        service.add_completion_listener(notifier.on_completed, wants=notifier.wants)
         connect_trigger_sink(runners, _trigger_sink(emitter))
         authz = Authorizer(settings.authz)
         audit = AuditLog(store)
@@ -223,7 +223,9 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
             store, content.index, settings.routes, held=frozenset,
             progress_interval=settings.workflows.progress_interval_seconds,
         )  # fmt: skip
-        service.add_completion_listener(relay.on_completed)
+        service.add_completion_listener(
+            relay.on_completed, wants=lambda execution: bool(relay.adapters_for(execution))
+        )
         service.add_change_listener(relay.on_child_change)
         service.observers.append(relay)  # run cards elsewhere show "running"
         inquiries.on_asked(relay.on_inquiry)

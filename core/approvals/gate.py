@@ -62,7 +62,7 @@ class ApprovalGate:
         self.approvals = approvals
         self._release_listeners: list[ReleaseListener] = []
         approvals.subscribe(self.apply)
-        executions.add_completion_listener(self.on_completed)
+        executions.add_completion_listener(self.on_completed, wants=_canceled)
 
     def add_release_listener(self, listener: ReleaseListener) -> None:
         self._release_listeners.append(listener)
@@ -194,3 +194,8 @@ def _approval_of(execution: Execution) -> str | None:
         return None
     approval_id = approval.get("id")
     return approval_id if isinstance(approval_id, str) else None
+
+
+def _canceled(execution: Execution) -> bool:
+    """What ``on_completed`` acts on (the rest of the completions cost no task)."""
+    return execution.status is ExecutionStatus.CANCELED

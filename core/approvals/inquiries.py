@@ -91,7 +91,7 @@ class InquiryService:
         self._emit: TriggerEmitter | None = None
         self._asked: list[AskedListener] = []
         approvals.subscribe(self.on_decided)
-        executions.add_completion_listener(self.on_completed)
+        executions.add_completion_listener(self.on_completed, wants=_canceled_inquiry)
 
     def connect(self, *, emit: TriggerEmitter, workflows: WorkflowResumer) -> None:
         self._emit = emit
@@ -221,3 +221,8 @@ def _describe(schema: Mapping[str, Any]) -> str:
             text += f" [default {prop['default']!r}]"
         lines.append(text)
     return "\n".join(lines)
+
+
+def _canceled_inquiry(execution: Execution) -> bool:
+    """What ``on_completed`` acts on (the rest of the completions cost no task)."""
+    return execution.runner_type == "inquirer" and execution.status is S.CANCELED

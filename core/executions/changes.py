@@ -82,7 +82,7 @@ class ExecutionChanges:
         self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._intake_open = False
-        self._listeners: list[CompletionListener] = []
+        self._listeners: list[tuple[CompletionListener, Callable[[Execution], bool] | None]] = []
         self._change_listeners: list[ChangeListener] = []
         self.observers: list[ExecutionObserver] = []
         self.action_tokens: ActionTokens | None = None
@@ -100,9 +100,13 @@ class ExecutionChanges:
     def running_count(self) -> int:
         return len(self._running)
 
-    def add_completion_listener(self, callback: CompletionListener) -> None:
-        """Call ``callback`` (in its own task) for each execution completed in this process."""
-        self._listeners.append(callback)
+    def add_completion_listener(
+        self, callback: CompletionListener, wants: Callable[[Execution], bool] | None = None
+    ) -> None:
+        """Call ``callback`` (in its own task) for each execution completed in this process;
+        with ``wants``, only for those it says yes to (a quick synchronous test, so the many
+        completions a listener has nothing to do with cost no task)."""
+        self._listeners.append((callback, wants))
 
     def add_change_listener(self, callback: ChangeListener) -> None:
         """Call ``callback`` (in its own task, in order) for each status change of a child
@@ -163,7 +167,9 @@ class ExecutionChanges:
 
     def _notify_listeners(self, execution: Execution) -> None:
         # Own tasks: a slow or failing listener must never delay or break the execution path.
-        for listener in self._listeners:
+        for listener, wants in self._listeners:
+            if wants is not None and not _wanted(wants, execution):
+                continue
             task = asyncio.create_task(self._call_listener(listener, execution))
             self._listener_tasks.add(task)
             task.add_done_callback(self._listener_tasks.discard)
@@ -241,3 +247,11 @@ class ExecutionChanges:
         if latest is not None and latest.status is S.CANCELING:
             return await self.cas(latest, S.CANCELED, result=outcome.result)
         return latest
+
+
+def _wanted(wants: Callable[[Execution], bool], execution: Execution) -> bool:
+    try:
+        return wants(execution)
+    except Exception:  # a broken filter must not cost the listener its call
+        logger.exception("completion listener filter failed for execution %s", execution.id)
+        return True

@@ -106,6 +106,12 @@ class Notifier:
         # rule consumes it (asked each time: rules can be enabled while running).
         return self.dispatcher.rules.consumes(ACTION_TRIGGER)
 
+    def wants(self, execution: Execution) -> bool:
+        """Whether ``on_completed`` has anything to emit for ``execution`` (its listener
+        filter: most completions need neither an actiontrigger nor a notification)."""
+        action = self.index.actions.get(execution.action_ref)
+        return self.emit_action_trigger or bool(effective_notify(execution, action))
+
     async def on_completed(self, execution: Execution) -> None:
         """Emit the triggers for one completed execution; never raises."""
         try:
