@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import re2  # type: ignore[import-untyped]
 
@@ -268,6 +268,11 @@ class Authorizer:
                 yield f"roles.{name}[{index}]", rule
 
 
+# Their actions change what Squall runs (install or remove packs): like StackStorm's
+# ``pack_install`` permission, never granted by an action glob such as ``"*"``.
+ADMIN_ONLY_PACKS: Final = frozenset({"packs"})
+
+
 def authorize_execution(
     authz: Authorizer,
     user: SquallUser,
@@ -290,6 +295,8 @@ def authorize_execution(
     """
     if bad_env_name(parameters):
         return Decision(False, "parameter 'env' has a key that is not a variable name")
+    if action_ref.partition(".")[0] in ADMIN_ONLY_PACKS and not authz.has_role(user, "admin"):
+        return Decision(False, f"{action_ref} changes the content Squall runs: admin role only")
     defaults = {name: meta.get("default") for name, meta in schema.items()}
     defaults.update(fixed or {})
     return authz.check(

@@ -237,3 +237,28 @@ def test_env_keys_must_be_variable_names_even_for_admins(authz: Authorizer, key:
         parameters={"cmd": "uptime", "env": {key: "() { id; }"}},
     )  # fmt: skip
     assert not decision.allowed and "env" in decision.reason
+
+
+@pytest.mark.parametrize("action", ["packs.install", "packs.uninstall", "packs.install_packs"])
+def test_pack_management_needs_the_admin_role_not_just_an_action_glob(action: str) -> None:
+    roles = parse_roles({"everything": [{"allow": {"actions": ["*"]}}]})
+    users = parse_users({
+        "root": {"identities": ["slack:T01:U01"], "roles": ["admin"]},
+        "dev": {"identities": ["slack:T01:U02"], "roles": ["everything"]},
+    })  # fmt: skip
+    authz = Authorizer(AuthzConfig(users, roles))
+    params = {"packs": ["file:///tmp/p"]}
+
+    def decide(identity: ChatIdentity) -> Any:
+        return authorize_execution(
+            authz, authz.user_for(identity), action_ref=action, schema={}, parameters=params
+        )
+
+    refused = decide(BOB)
+    assert not refused.allowed and "admin role only" in refused.reason
+    assert decide(ALICE).allowed
+    # The glob still allows everything else.
+    assert authorize_execution(
+        authz, authz.user_for(BOB), action_ref="core.local", schema=SHELL_SCHEMA,
+        parameters={"cmd": "uptime"},
+    ).allowed  # fmt: skip
