@@ -177,7 +177,7 @@ class SqliteExecutions:
         return await self._db.write(row_count, _RENEW, args) == 1
 
     async def delete_completed_before(self, cutoff: datetime) -> int:
-        return await self._db.write(row_count, _DELETE_COMPLETED, (*_COMPLETED, stamp(cutoff)))
+        return await self._db.write_bulk(row_count, _DELETE_COMPLETED, (*_COMPLETED, stamp(cutoff)))
 
 
 def _where(query: ExecutionQuery) -> tuple[str, list[Any]]:

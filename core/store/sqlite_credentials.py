@@ -56,4 +56,4 @@ class SqliteCredentials:
         return await self._db.write(row_count, _REVOKE_USER, (stamp(at), isoformat(at), user))
 
     async def delete_tokens_expired_before(self, cutoff: datetime) -> int:
-        return await self._db.write(row_count, _EXPIRED, (stamp(cutoff),))
+        return await self._db.write_bulk(row_count, _EXPIRED, (stamp(cutoff),))

@@ -173,6 +173,17 @@ class Database:
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from exc
 
+    async def write_bulk(
+        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """``write`` for a statement that may touch many rows (garbage collection): always on
+        the writer thread, so it never holds up the event loop."""
+        future = self._writer.submit(lambda conn: fn(conn, *args, **kw), bulk=True)
+        try:
+            return await future
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from exc
+
     async def close(self) -> None:
         # Joining blocks the loop for at most one batch or checkpoint; fine at shutdown.
         if self._checkpointer is not None:

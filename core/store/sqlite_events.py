@@ -132,7 +132,7 @@ class SqliteTriggerInstances:
         return tuple(e for f in fired if (e := f.execution) is not None and e.id in stored)
 
     async def delete_before(self, cutoff: datetime) -> int:
-        return await self._db.write(row_count, _INSTANCE_DELETE, (*_FINISHED, stamp(cutoff)))
+        return await self._db.write_bulk(row_count, _INSTANCE_DELETE, (*_FINISHED, stamp(cutoff)))
 
 
 class SqliteRuleEnforcements:
@@ -172,7 +172,7 @@ class SqliteRuleEnforcements:
 
     async def delete_before(self, cutoff: datetime) -> int:
         sql = "DELETE FROM rule_enforcements WHERE enforced_at < ?"
-        return await self._db.write(row_count, sql, (stamp(cutoff),))
+        return await self._db.write_bulk(row_count, sql, (stamp(cutoff),))
 
 
 def _settle(

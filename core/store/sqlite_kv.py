@@ -60,7 +60,7 @@ class SqliteKeyValues:
         return [_load(row) for row in await self._db.read(fetch_all, _LIST, args)]
 
     async def delete_expired(self, now: datetime) -> int:
-        return await self._db.write(row_count, _DELETE_EXPIRED, (stamp(now),))
+        return await self._db.write_bulk(row_count, _DELETE_EXPIRED, (stamp(now),))
 
 
 def _values(pair: KeyValuePair) -> tuple[Any, ...]:

@@ -75,7 +75,7 @@ class SqliteOutbox:
         return await self._db.write(row_count, _DONE, (item_id,)) == 1
 
     async def purge(self, before: datetime) -> dict[str, int]:
-        rows = await self._db.write(fetch_all, _PURGE, (stamp(before),))
+        rows = await self._db.write_bulk(fetch_all, _PURGE, (stamp(before),))
         return dict(Counter(str(row[0]) for row in rows))
 
     async def count(self, channel: str | None = None) -> int:

@@ -88,7 +88,7 @@ class SqliteWorkflows:
         return await self._db.write(row_count, _SUPERSEDED, (workflow_id,))
 
     async def delete(self, workflow_ids: Sequence[str]) -> int:
-        return await self._db.write(_delete, list(workflow_ids))
+        return await self._db.write_bulk(_delete, list(workflow_ids))
 
 
 def _rows(

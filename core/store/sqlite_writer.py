@@ -3,15 +3,16 @@
 Writes are group-committed: the writes submitted during one iteration of the event loop are
 one batch, one ``BEGIN IMMEDIATE … COMMIT``; a write's coroutine returns only after that COMMIT.
 A batch runs on the loop itself when that is cheap and cannot wait: ``synchronous=NORMAL`` (a
-COMMIT writes to the OS, no fsync), the writer thread idle, at most ``INLINE_MAX`` writes, and
-the write lock free at once (``busy_timeout`` 0 for that attempt). Otherwise it goes to the
-writer thread, which waits for other processes' locks and fsyncs (``synchronous=FULL``) off the
-loop. Why on the loop when it can: on the thread, every SQLite call hands the GIL back and
-forth with the loop, and each batch costs the thread a wakeup and the loop another
-(bench/webhooks.py, back to back: POST → completed p50 at 100/s 1.6-3.0 → 1.5 ms, and the
-writer thread's wakeups gone: 1.75 → 1.48 ms CPU per event at that rate; at 2,500/s offered
-the same throughput and CPU per event). ~100 µs per insert (the row plus six B-trees); the
-numbers against writing every write on the loop, one by one, are in ``bench/store.py``.
+COMMIT writes to the OS, no fsync), the writer thread idle, at most ``INLINE_MAX`` writes, no
+bulk write (a GC delete of many rows) among them, and the write lock free at once
+(``busy_timeout`` 0 for that attempt). Otherwise it goes to the writer thread, which waits for
+other processes' locks and fsyncs (``synchronous=FULL``) off the loop. Why on the loop when it
+can: on the thread, every SQLite call hands the GIL back and forth with the loop, and each
+batch costs the thread a wakeup and the loop another (bench/webhooks.py, back to back: POST →
+completed p50 at 100/s 1.6-3.0 → 1.5 ms, and the writer thread's wakeups gone: 1.75 → 1.48 ms
+CPU per event at that rate; at 2,500/s offered the same throughput and CPU per event). ~100 µs
+per insert (the row plus six B-trees); the numbers against writing every write on the loop,
+one by one, are in ``bench/store.py``.
 
 Auto-checkpointing is off because a checkpoint inside a commit stalled the loop 6-8 ms; a
 second thread with its own connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` periodically, and
@@ -49,6 +50,7 @@ class _Job(NamedTuple):
     run: Callable[[sqlite3.Connection], Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    bulk: bool  # may touch many rows (a GC delete): never on the loop
 
 
 class _Outcome(NamedTuple):
@@ -78,7 +80,9 @@ class Writer:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, run: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    def submit(
+        self, run: Callable[[sqlite3.Connection], T], *, bulk: bool = False
+    ) -> asyncio.Future[T]:
         if self._stopped:
             raise StoreError("SQLite store is closed")
         loop = asyncio.get_running_loop()
@@ -87,7 +91,7 @@ class Writer:
         if tick is None:
             tick = self._ticks[loop] = []
             loop.call_soon(self._hand_over, loop)
-        tick.append(_Job(run, loop, future))
+        tick.append(_Job(run, loop, future, bulk))
         return future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -99,7 +103,9 @@ class Writer:
 
     def _commit_here(self, batch: list[_Job]) -> bool:
         """Run ``batch`` on the loop; False (nothing done) when it must go to the thread."""
-        if not self._inline or len(batch) > INLINE_MAX or not self._using.acquire(blocking=False):
+        if not self._inline or len(batch) > INLINE_MAX or any(job.bulk for job in batch):
+            return False
+        if not self._using.acquire(blocking=False):
             return False
         try:
             if not self._begin_now():

@@ -1,7 +1,8 @@
 """Where SQLite's group commit runs (core.store.sqlite_writer): a loop iteration's writes are one
 transaction, committed on the event loop when that cannot wait, else on the writer thread —
 under ``synchronous=full`` (fsync), while another process holds the write lock, or for a batch
-larger than ``INLINE_MAX``. Every write's coroutine still returns only after its COMMIT."""
+larger than ``INLINE_MAX``, and for garbage collection's bulk deletes. Every write's coroutine
+still returns only after its COMMIT."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.models import Execution
+from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery
 from core.store.sqlite import SqliteOptions, SqliteStore
 from core.store.sqlite_writer import INLINE_MAX
@@ -92,3 +94,16 @@ async def test_another_writer_holding_the_lock_sends_the_batch_to_the_thread(
             blocker.close()
         assert threading.get_ident() not in threads_of(seen, inserts)
         assert await store.executions.get(execution.id) == execution
+
+
+async def test_garbage_collection_deletes_never_run_on_the_loop(tmp_path: Path) -> None:
+    async with traced(tmp_path / "e.db", SqliteOptions()) as (store, seen):
+        running = request(1).transition(ExecutionStatus.RUNNING)
+        done = running.transition(ExecutionStatus.SUCCEEDED, result={})
+        await store.executions.insert(done)
+        later = datetime.now(UTC) + timedelta(days=1)
+        assert await store.executions.delete_completed_before(later) == 1
+        await store.trigger_instances.delete_before(later)
+        await store.rule_enforcements.delete_before(later)
+        deletes = threads_of(seen, lambda sql: sql.startswith("DELETE"))
+        assert deletes and threading.get_ident() not in deletes
