@@ -21,7 +21,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -118,7 +117,7 @@ def healthy(site: Site, proc: subprocess.Popen[bytes]) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{site.port}/healthz", timeout=2) as resp:
             return bool(resp.status == 200)
-    except (urllib.error.URLError, ConnectionError):
+    except OSError:  # refused, reset, or a read timeout (TimeoutError) while still starting
         return False
 
 
