@@ -6,7 +6,7 @@ import functools
 import hashlib
 import itertools
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,7 +152,7 @@ class Execution:
         now = utcnow()
         if status in COMPLETED:
             changes.setdefault("end_timestamp", now)
-        return replace(self, status=status, log=(*self.log, StatusChange(status, now)), **changes)
+        return self._copy(status=status, log=(*self.log, StatusChange(status, now)), **changes)
 
     def rerun(self) -> Execution:
         """A completed workflow back to ``resuming`` for a rerun (the one way out of a
@@ -160,11 +160,23 @@ class Execution:
         check_rerun(self.status)
         now = utcnow()
         status = ExecutionStatus.RESUMING
-        return replace(self, status=status, end_timestamp=None, result=None,
-                       log=(*self.log, StatusChange(status, now)))  # fmt: skip
+        return self._copy(status=status, end_timestamp=None, result=None,
+                          log=(*self.log, StatusChange(status, now)))  # fmt: skip
 
     def with_changes(self, **changes: Any) -> Execution:
-        return replace(self, **changes)
+        return self._copy(**changes)
+
+    def _copy(self, **changes: Any) -> Execution:
+        """``dataclasses.replace`` without its cost (~8 µs, a full ``__init__`` through
+        keyword arguments; this takes <1 µs): every status change makes one, several per
+        webhook event. The class has no ``__post_init__`` or init-only fields to run."""
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Execution has no field(s) {', '.join(sorted(unknown))}")
+        new = object.__new__(Execution)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)  # frozen guards setattr only; this is a fresh object
+        return new
 
     # -- serialization: one document shape for every store backend ------------------------
     def to_doc(self) -> dict[str, Any]:
@@ -212,3 +224,6 @@ class Execution:
             pgid=doc.get("pgid"),
             lease_expires=parse_ts(doc.get("lease_expires")),
         )
+
+
+_FIELDS = frozenset(f.name for f in fields(Execution))
