@@ -226,7 +226,7 @@ async def open_engine(settings: Settings, *, start: bool = True) -> AsyncIterato
         service.add_completion_listener(
             relay.on_completed, wants=lambda execution: bool(relay.adapters_for(execution))
         )
-        service.add_change_listener(relay.on_child_change)
+        service.add_change_listener(relay.on_child_change, wants=relay.wants_child_change)
         service.observers.append(relay)  # run cards elsewhere show "running"
         inquiries.on_asked(relay.on_inquiry)
         approvals.subscribe(relay.on_decided)

@@ -139,6 +139,11 @@ class ChatRelay:
         await self.store.outbox.put(item)
 
     # -- workflow progress for a run card another process holds -----------------------------
+    @staticmethod
+    def wants_child_change(child: Execution) -> bool:
+        """Only a task started from chat may have a card to update (no task for the rest)."""
+        return place_from_context(child.context) is not None
+
     async def on_child_change(self, child: Execution) -> None:
         """Change listener: a task changed status here; its workflow's card may be elsewhere."""
         place = place_from_context(child.context)

@@ -99,7 +99,7 @@ class ChainEngine:
         self._mine: set[str] = set()  # chains this process drives (their leases renewed)
         self._tasks: set[asyncio.Task[Any]] = set()
         service.controllers[RUNNER_TYPE] = self
-        service.add_change_listener(self.on_child_change)
+        service.add_change_listener(self.on_child_change, wants=_is_chain_task)
 
     # -- entry points ---------------------------------------------------------------------
     async def start(self, execution_id: str) -> RunnerResult:
@@ -479,3 +479,7 @@ def _task_entry(node: Node, child: Execution | None, error: str | None = None) -
         "state": str(child.status) if child is not None else str(S.FAILED),
         "result": child.result if child is not None else {"error": error},
     }
+
+
+def _is_chain_task(child: Execution) -> bool:
+    return child.parent is not None and isinstance(child.context.get("chain"), Mapping)

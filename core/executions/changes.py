@@ -83,7 +83,7 @@ class ExecutionChanges:
         self._loops: list[asyncio.Task[None]] = []
         self._intake_open = False
         self._listeners: list[tuple[CompletionListener, Callable[[Execution], bool] | None]] = []
-        self._change_listeners: list[ChangeListener] = []
+        self._change_listeners: list[tuple[ChangeListener, Callable[[Execution], bool] | None]] = []
         self.observers: list[ExecutionObserver] = []
         self.action_tokens: ActionTokens | None = None
         # Runner types whose executions continue after ``run()`` returns ``running``.
@@ -108,10 +108,14 @@ class ExecutionChanges:
         completions a listener has nothing to do with cost no task)."""
         self._listeners.append((callback, wants))
 
-    def add_change_listener(self, callback: ChangeListener) -> None:
+    def add_change_listener(
+        self, callback: ChangeListener, wants: Callable[[Execution], bool] | None = None
+    ) -> None:
         """Call ``callback`` (in its own task, in order) for each status change of a child
-        execution (one with a ``parent``) made in this process."""
-        self._change_listeners.append(callback)
+        execution (one with a ``parent``) made in this process; with ``wants``, only for those
+        it says yes to (as ``add_completion_listener``: a workflow's task changes status twice,
+        and most listeners have nothing to do with most of those changes)."""
+        self._change_listeners.append((callback, wants))
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
         """Wait until the execution completes.
@@ -226,7 +230,9 @@ class ExecutionChanges:
     def _notify_changes(self, execution: Execution) -> None:
         if execution.parent is None:
             return
-        for listener in self._change_listeners:
+        for listener, wants in self._change_listeners:
+            if wants is not None and not _wanted(wants, execution):
+                continue
             task = asyncio.create_task(self._call_listener(listener, execution))
             self._listener_tasks.add(task)
             task.add_done_callback(self._listener_tasks.discard)
@@ -253,5 +259,5 @@ def _wanted(wants: Callable[[Execution], bool], execution: Execution) -> bool:
     try:
         return wants(execution)
     except Exception:  # a broken filter must not cost the listener its call
-        logger.exception("completion listener filter failed for execution %s", execution.id)
+        logger.exception("listener filter failed for execution %s", execution.id)
         return True

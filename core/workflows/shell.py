@@ -70,7 +70,7 @@ class WorkflowShell(WorkflowStatusMirror):
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
-        service.add_change_listener(self.on_child_change)
+        service.add_change_listener(self.on_child_change, wants=self._wants_change)
         service.child_finisher = self.finish_child
 
     # -- start ----------------------------------------------------------------------------
@@ -146,6 +146,16 @@ class WorkflowShell(WorkflowStatusMirror):
             return  # e.g. a task going running, or an end its step wrote: no drain for it
         live.inbox[child.id] = child
         self._drain_soon(live)
+
+    def _wants_change(self, child: Execution) -> bool:
+        """Whether ``on_child_change`` has anything to do for ``child`` (no task otherwise): a
+        task of a workflow not loaded here, or news for one that is. Old news stays old."""
+        if child.parent is None or not isinstance(child.context.get("orquesta"), Mapping):
+            return False
+        live = self._live.get(child.parent)
+        if live is None or (child.is_completed and child.id in live.in_flight):
+            return True
+        return news(live, child) is not None
 
     async def on_abandoned_child(self, child: Execution) -> None:
         """A task the takeover sweep abandoned (its process died), written straight to the

@@ -12,6 +12,7 @@ import pytest
 
 from bot.app import Engine, open_engine
 from bot.settings import load_settings
+from core.executions.changes import ExecutionChanges
 from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery, StoreError
 from core.store.base import ChildCompletion, StepWritten
@@ -84,3 +85,24 @@ async def test_a_step_that_cannot_be_written_leaves_the_end_to_its_runner(
     assert failed in tasks and failed not in spy.ends  # written by its runner instead
     names = sorted(t.context["orquesta"]["task_name"] for t in tasks.values())
     assert names == ["done", "greet", "shout"]  # each task ran once
+
+
+async def test_a_chain_starts_no_listener_task_for_its_tasks(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change listeners (this workflow engine, action chains, the chat relay) filter
+    synchronously: a workflow task's running and its end (which its step already applied)
+    are old news to all of them, so none of them costs a task."""
+    called: list[tuple[str, str]] = []
+    inner = ExecutionChanges._call_listener
+
+    async def counting(listener: Any, execution: Execution) -> None:
+        called.append((getattr(listener, "__qualname__", "?"), execution.id))
+        await inner(listener, execution)
+
+    monkeypatch.setattr(ExecutionChanges, "_call_listener", staticmethod(counting))
+    done = await run(engine, "flows.chain", who="cy")
+    assert done.status is S.SUCCEEDED, done.result
+    tasks = {t.id for t in await tasks_of(engine, done)}
+    assert len(tasks) == 3
+    assert [name for name, execution_id in called if execution_id in tasks] == []
