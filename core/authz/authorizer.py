@@ -15,8 +15,6 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, Final, Literal
 
-import re2  # type: ignore[import-untyped]
-
 from core.models.chat import ChatIdentity, ChatPlace
 from core.runners.types import bad_env_name
 
@@ -44,6 +42,10 @@ def fullmatcher(pattern: str) -> Callable[[str], bool]:
     Raises ``ValueError`` for a pattern RE2 cannot compile (including backreferences and
     lookarounds, which could make a check take unbounded time).
     """
+    # RE2 (a C++ library, ~1.4 MB resident) loads with the first permission regex, not at
+    # start-up; matchers are cached, so this import runs once per pattern at most.
+    import re2  # type: ignore[import-untyped]
+
     options = re2.Options()
     options.log_errors = False
     try:

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final
 
-import re2  # type: ignore[import-untyped]
-
 __all__ = ["REGEX_FALLBACK_BUDGET", "RegexRefusedError", "regex_matcher"]
 
 
@@ -72,7 +70,7 @@ def _fallback_max_length(pattern: str, flags: int) -> int:
     return int(REGEX_FALLBACK_BUDGET ** (1 / (degree + 1)))
 
 
-def _re2_options(ignorecase: bool, dotall: bool) -> Any:
+def _re2_options(re2: Any, ignorecase: bool, dotall: bool) -> Any:
     options = re2.Options()
     options.log_errors = False
     options.case_sensitive = not ignorecase
@@ -89,8 +87,12 @@ def regex_matcher(pattern: str, *, ignorecase: bool, anchored: bool) -> Callable
     if not isinstance(pattern, str):
         raise TypeError(f"regex pattern must be a string, not {type(pattern).__name__}")
     flags = (re.IGNORECASE if ignorecase else 0) | (re.DOTALL if anchored else 0)
+    # RE2 (a C++ library, ~1.4 MB resident) loads with the first rule regex, not at start-up;
+    # compiled matchers are cached, so this import runs once per pattern at most.
+    import re2  # type: ignore[import-untyped]
+
     try:
-        fast = re2.compile(pattern, _re2_options(ignorecase, anchored))
+        fast = re2.compile(pattern, _re2_options(re2, ignorecase, anchored))
     except re2.error:
         return _fallback_matcher(pattern, flags, anchored)
     run = fast.match if anchored else fast.search

@@ -10,11 +10,12 @@ import sys
 
 from tests.conftest import ROOT
 
-# Library → what brings it in when it is needed (each costs 7-18 MB resident).
+# Library → what brings it in when it is needed (MB resident it costs at start-up).
 LATER = {
-    "asyncssh": "the first remote-shell-cmd/-script run",
-    "prompt_toolkit": "the console chat at a terminal",
-    "cryptography": "the first secret sealed or opened",
+    "asyncssh": "the first remote-shell-cmd/-script run",  # 7-18
+    "prompt_toolkit": "the console chat at a terminal",  # 7-18
+    "cryptography": "the first secret sealed or opened",  # 7-18
+    "re2": "the first rule regex operator or permission parameter regex",  # 1.7
 }
 
 
@@ -24,6 +25,7 @@ def test_serve_leaves_optional_heavy_libraries_for_later() -> None:
         "import bot.cli.main, bot.serve, bot.chat.runtime\n"
         "from core.runners.registry import build_runners\n"
         "from adapters.console import ConsoleAdapter\n"
+        "import adapters.slack, adapters.discord\n"
         "build_runners(); ConsoleAdapter(read_stdin=False)\n"
         f"print(json.dumps([m for m in {sorted(LATER)!r} if m in sys.modules]))\n"
     )
