@@ -1,6 +1,8 @@
 """Timer trigger parameters → APScheduler 3.x triggers, and the firing policy (st2-format §5.1).
 
 Pure: no scheduler, no store, no clock of its own. Callers pass ``now`` so tests can move time.
+APScheduler and dateutil (~2.5 MB resident with what they import) load with the first timer
+rule, so a deployment without timer rules never imports them.
 """
 
 from __future__ import annotations
@@ -8,17 +10,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-from dateutil import parser as date_parser
 
 from core.rules.index import TriggerKey
 from core.triggers.builtin import CRON_TIMER, DATE_TIMER, INTERVAL_TIMER
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+    from apscheduler.triggers.date import DateTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
 
 __all__ = [
     "INTERVAL_ANCHOR",
@@ -64,6 +65,8 @@ def build_trigger(
         if trigger_ref == DATE_TIMER:
             return _date(parameters, timezone)
         if trigger_ref == CRON_TIMER:
+            from apscheduler.triggers.cron import CronTrigger
+
             fields = {k: v for k, v in parameters.items() if k != "timezone"}
             return CronTrigger(timezone=timezone, **fields)
     except TimerSpecError:
@@ -74,6 +77,8 @@ def build_trigger(
 
 
 def _interval(parameters: Mapping[str, Any], timezone: tzinfo) -> IntervalTrigger:
+    from apscheduler.triggers.interval import IntervalTrigger
+
     unit, delta = parameters.get("unit"), parameters.get("delta")
     if not isinstance(delta, int) or isinstance(delta, bool) or delta <= 0:
         # APScheduler would accept 0 and spin; st2's schema only says "integer".
@@ -82,6 +87,9 @@ def _interval(parameters: Mapping[str, Any], timezone: tzinfo) -> IntervalTrigge
 
 
 def _date(parameters: Mapping[str, Any], timezone: tzinfo) -> DateTrigger:
+    from apscheduler.triggers.date import DateTrigger
+    from dateutil import parser as date_parser
+
     raw = parameters.get("date")
     try:
         when = date_parser.parse(str(raw))

@@ -18,11 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from apscheduler.executors.base import BaseExecutor
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
+from typing import TYPE_CHECKING, Any
 
 from core.rules.index import TriggerKey, trigger_key
 from core.rules.ruleset import RuleSet
@@ -38,26 +34,15 @@ from core.triggers.timer_specs import (
     timer_payload,
 )
 
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.triggers.base import BaseTrigger
+
 __all__ = ["TimerService"]
 
 logger = logging.getLogger(__name__)
 
 EXECUTOR = "squall-timers"
-
-
-class _TickExecutor(BaseExecutor):  # type: ignore[misc]
-    """Hands the job function the ticks it is due for.
-
-    APScheduler's own executors hide the scheduled times from the function, and the dedupe key
-    needs them. The function only starts a task and returns, so there are no running instances
-    to count (the base class's max_instances bookkeeping is skipped).
-    """
-
-    def submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        self._do_submit_job(job, run_times)
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        job.func(*job.args, *run_times)
 
 
 @dataclass(frozen=True)
@@ -84,11 +69,8 @@ class TimerService:
         self._now = now
         self._timezone = resolve_timezone(default_timezone, UTC)
         self._grace = misfire_grace
-        self._scheduler = AsyncIOScheduler(
-            timezone=self._timezone,
-            executors={EXECUTOR: _TickExecutor()},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
+        # Created with the first timer to schedule (see _jobs): most deployments have none.
+        self._scheduler: AsyncIOScheduler | None = None
         self._timers: dict[str, _Timer] = {}  # job id → the timer it fires
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
@@ -98,20 +80,20 @@ class TimerService:
     async def start(self) -> None:
         """Start the scheduler and schedule every enabled timer rule (owing missed ticks)."""
         self._running = True
-        # Jobs added before start are scheduled in one pass (after it, each add wakes it up).
         self.sync(catch_up=True)
-        self._scheduler.start()
 
     @property
     def running(self) -> bool:
-        return bool(self._scheduler.running)
+        """Started and not stopped; with timers to fire, their scheduler is running too."""
+        return self._running and (self._scheduler is None or bool(self._scheduler.running))
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop scheduling; fires already dispatching get ``grace`` seconds to be stored."""
         if self._running:
             self._running = False
-            self._scheduler.shutdown(wait=False)
-            await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
+            if self._scheduler is not None and self._scheduler.running:
+                self._scheduler.shutdown(wait=False)
+                await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
         pending = list(self._tasks)
@@ -121,7 +103,8 @@ class TimerService:
 
     def wakeup(self) -> None:
         """Ask the scheduler to look for due ticks now (it also wakes up on its own)."""
-        self._scheduler.wakeup()
+        if self._scheduler is not None:
+            self._scheduler.wakeup()
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Let pending scheduler callbacks run and wait (up to ``timeout``) for their fires."""
@@ -135,7 +118,7 @@ class TimerService:
         """When each scheduled timer fires next (a fired DateTimer is no longer scheduled)."""
         times: dict[TriggerKey, datetime] = {}
         for job_id, timer in self._timers.items():
-            job = self._scheduler.get_job(job_id)
+            job = self._jobs().get_job(job_id)
             if job is not None:
                 times[timer.key] = job.next_run_time
         return times
@@ -150,11 +133,22 @@ class TimerService:
         wanted = self._wanted()
         for job_id in set(self._timers) - set(wanted):
             del self._timers[job_id]
-            if self._scheduler.get_job(job_id) is not None:
-                self._scheduler.remove_job(job_id)
+            if self._jobs().get_job(job_id) is not None:
+                self._jobs().remove_job(job_id)
         for job_id, timer in wanted.items():
             if job_id not in self._timers and self._schedule(job_id, timer, catch_up=catch_up):
                 self._timers[job_id] = timer
+        # Jobs added before the start are scheduled in one pass (after it, each add wakes it).
+        if self._running and self._scheduler is not None and not self._scheduler.running:
+            self._scheduler.start()
+
+    def _jobs(self) -> AsyncIOScheduler:
+        """The APScheduler scheduler, created (and APScheduler imported) on first use."""
+        if self._scheduler is None:
+            from core.triggers.timer_scheduler import new_scheduler
+
+            self._scheduler = new_scheduler(self._timezone, executor=EXECUTOR)
+        return self._scheduler
 
     def _wanted(self) -> dict[str, _Timer]:
         wanted: dict[str, _Timer] = {}
@@ -178,7 +172,7 @@ class TimerService:
         if first is None:
             logger.warning("rule %s: %s %s is in the past, not scheduled", timer.rules, ref, spec)
             return False
-        self._scheduler.add_job(
+        self._jobs().add_job(
             self._due,
             trigger=trigger,
             args=[job_id],

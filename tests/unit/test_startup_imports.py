@@ -16,6 +16,7 @@ LATER = {
     "prompt_toolkit": "the console chat at a terminal",  # 7-18
     "cryptography": "the first secret sealed or opened",  # 7-18
     "re2": "the first rule regex operator or permission parameter regex",  # 1.7
+    "apscheduler": "the first timer rule scheduled",  # ~1 (with multiprocessing)
 }
 
 
@@ -27,6 +28,15 @@ def test_serve_leaves_optional_heavy_libraries_for_later() -> None:
         "from adapters.console import ConsoleAdapter\n"
         "import adapters.slack, adapters.discord\n"
         "build_runners(); ConsoleAdapter(read_stdin=False)\n"
+        # the timer service of every serve, started without any timer rule
+        "import asyncio, datetime\n"
+        "from core.rules.ruleset import RuleSet\n"
+        "from core.triggers.timers import TimerService\n"
+        "now = lambda: datetime.datetime.now(datetime.UTC)\n"
+        "timers = TimerService(None, RuleSet([]), now=now)\n"
+        "async def cycle() -> None:\n"
+        "    await timers.start(); assert timers.running; await timers.stop()\n"
+        "asyncio.run(cycle())\n"
         f"print(json.dumps([m for m in {sorted(LATER)!r} if m in sys.modules]))\n"
     )
     out = subprocess.run(
