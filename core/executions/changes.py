@@ -90,6 +90,9 @@ class ExecutionChanges:
         self.controllers: dict[str, Controller] = {}
         self._listener_tasks: set[asyncio.Task[None]] = set()
         self.child_finisher: ChildFinisher | None = None
+        # Executions whose status in memory was never stored (core.runners.base.runs_in_memory):
+        # id → (that status, the status the store still holds, which their next CAS expects).
+        self.unstored: dict[str, tuple[ExecutionStatus, ExecutionStatus]] = {}
 
     @property
     def is_serving(self) -> bool:
@@ -190,14 +193,18 @@ class ExecutionChanges:
     ) -> Execution | None:
         """Move ``current`` to ``status`` if nobody else changed it first; None if we lost."""
         new = current.transition(status, **changes)
+        expected = current.status
+        if (hidden := self.unstored.get(current.id)) is not None and hidden[0] is expected:
+            del self.unstored[current.id]  # one try: after it the store holds the truth
+            expected = hidden[1]
         try:
-            won = await self.store.executions.replace(new, expected_status=current.status)
+            won = await self.store.executions.replace(new, expected_status=expected)
         except DocumentRejected as exc:
             if not new.is_completed:
                 raise
             logger.error("execution %s: result refused by the store: %s", current.id, exc)
             new = with_rejected_result(current, new, str(exc))
-            won = await self.store.executions.replace(new, expected_status=current.status)
+            won = await self.store.executions.replace(new, expected_status=expected)
         if won:
             self.changed(new)
             return new

@@ -15,6 +15,7 @@ from core.executions.run import RunningExecution, run_execution
 from core.models import Execution, utcnow
 from core.models.trace import TraceContext
 from core.observe import logcontext
+from core.runners.base import runs_in_memory
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,30 @@ class ExecutionDispatch(ExecutionChanges):
         async with self._slots:
             if not self._intake_open:
                 return  # stays requested: the next start runs it
+            runner = self.runners.get(requested.runner_type)
+            if requested.parent is None and runner is not None and runs_in_memory(runner):
+                await self._run_in_memory(requested)
+                return
             lease = utcnow() + LEASE
             running = await self.cas(
                 requested, S.RUNNING, owner=str(self.owner), lease_expires=lease
             )
             if running is not None:  # else a claimer here or elsewhere took it first
                 await self._execute(running)
+
+    async def _run_in_memory(self, requested: Execution) -> None:
+        """Run a ``runs_in_memory`` action (``noop``): ``running`` is heard by observers but
+        not stored, so requested → completed is one write. Why that is safe: running it again
+        after a crash (it is still ``requested``) or alongside a claimer elsewhere changes
+        nothing but which run's CAS wins. A workflow's task (``parent``) keeps both writes:
+        its engine writes the end as a CAS on ``running``."""
+        running = requested.transition(S.RUNNING, owner=str(self.owner))
+        self.unstored[running.id] = (S.RUNNING, requested.status)
+        try:
+            self.changed(running)
+            await self._execute(running)
+        finally:
+            self.unstored.pop(running.id, None)
 
     def _direct_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -17,7 +17,7 @@ from core.kv.decrypted import with_decrypted_as_secret
 from core.models import Action, Execution, ExecutionStatus
 from core.packs import ContentIndex
 from core.params import secret_values
-from core.runners.base import RunContext, Runner, RunnerResult
+from core.runners.base import RunContext, Runner, RunnerResult, runs_in_memory
 from core.runners.types import RUNNER_TYPES
 from core.store import DocumentRejected, Store, StoreError
 
@@ -161,7 +161,8 @@ async def _run_runner(
     output = _LiveOutput(service, action, current)
     env = action_env(service, action, current)
     token_handle: object = None
-    if service.action_tokens is not None:
+    runner = service.runners[action.runner_type]
+    if service.action_tokens is not None and not runs_in_memory(runner):
         # The action calls the API back as the execution's user; the token dies with the run.
         env["ST2_ACTION_AUTH_TOKEN"], token_handle = await service.action_tokens.issue(current)
     ctx = RunContext(
@@ -178,7 +179,7 @@ async def _run_runner(
         context=current.context,
     )
     try:
-        return await service.runners[action.runner_type].run(ctx)
+        return await runner.run(ctx)
     except Exception as exc:  # a runner bug must end the execution, not leave it running
         logger.exception("runner %s failed on %s", action.runner_type, current.id)
         return RunnerResult(

@@ -51,6 +51,15 @@ class RunnerResult:
         return cls(ExecutionStatus.FAILED, {"error": error})
 
 
+def runs_in_memory(runner: Runner) -> bool:
+    """Whether ``runner`` touches nothing outside this process and ends at once (``noop``):
+    running it twice is the same as running it once, and it never calls the API back. Its
+    ``running`` status is then not stored (requested → completed is one write: if the process
+    dies in between, the execution is still ``requested`` and runs after the restart), and it
+    gets no action token (two writes it would never use)."""
+    return bool(getattr(runner, "in_memory", False))
+
+
 class Runner(Protocol):
     runner_type: RunnerType
 

@@ -9,6 +9,7 @@ from core.runners.types import NOOP
 
 class NoopRunner:
     runner_type: RunnerType = NOOP
+    in_memory = True  # core.runners.base.runs_in_memory
 
     async def run(self, ctx: RunContext) -> RunnerResult:
         result = {"failed": False, "succeeded": True, "return_code": 0}
