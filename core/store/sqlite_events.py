@@ -15,6 +15,7 @@ from typing import Any
 from core.models import Execution, RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.models.trigger_instance import FINISHED
 from core.store.base import Fired
+from core.store.jsontext import dumps
 from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_execution_rows import INSERT as _EXECUTION_INSERT
 from core.store.sqlite_execution_rows import execution_values
@@ -250,7 +251,7 @@ def _instance_values(instance: TriggerInstance) -> tuple[Any, ...]:
 
 
 def _dump(doc: dict[str, Any] | list[Any]) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return dumps(doc)
 
 
 def _load_instance(text: str) -> TriggerInstance:

@@ -3,12 +3,12 @@ repository and the trigger instance settle, which stores executions in its own t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from core.models import Execution
 from core.models.execution import isoformat
 from core.store.base import MAX_DOCUMENT_BYTES, DocumentRejected
+from core.store.jsontext import dumps
 
 COLUMNS = (
     "status, action_ref, user, parent, start_timestamp, end_timestamp, owner, lease_expires, doc"
@@ -45,7 +45,7 @@ def _encode(execution: Execution) -> str:
     """The execution as JSON, held to the same 16 MiB as on MongoDB, so a result that fits
     one backend fits the other (SQLite's own limit is near 1 GB)."""
     try:
-        text = json.dumps(execution.to_doc(), separators=(",", ":"), ensure_ascii=False)
+        text = dumps(execution.to_doc())
     except (TypeError, ValueError) as exc:
         raise DocumentRejected(f"execution {execution.id}: document refused: {exc}") from exc
     # Each character is at most 4 bytes in UTF-8: encode only when it could be too large.
