@@ -66,6 +66,7 @@ class BackendStore:
     _repositories: Repositories | None = None
     _keys: Keys | None = None
     _sealed: SealedExecutions | None = None
+    _sealed_workflows: SealedWorkflows | None = None
 
     @property
     def where(self) -> str:
@@ -96,7 +97,12 @@ class BackendStore:
         workflows = self._open().workflows
         if self._keys is None:
             return workflows
-        return SealedWorkflows(workflows, self._keys)
+        # One wrapper per repository, as for executions: a new one per access cost every
+        # workflow step a new timed proxy (core.observe.store_timing) and its metric lookups.
+        sealed = self._sealed_workflows
+        if sealed is None or sealed.inner is not workflows or sealed.keys is not self._keys:
+            sealed = self._sealed_workflows = SealedWorkflows(workflows, self._keys)
+        return sealed
 
     @property
     def kv(self) -> KeyValueRepository:

@@ -207,13 +207,11 @@ def news(live: LiveWorkflow, child: Execution) -> tuple[Entry, int | None, str] 
     if index >= len(state.sequence):
         return None
     entry = state.sequence[index]
-    if state.index_of(entry.id, entry.route) != index:
-        return None  # the task ran again since (a cycle)
-    if child.id != child_id_of(live, index, entry, item):
-        return None  # an earlier attempt of a retried task
     status = TASK_STATUS[child.status]
     if status is None:
         return None
+    # The status first: most changes a workflow hears of (its task going running, an end
+    # its step applied) are old news, told without the child id's hash below.
     if item is None:
         known = entry.status
     else:
@@ -223,6 +221,10 @@ def news(live: LiveWorkflow, child: Execution) -> tuple[Entry, int | None, str] 
         known = staged.items[item]["status"]
     if known == status or known in TASK_COMPLETED:
         return None
+    if state.index_of(entry.id, entry.route) != index:
+        return None  # the task ran again since (a cycle)
+    if child.id != child_id_of(live, index, entry, item):
+        return None  # an earlier attempt of a retried task
     return entry, item, status
 
 

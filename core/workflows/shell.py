@@ -188,7 +188,12 @@ class WorkflowShell(WorkflowStatusMirror):
             return None
         end = Finishing(current, ended, asyncio.get_running_loop().create_future())
         live.finishing[current.id] = end
-        self._drain_soon(live)
+        if live.drainer is None or live.drainer.done():
+            # No step under way or due (the lock is free): this task takes the step itself,
+            # rather than start a drainer task and wait for it (a chain's every task did).
+            await self._guard(self._drain(live))
+        else:
+            self._drain_soon(live)
         return await end.future
 
     def _drain_soon(self, live: LiveWorkflow) -> None:

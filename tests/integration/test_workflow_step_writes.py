@@ -17,6 +17,7 @@ from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery, StoreError
 from core.store.base import ChildCompletion, StepWritten
 from core.store.sqlite_workflows import SqliteWorkflows
+from core.workflows.shell import WorkflowShell
 from tests.integration.test_workflow_engine import run, workflow_config
 
 S = ExecutionStatus
@@ -106,3 +107,24 @@ async def test_a_chain_starts_no_listener_task_for_its_tasks(
     tasks = {t.id for t in await tasks_of(engine, done)}
     assert len(tasks) == 3
     assert [name for name, execution_id in called if execution_id in tasks] == []
+
+
+async def test_a_chain_task_takes_its_step_itself(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no step under way, a task's end is stepped in the task that ran it: no drainer
+    task per workflow task (the chain's tasks still end in their steps' transactions)."""
+    spawned: list[str] = []
+    inner = WorkflowShell._spawn
+
+    def counting(shell: WorkflowShell, work: Any, name: str) -> Any:
+        spawned.append(name)
+        return inner(shell, work, name)
+
+    monkeypatch.setattr(WorkflowShell, "_spawn", counting)
+    spy = StepSpy(monkeypatch)
+    done = await run(engine, "flows.chain", who="dee")
+    assert done.status is S.SUCCEEDED, done.result
+    tasks = await tasks_of(engine, done)
+    assert sorted(spy.ends) == sorted(t.id for t in tasks)
+    assert [name for name in spawned if name == f"workflow-{done.id}"] == []
