@@ -25,10 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-import yaql
-import yaql.language.exceptions as yaql_exc
 from jinja2 import TemplateSyntaxError
-from yaql.language import utils as yaql_utils
 
 from core.kv.decrypted import record_decryption
 from core.templates.filters import ST2_FILTERS
@@ -126,7 +123,7 @@ def validate(statement: Any) -> list[str]:
         for expr in _YAQL_EXPR.findall(statement):
             try:
                 _yaql(_strip(expr))
-            except (yaql_exc.YaqlException, ValueError, TypeError) as exc:
+            except (_yaql_exception(), ValueError, TypeError) as exc:
                 message = str(exc)  # yaql names the expression itself, as Orquesta reports it
                 errors.append(
                     message if "expression" in message else f"Parse error in {expr!r}: {exc}"
@@ -165,8 +162,21 @@ def _yaql(expr: str) -> Any:
 @functools.cache
 def _yaql_engine() -> Any:
     """yaql's parser, built at the first expression (building its tables takes ~0.2 s, which
-    every ``squall`` command would otherwise pay at import); called under ``_YAQL_LOCK``."""
-    return yaql.language.factory.YaqlFactory().create()
+    every ``squall`` command would otherwise pay at import); called under ``_YAQL_LOCK``.
+    yaql itself is imported here too: with pbr and dateutil it holds ~1.5 MB, which a process
+    whose content has no YAQL expression never needs (tests/unit/test_startup_imports.py)."""
+    from yaql.language.factory import YaqlFactory
+
+    return YaqlFactory().create()
+
+
+@functools.cache
+def _yaql_exception() -> type[Exception]:
+    """yaql's base exception; only an ``except`` clause that already caught something asks."""
+    from yaql.language.exceptions import YaqlException
+
+    base: type[Exception] = YaqlException
+    return base
 
 
 @functools.lru_cache(maxsize=4096)
@@ -303,6 +313,8 @@ _PLAIN: Final[Mapping[str, Callable[..., Any]]] = {
 @functools.cache
 def _yaql_root() -> Any:
     """The root context with the workflow functions, built at the first evaluation."""
+    import yaql
+
     root = yaql.create_context()
 
     def scoped(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -407,7 +419,9 @@ class Scope:
         if "__vars" in body and "__vars" not in self._yaql_context:
             # Orquesta's converted copy of the context: only ``$__vars`` reads it, and
             # converting a large context (a 5,000-item list) costs ms per evaluation.
-            self._yaql_context["__vars"] = yaql_utils.convert_input_data(dict(self.data))
+            from yaql.language.utils import convert_input_data
+
+            self._yaql_context["__vars"] = convert_input_data(dict(self.data))
         try:
             result = _yaql(body).evaluate(context=self._yaql_context)
         except ExpressionError as exc:

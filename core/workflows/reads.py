@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from yaql.language import expressions as yaql_ast
-
 from core.workflows.values import not_json_kind, plain
 
 __all__ = ["NOT_READ", "plain_read", "read_value"]
@@ -22,7 +20,10 @@ _READERS: Final = ("ctx", "result", "item")
 
 def plain_read(expression: Any) -> tuple[str, str | None] | None:
     """(function, key) for a parsed expression that only reads ``function()`` or one key of
-    it (key None: the whole value), else None."""
+    it (key None: the whole value), else None. Called on a parse, so yaql is loaded already
+    (it is imported when first needed: core/workflows/expressions.py); callers cache it."""
+    from yaql.language import expressions as yaql_ast
+
     if type(expression) is yaql_ast.Function:
         if expression.name in ("ctx", "item") and len(expression.args) == 1:
             key = _text(expression.args[0])
@@ -45,6 +46,8 @@ def plain_read(expression: Any) -> tuple[str, str | None] | None:
 
 def _text(node: Any) -> str | None:
     """A constant's text (``name`` or ``'name'``); not ``null``, ``true``, numbers or ``$x``."""
+    from yaql.language import expressions as yaql_ast
+
     if type(node) in (yaql_ast.Constant, yaql_ast.KeywordConstant) and isinstance(node.value, str):
         return node.value or None
     return None

@@ -17,6 +17,7 @@ LATER = {
     "cryptography": "the first secret sealed or opened",  # 7-18
     "re2": "the first rule regex operator or permission parameter regex",  # 1.7
     "apscheduler": "the first timer rule scheduled",  # ~1 (with multiprocessing)
+    "yaql": "the first YAQL expression parsed (a workflow loaded or run)",  # ~1.5 (pbr, dateutil)
 }
 
 
@@ -44,3 +45,22 @@ def test_serve_leaves_optional_heavy_libraries_for_later() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+
+
+def test_bundled_packs_load_without_yaql() -> None:
+    """The bundled content (every serve loads it) writes its workflow expressions in Jinja:
+    validating a YAQL expression at load builds yaql's parser, ~3.3 MB resident."""
+    code = (
+        "import json, sys\n"
+        "from bot.settings.bundled import bundled_dir\n"
+        "from core.packs.loader import load_packs\n"
+        "result = load_packs([bundled_dir('packs')], config_dir=None)\n"
+        "assert not result.errors, result.errors\n"
+        "assert {'packs.install', 'packs.uninstall'} <= set(result.index.workflow_definitions)\n"
+        "print(json.dumps('yaql' in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) is False
