@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from core.executions.changes import ExecutionChanges, S
 from core.executions.faults import fault_point
-from core.executions.run import RunningExecution, run_execution
+from core.executions.run import RunningExecution, run_execution, run_runner
 from core.models import Execution, utcnow
 from core.models.trace import TraceContext
 from core.observe import logcontext
@@ -40,6 +40,9 @@ class ExecutionDispatch(ExecutionChanges):
         serves and a slot frees up: one write takes it from requested to running (no claim,
         no ``scheduled``). Otherwise (not serving, or a concurrency policy governs the action)
         the claim loop, here or in another process, picks it up."""
+        if execution.is_completed:  # it ran before it was stored (``run_before_storing``)
+            self._announce_steps(execution)
+            return
         self._observe_created(execution)  # stored by the caller (one transaction)
         if execution.status is not S.REQUESTED:
             return
@@ -49,6 +52,41 @@ class ExecutionDispatch(ExecutionChanges):
         task = asyncio.create_task(self._start_here(execution), name=f"exec-{execution.id}")
         self._tasks.add(task)
         task.add_done_callback(self._direct_done)
+
+    async def run_before_storing(self, requested: Execution) -> Execution:
+        """For a caller about to store ``requested`` in its own transaction (the rules
+        engine's settle): run it now, if its runner ``runs_in_memory``, this process serves,
+        nothing governs the action and it is no workflow's task, and return it completed, to
+        be stored so (request, start and end in one commit); else ``requested`` as it is.
+        Why that keeps every promise: the run touched nothing, so a settle that never
+        commits (a crash, a lost CAS) leaves nothing behind, and the evaluation that commits
+        later runs it again. The caller passes what it stored to ``start_soon``, which
+        tells observers and listeners of each step."""
+        runner = self.runners.get(requested.runner_type)
+        action = self.index.actions.get(requested.action_ref)
+        if (
+            requested.status is not S.REQUESTED
+            or requested.parent is not None
+            or runner is None
+            or action is None
+            or not runs_in_memory(runner)
+            or not self._intake_open
+            or self.policies.governs(requested.action_ref)
+        ):
+            return requested
+        running = requested.transition(S.RUNNING, owner=str(self.owner))
+        with _log_context(running):
+            outcome = await run_runner(self, action, [running], RunningExecution(running.id))
+        return running.transition(outcome.status, result=outcome.result)
+
+    def _announce_steps(self, done: Execution) -> None:
+        """Observers, fault points and listeners hear each status ``done`` went through in
+        memory (its log), as if each had been stored, now that all of them are."""
+        log = done.log
+        self._observe_created(_as_of(done, 1).with_changes(owner=None))
+        for length in range(2, len(log)):
+            self.changed(_as_of(done, length))
+        self.changed(done)
 
     async def _start_here(self, requested: Execution) -> None:
         async with self._slots:
@@ -203,3 +241,9 @@ class ExecutionDispatch(ExecutionChanges):
             self._running.pop(scheduled.id, None)
         if final is not None:
             self._notify_waiters(final)
+
+
+def _as_of(done: Execution, length: int) -> Execution:
+    """``done`` as it was after the first ``length`` entries of its log (before its end)."""
+    log = done.log[:length]
+    return done.with_changes(status=log[-1].status, log=log, result=None, end_timestamp=None)

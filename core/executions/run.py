@@ -109,7 +109,7 @@ async def run_execution(
     if current is None:
         return None  # canceled (or taken) between scheduling and start
     latest = [current]  # what the store holds, as far as this task wrote it
-    outcome = await _run_runner(service, action, latest, running)
+    outcome = await run_runner(service, action, latest, running)
     if outcome.status is S.RUNNING:
         return None  # the runner's controller (the workflow engine) finishes it later
     if outcome.status is S.CANCELED and running.abandon:
@@ -147,7 +147,7 @@ async def finish_durably(
             return stored
 
 
-async def _run_runner(
+async def run_runner(
     service: RunHost,
     action: Action,
     latest: list[Execution],

@@ -306,10 +306,12 @@ class TriggerDispatcher:
         if rendered.error is None:
             try:
                 # Already rendered: the payload inside must never be rendered again.
-                return await self.executions.prepare(
+                requested = await self.executions.prepare(
                     ref, params, context=context, render_live=False, execution_id=execution_id,
                     known_secrets=secrets,
                 )  # fmt: skip
+                # core.noop: run now, stored completed by the settle (one commit for it all).
+                return await self.executions.run_before_storing(requested)
             except Exception as exc:  # still leave a failed execution behind, like st2
                 error = f"{type(exc).__name__}: {exc}"
         else:

@@ -3,6 +3,7 @@ observers still hear ``running`` and the stored log keeps it; other runners keep
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,56 @@ async def test_other_runners_store_running(engine: Engine) -> None:
     assert done.status is S.SUCCEEDED
     expected = [s for i, s in writes if i == execution.id]
     assert expected[:2] == [S.REQUESTED, S.RUNNING]
+
+
+RULE = """name: noop
+pack: memhooks
+enabled: true
+trigger: {type: core.st2.webhook, parameters: {url: mem}}
+action: {ref: core.noop}
+"""
+
+
+@pytest.fixture
+async def hooked(tmp_path: Path) -> AsyncIterator[Engine]:
+    rules = tmp_path / "packs" / "memhooks" / "rules"
+    rules.mkdir(parents=True)
+    (rules.parent / "pack.yaml").write_text(
+        "ref: memhooks\nname: memhooks\ndescription: t\nversion: 0.1.0\nauthor: t\n"
+    )
+    (rules / "noop.yaml").write_text(RULE)
+    config = tmp_path / "squall.yaml"
+    config.write_text(
+        "store:\n  url: sqlite:///var/squall.db\n"
+        f"packs:\n  paths: ['{tmp_path / 'packs'}']\n"
+        "http:\n  enabled: false\n"
+    )
+    async with open_engine(load_settings(config)) as opened:
+        yield opened
+
+
+async def test_a_rule_stores_its_noop_completed_with_the_settle(hooked: Engine) -> None:
+    """The rules engine runs core.noop before its settle: the settle stores it succeeded, no
+    status write follows, and observers and listeners hear requested, running, succeeded."""
+    created: list[S] = []
+    seen = Seen()
+    seen.created = lambda execution: created.append(execution.status)  # type: ignore[method-assign]
+    hooked.executions.observers.append(seen)
+    completed: asyncio.Queue[Execution] = asyncio.Queue()
+    hooked.executions.add_completion_listener(completed.put)
+    writes = count_replaces(hooked)
+    body: dict[str, Any] = {"headers": {}, "headers_lower": {}, "body": {}}
+    instance = await hooked.triggers.dispatch(
+        "core.st2.webhook", body, trigger_parameters={"url": "mem"}
+    )
+    assert instance is not None
+    done = await asyncio.wait_for(completed.get(), timeout=10)
+    assert done.status is S.SUCCEEDED
+    assert done.context["trigger_instance"]["id"] == instance.id
+    assert writes == []
+    assert created == [S.REQUESTED]
+    assert [s for i, s in seen.changes if i == done.id] == [S.RUNNING, S.SUCCEEDED]
+    stored = await hooked.store.executions.get(done.id)
+    assert stored is not None and stored.status is S.SUCCEEDED
+    assert [c.status for c in stored.log] == [S.REQUESTED, S.RUNNING, S.SUCCEEDED]
+    assert stored.result == done.result and stored.result is not None
