@@ -8,7 +8,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, replace
-from importlib.metadata import PackageNotFoundError, version
+from functools import cache
 from typing import Any, TypeVar
 
 import aiohttp
@@ -27,6 +27,7 @@ from core.runners.ssrf import (
     vet_host,
 )
 from core.runners.types import HTTP_REQUEST
+from core.version import installed_version
 
 MAX_REDIRECTS = 10
 DEFAULT_TIMEOUT = 60.0
@@ -36,14 +37,9 @@ _CHUNK = 64 * 1024
 T = TypeVar("T")
 
 
-def _user_agent() -> str:
-    try:
-        return f"squall/{version('squall')}"
-    except PackageNotFoundError:
-        return "squall/unknown"
-
-
-USER_AGENT = _user_agent()
+@cache
+def user_agent() -> str:
+    return f"squall/{installed_version() or 'unknown'}"
 
 
 class RequestRefused(Exception):
@@ -168,7 +164,7 @@ def build_call(ctx: RunContext) -> HttpCall:
     url = URL(rp["url"])
     if ap.get("params"):
         url = url.extend_query(query_pairs(ap["params"]))
-    headers = CIMultiDict({"User-Agent": USER_AGENT, "X-Stanley-Action": ctx.action.name})
+    headers = CIMultiDict({"User-Agent": user_agent(), "X-Stanley-Action": ctx.action.name})
     headers.update({str(k): str(v) for k, v in (rp.get("headers") or {}).items()})
     if rp.get("username"):
         password = rp.get("password") or ""

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from core.models import Action, ExecutionStatus
 from core.runners.base import RunContext, RunnerResult
-from core.runners.http import USER_AGENT, HttpRequestRunner
+from core.runners.http import HttpRequestRunner, user_agent
 from core.runners.ssrf import HttpPolicy
 
 S = ExecutionStatus
@@ -174,8 +174,8 @@ async def test_headers_and_cookies_sent(server: Server, runner: HttpRequestRunne
     ctx = _ctx(f"{server.base}/echo", headers={"X-Custom": "yes"}, cookies={"session": "abc"})
     echoed = (await _run(runner, ctx)).result["body"]
     assert echoed["headers"]["X-Custom"] == "yes"
-    assert echoed["headers"]["User-Agent"] == USER_AGENT
-    assert USER_AGENT.startswith("squall/")
+    assert echoed["headers"]["User-Agent"] == user_agent()
+    assert user_agent().startswith("squall/")
     assert echoed["headers"]["X-Stanley-Action"] == "http"
     assert echoed["cookies"] == {"session": "abc"}
 

@@ -18,6 +18,7 @@ LATER = {
     "re2": "the first rule regex operator or permission parameter regex",  # 1.7
     "apscheduler": "the first timer rule scheduled",  # ~1 (with multiprocessing)
     "yaql": "the first YAQL expression parsed (a workflow loaded or run)",  # ~1.5 (pbr, dateutil)
+    "importlib.metadata": "the version: the API's index or an HTTP action's User-Agent",  # 0.4
 }
 
 
@@ -27,7 +28,7 @@ def test_serve_leaves_optional_heavy_libraries_for_later() -> None:
         "import bot.cli.main, bot.serve, bot.chat.runtime\n"
         "from core.runners.registry import build_runners\n"
         "from adapters.console import ConsoleAdapter\n"
-        "import adapters.slack, adapters.discord\n"
+        "import adapters.slack, adapters.discord, bot.http.api.app\n"
         "build_runners(); ConsoleAdapter(read_stdin=False)\n"
         # the timer service of every serve, started without any timer rule
         "import asyncio, datetime\n"

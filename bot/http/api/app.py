@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from aiohttp import web
 
 from bot.app import Engine
@@ -25,6 +23,7 @@ from bot.http.api.base import ENGINE, Route, RouteTable, engine_of, ok
 from bot.http.api.errors import api_errors
 from bot.http.api.listing import ListingCache
 from bot.http.api.openapi import document
+from core.version import installed_version
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 # st2 clients compare versions loosely; this is the st2 API Squall follows.
@@ -33,10 +32,7 @@ root = RouteTable("root")
 
 
 def squall_version() -> str:
-    try:
-        return version("squall")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0"
+    return installed_version() or "0"  # "0": running from a checkout never installed
 
 
 @root.add("GET", "/api/v1/", "API version", response={
