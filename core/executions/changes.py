@@ -90,6 +90,10 @@ class ExecutionChanges:
         self.controllers: dict[str, Controller] = {}
         self._listener_tasks: set[asyncio.Task[None]] = set()
         self.child_finisher: ChildFinisher | None = None
+        # Whether a task (an execution with a parent) of a runner that runs in memory may skip
+        # its stored ``running`` too: its engine writes its end as a CAS on what the store
+        # holds (``unstored``). Without it, such tasks keep both writes.
+        self.child_in_memory: Callable[[Execution], bool] | None = None
         # Executions whose status in memory was never stored (core.runners.base.runs_in_memory):
         # id → (that status, the status the store still holds, which their next CAS expects).
         self.unstored: dict[str, tuple[ExecutionStatus, ExecutionStatus]] = {}

@@ -93,7 +93,7 @@ class ExecutionDispatch(ExecutionChanges):
             if not self._intake_open:
                 return  # stays requested: the next start runs it
             runner = self.runners.get(requested.runner_type)
-            if requested.parent is None and runner is not None and runs_in_memory(runner):
+            if runner is not None and runs_in_memory(runner) and self._in_memory(requested):
                 await self._run_in_memory(requested)
                 return
             lease = utcnow() + LEASE
@@ -107,8 +107,9 @@ class ExecutionDispatch(ExecutionChanges):
         """Run a ``runs_in_memory`` action (``noop``): ``running`` is heard by observers but
         not stored, so requested → completed is one write. Why that is safe: running it again
         after a crash (it is still ``requested``) or alongside a claimer elsewhere changes
-        nothing but which run's CAS wins. A workflow's task (``parent``) keeps both writes:
-        its engine writes the end as a CAS on ``running``."""
+        nothing but which run's CAS wins. A task of a workflow (``parent``) runs so only if
+        its engine says so (``child_in_memory``): its end is then written by the workflow's
+        step, as a CAS on the ``requested`` the store holds."""
         running = requested.transition(S.RUNNING, owner=str(self.owner))
         self.unstored[running.id] = (S.RUNNING, requested.status)
         try:
@@ -116,6 +117,12 @@ class ExecutionDispatch(ExecutionChanges):
             await self._execute(running)
         finally:
             self.unstored.pop(running.id, None)
+
+    def _in_memory(self, requested: Execution) -> bool:
+        if requested.parent is None:
+            return True
+        takes = self.child_in_memory
+        return takes is not None and takes(requested)
 
     def _direct_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -137,6 +137,7 @@ class Finishing:
     current: Execution
     ended: Execution
     future: asyncio.Future[Execution | None]
+    stored_status: ExecutionStatus  # what the store holds: its end's CAS expects it
 
     def settle(self, written: Execution | None) -> None:
         if not self.future.done():  # its runner's task may have been cancelled (shutdown)

@@ -72,6 +72,7 @@ class WorkflowShell(WorkflowStatusMirror):
         self._closed = False
         service.add_change_listener(self.on_child_change, wants=self._wants_change)
         service.child_finisher = self.finish_child
+        service.child_in_memory = _is_workflow_task
 
     # -- start ----------------------------------------------------------------------------
     async def start(self, execution_id: str) -> RunnerResult:
@@ -186,7 +187,11 @@ class WorkflowShell(WorkflowStatusMirror):
             or not isinstance(current.context.get("orquesta"), Mapping)
         ):
             return None
-        end = Finishing(current, ended, asyncio.get_running_loop().create_future())
+        # A task run in memory (core.noop) is still ``requested`` in the store.
+        hidden = self.service.unstored.get(current.id)
+        stored = hidden[1] if hidden is not None and hidden[0] is current.status else None
+        future = asyncio.get_running_loop().create_future()
+        end = Finishing(current, ended, future, stored or current.status)
         live.finishing[current.id] = end
         if live.drainer is None or live.drainer.done():
             # No step under way or due (the lock is free): this task takes the step itself,
@@ -366,7 +371,7 @@ class WorkflowShell(WorkflowStatusMirror):
         written = await self.store.workflows.save_step(
             live.id, expected_version=live.version, head=head, records=records,
             children=children,
-            completed=[ChildCompletion(end.ended, end.current.status) for end in ending],
+            completed=[ChildCompletion(end.ended, end.stored_status) for end in ending],
         )  # fmt: skip
         for end in ending:
             if end.ended.id in written.completed:
@@ -468,3 +473,7 @@ class WorkflowShell(WorkflowStatusMirror):
                 end.settle(None)  # written by their runners the ordinary way
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
+
+
+def _is_workflow_task(execution: Execution) -> bool:
+    return isinstance(execution.context.get("orquesta"), Mapping)

@@ -16,6 +16,7 @@ from core.executions.changes import ExecutionChanges
 from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery, StoreError
 from core.store.base import ChildCompletion, StepWritten
+from core.store.sqlite import SqliteExecutions
 from core.store.sqlite_workflows import SqliteWorkflows
 from core.workflows.shell import WorkflowShell
 from tests.integration.test_workflow_engine import run, workflow_config
@@ -128,3 +129,30 @@ async def test_a_chain_task_takes_its_step_itself(
     tasks = await tasks_of(engine, done)
     assert sorted(spy.ends) == sorted(t.id for t in tasks)
     assert [name for name in spawned if name == f"workflow-{done.id}"] == []
+
+
+async def test_a_core_noop_task_is_one_write_its_end_in_the_step(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task whose runner runs in memory (core.noop) stores no ``running``: requested by one
+    step, it ends in the next one's transaction (a CAS on the ``requested`` the store holds),
+    so a chain of such tasks costs one commit per task. Observers and the stored log still
+    see ``running``. Tasks with a process (core.local) keep their stored ``running``."""
+    replaced: list[tuple[str, str]] = []
+    inner = SqliteExecutions.replace
+
+    async def replace(repo: SqliteExecutions, execution: Execution, **kw: Any) -> bool:
+        replaced.append((execution.action_ref, str(execution.status)))
+        return await inner(repo, execution, **kw)
+
+    monkeypatch.setattr(SqliteExecutions, "replace", replace)
+    spy = StepSpy(monkeypatch)
+    done = await run(engine, "flows.chain", who="eve")
+    assert done.status is S.SUCCEEDED, done.result
+    tasks = {t.action_ref: t for t in await tasks_of(engine, done)}
+    noop = tasks["core.noop"]
+    assert noop.status is S.SUCCEEDED
+    assert [c.status for c in noop.log] == [S.REQUESTED, S.RUNNING, S.SUCCEEDED]
+    assert noop.id in spy.ends  # its end rode in the step it triggered
+    assert ("core.noop", "running") not in replaced
+    assert ("core.local", "running") in replaced
