@@ -216,7 +216,9 @@ def build_payload(
     """The trigger payload; st2's auth headers are removed and other credentials masked here,
     before anything is stored — the hook's own signature header too, whatever its name."""
     own = {auth.scheme.header.lower()} if auth is not None and auth.scheme is not None else set()
-    safe = payload_headers(dict(headers.items()))
+    # Plain ``str`` names (aiohttp's are multidict ``istr``): as a reload from the store gives
+    # them, and what the store's JSON encoder (orjson) takes as keys without a detour.
+    safe = payload_headers({str(name): value for name, value in headers.items()})
     safe = {name: MASK if name.lower() in own else value for name, value in safe.items()}
     lower = {name.lower(): value for name, value in safe.items()}
     return {"headers": safe, "headers_lower": lower, "body": body}

@@ -8,8 +8,10 @@ import json
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 
 from core.models import MASK
+from core.store.jsontext import dumps
 from core.webhooks.handler import (
     API_KEY_AUTH,
     MAX_JSON_DEPTH,
@@ -228,3 +230,15 @@ def test_large_but_finite_numbers_stay_numbers() -> None:
         "a": 1e308,
         "b": 12345678901234567890,
     }
+
+
+def test_payload_header_names_are_plain_strings() -> None:
+    """aiohttp's names are multidict ``istr``; stored they must be ``str`` (orjson takes only
+    exact ``str`` keys: an ``istr`` made every instance fall back to json.dumps)."""
+    payload = build_payload(CIMultiDict({"X-Thing": "1"}), {"a": 1})
+    assert [type(name) for name in payload["headers"]] == [str]
+    assert [type(name) for name in payload["headers_lower"]] == [str]
+    assert (
+        dumps(payload)
+        == '{"headers":{"X-Thing":"1"},"headers_lower":{"x-thing":"1"},"body":{"a":1}}'
+    )
