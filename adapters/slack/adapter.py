@@ -164,6 +164,9 @@ class SlackAdapter(ChatAdapter):
         self.bot_user_id: str | None = None
         self.team_id = ""
         self.app = AsyncApp(
+            # Named: without a name bolt takes the caller's file name from inspect.stack(),
+            # which reads the source of every frame into linecache (~0.5 MB kept for good).
+            name="squall",
             client=self.client,
             logger=_BOLT_LOGGER,
             signing_secret=config.signing_secret or None,

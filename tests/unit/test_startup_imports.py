@@ -65,3 +65,22 @@ def test_bundled_packs_load_without_yaql() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) is False
+
+
+def test_slack_adapter_reads_no_source_files() -> None:
+    """Unnamed, slack-bolt's app names itself with ``inspect.stack()``: that reads every
+    calling frame's source file into linecache, where it stays (~0.5 MB of a serve)."""
+    code = (
+        "import json, linecache\n"
+        "from adapters.slack.adapter import SlackAdapter\n"
+        "from adapters.slack import SlackConfig\n"
+        "config = SlackConfig(bot_token='xoxb-test', app_token='xapp-test', mode='socket')\n"
+        "adapter = SlackAdapter(config)\n"
+        "files = sorted(k for k in linecache.cache if not k.startswith('<'))  # attrs: '<attrs…>'\n"
+        "print(json.dumps([adapter.app.name, files]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["squall", []]
