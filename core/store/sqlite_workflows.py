@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.models import Execution
+from core.store import jsontext
 from core.store.base import ChildCompletion, StepWritten, StoredWorkflow, WorkflowRecord
 from core.store.sqlite_db import Database, row_count
 from core.store.sqlite_execution_rows import INSERT, REPLACE, execution_values
@@ -36,7 +37,12 @@ _SUPERSEDED = """DELETE FROM workflow_records AS r WHERE workflow_id = ? AND ver
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """The state's documents as the executions' (core.store.jsontext: orjson, the same text);
+    what neither takes (a datetime a publish left in the context) is written as its str."""
+    try:
+        return jsontext.dumps(value)
+    except (TypeError, ValueError):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 class SqliteWorkflows:

@@ -287,7 +287,13 @@ class WorkflowState:
         return found
 
     def has_status(self, statuses: Iterable[str]) -> bool:
-        return any(self.counts[s] > 0 for s in statuses)
+        # A plain loop and dict.get: asked several times per task update, and a generator
+        # with Counter.__missing__ for the statuses never seen cost more than the answer.
+        counts = self.counts
+        for status in statuses:  # noqa: SIM110 (a loop: see above)
+            if counts.get(status, 0) > 0:
+                return True
+        return False
 
     @property
     def has_active_tasks(self) -> bool:
