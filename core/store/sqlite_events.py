@@ -13,22 +13,25 @@ from datetime import datetime
 from typing import Any
 
 from core.models import Execution, RuleEnforcement, TriggerInstance, TriggerInstanceStatus
+from core.models.trace import TRACE_CONTEXT
 from core.models.trigger_instance import FINISHED
 from core.store.base import Fired
 from core.store.jsontext import dumps
 from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_execution_rows import INSERT as _EXECUTION_INSERT
-from core.store.sqlite_execution_rows import execution_values
+from core.store.sqlite_execution_rows import execution_values, trace_columns
 from core.store.sqlite_kv import stamp
 
 _T = TriggerInstanceStatus
 _INSTANCE_INSERT = (
-    "INSERT INTO trigger_instances (id, trigger, status, occurrence_time, dedupe_key, doc)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO trigger_instances"
+    " (id, trigger, status, occurrence_time, dedupe_key, doc, trace_id, trace_tag)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSTANCE_REPLACE = (
-    "UPDATE trigger_instances SET (trigger, status, occurrence_time, dedupe_key, doc)"
-    " = (?, ?, ?, ?, ?) WHERE id = ? AND status = ?"
+    "UPDATE trigger_instances SET"
+    " (trigger, status, occurrence_time, dedupe_key, doc, trace_id, trace_tag)"
+    " = (?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND status = ?"
 )
 # The settle's CAS changes only the status and its log: those two are set inside the stored
 # document (JSON functions run in the writer, off the event loop) instead of encoding the whole
@@ -241,12 +244,14 @@ def _page(args: list[Any], limit: int, offset: int) -> list[Any]:
 
 
 def _instance_values(instance: TriggerInstance) -> tuple[Any, ...]:
+    doc = instance.to_doc()
     return (
         instance.trigger,
         str(instance.status),
         stamp(instance.occurrence_time),
         instance.dedupe_key,
-        _dump(instance.to_doc()),
+        _dump(doc),
+        *trace_columns(doc.get(TRACE_CONTEXT)),
     )
 
 

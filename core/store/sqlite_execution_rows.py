@@ -11,13 +11,13 @@ from core.store.base import MAX_DOCUMENT_BYTES, DocumentRejected
 from core.store.jsontext import dumps
 
 COLUMNS = (
-    "status, action_ref, user, parent, start_timestamp, end_timestamp, owner, lease_expires, doc"
+    "status, action_ref, user, parent, start_timestamp, end_timestamp, owner, lease_expires, doc,"
+    " trace_id, trace_tag"
 )
-INSERT = f"INSERT INTO executions (id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_MARKS = ", ".join("?" * len(COLUMNS.split(",")))
+INSERT = f"INSERT INTO executions (id, {COLUMNS}) VALUES (?, {_MARKS})"
 # A compare-and-set on the status: values in ``COLUMNS`` order, then the id, then the status.
-REPLACE = (
-    f"UPDATE executions SET ({COLUMNS}) = (?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND status = ?"
-)
+REPLACE = f"UPDATE executions SET ({COLUMNS}) = ({_MARKS}) WHERE id = ? AND status = ?"
 
 
 # Fixed-width UTC text (microseconds always written), so string order is time order: the
@@ -38,7 +38,16 @@ def execution_values(execution: Execution) -> tuple[Any, ...]:
         execution.owner,
         stamp(execution.lease_expires),
         _encode(execution),
+        *trace_columns(execution.context.get("trace_context")),
     )
+
+
+def trace_columns(trace: Any) -> tuple[Any, Any]:
+    """(trace id, trace tag) of a stored ``trace_context``: what ``json_extract`` read from the
+    document before these were columns (sqlite_schema v12)."""
+    if not isinstance(trace, dict):
+        return None, None
+    return trace.get("id_"), trace.get("trace_tag")
 
 
 def _encode(execution: Execution) -> str:

@@ -217,6 +217,30 @@ V11_TOP_LEVEL_COVERING: Migration = (
     "CREATE INDEX executions_top ON executions (start_timestamp, id, parent) WHERE parent IS NULL",
 )
 
+# v12: the trace id and tag are columns the writer fills (from the record it already has),
+# no longer expression indexes over the JSON document: those made SQLite parse the document
+# twice at every insert and at every update of it (a settle's status, each execution CAS):
+# 18 → 12 µs of CPU per trigger instance insert (batches of 10, bench-like rows), ~15 µs per
+# webhook event in all. Same lookups, same plans.
+V12_TRACE_COLUMNS: Migration = (
+    "ALTER TABLE trigger_instances ADD COLUMN trace_id TEXT",
+    "ALTER TABLE trigger_instances ADD COLUMN trace_tag TEXT",
+    "UPDATE trigger_instances SET trace_id = json_extract(doc, '$.trace_context.id_'),"
+    " trace_tag = json_extract(doc, '$.trace_context.trace_tag')",
+    "DROP INDEX trigger_instances_trace",
+    "DROP INDEX trigger_instances_trace_tag",
+    "CREATE INDEX trigger_instances_trace ON trigger_instances (trace_id, occurrence_time)",
+    "CREATE INDEX trigger_instances_trace_tag ON trigger_instances (trace_tag, occurrence_time)",
+    "ALTER TABLE executions ADD COLUMN trace_id TEXT",
+    "ALTER TABLE executions ADD COLUMN trace_tag TEXT",
+    "UPDATE executions SET trace_id = json_extract(doc, '$.context.trace_context.id_'),"
+    " trace_tag = json_extract(doc, '$.context.trace_context.trace_tag')",
+    "DROP INDEX executions_trace",
+    "DROP INDEX executions_trace_tag",
+    "CREATE INDEX executions_trace ON executions (trace_id, start_timestamp)",
+    "CREATE INDEX executions_trace_tag ON executions (trace_tag, start_timestamp)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     V1_EXECUTIONS,
     V2_USER_PARENT,
@@ -229,6 +253,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     V9_TRACES,
     V10_CREDENTIALS,
     V11_TOP_LEVEL_COVERING,
+    V12_TRACE_COLUMNS,
 )
 LATEST = len(MIGRATIONS)
 

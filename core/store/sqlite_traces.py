@@ -1,8 +1,8 @@
 """The SQLite ``TraceRepository``: traces read from the records that carry a trace context.
 
 Nothing is written for traces: trigger instances keep ``trace_context`` in their document and
-executions in ``context.trace_context``; expression indexes (sqlite_schema ``TRACES``) make
-the lookups by trace id and tag index searches.
+executions in ``context.trace_context``; the writers copy its id and tag into indexed columns
+(sqlite_schema v12), so the lookups by trace id and tag are index searches.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from core.models.execution import parse_ts
 from core.models.trace import TraceSummary
 from core.store.sqlite_db import Database, fetch_all
 
-# The expressions must be spelled exactly as in the indexes for SQLite to use them.
-INSTANCE_TRACE_ID = "json_extract(doc, '$.trace_context.id_')"
-INSTANCE_TRACE_TAG = "json_extract(doc, '$.trace_context.trace_tag')"
-EXECUTION_TRACE_ID = "json_extract(doc, '$.context.trace_context.id_')"
-EXECUTION_TRACE_TAG = "json_extract(doc, '$.context.trace_context.trace_tag')"
+# Indexed columns the writers fill from the record's trace context (sqlite_schema v12).
+INSTANCE_TRACE_ID = "trace_id"
+INSTANCE_TRACE_TAG = "trace_tag"
+EXECUTION_TRACE_ID = "trace_id"
+EXECUTION_TRACE_TAG = "trace_tag"
 
 _RECENT = f"""
 SELECT tid, tag, MIN(ts) FROM (

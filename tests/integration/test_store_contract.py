@@ -379,6 +379,9 @@ async def test_sqlite_upgrades_an_older_file(tmp_path: Path) -> None:
         by_user = await store.executions.list(ExecutionQuery(user="carol"))
         by_parent = await store.executions.list(ExecutionQuery(parent=execution.parent))
         assert ids(by_user) == ids(by_parent) == [execution.id]
+        # v12 copied the trace id out of the document into its indexed column.
+        trace_id = execution.context["trace_context"]["id_"]
+        assert ids(await store.traces.executions(trace_id)) == [execution.id]
     finally:
         await store.close()
     conn = sqlite3.connect(path)
