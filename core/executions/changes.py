@@ -36,6 +36,10 @@ CompletionListener = Callable[[Execution], Awaitable[None]]
 ChangeListener = Callable[[Execution], Awaitable[None]]
 
 
+# A quick synchronous test (or handler) of a status change.
+ChangeFilter = Callable[[Execution], bool]
+
+
 # Writes a workflow task's end (``ended``, from ``current``) with the step it triggers and
 # returns it as stored; None when it does not (the service then writes it itself).
 ChildFinisher = Callable[[Execution, Execution], Awaitable[Execution | None]]
@@ -83,7 +87,9 @@ class ExecutionChanges:
         self._loops: list[asyncio.Task[None]] = []
         self._intake_open = False
         self._listeners: list[tuple[CompletionListener, Callable[[Execution], bool] | None]] = []
-        self._change_listeners: list[tuple[ChangeListener, Callable[[Execution], bool] | None]] = []
+        self._change_listeners: list[
+            tuple[ChangeListener, ChangeFilter | None, ChangeFilter | None]
+        ] = []
         self.observers: list[ExecutionObserver] = []
         self.action_tokens: ActionTokens | None = None
         # Runner types whose executions continue after ``run()`` returns ``running``.
@@ -116,13 +122,18 @@ class ExecutionChanges:
         self._listeners.append((callback, wants))
 
     def add_change_listener(
-        self, callback: ChangeListener, wants: Callable[[Execution], bool] | None = None
+        self,
+        callback: ChangeListener,
+        wants: ChangeFilter | None = None,
+        at_once: ChangeFilter | None = None,
     ) -> None:
         """Call ``callback`` (in its own task, in order) for each status change of a child
         execution (one with a ``parent``) made in this process; with ``wants``, only for those
         it says yes to (as ``add_completion_listener``: a workflow's task changes status twice,
-        and most listeners have nothing to do with most of those changes)."""
-        self._change_listeners.append((callback, wants))
+        and most listeners have nothing to do with most of those changes). ``at_once``, if
+        given, is tried first, synchronously: True when it dealt with the change itself (no
+        task); it must be quick and must not raise."""
+        self._change_listeners.append((callback, wants, at_once))
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
         """Wait until the execution completes.
@@ -241,8 +252,10 @@ class ExecutionChanges:
     def _notify_changes(self, execution: Execution) -> None:
         if execution.parent is None:
             return
-        for listener, wants in self._change_listeners:
+        for listener, wants, at_once in self._change_listeners:
             if wants is not None and not _wanted(wants, execution):
+                continue
+            if at_once is not None and _handled(at_once, execution):
                 continue
             task = asyncio.create_task(self._call_listener(listener, execution))
             self._listener_tasks.add(task)
@@ -272,3 +285,11 @@ def _wanted(wants: Callable[[Execution], bool], execution: Execution) -> bool:
     except Exception:  # a broken filter must not cost the listener its call
         logger.exception("listener filter failed for execution %s", execution.id)
         return True
+
+
+def _handled(at_once: ChangeFilter, execution: Execution) -> bool:
+    try:
+        return at_once(execution)
+    except Exception:  # a bug there must not lose the change: the listener's task gets it
+        logger.exception("change handler failed for execution %s", execution.id)
+        return False

@@ -70,7 +70,9 @@ class WorkflowShell(WorkflowStatusMirror):
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
-        service.add_change_listener(self.on_child_change, wants=self._wants_change)
+        service.add_change_listener(
+            self.on_child_change, wants=self._wants_change, at_once=self._heard_at_once
+        )
         service.child_finisher = self.finish_child
         service.child_in_memory = _is_workflow_task
 
@@ -141,6 +143,18 @@ class WorkflowShell(WorkflowStatusMirror):
                 live = self._live.get(parent.id) or await self._load(parent)
             if live is None:
                 return
+        self._heard(live, child)
+
+    def _heard_at_once(self, child: Execution) -> bool:
+        """``on_child_change`` without a task of its own when the workflow is loaded here
+        (all of it is synchronous then); False: loading it needs the listener's task."""
+        live = self._live.get(child.parent) if child.parent is not None else None
+        if live is None:
+            return False
+        self._heard(live, child)
+        return True
+
+    def _heard(self, live: LiveWorkflow, child: Execution) -> None:
         if child.is_completed:
             live.in_flight.discard(child.id)
         if news(live, child) is None:

@@ -156,3 +156,25 @@ async def test_a_core_noop_task_is_one_write_its_end_in_the_step(
     assert noop.id in spy.ends  # its end rode in the step it triggered
     assert ("core.noop", "running") not in replaced
     assert ("core.local", "running") in replaced
+
+
+async def test_parallel_tasks_ends_are_heard_without_a_listener_task(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items running side by side end the ordinary way (their own write); the workflow, loaded
+    here, hears each end at once (``at_once``: no listener task) and still applies them all."""
+    called: list[str] = []
+    inner = ExecutionChanges._call_listener
+
+    async def counting(listener: Any, execution: Execution) -> None:
+        called.append(execution.id)
+        await inner(listener, execution)
+
+    monkeypatch.setattr(ExecutionChanges, "_call_listener", staticmethod(counting))
+    names = [f"n{i}" for i in range(6)]
+    done = await run(engine, "flows.items", names=names, concurrency=3)
+    assert done.status is S.SUCCEEDED, done.result
+    assert done.result == {"output": {"said": [f"item-{n}" for n in names]}}
+    tasks = {t.id for t in await tasks_of(engine, done)}
+    assert len(tasks) == 6
+    assert [execution_id for execution_id in called if execution_id in tasks] == []
