@@ -92,10 +92,11 @@ class ExecutionIntake(ExecutionDispatch):
             hold=hold, admit=admit, execution_id=execution_id, known_secrets=known_secrets,
         )  # fmt: skip
         await self.store.executions.insert(execution)
-        self._observe_created(execution)
         logger.info("execution %s %s: %s", execution.id, execution.status, execution.action_ref)
-        if not hold:
-            self.start_soon(execution)
+        if hold:
+            self._observe_created(execution)
+        else:
+            self.start_soon(execution)  # tells the observers, once (the stream's create event)
         return execution
 
     async def prepare(

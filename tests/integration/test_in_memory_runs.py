@@ -27,9 +27,10 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
 class Seen:
     def __init__(self) -> None:
         self.changes: list[tuple[str, S]] = []
+        self.creations: list[str] = []
 
     def created(self, execution: Execution) -> None:
-        pass
+        self.creations.append(execution.id)
 
     def updated(self, execution: Execution) -> None:
         self.changes.append((execution.id, execution.status))
@@ -61,6 +62,7 @@ async def test_noop_is_one_write_from_requested_to_succeeded(engine: Engine) -> 
     assert done.status is S.SUCCEEDED
     assert writes == [(execution.id, S.REQUESTED)]
     assert [s for i, s in seen.changes if i == execution.id] == [S.RUNNING, S.SUCCEEDED]
+    assert seen.creations == [execution.id]  # once: the stream had two create events
     stored = await engine.store.executions.get(execution.id)
     assert stored is not None and stored.status is S.SUCCEEDED
     assert [c.status for c in stored.log] == [S.REQUESTED, S.RUNNING, S.SUCCEEDED]
