@@ -123,7 +123,8 @@ class Execution:
         context = dict(context or {})
         # Every execution belongs to a trace (st2's trace_context): the one its cause gave it
         # (a trigger instance, a parent), else a new one that it starts (chat, CLI, API).
-        context.setdefault("trace_context", {"id_": new_id(), "trace_tag": None})
+        if "trace_context" not in context:  # not setdefault: it would draw an id every time
+            context["trace_context"] = {"id_": new_id(), "trace_tag": None}
         return cls(
             id=execution_id or new_id(),
             action_ref=action_ref,
