@@ -137,8 +137,9 @@ class ExecutionIntake(ExecutionDispatch):
         execution = Execution.request(
             action.ref, action.runner_type, resolved.all, ctx, parent=parent, held=hold,
             execution_id=execution_id,
-        ).with_changes(secrets=tuple(secrets))  # fmt: skip
-        return execution
+        )  # fmt: skip
+        # Most requests hold no secret: no second copy for them.
+        return execution.with_changes(secrets=tuple(secrets)) if secrets else execution
 
     async def release(self, execution_id: str, context: Mapping[str, Any]) -> Execution | None:
         """A held (``pending``) execution goes to ``requested`` with ``context`` merged in.
