@@ -165,3 +165,19 @@ def test_resume_with_last_event_id_loses_nothing(server: Server) -> None:
 def test_stream_needs_credentials(server: Server) -> None:
     status, _, doc = server.http("GET", "/stream/v1/stream", user=None)
     assert status == 401 and "faultstring" in doc
+
+
+def test_a_client_that_goes_away_ends_its_stream_quietly(server: Server) -> None:
+    """A client leaving is normal: the handler ends without an error or a traceback."""
+    before = server.http("GET", "/healthz", user=None)[2]["stream_clients"]
+    sse = Sse(server)
+    server.wait_stream_clients(before + 1)
+    sse.close()
+    execution_id = _run(server, "nobody listens")
+    server.wait_status(execution_id, ["succeeded"])
+    deadline = time.monotonic() + 20
+    while server.http("GET", "/healthz", user=None)[2]["stream_clients"] > before:
+        assert time.monotonic() < deadline, "the stream of a gone client never ended"
+        time.sleep(0.1)
+    log = (server.config.parent / "serve.log").read_text()
+    assert "stream failed" not in log and "Traceback" not in log, log[-3000:]

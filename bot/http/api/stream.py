@@ -13,14 +13,13 @@ clients are connected, changes other processes make reach the stream through the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 from aiohttp import web
 
 from bot.app import Engine
 from bot.http.api.base import MAX_ID, Param, RouteTable, engine_of, query_list
-from core.stream.bus import StreamEvent
+from core.stream.bus import StreamEvent, Subscription
 from core.stream.follower import ExecutionFollower
 
 routes = RouteTable("stream")
@@ -119,32 +118,40 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if FOLLOWER in request.app:
             request.app[FOLLOWER].wake()
         await response.prepare(request)
-        # The retry hint and an opening comment make clients (and proxies) see the stream live.
-        await response.write(b"retry: 1000\n: connected\n\n")
-        if not sub.resumed:
-            await response.write(
-                b": last event id not in the replay buffer; replay from oldest\n\n"
-            )
-        for event in sub.replay:
-            if wanted.wants(event):
-                await response.write(encode(event))
-                if wanted.ends(event):
-                    return response
-        finished = await _already_finished(engine, wanted)
-        if finished is not None:
-            if wanted.wants(finished):
-                await response.write(encode(finished))
-            return response
-        while not sub.overflowed:
-            try:
-                event = await asyncio.wait_for(sub.queue.get(), heartbeat)
-            except TimeoutError:
-                await response.write(b": heartbeat\n\n")
-                continue
-            if wanted.wants(event):
-                await response.write(encode(event))
-                if wanted.ends(event):
-                    break
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
+        try:
+            await _send(response, sub, wanted, engine, heartbeat)
+            await response.write_eof()
+        except ConnectionResetError:  # the client went away: the usual end of a stream
+            pass
     return response
+
+
+async def _send(
+    response: web.StreamResponse, sub: Subscription, wanted: _Filter, engine: Engine,
+    heartbeat: float,
+) -> None:  # fmt: skip
+    """The replay, then live events and heartbeats, until the end event or an overflow."""
+    # The retry hint and an opening comment make clients (and proxies) see the stream live.
+    await response.write(b"retry: 1000\n: connected\n\n")
+    if not sub.resumed:
+        await response.write(b": last event id not in the replay buffer; replay from oldest\n\n")
+    for event in sub.replay:
+        if wanted.wants(event):
+            await response.write(encode(event))
+            if wanted.ends(event):
+                return
+    finished = await _already_finished(engine, wanted)
+    if finished is not None:
+        if wanted.wants(finished):
+            await response.write(encode(finished))
+        return
+    while not sub.overflowed:
+        try:
+            event = await asyncio.wait_for(sub.queue.get(), heartbeat)
+        except TimeoutError:
+            await response.write(b": heartbeat\n\n")
+            continue
+        if wanted.wants(event):
+            await response.write(encode(event))
+            if wanted.ends(event):
+                return
