@@ -89,7 +89,11 @@ async def test_progress_of_a_workflow_run_on_b_edits_the_card_on_a(tmp_path: Pat
 
         b.store.outbox.put = spy  # type: ignore[method-assign]
         names = json.dumps([f"n{i}" for i in range(12)])
-        chat.push(f"run flows.items names='{names}' concurrency=3", user_id="alice")
+        # Items that take a moment (12 of 0.15 s, 3 at a time): a workflow that ends before A
+        # first polls the outbox shows its result alone, with no progress edit to check.
+        chat.push(
+            f"run flows.items_paced names='{names}' concurrency=3 pause=0.15", user_id="alice"
+        )
         ack = await chat.next_message()
 
         def finished(p: Posted) -> bool:
@@ -97,7 +101,7 @@ async def test_progress_of_a_workflow_run_on_b_edits_the_card_on_a(tmp_path: Pat
 
         await chat.wait_for(finished, timeout=60)
         b.store.outbox.put = put  # type: ignore[method-assign]
-        [workflow] = await b.store.executions.list(ExecutionQuery(action_ref="flows.items"))
+        [workflow] = await b.store.executions.list(ExecutionQuery(action_ref="flows.items_paced"))
         tasks = await b.store.executions.list(ExecutionQuery(parent=workflow.id))
         # A stale progress item delivered after the result changes nothing.
         await b.store.outbox.put(OutboxItem.new("chat:console", PROGRESS, workflow.id))
