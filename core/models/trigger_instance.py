@@ -121,6 +121,13 @@ class TriggerInstance:
         new.__dict__.update(self.__dict__, status=status, log=(*self.log, change))
         return new
 
+    def as_received(self) -> TriggerInstance:
+        """This instance as it was stored when it arrived: its first status, log cut there."""
+        first = self.log[0] if self.log else InstanceStatusChange(_T.PENDING, self.occurrence_time)
+        received = object.__new__(TriggerInstance)
+        received.__dict__.update(self.__dict__, status=first.status, log=(first,))
+        return received
+
     def to_doc(self) -> dict[str, Any]:
         return {
             "id": self.id,

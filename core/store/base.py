@@ -169,6 +169,19 @@ class TriggerInstanceRepository(Protocol):
         and repeated by recovery finds what it already wrote and adds only the rest.
         """
 
+    async def insert_settled(
+        self, instance: TriggerInstance, fired: Sequence[Fired]
+    ) -> tuple[Execution, ...] | None:
+        """Store a new instance already evaluated here (``instance`` is finished; its log
+        starts with its arrival) together with what its rules did, as ``settle`` records it.
+        Returns the executions stored, or None when ``insert`` would have refused the
+        instance (a duplicate id or dedupe key): then nothing is stored.
+
+        SQLite does it in one transaction: the instance, its enforcements and executions are
+        durable together, or none is. MongoDB inserts the instance as it arrived and then
+        settles it, so a crash between leaves it unfinished and recovery evaluates it again.
+        """
+
     async def delete_before(self, cutoff: datetime) -> int:
         """Garbage collection: remove processed/processing_failed instances older than cutoff."""
 

@@ -155,6 +155,15 @@ class MongoTriggerInstances:
             return None
         return tuple(stored)
 
+    async def insert_settled(
+        self, instance: TriggerInstance, fired: Sequence[Fired]
+    ) -> tuple[Execution, ...] | None:
+        """No transaction: the instance as it arrived, then the settle's ordered steps."""
+        received = instance.as_received()
+        if not await self.insert(received):
+            return None
+        return await self.settle(instance, expected_status=received.status, fired=fired)
+
     async def delete_before(self, cutoff: datetime) -> int:
         old = {"status": {"$in": _FINISHED}, "occurrence_time": {"$lt": stamp(cutoff)}}
         with self._errors():

@@ -23,6 +23,8 @@ from core.store.sqlite_execution_rows import execution_values, trace_columns
 from core.store.sqlite_kv import stamp
 
 _T = TriggerInstanceStatus
+# A fired rule as rows: its enforcement's, and its execution's when it requested one.
+_FiredRows = tuple[Sequence[Any], Sequence[Any] | None]
 _INSTANCE_INSERT = (
     "INSERT INTO trigger_instances"
     " (id, trigger, status, occurrence_time, dedupe_key, doc, trace_id, trace_tag)"
@@ -106,6 +108,13 @@ class SqliteTriggerInstances:
         )
         return int(rows[0][0])
 
+    async def insert_settled(
+        self, instance: TriggerInstance, fired: Sequence[Fired]
+    ) -> tuple[Execution, ...] | None:
+        row = (instance.id, *_instance_values(instance))
+        stored = await self._db.write(_insert_settled, row, self._fired_rows(fired))
+        return None if stored is None else _stored(fired, stored)
+
     async def replace(
         self, instance: TriggerInstance, *, expected_status: TriggerInstanceStatus
     ) -> bool:
@@ -121,7 +130,12 @@ class SqliteTriggerInstances:
     ) -> tuple[Execution, ...] | None:
         status = str(instance.status)
         cas = (status, status, _dump(instance.log_doc()), instance.id, str(expected_status))
-        rows = [
+        stored = await self._db.write(_settle, cas, self._fired_rows(fired))
+        return None if stored is None else _stored(fired, stored)
+
+    def _fired_rows(self, fired: Sequence[Fired]) -> Sequence[_FiredRows]:
+        """Each rule's enforcement row and, if it requested one, its sealed execution row."""
+        return [
             (
                 _enforcement_row(f.enforcement),
                 None
@@ -130,10 +144,6 @@ class SqliteTriggerInstances:
             )
             for f in fired
         ]
-        stored = await self._db.write(_settle, cas, rows)
-        if stored is None:
-            return None
-        return tuple(e for f in fired if (e := f.execution) is not None and e.id in stored)
 
     async def delete_before(self, cutoff: datetime) -> int:
         return await self._db.write_bulk(row_count, _INSTANCE_DELETE, (*_FINISHED, stamp(cutoff)))
@@ -180,14 +190,27 @@ class SqliteRuleEnforcements:
 
 
 def _settle(
-    conn: sqlite3.Connection,
-    cas: Sequence[Any],
-    rows: Sequence[tuple[Sequence[Any], Sequence[Any] | None]],
+    conn: sqlite3.Connection, cas: Sequence[Any], rows: Sequence[_FiredRows]
 ) -> set[str] | None:
     """One job of the writer, so one transaction: the instance CAS first (lost: nothing is
     written), then each rule's enforcement and, if that is new, its execution."""
     if conn.execute(_INSTANCE_SETTLE, cas).rowcount != 1:
         return None
+    return _insert_fired(conn, rows)
+
+
+def _insert_settled(
+    conn: sqlite3.Connection, instance: Sequence[Any], rows: Sequence[_FiredRows]
+) -> set[str] | None:
+    """One job, so one transaction: the new instance (a duplicate: nothing is written), then
+    what its rules did."""
+    if not _insert(conn, _INSTANCE_INSERT, instance):
+        return None
+    return _insert_fired(conn, rows)
+
+
+def _insert_fired(conn: sqlite3.Connection, rows: Sequence[_FiredRows]) -> set[str]:
+    """Each rule's enforcement and, if that is new, its execution; the ids stored."""
     stored: set[str] = set()
     for enforcement, execution in rows:
         if not _insert(conn, _ENFORCEMENT_INSERT, enforcement) or execution is None:
@@ -195,6 +218,10 @@ def _settle(
         if _insert(conn, _EXECUTION_INSERT, execution):
             stored.add(str(execution[0]))
     return stored
+
+
+def _stored(fired: Sequence[Fired], stored: set[str]) -> tuple[Execution, ...]:
+    return tuple(e for f in fired if (e := f.execution) is not None and e.id in stored)
 
 
 def _enforcement_row(enforcement: RuleEnforcement) -> tuple[Any, ...]:

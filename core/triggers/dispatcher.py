@@ -1,17 +1,20 @@
 """The in-process rules engine: trigger instance → rule enforcements → executions.
 
-Durability (security §2.6): ``dispatch`` persists the instance ``pending`` before it returns, so
-a caller may acknowledge its source (webhook 202) once it has the instance; processing then
-runs in a tracked background task. A process that dies before finishing leaves the instance
-``pending`` and ``recover`` evaluates it again at the next start.
+Durability and exactly once (security §2.6): a serving process evaluates an arriving instance
+first and then stores it, finished, with every matched rule's enforcement and the execution it
+requests, in one write (``insert_settled``: one SQLite transaction; on MongoDB the instance as
+it arrived, then the settle's ordered idempotent steps). ``dispatch`` returns only after that
+write, so a caller that acknowledges its source then (webhook 202) has acknowledged something
+durable; a crash before it leaves nothing stored and nothing acknowledged (nothing ran but
+``runs_in_memory`` actions, which touch nothing). After it, every execution is stored
+``requested`` (or already completed, for those) and runs once: ``start_soon`` here, or the
+claim loop after a restart.
 
-Exactly once: evaluating an instance writes nothing until its end, where one ``settle``
-stores every matched rule's enforcement with the execution it requests and marks the instance
-``processed`` — one SQLite transaction, or on MongoDB ordered idempotent steps with execution
-ids derived from (instance, rule). A crash before the settle leaves nothing but the pending
-instance (recovery evaluates it again); after it, every execution is stored ``requested`` and
-runs once (``start_soon`` here, or the claim loop after a restart). The store keeps one
-enforcement per (rule, instance), so a second evaluation never fires a rule twice.
+An instance stored ``pending`` — by a process that does not serve (``store_only``: the CLI's
+actiontrigger) or, on MongoDB, by a crash between the two steps — is evaluated later by a
+serving process's sweep or by ``recover`` at its start, and settled with one CAS (``settle``).
+The store keeps one enforcement per (rule, instance) and execution ids derive from (instance,
+rule), so a second evaluation never fires a rule twice.
 """
 
 from __future__ import annotations
@@ -155,15 +158,37 @@ class TriggerDispatcher:
         instance = TriggerInstance.new(
             trigger_ref, payload, source, dedupe_key, parameters, trace=trace
         )
+        if self.process_here:
+            trace_id = instance.trace.id if instance.trace else None
+            with logcontext.bound(trace_id=trace_id, trigger=instance.trigger):
+                return await self._receive_here(instance)
         if not await self.store.trigger_instances.insert(instance):
-            logger.info("trigger instance %s/%s is a duplicate", trigger_ref, dedupe_key)
+            _log_duplicate(instance)
             return None
         fault_point(f"trigger instance stored {instance.id}")
-        metrics.labelled(
-            metrics.TRIGGER_INSTANCES_RECEIVED, trigger_ref, metrics.source_kind(source)
-        ).inc()
-        if self.process_here:
-            self._spawn(instance)
+        _count_received(instance)
+        return instance
+
+    async def _receive_here(self, instance: TriggerInstance) -> TriggerInstance | None:
+        """Evaluate a new instance, then store it settled with what its rules did (one write,
+        see the module docstring) and start the executions stored."""
+        fired: list[Fired] = []
+        try:
+            fired = await self._evaluate(instance)
+            settled, outcome = instance.transition(T.PROCESSED), "processed"
+        except Exception:
+            logger.exception("trigger instance %s could not be processed", instance.id)
+            settled, outcome = instance.transition(T.PROCESSING_FAILED), "failed"
+        fault_point(f"trigger instance evaluated {instance.id}")
+        stored = await self.store.trigger_instances.insert_settled(settled, fired)
+        if stored is None:
+            _log_duplicate(instance)
+            return None
+        fault_point(f"trigger instance settled {instance.id}")
+        _count_received(instance)
+        _count_processed(instance, outcome)
+        for execution in stored:
+            self.executions.start_soon(execution)
         return instance
 
     def store_only(self) -> TriggerDispatcher:
@@ -370,6 +395,15 @@ class TriggerDispatcher:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _log_duplicate(instance: TriggerInstance) -> None:
+    logger.info("trigger instance %s/%s is a duplicate", instance.trigger, instance.dedupe_key)
+
+
+def _count_received(instance: TriggerInstance) -> None:
+    kind = metrics.source_kind(instance.source)
+    metrics.labelled(metrics.TRIGGER_INSTANCES_RECEIVED, instance.trigger, kind).inc()
 
 
 def _count_processed(instance: TriggerInstance, outcome: str) -> None:

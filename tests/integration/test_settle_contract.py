@@ -101,3 +101,32 @@ async def test_a_rule_enforced_before_is_skipped_with_its_execution(store: Store
     assert execution_id_for(item.id, "p.b") in ids
     enforced, _ = await stored(store, item)
     assert enforced == ["p.a", "p.b"]
+
+
+async def test_insert_settled_stores_the_instance_with_what_its_rules_did(store: Store) -> None:
+    item = TriggerInstance.new("core.st2.webhook", {"n": 5})
+    done = item.transition(T.PROCESSED)
+    fired = [fired_for(item, "p.a"), fired_for(item, "p.c", with_execution=False)]
+    result = await store.trigger_instances.insert_settled(done, fired)
+    assert result is not None
+    assert [e.id for e in result] == [execution_id_for(item.id, "p.a")]
+    assert await stored(store, item) == (["p.a", "p.c"], [execution_id_for(item.id, "p.a")])
+    assert (await store.trigger_instances.get(item.id)) == done
+    assert await store.trigger_instances.list_unfinished() == []
+
+
+async def test_insert_settled_refuses_a_duplicate_and_stores_nothing_of_it(store: Store) -> None:
+    first = TriggerInstance.new("core.st2.webhook", {"n": 6}, dedupe_key="delivery-1")
+    assert await store.trigger_instances.insert_settled(first.transition(T.PROCESSED), []) == ()
+    again = TriggerInstance.new("core.st2.webhook", {"n": 6}, dedupe_key="delivery-1")
+    result = await store.trigger_instances.insert_settled(
+        again.transition(T.PROCESSED), [fired_for(again, "p.a")]
+    )
+    assert result is None
+    assert await stored(store, again) == ([], [])
+    assert await store.trigger_instances.get(again.id) is None
+
+
+def test_as_received_is_the_instance_as_it_arrived() -> None:
+    item = TriggerInstance.new("core.st2.webhook", {"n": 7})
+    assert item.transition(T.PROCESSED).as_received() == item
