@@ -107,7 +107,8 @@ class ContextFilter(logging.Filter):
         return True
 
 
-# Ids that text logs print shortened (8 characters are plenty to grep a day of logs).
+# Ids that text logs print shortened (8 characters are plenty to grep a day of logs): the last
+# 8, the unpredictable part (an id's first digits are its creation time, shared by a second's ids).
 _SHORT_IDS = frozenset({"trace_id", "execution_id"})
 _SHORT = 8
 
@@ -126,7 +127,7 @@ class TextFormatter(logging.Formatter):
 
 def _short(key: str, value: Any) -> Any:
     if key in _SHORT_IDS and isinstance(value, str) and len(value) > _SHORT:
-        return value[:_SHORT]
+        return value[-_SHORT:]
     return value
 
 

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import itertools
 import os
+import time
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -20,10 +21,19 @@ def utcnow() -> datetime:
 
 
 class _IdStream:
-    """Unpredictable ids without a system call per id: a keyed BLAKE2b (a PRF) of a counter,
-    keyed from ``os.urandom`` once per process (and again in a forked child, which would
-    otherwise repeat its parent's ids).
+    """Ids that sort by creation time and cannot be predicted, without a system call per id.
 
+    The first 10 hex digits are the creation time in 1/256 s (its first 8 are the Unix seconds,
+    as in a MongoDB ObjectId), the last 14 (56 bits) a keyed BLAKE2b (a PRF) of a counter, keyed
+    from ``os.urandom`` once per process (and again in a forked child, which would otherwise
+    repeat its parent's ids).
+
+    Why time first: every id is a key of an index B-tree (each table's primary key, the trace
+    index, the enforcements' instance key); random keys land on a random leaf page each, so a
+    commit of N events dirtied ~N pages per index and wrote them all to the WAL. Ids that grow
+    with time append to the last page instead: the three inserts of a webhook event went from
+    57 to 30 µs of CPU and from 11.8 to 5.0 WAL pages (15 events per transaction; 72 → 47 µs
+    and 18.5 → 13.1 pages at 3 per transaction).
     Why not ``os.urandom`` per id: it releases the GIL, and under load getting it back meant
     waiting for the SQLite writer thread; that wait averaged 48 µs per id on the webhook path.
     """
@@ -33,13 +43,13 @@ class _IdStream:
         os.register_at_fork(after_in_child=self._reseed)
 
     def _reseed(self) -> None:
-        self._keyed = hashlib.blake2b(key=os.urandom(32), digest_size=12)
+        self._keyed = hashlib.blake2b(key=os.urandom(32), digest_size=7)
         self._counter = itertools.count()
 
     def next(self) -> str:
         digest = self._keyed.copy()
         digest.update(next(self._counter).to_bytes(8, "little"))
-        return digest.hexdigest()
+        return f"{int(time.time() * 256):010x}{digest.hexdigest()}"
 
 
 _IDS = _IdStream()

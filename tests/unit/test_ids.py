@@ -1,10 +1,11 @@
-"""Execution, instance and trace ids: 24 hex characters, unique, and a forked child does not
-repeat its parent's sequence (the id stream is keyed once per process)."""
+"""Execution, instance and trace ids: 24 hex characters, unique, in creation order, and a forked
+child does not repeat its parent's sequence (the id stream is keyed once per process)."""
 
 from __future__ import annotations
 
 import os
 import re
+import time
 
 from core.models.execution import new_id
 
@@ -29,3 +30,16 @@ def test_a_forked_child_draws_ids_the_parent_never_draws() -> None:
     parent = {new_id() for _ in range(50)}
     assert len(child) == 50
     assert not child & parent
+
+
+def test_ids_start_with_their_creation_time_so_they_sort_by_it() -> None:
+    """Index B-trees keyed by ids append instead of touching a random page per insert."""
+    before = time.time()
+    first = new_id()
+    time.sleep(0.01)  # more than one 1/256 s slot
+    second = new_id()
+    after = time.time()
+    assert first < second
+    # As in a MongoDB ObjectId, the first 8 hex digits are the Unix seconds.
+    assert int(before) <= int(first[:8], 16) <= int(second[:8], 16) <= int(after)
+    assert int(before * 256) <= int(first[:10], 16) <= int(after * 256)

@@ -167,7 +167,9 @@ def test_text_lines_carry_the_bound_ids_short() -> None:
     stream = io.StringIO()
     configure_logging("INFO", "text", stream=stream)
     try:
-        with logcontext.bound(trace_id="a" * 24, execution_id="b" * 24, rule="pack.rule"):
+        # The last 8 digits: the first ones are the creation time, the same for a second's ids.
+        trace_id, execution_id = "0" * 16 + "a" * 8, "0" * 16 + "b" * 8
+        with logcontext.bound(trace_id=trace_id, execution_id=execution_id, rule="pack.rule"):
             logging.getLogger("core.test").info("ran")
         logging.getLogger("core.test").info("elsewhere")
     finally:
