@@ -42,7 +42,6 @@ from core.webhooks.handler import (
 )
 
 logger = logging.getLogger(__name__)
-_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -180,10 +179,14 @@ async def _read_capped(request: web.Request, limit: int) -> bytes:
     """Read at most ``limit`` bytes; refuse as soon as more arrive (a lying Content-Length),
     then decode its Content-Encoding with the same cap (the listener does not decompress)."""
     check_declared_size(request.content_length, limit)
+    content = request.content
     chunks: list[bytes] = []
     total = 0
     try:
-        async for chunk in request.content.iter_chunked(_CHUNK):
+        while not content.at_eof():
+            # What already arrived is taken without awaiting (a webhook body usually came
+            # with its headers); otherwise wait for more (b"" once the body ended).
+            chunk = content.read_nowait() or await content.readany()
             total += len(chunk)
             check_declared_size(total, limit)
             chunks.append(chunk)

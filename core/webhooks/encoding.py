@@ -18,6 +18,8 @@ _RAW_DEFLATE_WBITS = -zlib.MAX_WBITS
 def decode_body(content_encoding: str, raw: bytes, limit: int) -> bytes:
     """``raw`` decoded as ``content_encoding`` says (gzip, deflate, identity; several applied
     in order), refusing more than ``limit`` decoded bytes."""
+    if not content_encoding:
+        return raw
     codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
     body = raw
     for coding in reversed(codings):  # the last one listed was applied last

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs
 
-from core.models import MASK
+import orjson
+
 from core.models.trigger_instance import TriggerInstance
 from core.webhooks import jsondata
 from core.webhooks.hmac_check import verify
@@ -157,6 +158,11 @@ def require_json(content_type: str) -> None:
 def check_storable(payload: Any) -> None:
     """400 for text no store can encode: a lone surrogate (``"\\ud800"`` is valid JSON) or
     header bytes that are not UTF-8 (aiohttp keeps them as surrogate escapes)."""
+    try:
+        orjson.dumps(payload)  # refuses the same text, in C; what else it refuses is walked
+        return
+    except orjson.JSONEncodeError:
+        pass
     stack = [payload]
     while stack:
         node = stack.pop()
@@ -192,7 +198,8 @@ def _json_body(body: bytes) -> Any:
         raise WebhookError(400, f"invalid JSON: {error}") from None
     if not isinstance(value, dict | list):
         raise WebhookError(400, "JSON body must be an object or an array")
-    if _depth(value) > MAX_JSON_DEPTH:
+    # Each level needs a bracket: fewer brackets than the limit need no walk.
+    if body.count(b"{") + body.count(b"[") >= MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:
         raise WebhookError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
@@ -215,11 +222,12 @@ def build_payload(
 ) -> dict[str, Any]:
     """The trigger payload; st2's auth headers are removed and other credentials masked here,
     before anything is stored — the hook's own signature header too, whatever its name."""
-    own = {auth.scheme.header.lower()} if auth is not None and auth.scheme is not None else set()
-    # Plain ``str`` names (aiohttp's are multidict ``istr``): as a reload from the store gives
-    # them, and what the store's JSON encoder (orjson) takes as keys without a detour.
-    safe = payload_headers({str(name): value for name, value in headers.items()})
-    safe = {name: MASK if name.lower() in own else value for name, value in safe.items()}
+    own = (
+        frozenset({auth.scheme.header.lower()})
+        if auth is not None and auth.scheme is not None
+        else frozenset()
+    )
+    safe = payload_headers(headers, masked=own)
     lower = {name.lower(): value for name, value in safe.items()}
     return {"headers": safe, "headers_lower": lower, "body": body}
 

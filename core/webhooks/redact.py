@@ -8,6 +8,7 @@ such a header (a provider's signature, say) was present. Names match case-insens
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -49,7 +50,13 @@ _WORD_SPLIT = re.compile(r"[-_.\s]+")
 
 
 def is_sensitive_header(name: str) -> bool:
-    lowered = name.lower()
+    return _sensitive(name.lower())
+
+
+# Memoized: every webhook delivery asks about the same few names (bounded: names come from
+# callers).
+@functools.lru_cache(maxsize=1024)
+def _sensitive(lowered: str) -> bool:
     return lowered in _HEADERS or any(fragment in lowered for fragment in _FRAGMENTS)
 
 
@@ -64,11 +71,20 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: MASK if is_sensitive_header(name) else value for name, value in headers.items()}
 
 
-def payload_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def payload_headers(
+    headers: Mapping[str, str], masked: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """The headers a webhook payload keeps: st2's auth headers removed, other credentials
-    masked."""
-    kept = {name: value for name, value in headers.items() if name.lower() not in REMOVED_HEADERS}
-    return redact_headers(kept)
+    masked, and the ``masked`` names (lower case) too. Names become plain ``str`` (aiohttp's
+    are multidict ``istr``): as a reload from the store gives them, and what the store's JSON
+    encoder (orjson) takes as keys without a detour."""
+    kept: dict[str, str] = {}
+    for name, value in headers.items():  # one pass: this runs for every delivery
+        lowered = name.lower()
+        if lowered not in REMOVED_HEADERS:
+            masks = lowered in masked or _sensitive(lowered)
+            kept[str(name)] = MASK if masks else value
+    return kept
 
 
 def redact_query(query: Mapping[str, str]) -> dict[str, str]:

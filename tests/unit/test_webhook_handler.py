@@ -21,6 +21,7 @@ from core.webhooks.handler import (
     authorize,
     build_payload,
     check_declared_size,
+    check_storable,
     effective_auth,
     generic_target,
     normalize_hook,
@@ -242,3 +243,24 @@ def test_payload_header_names_are_plain_strings() -> None:
         dumps(payload)
         == '{"headers":{"X-Thing":"1"},"headers_lower":{"x-thing":"1"},"body":{"a":1}}'
     )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"body": {"a": "\ud800"}},
+        {"headers": {"X-Thing": "caf\udce9"}, "body": {}},  # a header byte that is not UTF-8
+        {"body": {"n": 2**70, "s": ["ok", {"k": "\udfff"}]}},  # beside what orjson refuses
+        {"body": {"\ud800": 1}},
+    ],
+)
+def test_text_no_store_can_encode_is_a_400(payload: Any) -> None:
+    error = refusal(check_storable, payload)
+    assert error.status == 400 and "surrogate" in error.message
+
+
+@pytest.mark.parametrize(
+    "payload", [{"body": {"n": 2**70, "s": "é😀"}}, {"body": [1.5, None, True, {"a": []}]}]
+)
+def test_storable_text_passes(payload: Any) -> None:
+    check_storable(payload)
