@@ -13,7 +13,8 @@ URL: ``sqlite:///relative/path.db`` (resolved against the config file's folder),
 
 Reads run directly on the event loop: WAL readers never wait for writers and take ~30 µs.
 Writes are group-committed per loop iteration by sqlite_writer: on the loop when the batch is
-small, ``synchronous=normal`` and the write lock is free at once, else on its writer thread.
+small and ``synchronous=normal`` (a batch that finds the write lock taken waits for it from a
+timer, without blocking the loop), else on its writer thread.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from core.store.base import StoreError
 from core.store.sqlite_files import prepare_files
 from core.store.sqlite_schema import migrate
-from core.store.sqlite_writer import Checkpointer, Writer
+from core.store.sqlite_writer import Checkpointer, Writer, is_busy
 
 MEMORY = ":memory:"
 SYNCHRONOUS_MODES = ("normal", "full", "extra")
@@ -98,8 +99,7 @@ class StoreBusy(StoreError):
 
 
 def _store_error(path: Path | str, exc: sqlite3.Error) -> StoreError:
-    busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
-    return (StoreBusy if busy else StoreError)(f"SQLite store {path}: {exc}")
+    return (StoreBusy if is_busy(exc) else StoreError)(f"SQLite store {path}: {exc}")
 
 
 def connect(path: Path | str, options: SqliteOptions) -> sqlite3.Connection:

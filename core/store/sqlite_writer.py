@@ -3,16 +3,25 @@
 Writes are group-committed: the writes submitted during one iteration of the event loop are
 one batch, one ``BEGIN IMMEDIATE … COMMIT``; a write's coroutine returns only after that COMMIT.
 A batch runs on the loop itself when that is cheap and cannot wait: ``synchronous=NORMAL`` (a
-COMMIT writes to the OS, no fsync), the writer thread idle, at most ``INLINE_MAX`` writes, no
-bulk write (a GC delete of many rows) among them, and the write lock free at once
-(``busy_timeout`` 0 for that attempt). Otherwise it goes to the writer thread, which waits for
-other processes' locks and fsyncs (``synchronous=FULL``) off the loop. Why on the loop when it
-can: on the thread, every SQLite call hands the GIL back and forth with the loop, and each
-batch costs the thread a wakeup and the loop another (bench/webhooks.py, back to back: POST →
-completed p50 at 100/s 1.6-3.0 → 1.5 ms, and the writer thread's wakeups gone: 1.75 → 1.48 ms
-CPU per event at that rate; at 2,500/s offered the same throughput and CPU per event). ~100 µs
-per insert (the row plus six B-trees); the numbers against writing every write on the loop,
-one by one, are in ``bench/store.py``.
+COMMIT writes to the OS, no fsync), at most ``INLINE_MAX`` writes, no bulk write (a GC delete of
+many rows) among them, and the write lock taken at once (``busy_timeout`` 0 for the loop's BEGIN).
+Otherwise it goes to the writer thread, which fsyncs (``synchronous=FULL``) and runs bulk writes
+off the loop. Why on the loop when it can: on the thread, every SQLite call hands the GIL back
+and forth with the loop, and each batch costs the thread a wakeup and the loop another
+(bench/webhooks.py, back to back: POST → completed p50 at 100/s 1.6-3.0 → 1.5 ms, and the
+writer thread's wakeups gone: 1.75 → 1.48 ms CPU per event at that rate). ~100 µs per insert
+(the row plus six B-trees); the numbers against writing every write on the loop, one by one,
+are in ``bench/store.py``.
+
+A batch whose BEGIN finds the write lock taken (another process writes, or the checkpointer's
+``RESTART`` holds it) waits on the loop without blocking it: it is retried from a timer, and the
+writes submitted meanwhile join it in order, until the lock is free (then it commits on the loop
+as usual) or ``busy_timeout`` has passed (then its writes fail with SQLite's "database is
+locked", as a BEGIN that waited that long would). The same when the writer thread is using the
+connection (a bulk write); past ``busy_timeout`` that batch goes to the thread. Handing such
+batches to the thread instead cost the webhook path dearly: the thread, busy for the RESTART and
+then fighting the loop for the GIL, made every later batch queue behind it (at 2,500 events/s,
+~half the writes went to the thread; the writer thread's CPU 4 → 45-70 µs per event).
 
 Auto-checkpointing is off because a checkpoint inside a commit stalled the loop 6-8 ms; a
 second thread with its own connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` periodically, and
@@ -42,6 +51,9 @@ RESTART_BUSY_TIMEOUT_MS = 100
 MAX_BATCH = 256
 # Most writes one loop iteration may commit on the loop itself (see the module docstring).
 INLINE_MAX = 256
+# Seconds between the loop's attempts to begin a batch that found the write lock taken: doubling
+# from the first to the last (SQLite's own busy handler sleeps 1, 2, 5, 10, … ms).
+RETRY_DELAYS = (0.001, 0.002, 0.004, 0.008)
 
 T = TypeVar("T")
 
@@ -58,6 +70,16 @@ class _Outcome(NamedTuple):
     value: Any  # the result, or the exception when not ok
 
 
+class _Waiting:
+    """A loop's batch that could not begin at once, retried from a timer (module docstring)."""
+
+    def __init__(self, jobs: list[_Job], deadline: float) -> None:
+        self.jobs = jobs
+        self.deadline = deadline  # loop.time() past which it stops waiting
+        self.attempts = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+
 class Writer:
     """The one thread that writes: each batch of queued jobs is one BEGIN IMMEDIATE … COMMIT."""
 
@@ -67,12 +89,17 @@ class Writer:
         self._conn = conn
         self._inline = inline  # batches may run on the loop (synchronous=NORMAL)
         self._busy_timeout_ms = int(busy_timeout_ms)
+        # The connection's busy timeout now (``connect`` set the configured one): the loop's
+        # BEGIN wants 0, the thread's the configured one; changed only when the other used it.
+        self._timeout_set_ms = self._busy_timeout_ms
         # Held by whoever uses the connection: the thread for a batch, the loop for one.
         self._using = threading.Lock()
         self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._stopped = False
         # Per event loop, the jobs submitted during its current iteration (see ``_hand_over``).
         self._ticks: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        # Per event loop, the batch waiting for the write lock, if any.
+        self._waiting: dict[asyncio.AbstractEventLoop, _Waiting] = {}
         self._thread = threading.Thread(
             target=self._main, name=f"sqlite-writer {path}", daemon=True
         )
@@ -95,46 +122,85 @@ class Writer:
         return future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Commit what ``loop`` submitted since the last hand-over, here if that is cheap,
-        else queue it to the thread as one item."""
+        """Commit what ``loop`` submitted since the last hand-over: here if that is cheap, after
+        the batch already waiting for the write lock if there is one, else on the thread."""
         tick = self._ticks.pop(loop, None)
-        if tick and not self._commit_here(tick):
-            self._queue.put(tick)
+        if not tick:
+            return
+        waiting = self._waiting.get(loop)
+        if waiting is not None:
+            waiting.jobs += tick  # committed with it, in order, when the lock is free
+        else:
+            self._place(loop, tick, None)
 
-    def _commit_here(self, batch: list[_Job]) -> bool:
-        """Run ``batch`` on the loop; False (nothing done) when it must go to the thread."""
+    def _place(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Job], waiting: _Waiting | None
+    ) -> None:
+        """Commit ``batch`` on the loop now, or queue it to the thread, or retry it later."""
         if not self._inline or len(batch) > INLINE_MAX or any(job.bulk for job in batch):
-            return False
+            self._queue.put(batch)
+            return
+        refused = self._commit_here(batch)
+        if refused is None:
+            return
+        if isinstance(refused, sqlite3.Error) and not is_busy(refused):
+            self._queue.put(batch)  # the file fails: the thread runs it and reports the error
+            return
+        if waiting is None:
+            waiting = _Waiting(batch, loop.time() + self._busy_timeout_ms / 1000)
+        if loop.time() >= waiting.deadline:
+            if isinstance(refused, sqlite3.Error):  # another process kept the lock that long
+                for job in batch:
+                    _resolve(job.future, _Outcome(False, refused))
+            else:  # the thread kept the connection that long: queue behind it
+                self._queue.put(batch)
+            return
+        delay = RETRY_DELAYS[min(waiting.attempts, len(RETRY_DELAYS) - 1)]
+        waiting.attempts += 1
+        waiting.timer = loop.call_later(delay, self._retry, loop)
+        self._waiting[loop] = waiting
+
+    def _retry(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting = self._waiting.pop(loop, None)
+        if waiting is not None:
+            self._place(loop, waiting.jobs, waiting)
+
+    def _commit_here(self, batch: list[_Job]) -> sqlite3.Error | bool | None:
+        """Run ``batch`` on the loop: None when committed, else why nothing was done: False when
+        the thread is using the connection, the error of the BEGIN that did not take the lock."""
         if not self._using.acquire(blocking=False):
             return False
         try:
-            if not self._begin_now():
-                return False  # another process writes (or the file fails): the thread's turn
+            try:
+                self._set_busy_timeout(0)
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                return exc
+            # The batch runs with no busy timeout: holding the write lock of a WAL file, none
+            # of its statements waits for a lock.
             outcomes = self._run(batch)
         finally:
             self._using.release()
         for job, outcome in zip(batch, outcomes, strict=True):
             _resolve(job.future, outcome)
-        return True
+        return None
 
-    def _begin_now(self) -> bool:
-        """BEGIN IMMEDIATE without waiting for the lock; the rest of the batch runs with the
-        configured busy timeout, as on the thread."""
-        try:
-            self._conn.execute("PRAGMA busy_timeout = 0")
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:
-            return False
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        return True
+    def _set_busy_timeout(self, ms: int) -> None:
+        """Called holding ``_using``; a PRAGMA only when the other side changed it."""
+        if self._timeout_set_ms != ms:
+            self._conn.execute(f"PRAGMA busy_timeout = {ms}")
+            self._timeout_set_ms = ms
 
     def stop(self) -> None:
-        """Finish the queued jobs, then close the connection."""
+        """Finish the queued and waiting jobs on the thread, then close the connection."""
         self._stopped = True
-        for loop in list(self._ticks):  # submitted, not yet handed over
-            self._hand_over(loop)
+        for loop in {*self._waiting, *self._ticks}:  # in order: waiting, then not handed over
+            waiting = self._waiting.pop(loop, None)
+            if waiting is not None and waiting.timer is not None:
+                waiting.timer.cancel()
+            batch = (waiting.jobs if waiting else []) + self._ticks.pop(loop, [])
+            if batch:
+                self._queue.put(batch)
         self._queue.put(None)
         self._thread.join()
 
@@ -166,6 +232,7 @@ class Writer:
 
     def _commit(self, batch: list[_Job]) -> list[_Outcome]:
         try:
+            self._set_busy_timeout(self._busy_timeout_ms)
             self._conn.execute("BEGIN IMMEDIATE")
         except Exception as exc:
             return [_Outcome(False, exc)] * len(batch)
@@ -200,6 +267,11 @@ class Writer:
             # RuntimeError: the loop is closed, so nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve_all, settled)
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY (any extended code): another connection holds the lock."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _attempt(job: _Job, conn: sqlite3.Connection) -> _Outcome:

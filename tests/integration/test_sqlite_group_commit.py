@@ -1,8 +1,9 @@
 """Where SQLite's group commit runs (core.store.sqlite_writer): a loop iteration's writes are one
 transaction, committed on the event loop when that cannot wait, else on the writer thread —
-under ``synchronous=full`` (fsync), while another process holds the write lock, or for a batch
-larger than ``INLINE_MAX``, and for garbage collection's bulk deletes. Every write's coroutine
-still returns only after its COMMIT."""
+under ``synchronous=full`` (fsync), for a batch larger than ``INLINE_MAX``, and for garbage
+collection's bulk deletes. While another process holds the write lock, a batch waits for it on
+the loop (retried from a timer, the loop free meanwhile) up to ``busy_timeout``. Every write's
+coroutine still returns only after its COMMIT."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery
 from core.store.sqlite import SqliteOptions, SqliteStore
+from core.store.sqlite_db import StoreBusy
 from core.store.sqlite_writer import INLINE_MAX
 
 
@@ -75,7 +79,7 @@ async def test_a_batch_past_the_inline_limit_goes_to_the_thread(tmp_path: Path) 
         assert threading.get_ident() not in threads_of(seen, inserts)
 
 
-async def test_another_writer_holding_the_lock_sends_the_batch_to_the_thread(
+async def test_a_batch_waits_for_another_writers_lock_on_the_loop_without_blocking_it(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "d.db"
@@ -83,17 +87,78 @@ async def test_another_writer_holding_the_lock_sends_the_batch_to_the_thread(
         blocker = sqlite3.connect(path, isolation_level=None)
         try:
             blocker.execute("BEGIN IMMEDIATE")  # another process's write lock
-            execution = request(1)
+            execution, later = request(1), request(2)
             pending = asyncio.create_task(store.executions.insert(execution))
             await asyncio.sleep(0.05)  # the loop is free meanwhile; the write waits its turn
             assert not pending.done()
+            joining = asyncio.create_task(store.executions.insert(later))  # joins the batch
+            await asyncio.sleep(0.02)
+            assert not joining.done()
+            assert not any(inserts(sql) for sql, _ in seen)
             blocker.execute("COMMIT")
             async with asyncio.timeout(10):
-                await pending
+                await asyncio.gather(pending, joining)
         finally:
             blocker.close()
-        assert threading.get_ident() not in threads_of(seen, inserts)
+        # Committed on the loop, both in one transaction, once the lock was free.
+        assert threads_of(seen, inserts) == {threading.get_ident()}
+        done = [sql.split(" (")[0] for sql, _ in seen if inserts(sql) or commits(sql)]
+        assert done == ["INSERT INTO executions"] * 2 + ["COMMIT"]
         assert await store.executions.get(execution.id) == execution
+        assert await store.executions.get(later.id) == later
+
+
+async def test_a_lock_held_past_busy_timeout_fails_the_waiting_writes(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    async with traced(path, SqliteOptions(busy_timeout_ms=200)) as (store, seen):
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            ticks = 0
+
+            async def tick() -> None:  # the loop keeps running while the write waits
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticker = asyncio.create_task(tick())
+            try:
+                async with asyncio.timeout(10):
+                    with pytest.raises(StoreBusy, match="locked"):
+                        await store.executions.insert(request(1))
+            finally:
+                ticker.cancel()
+            assert loop.time() - started >= 0.2
+            assert ticks >= 10
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert not any(inserts(sql) for sql, _ in seen)
+        # The lock free again, the next write commits on the loop.
+        await store.executions.insert(request(2))
+        assert threads_of(seen, inserts) == {threading.get_ident()}
+
+
+async def test_the_loop_sets_the_busy_timeout_only_when_the_thread_changed_it(
+    tmp_path: Path,
+) -> None:
+    async with traced(tmp_path / "g.db", SqliteOptions()) as (store, seen):
+        for n in range(5):
+            await store.executions.insert(request(n))
+        assert [sql for sql, _ in seen if "busy_timeout" in sql] == ["PRAGMA busy_timeout = 0"]
+        later = datetime.now(UTC) + timedelta(days=1)
+        await store.executions.delete_completed_before(later)  # on the thread: back to 5000
+        for n in range(5):
+            await store.executions.insert(request(n + 5))
+        assert [sql for sql, _ in seen if "busy_timeout" in sql] == [
+            "PRAGMA busy_timeout = 0",
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA busy_timeout = 0",
+        ]
+        assert await store.executions.count(ExecutionQuery()) == 10
 
 
 async def test_garbage_collection_deletes_never_run_on_the_loop(tmp_path: Path) -> None:
