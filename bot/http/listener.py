@@ -34,8 +34,10 @@ LOG_INTERVAL = 60.0
 # Set on apps served here: request bodies arrive still encoded (see bot.http.webhooks).
 RAW_BODIES: web.AppKey[bool] = web.AppKey("raw_bodies", bool)
 _HEADER_END = b"\r\n\r\n"
-_CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*([0-9]+)[ \t]*$", re.I | re.M)
-_CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.I | re.M)
+# Matched on the lower-cased header block. ``\r?``: a line ends with CRLF, and ``$`` stops
+# before the ``\n`` only (without it a Content-Length was found only on the last line).
+_CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*([0-9]+)[ \t]*\r?$", re.M)
+_CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.M)
 _CHUNKED_END = b"0\r\n\r\n"
 _REFUSED = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _MAX_HEADER_BYTES = 64 * 1024
@@ -142,9 +144,13 @@ class _Guarded(asyncio.Protocol):
     def _watch(self, data: bytes) -> None:
         while data:
             if self.state == "idle":
+                # A new request's first byte. Its header deadline is armed only if its headers
+                # do not complete in this same chunk (the common case needs no timer work).
                 self.state = "headers"
-                self._arm(self.guard.settings.header_timeout_seconds, "headers")
-            if self.state == "headers":
+                data = self._headers(data)
+                if self.state == "headers":
+                    self._arm(self.guard.settings.header_timeout_seconds, "headers")
+            elif self.state == "headers":
                 data = self._headers(data)
             elif self.state == "body":
                 used = min(self.remaining, len(data))
@@ -167,8 +173,9 @@ class _Guarded(asyncio.Protocol):
             return b""
         block, rest = self.header[:end], self.header[end + len(_HEADER_END) :]
         self.header = b""
+        block = block.lower()
         length = _CONTENT_LENGTH.search(block)
-        if _CHUNKED.search(block):
+        if b"chunked" in block and _CHUNKED.search(block):
             self.state, self.tail = "chunked", b""
         elif length is not None and int(length.group(1)) > 0:
             self.state, self.remaining = "body", int(length.group(1))

@@ -64,6 +64,26 @@ async def test_a_slow_body_is_cut_off(port: int) -> None:
     writer.close()
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"POST / HTTP/1.1\r\nContent-Length: 100\r\nHost: x\r\n\r\n",
+        b"POST / HTTP/1.1\r\ncontent-length:100 \r\nHost: x\r\nAccept: */*\r\n\r\n",
+    ],
+    ids=["not-last", "lower-case"],
+)
+async def test_a_body_that_never_comes_is_cut_off_wherever_its_length_header_is(
+    port: int, headers: bytes
+) -> None:
+    # The length was only found on the last header line (``$`` stops before ``\n``, not
+    # ``\r\n``): with it anywhere else a connection could wait for its body forever.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(headers)
+    answer = await closed_by_server(reader)
+    assert b"ok 100" not in answer
+    writer.close()
+
+
 async def test_a_silent_connection_is_closed(port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     assert await closed_by_server(reader) == b""
@@ -76,6 +96,28 @@ async def test_an_idle_keep_alive_connection_is_closed_after_its_answer(port: in
     answer = await closed_by_server(reader)
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok 3")
     writer.close()
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        b"POST / HTTP/1.1\r\nHost: x\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nab",
+    ],
+    ids=["slow-headers", "slow-body"],
+)
+async def test_the_next_request_on_a_kept_alive_connection_is_timed_too(second: bytes) -> None:
+    # aiohttp's keep-alive timer is far away here: only the listener's own deadlines can cut.
+    app = web.Application()
+    app.router.add_route("*", "/", hello)
+    async with listening(app, replace(LIMITS, keepalive_timeout_seconds=60.0)) as bound:
+        reader, writer = await asyncio.open_connection("127.0.0.1", bound)
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        head = await asyncio.wait_for(reader.readuntil(b"ok 3"), timeout=CLOSE_WITHIN)
+        assert head.startswith(b"HTTP/1.1 200")
+        writer.write(second)  # and never the rest
+        assert b"ok" not in await closed_by_server(reader)
+        writer.close()
 
 
 async def test_a_request_within_the_limits_is_served_across_packets(port: int) -> None:
