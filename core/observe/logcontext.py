@@ -9,11 +9,9 @@ line logged elsewhere with only ``extra={"execution_id": …}`` still gets its t
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Final
 
 __all__ = ["FIELDS", "bound", "current", "remember_trace", "trace_of"]
@@ -32,18 +30,26 @@ def current() -> dict[str, str]:
     return dict(_CURRENT.get())
 
 
-@contextlib.contextmanager
-def bound(**fields: str | None) -> Iterator[None]:
-    """Bind ``fields`` (None values are skipped) until the block ends."""
-    values = {key: value for key, value in fields.items() if value}
-    if not values:
-        yield
-        return
-    token = _CURRENT.set({**_CURRENT.get(), **values})
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+class bound:  # lower case: used like the function it replaced, ``with bound(...):``
+    """Bind ``fields`` (None values are skipped) until the block ends.
+
+    A class, not ``contextlib.contextmanager``: several blocks wrap every webhook event, and a
+    generator-based one costs ~0.5 µs more each."""
+
+    __slots__ = ("_token", "_values")
+
+    def __init__(self, **fields: str | None) -> None:
+        self._values = {key: value for key, value in fields.items() if value}
+        self._token: Token[dict[str, str]] | None = None
+
+    def __enter__(self) -> None:
+        if self._values:
+            self._token = _CURRENT.set({**_CURRENT.get(), **self._values})
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _CURRENT.reset(self._token)
+            self._token = None
 
 
 def remember_trace(execution_id: str, trace_id: str) -> None:

@@ -57,8 +57,18 @@ class CriterionResult:
     pattern: Any
     value: Any
     matched: bool
-    reason: str
+    # Why, when it is not the usual "KEY: OPERATOR PATTERN matched|but value was VALUE".
+    note: str | None = None
     error: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why it (not) matched. Written when asked (a rule tester, a failed match), not at
+        every evaluation: the matching path of the rules engine never reads it."""
+        if self.note is not None:
+            return self.note
+        verdict = "matched" if self.matched else "but value was"
+        return f"{self.key}: {self.operator} {_show(self.pattern)} {verdict} {_show(self.value)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +134,7 @@ def evaluate_criterion(
     except Exception as exc:  # st2: a value of the wrong type simply does not match
         reason = f"{key}: {name} {_show(pattern)} raised {type(exc).__name__}: {exc}"
         return CriterionResult(key, name, pattern, value, False, reason)
-    verdict = "matched" if matched else "but value was"
-    reason = f"{key}: {name} {_show(pattern)} {verdict} {_show(value)}"
-    return CriterionResult(key, name, pattern, value, matched, reason)
+    return CriterionResult(key, name, pattern, value, matched)
 
 
 # --- search: child criteria over the elements of a list ---------------------------------------
