@@ -16,9 +16,13 @@ LOADED_SERVE = "squall serve, 1000 webhook events/s offered for 3 s, chat connec
 
 def _find(rows: Rows, suite: str, **match: Any) -> dict[str, Any] | None:
     for row in rows.get(suite, []):
-        if all(row.get(k) == v for k, v in match.items()):
+        if _is(row, match):
             return row
     return None
+
+
+def _is(row: Mapping[str, Any], match: Mapping[str, Any]) -> bool:
+    return all(row.get(k) == v for k, v in match.items())
 
 
 def _value(rows: Rows, suite: str, column: str, **match: Any) -> Any:
@@ -44,7 +48,15 @@ def goals(rows: Rows) -> list[dict[str, Any]]:
     raw_name = "sqlite raw sqlite3 insert, 256 per transaction (baseline)"
     raw_insert = _value(rows, "bench.store", "ops_per_sec", benchmark=raw_name)
     path = {"benchmark": "webhook → rule → core.noop"}
-    ceiling = _value(rows, hook, "one_core_ceiling_per_sec", offered_per_sec=2500, **path)
+    saturating = max((r["offered_per_sec"] for r in rows.get(hook, []) if _is(r, path)), default=0)
+    ceiling = _value(rows, hook, "one_core_ceiling_per_sec", offered_per_sec=saturating, **path)
+    at_goal = _find(rows, hook, offered_per_sec=2500, **path)
+    kept_pace = (
+        "not measured"
+        if at_goal is None
+        else f"at 2,500/s offered {at_goal['completed_per_sec']}/s completed, p99 "
+        f"{at_goal['e2e_ms_p99']} ms"
+    )
     floor = _find(rows, hook, benchmark="floor: aiohttp alone, 202 without storing (baseline)")
     aiohttp_alone = (
         "not measured"
@@ -55,12 +67,13 @@ def goals(rows: Rows) -> list[dict[str, Any]]:
         )
     )
     table = [
-        _goal("webhook → rule → core.noop, sustained", "≥ 2,500 events/s",
-              _value(rows, hook, "completed_per_sec", offered_per_sec=2500, **path),
+        _goal(f"webhook → rule → core.noop, sustained (completed/s with {saturating:,}/s "
+              "offered, above the goal: its capacity)", "≥ 2,500 events/s",
+              _value(rows, hook, "completed_per_sec", offered_per_sec=saturating, **path),
               lambda v: v >= 2500,
-              f"raw SQLite batched inserts {raw_insert}/s; CPU ceiling of one core at this "
-              f"run's cost per event {ceiling}/s; aiohttp alone at 2,500/s offered: "
-              f"{aiohttp_alone}"),
+              f"{kept_pace}; raw SQLite batched inserts {raw_insert}/s; CPU ceiling of one "
+              f"core at this run's cost per event {ceiling}/s; aiohttp alone at 2,500/s "
+              f"offered: {aiohttp_alone}"),
         _goal("webhook p99 at 1,000/s offered", "≤ 25 ms",
               _value(rows, hook, "e2e_ms_p99", offered_per_sec=1000, **path), lambda v: v <= 25,
               "—"),

@@ -45,7 +45,12 @@ from core.models import Execution
 
 Row = dict[str, Any]
 
-RATES = (100, 300, 1000, 2500)  # POSTs per second offered
+# POSTs per second offered. The last is more than one process can take: what completes per
+# second then (the backlog drained at full speed, first POST to last completion) is the
+# sustained capacity. At exactly the goal's 2,500/s the completed rate cannot reach 2,500 even
+# for a server that keeps up: the last completion comes after the last POST (the floor row
+# below, aiohttp alone, reads 2,499-2,500).
+RATES = (100, 300, 1000, 2500, 3000)
 FLOOR_RATES = (2500,)
 HOOK_PATH = "/api/v1/webhooks/bench"
 SECONDS = 3.0  # per rate
