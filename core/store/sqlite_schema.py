@@ -241,6 +241,40 @@ V12_TRACE_COLUMNS: Migration = (
     "CREATE INDEX executions_trace_tag ON executions (trace_tag, start_timestamp)",
 )
 
+# v13: fewer B-trees per webhook event (its instance, enforcement and execution are ~20 index
+# inserts in one transaction), same lookups:
+# - the trace tag indexes hold only rows that have a tag (most have none: every trigger instance
+#   and execution gets a trace id, a tag only when the caller gave one); ``trace_tag = ?``
+#   implies ``trace_tag IS NOT NULL``, so the tag lookups still search them;
+# - an enforcement's uniqueness key leads with the instance, so it also serves the lookup by
+#   instance (an instance has a few enforcements, sorted in memory) and that index goes; the
+#   table is rebuilt because a table's UNIQUE constraint cannot be changed in place.
+V13_FEWER_INDEXES: Migration = (
+    "DROP INDEX trigger_instances_trace_tag",
+    "CREATE INDEX trigger_instances_trace_tag ON trigger_instances (trace_tag, occurrence_time)"
+    " WHERE trace_tag IS NOT NULL",
+    "DROP INDEX executions_trace_tag",
+    "CREATE INDEX executions_trace_tag ON executions (trace_tag, start_timestamp)"
+    " WHERE trace_tag IS NOT NULL",
+    """CREATE TABLE rule_enforcements_v13 (
+        id TEXT PRIMARY KEY,
+        rule_ref TEXT NOT NULL,
+        trigger_instance_id TEXT NOT NULL,
+        execution_id TEXT,
+        enforced_at TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        UNIQUE (trigger_instance_id, rule_ref)
+    )""",
+    "INSERT INTO rule_enforcements_v13"
+    " (id, rule_ref, trigger_instance_id, execution_id, enforced_at, doc)"
+    " SELECT id, rule_ref, trigger_instance_id, execution_id, enforced_at, doc"
+    " FROM rule_enforcements",
+    "DROP TABLE rule_enforcements",  # and its indexes
+    "ALTER TABLE rule_enforcements_v13 RENAME TO rule_enforcements",
+    "CREATE INDEX rule_enforcements_time ON rule_enforcements (enforced_at, id)",
+    "CREATE INDEX rule_enforcements_rule ON rule_enforcements (rule_ref, enforced_at, id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     V1_EXECUTIONS,
     V2_USER_PARENT,
@@ -254,6 +288,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     V10_CREDENTIALS,
     V11_TOP_LEVEL_COVERING,
     V12_TRACE_COLUMNS,
+    V13_FEWER_INDEXES,
 )
 LATEST = len(MIGRATIONS)
 
