@@ -45,10 +45,30 @@ def normalize_parameters(trigger_ref: str, parameters: Mapping[str, Any]) -> dic
 
 
 def trigger_key(trigger_ref: str, parameters: Mapping[str, Any] | None) -> TriggerKey:
-    """The key naming one trigger; key order and spacing in the parameters do not matter."""
+    """The key naming one trigger; key order and spacing in the parameters do not matter.
+
+    Remembered when the parameters are hashable (a webhook's url: once per event), keyed with
+    each value's type: True == 1 and 1.0 == 1, but their JSON differs."""
+    memo = (trigger_ref, *sorted((k, type(v), v) for k, v in (parameters or {}).items()))
+    try:
+        found = _KEYS.get(memo)
+    except TypeError:  # a list or mapping among the values
+        return _canonical_key(trigger_ref, parameters)
+    if found is None:
+        if len(_KEYS) >= _KEYS_REMEMBERED:
+            _KEYS.clear()
+        found = _KEYS[memo] = _canonical_key(trigger_ref, parameters)
+    return found
+
+
+def _canonical_key(trigger_ref: str, parameters: Mapping[str, Any] | None) -> TriggerKey:
     normalized = normalize_parameters(trigger_ref, parameters or {})
     canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
     return trigger_ref, canonical
+
+
+_KEYS: dict[tuple[Any, ...], TriggerKey] = {}
+_KEYS_REMEMBERED = 4096
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,14 @@ def test_no_parameters_is_empty_parameters() -> None:
     index = RuleIndex([rule("any", "core.st2.generic.actiontrigger")])
     assert len(index.candidates("core.st2.generic.actiontrigger", None)) == 1
     assert len(index.candidates("core.st2.generic.actiontrigger", {})) == 1
+
+
+def test_trigger_keys_remembered_by_value_and_type() -> None:
+    """The remembered keys tell True, 1 and 1.0 apart (equal in Python, not in JSON), and
+    parameters that cannot be remembered (a list) still get their key."""
+    keys = [trigger_key("pack.t", {"a": value}) for value in (1, True, 1.0, 1, True)]
+    assert [k for _, k in keys] == ['{"a":1}', '{"a":true}', '{"a":1.0}', '{"a":1}', '{"a":true}']
+    assert trigger_key("pack.t", {"a": [1]}) == ("pack.t", '{"a":[1]}')
+    assert trigger_key(WEBHOOK_TRIGGER, {"url": "/a/"}) == trigger_key(
+        WEBHOOK_TRIGGER, {"url": "a"}
+    )
