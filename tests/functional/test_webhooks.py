@@ -16,6 +16,7 @@ import pytest
 from aiohttp import test_utils, web
 
 from bot.app import Engine, open_engine
+from bot.http import webhooks as webhooks_module
 from bot.http.app import build_web_app
 from bot.http.webhooks import WebhookRoutes
 from bot.settings import load_settings
@@ -24,7 +25,7 @@ from core.models import MASK, utcnow
 from core.models.apikey import ApiKey
 from core.models.status import ExecutionStatus
 from core.models.trigger_instance import TriggerInstance
-from core.store.base import ExecutionQuery
+from core.store.base import ExecutionQuery, StoreError
 from core.webhooks.apikeys import MAX_KEY_CHARS, generate_api_key, key_id_of_hash
 from core.webhooks.handler import HookAuth
 
@@ -431,3 +432,64 @@ async def test_a_failed_key_lookup_is_503_never_202(engine: Engine) -> None:
         assert resp.status == 503
         assert "retry" in (await resp.json())["faultstring"]
     assert await instances(engine, "noauth") == []
+
+
+# --- deliveries go past the app's other middlewares ---------------------------------------------
+
+
+async def test_deliveries_skip_the_other_middlewares_that_have_nothing_to_do_for_them(
+    engine: Engine,
+) -> None:
+    app = build_web_app(engine)
+    seen: list[str] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        seen.append(f"{request.method} {request.path}")
+        return await handler(request)
+
+    app.middlewares.append(record)
+    async with test_utils.TestClient(test_utils.TestServer(app, host="127.0.0.1")) as client:
+        assert (await client.post("/api/v1/webhooks/open", json={"name": "x"})).status == 202
+        # Everything else still goes through them: the API's auth, for one.
+        assert (await client.get("/api/v1/webhooks")).status == 401
+        assert (await client.get("/healthz")).status == 200
+        assert (await client.post("/api/v1/webhooks", json={})).status == 405
+    assert seen == ["GET /healthz", "POST /api/v1/webhooks"]
+
+
+@pytest.mark.parametrize("api", [True, False])
+@pytest.mark.parametrize(
+    ("raised", "status", "message"),
+    [
+        (RuntimeError("boom"), 500, "Internal Server Error"),
+        (ValueError("bad value"), 400, "bad value"),
+        (StoreError("disk"), 503, "The store is unavailable; retry later"),
+    ],
+)
+async def test_an_unexpected_failure_of_a_delivery_has_the_api_error_shape(
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    api: bool,
+    raised: Exception,
+    status: int,
+    message: str,
+) -> None:
+    # What the API's error middleware answered before deliveries went past it; now without
+    # the API too (aiohttp's own answer was a text/plain 500).
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise raised
+
+    monkeypatch.setattr(webhooks_module, "build_payload", broken)
+    if api:
+        app = build_web_app(engine)
+    else:
+        app = web.Application()
+        WebhookRoutes(
+            engine.settings.webhooks, engine.rules, engine.triggers, engine.store.api_keys
+        ).register(app)
+    async with test_utils.TestClient(test_utils.TestServer(app, host="127.0.0.1")) as client:
+        resp = await client.post("/api/v1/webhooks/open", json={"name": "x"})
+        assert resp.status == status
+        assert await resp.json() == {"faultstring": message}
+    assert await instances(engine, "open") == []

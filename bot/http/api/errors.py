@@ -39,6 +39,12 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     """Known failures become their st2 status; anything else is a logged 500 without details."""
     if not request.path.startswith(API_PREFIXES):
         return await handler(request)
+    return await shaped(request, handler)
+
+
+async def shaped(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``handler``'s answer, its failures shaped as api_errors says (webhook deliveries, which
+    skip the middlewares, call this directly)."""
     try:
         return await handler(request)
     except ApiError as error:
