@@ -177,8 +177,8 @@ class _Guarded(asyncio.Protocol):
         length = _CONTENT_LENGTH.search(block)
         if b"chunked" in block and _CHUNKED.search(block):
             self.state, self.tail = "chunked", b""
-        elif length is not None and int(length.group(1)) > 0:
-            self.state, self.remaining = "body", int(length.group(1))
+        elif length is not None and (size := int(length.group(1))) > 0:
+            self.state, self.remaining = "body", size
             if self.remaining <= len(rest):
                 return rest  # the body came with its headers: nothing left to time
         else:

@@ -123,21 +123,23 @@ class WebhookRoutes:
             await self._check_api_key(request)
         if hook != GENERIC_HOOK and hook not in self.hooks:
             raise WebhookError(404, f"Webhook {hook} not registered with st2")
+        headers = request.headers
+        content_type = headers.get("Content-Type", "")
         if auth.kind == "none":
-            require_json(request.headers.get("Content-Type", ""))
+            require_json(content_type)
         body = await _read_capped(request, self.settings.max_body_bytes)
-        delivery_id = authorize(hook, auth, request.headers, body, time.time())
-        parsed = parse_body(request.headers.get("Content-Type", ""), body)
+        delivery_id = authorize(hook, auth, headers, body, time.time())
+        parsed = parse_body(content_type, body)
         if hook == GENERIC_HOOK:
             trigger, payload = generic_target(parsed)
             parameters: dict[str, Any] | None = None
         else:
-            trigger, payload = WEBHOOK_TRIGGER, build_payload(request.headers, parsed, auth)
+            trigger, payload = WEBHOOK_TRIGGER, build_payload(headers, parsed, auth)
             parameters = {"url": hook}
         check_storable(payload)
         # Scoped by hook: two hooks may well see the same provider delivery id.
         dedupe_key = None if delivery_id is None else f"{hook}:{delivery_id}"
-        tag = trace_tag_of(request.headers)
+        tag = trace_tag_of(headers)
         await self._dispatch(hook, trigger, payload, parameters, dedupe_key, tag)
         return web.json_response(parsed, status=202)
 

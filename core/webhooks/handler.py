@@ -234,7 +234,10 @@ def build_payload(
 
 def trace_tag_of(headers: Mapping[str, str]) -> str | None:
     """st2's ``St2-Trace-Tag`` header: the trace this delivery starts or joins."""
-    tag = headers.get(TRACE_TAG_HEADER, "").strip()
+    raw = headers.get(TRACE_TAG_HEADER)
+    if not raw:  # most deliveries carry none
+        return None
+    tag = raw.strip()
     if len(tag) > MAX_TRACE_TAG:
         raise WebhookError(400, f"{TRACE_TAG_HEADER} longer than {MAX_TRACE_TAG} characters")
     if any(not ch.isprintable() for ch in tag):

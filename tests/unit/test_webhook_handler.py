@@ -26,6 +26,7 @@ from core.webhooks.handler import (
     generic_target,
     normalize_hook,
     parse_body,
+    trace_tag_of,
 )
 
 SECRET = "It's a Secret to Everybody"
@@ -264,3 +265,17 @@ def test_text_no_store_can_encode_is_a_400(payload: Any) -> None:
 )
 def test_storable_text_passes(payload: Any) -> None:
     check_storable(payload)
+
+
+@pytest.mark.parametrize(
+    ("headers", "tag"),
+    [({}, None), ({"St2-Trace-Tag": ""}, None), ({"st2-trace-tag": "  "}, None),
+     ({"St2-Trace-Tag": " deploy-77 "}, "deploy-77")],
+)  # fmt: skip
+def test_the_trace_tag_header(headers: dict[str, str], tag: str | None) -> None:
+    assert trace_tag_of(CIMultiDict(headers)) == tag
+
+
+@pytest.mark.parametrize("value", ["x" * 257, "a\x00b", "a\nb"])
+def test_a_bad_trace_tag_is_400(value: str) -> None:
+    assert refusal(trace_tag_of, CIMultiDict({"St2-Trace-Tag": value})).status == 400
