@@ -151,7 +151,9 @@ class Database:
         self._writer.start()
         self._checkpointer: Checkpointer | None = None
         if isinstance(path, Path):
-            self._checkpointer = Checkpointer(path, options.checkpoint_interval)
+            self._checkpointer = Checkpointer(
+                path, options.checkpoint_interval, self._writer.start_wal
+            )
             self._checkpointer.start()
 
     async def read(

@@ -47,7 +47,9 @@ async def test_the_checkpointer_starts_the_wal_over_not_the_loops_commit(tmp_pat
             assert wal_generation(path) == generation
         # It happens again after the next checkpoint, still without any write of ours.
         generation = await started_over(path, generation)
-        # Idle: no more writes of its own (only its own page would be left to copy).
+        # Idle: no more writes of its own (only its own page would be left to copy). The new
+        # header is in the file a moment before its commit ends: let that commit end first.
+        await asyncio.sleep(0.05)
         (before,) = probe.execute("PRAGMA data_version").fetchone()
         await asyncio.sleep(0.6)  # two rounds
         assert probe.execute("PRAGMA data_version").fetchone() == (before,)
