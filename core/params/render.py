@@ -8,7 +8,7 @@ declared type → validate with JSON schema.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,18 +140,22 @@ def resolve_parameters(
     schema = merge_parameter_schemas(runner, action)
     _check_live(schema, live)
     nodes = _build_nodes(schema, live, render_live)
-    context = {
-        k: v
-        for k, v in build_context(
-            action_context=action_context,
-            config_context=config_context,
-            kv=kv,
-            extra_context=extra_context,
-        ).items()
-        if k not in schema
-    }
-    _check_dependencies(nodes, context)
-    for name in topological_order({name: node.reads for name, node in nodes.items()}):
+    context: dict[str, Any] = {}
+    order: Iterable[str] = nodes  # no template among them: nothing to order or to render with
+    if any(node.template for node in nodes.values()):
+        context = {
+            k: v
+            for k, v in build_context(
+                action_context=action_context,
+                config_context=config_context,
+                kv=kv,
+                extra_context=extra_context,
+            ).items()
+            if k not in schema
+        }
+        _check_dependencies(nodes, context)
+        order = topological_order({name: node.reads for name, node in nodes.items()})
+    for name in order:
         # Values enter the context already cast, so later templates see declared types.
         shell = name == SHELL_COMMAND and runner.name in SHELL_RUNNERS
         context[name] = _resolve(name, nodes[name], schema[name], context, shell)
