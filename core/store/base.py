@@ -309,6 +309,19 @@ class ChildCompletion:
 
 
 @dataclass(frozen=True)
+class StepWrite:
+    """What one workflow step writes (``save_step``): its state, from ``expected_version`` (0:
+    created) to the next, as ``head`` and the changed ``records``; the child executions it
+    requests; the task executions that ended (``completed``)."""
+
+    expected_version: int
+    head: dict[str, Any]
+    records: Sequence[WorkflowRecord]
+    children: Sequence[Execution]
+    completed: Sequence[ChildCompletion] = ()
+
+
+@dataclass(frozen=True)
 class StepWritten:
     """What ``save_step`` wrote: whether the state moved (its records and children written
     too), the completions whose compare-and-set won, the children inserted."""
@@ -356,16 +369,7 @@ class WorkflowStateRepository(Protocol):
     ) -> bool:
         """Save version ``expected_version + 1``; False if the head is not at that version."""
 
-    async def save_step(
-        self,
-        workflow_id: str,
-        *,
-        expected_version: int,
-        head: dict[str, Any],
-        records: Sequence[WorkflowRecord],
-        children: Sequence[Execution],
-        completed: Sequence[ChildCompletion] = (),
-    ) -> StepWritten:
+    async def save_step(self, workflow_id: str, step: StepWrite) -> StepWritten:
         """One step of a workflow, in this order: the task executions that ended
         (``completed``, each a compare-and-set), then — only if every one of them won — its
         state (``expected_version`` 0: created) and the child executions it requests. One
@@ -373,8 +377,7 @@ class WorkflowStateRepository(Protocol):
         crash between leaves completions the state does not know yet, or children named in the
         state but not requested; the engine's reconcile applies the ones and requests the
         others). The state is not saved if the head is not at ``expected_version``; a child
-        that already exists (requested before a crash) is left as it is.
-        """
+        that already exists (requested before a crash) is left as it is."""
 
     async def compact(self, workflow_id: str) -> int:
         """Drop records superseded by newer ones (after the workflow completed)."""

@@ -21,11 +21,10 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from core.models import Execution
 from core.store.base import (
-    ChildCompletion,
     DuplicateExecution,
     ExecutionRepository,
+    StepWrite,
     StepWritten,
     StoredWorkflow,
     WorkflowRecord,
@@ -116,32 +115,23 @@ class MongoWorkflows:
             ]})  # fmt: skip
         return True
 
-    async def save_step(
-        self,
-        workflow_id: str,
-        *,
-        expected_version: int,
-        head: dict[str, Any],
-        records: Sequence[WorkflowRecord],
-        children: Sequence[Execution],
-        completed: Sequence[ChildCompletion] = (),
-    ) -> StepWritten:
+    async def save_step(self, workflow_id: str, step: StepWrite) -> StepWritten:
         """No transaction here: the ends, the state, then the children (see the protocol)."""
         ended: set[str] = set()
-        for end in completed:
+        for end in step.completed:
             if await self._executions.replace(end.execution, expected_status=end.expected_status):
                 ended.add(end.execution.id)
-        if len(ended) < len(completed):
+        if len(ended) < len(step.completed):
             return StepWritten(False, frozenset(ended))
-        if expected_version == 0:
-            saved = await self.create(workflow_id, head, records)
+        if step.expected_version == 0:
+            saved = await self.create(workflow_id, step.head, step.records)
         else:
-            saved = await self.save(workflow_id, expected_version=expected_version, head=head,
-                                    records=records)  # fmt: skip
+            saved = await self.save(workflow_id, expected_version=step.expected_version,
+                                    head=step.head, records=step.records)  # fmt: skip
         if not saved:
             return StepWritten(False, frozenset(ended))
         inserted: set[str] = set()
-        for child in children:
+        for child in step.children:
             try:
                 await self._executions.insert(child)
             except DuplicateExecution:

@@ -29,9 +29,9 @@ from core.kv.decrypted import holding
 from core.models import MASK, Execution, ExecutionStatus
 from core.observe.secrets import report_secrets
 from core.store.base import (
-    ChildCompletion,
     ExecutionQuery,
     ExecutionRepository,
+    StepWrite,
     StepWritten,
     StoredWorkflow,
     WorkflowRecord,
@@ -238,22 +238,13 @@ class SealedWorkflows:
             workflow_id, expected_version=expected_version, head=head, records=sealed
         )
 
-    async def save_step(
-        self,
-        workflow_id: str,
-        *,
-        expected_version: int,
-        head: dict[str, Any],
-        records: Sequence[WorkflowRecord],
-        children: Sequence[Execution],
-        completed: Sequence[ChildCompletion] = (),
-    ) -> StepWritten:
-        head, sealed = self._seal(workflow_id, head, records)
-        ends = [replace(c, execution=seal_execution(c.execution, self.keys)) for c in completed]
-        return await self.inner.save_step(
-            workflow_id, expected_version=expected_version, head=head, records=sealed,
-            children=[seal_execution(child, self.keys) for child in children], completed=ends,
-        )  # fmt: skip
+    async def save_step(self, workflow_id: str, step: StepWrite) -> StepWritten:
+        head, sealed = self._seal(workflow_id, step.head, step.records)
+        keys = self.keys
+        ends = [replace(c, execution=seal_execution(c.execution, keys)) for c in step.completed]
+        children = [seal_execution(child, keys) for child in step.children]
+        sealed_step = replace(step, head=head, records=sealed, children=children, completed=ends)
+        return await self.inner.save_step(workflow_id, sealed_step)
 
     async def compact(self, workflow_id: str) -> int:
         return await self.inner.compact(workflow_id)

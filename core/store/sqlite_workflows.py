@@ -14,9 +14,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from core.models import Execution
 from core.store import jsontext
-from core.store.base import ChildCompletion, StepWritten, StoredWorkflow, WorkflowRecord
+from core.store.base import StepWrite, StepWritten, StoredWorkflow, WorkflowRecord
 from core.store.sqlite_db import Database, row_count
 from core.store.sqlite_execution_rows import INSERT, REPLACE, execution_values
 
@@ -71,23 +70,14 @@ class SqliteWorkflows:
         rows = _rows(workflow_id, expected_version + 1, records)
         return await self._db.write(_save, workflow_id, expected_version, _json(head), rows)
 
-    async def save_step(
-        self,
-        workflow_id: str,
-        *,
-        expected_version: int,
-        head: dict[str, Any],
-        records: Sequence[WorkflowRecord],
-        children: Sequence[Execution],
-        completed: Sequence[ChildCompletion] = (),
-    ) -> StepWritten:
-        rows = _rows(workflow_id, expected_version + 1, records)
+    async def save_step(self, workflow_id: str, step: StepWrite) -> StepWritten:
+        rows = _rows(workflow_id, step.expected_version + 1, step.records)
         # Documents are encoded here, on the loop; the writer thread only runs SQL.
         ends = [(*execution_values(c.execution), c.execution.id, str(c.expected_status))
-                for c in completed]  # fmt: skip
-        inserts = [(child.id, *execution_values(child)) for child in children]
+                for c in step.completed]  # fmt: skip
+        inserts = [(child.id, *execution_values(child)) for child in step.children]
         return await self._db.write(
-            _step, workflow_id, expected_version, _json(head), rows, ends, inserts
+            _step, workflow_id, step.expected_version, _json(step.head), rows, ends, inserts
         )
 
     async def compact(self, workflow_id: str) -> int:

@@ -21,7 +21,7 @@ from core.models.execution import isoformat, parse_ts
 from core.packs import UnknownActionError
 from core.params import ParameterError
 from core.runners.base import RunnerResult
-from core.store.base import ChildCompletion, StoredWorkflow, WorkflowRecord
+from core.store.base import ChildCompletion, StepWrite, StoredWorkflow, WorkflowRecord
 from core.store.sealing import SECRETS
 from core.workflows.conductor import Conductor, TaskRequest
 from core.workflows.definitions import WorkflowDefinition, WorkflowDefinitions
@@ -382,11 +382,10 @@ class WorkflowShell(WorkflowStatusMirror):
         if not records and not children and not ending and head == live.saved_head:
             return Saved(wrote=False)  # nothing changed: no write
         live.saved_head = head
-        written = await self.store.workflows.save_step(
-            live.id, expected_version=live.version, head=head, records=records,
-            children=children,
+        written = await self.store.workflows.save_step(live.id, StepWrite(
+            live.version, head, records, children,
             completed=[ChildCompletion(end.ended, end.stored_status) for end in ending],
-        )  # fmt: skip
+        ))  # fmt: skip
         for end in ending:
             if end.ended.id in written.completed:
                 self.service.changed(end.ended)

@@ -4,7 +4,7 @@ written the ordinary way and the workflow, read again from the store, still fini
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from bot.settings import load_settings
 from core.executions.changes import ExecutionChanges
 from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery, StoreError
-from core.store.base import ChildCompletion, StepWritten
+from core.store.base import StepWrite, StepWritten
 from core.store.sqlite import SqliteExecutions
 from core.store.sqlite_workflows import SqliteWorkflows
 from core.workflows.shell import WorkflowShell
@@ -42,14 +42,13 @@ class StepSpy:
         spy = self
 
         async def save_step(
-            repo: SqliteWorkflows, workflow_id: str, *,
-            completed: Sequence[ChildCompletion] = (), **kw: Any,
-        ) -> StepWritten:  # fmt: skip
-            if completed and spy._fail:
+            repo: SqliteWorkflows, workflow_id: str, step: StepWrite
+        ) -> StepWritten:
+            if step.completed and spy._fail:
                 spy._fail = False
-                spy.failed += [c.execution.id for c in completed]
+                spy.failed += [c.execution.id for c in step.completed]
                 raise StoreError("disk on fire (test)")
-            written = await inner(repo, workflow_id, completed=completed, **kw)
+            written = await inner(repo, workflow_id, step)
             spy.ends += sorted(written.completed)
             return written
 

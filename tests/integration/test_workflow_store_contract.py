@@ -8,7 +8,7 @@ import asyncio
 from core.kv.crypto import generate_key
 from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery, Store
-from core.store.base import ChildCompletion, StepWritten, WorkflowRecord
+from core.store.base import ChildCompletion, StepWrite, StepWritten, WorkflowRecord
 from core.store.sealing import SECRETS
 
 from .conftest import StoreFactory
@@ -150,24 +150,24 @@ async def test_a_step_saves_the_state_and_inserts_its_children(store: Store) -> 
     repo = store.workflows
     first = [child("wf", "c1", n=1), child("wf", "c2", n=2)]
     running = [rec("e", "0", s="running")]
-    created = await repo.save_step("wf", expected_version=0, head={"v": 1}, records=running,
-                                   children=first)  # fmt: skip
+    created = await repo.save_step("wf", StepWrite(expected_version=0, head={"v": 1},
+                                   records=running, children=first))  # fmt: skip
     assert created == StepWritten(True, inserted=frozenset({"c1", "c2"}))
     again = [child("wf", "c2", n=99), child("wf", "c3", n=3)]
-    written = await repo.save_step("wf", expected_version=1, head={"v": 2}, records=[],
-                                   children=again)  # fmt: skip
+    written = await repo.save_step("wf", StepWrite(expected_version=1, head={"v": 2}, records=[],
+                                   children=again))  # fmt: skip
     assert written.saved and written.inserted == {"c3"}
     stored = await store.executions.get("c2")
     assert stored is not None and stored.parameters == {"n": 2} and stored.parent == "wf"
-    lost = await repo.save_step("wf", expected_version=1, head={"v": "lost"},
+    lost = await repo.save_step("wf", StepWrite(expected_version=1, head={"v": "lost"},
                                 records=[rec("e", "9", s="x")],
-                                children=[child("wf", "c4")])  # fmt: skip
+                                children=[child("wf", "c4")]))  # fmt: skip
     assert lost == StepWritten(False)
     assert await store.executions.get("c4") is None
-    assert (await repo.save_step("other", expected_version=0, head={}, records=[],
-                                 children=[])).saved  # fmt: skip
-    assert not (await repo.save_step("other", expected_version=0, head={}, records=[],
-                                     children=[child("other", "c5")])).saved  # fmt: skip
+    assert (await repo.save_step("other", StepWrite(expected_version=0, head={}, records=[],
+                                 children=[]))).saved  # fmt: skip
+    assert not (await repo.save_step("other", StepWrite(expected_version=0, head={}, records=[],
+                                     children=[child("other", "c5")]))).saved  # fmt: skip
     assert await store.executions.get("c5") is None
     loaded = await repo.load("wf")
     assert loaded is not None and loaded.version == 2 and loaded.head == {"v": 2}
@@ -184,25 +184,25 @@ async def test_a_step_writes_the_tasks_it_completes_first_and_only_then_its_stat
     saved and no child is requested, while the ends that won stay written."""
     repo = store.workflows
     a, b = child("wf", "a").transition(S.RUNNING), child("wf", "b").transition(S.RUNNING)
-    assert (await repo.save_step("wf", expected_version=0, head={"v": 1}, records=[],
-                                 children=[a, b])).saved  # fmt: skip
+    assert (await repo.save_step("wf", StepWrite(expected_version=0, head={"v": 1}, records=[],
+                                 children=[a, b]))).saved  # fmt: skip
     done_a = a.transition(S.SUCCEEDED, result={"n": 1})
-    written = await repo.save_step(
-        "wf", expected_version=1, head={"v": 2}, records=[rec("e", "0", s="succeeded")],
+    written = await repo.save_step("wf", StepWrite(
+        expected_version=1, head={"v": 2}, records=[rec("e", "0", s="succeeded")],
         children=[child("wf", "next")], completed=[ChildCompletion(done_a, S.RUNNING)],
-    )  # fmt: skip
+    ))  # fmt: skip
     assert written == StepWritten(True, frozenset({"a"}), frozenset({"next"}))
     stored = await store.executions.get("a")
     assert stored is not None and stored.status is S.SUCCEEDED and stored.result == {"n": 1}
     canceling = b.transition(S.CANCELING)
     assert await store.executions.replace(canceling, expected_status=S.RUNNING)
     late = a.transition(S.FAILED)  # "a" already succeeded: this CAS loses too
-    written = await repo.save_step(
-        "wf", expected_version=2, head={"v": 3}, records=[rec("e", "1", s="x")],
+    written = await repo.save_step("wf", StepWrite(
+        expected_version=2, head={"v": 3}, records=[rec("e", "1", s="x")],
         children=[child("wf", "never")],
         completed=[ChildCompletion(b.transition(S.SUCCEEDED), S.RUNNING),
                    ChildCompletion(late, S.RUNNING)],
-    )  # fmt: skip
+    ))  # fmt: skip
     assert written == StepWritten(False)
     assert await store.executions.get("never") is None
     b_now, a_now = await store.executions.get("b"), await store.executions.get("a")
@@ -217,8 +217,8 @@ async def test_a_sealed_step_seals_its_children_too(store: Store) -> None:
     secret = "hunter2CHILDSECRET"
     secret_child = child("wf", "c1", password=secret).with_changes(secrets=(secret,))
     head = {"conductor": {}, SECRETS: [secret]}
-    written = await store.workflows.save_step("wf", expected_version=0, head=head, records=[],
-                                              children=[secret_child])  # fmt: skip
+    written = await store.workflows.save_step("wf", StepWrite(expected_version=0, head=head,
+                                              records=[], children=[secret_child]))  # fmt: skip
     assert written.inserted == {"c1"}
     raw = await store.executions.inner.get("c1")  # type: ignore[attr-defined]
     assert raw is not None and secret not in repr(raw.to_doc())
