@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from core.executions.changes import ExecutionError, S
 from core.executions.dispatch import ExecutionDispatch
@@ -28,6 +28,18 @@ logger = logging.getLogger(__name__)
 # Sees the resolved parameters of a request before it is stored; raises to refuse it.
 # ``admit(parameters, secret_names)``: the final values and the names holding a secret.
 Admission = Callable[[Mapping[str, Any], Sequence[str]], Awaitable[None]]
+
+
+class RequestOptions(TypedDict, total=False):
+    """How ``request`` and ``prepare`` take a request; every key may be left out (default)."""
+
+    context: Mapping[str, Any] | None  # merged over {"user": "stanley"}
+    render_live: bool  # True: the parameters are templates (False: data, never rendered)
+    parent: str | None  # the workflow's execution id, for a task
+    hold: bool  # False; True: stored ``pending`` until ``release``
+    admit: Admission | None  # sees the final parameters, raises to refuse them
+    execution_id: str | None  # chosen by the caller (idempotent requests), else a new one
+    known_secrets: Sequence[str]  # strings the caller knows are secret, masked
 
 
 def mentions_kv(action: Action, live: Mapping[str, Any]) -> bool:
@@ -67,17 +79,7 @@ class ExecutionIntake(ExecutionDispatch):
         return action
 
     async def request(
-        self,
-        ref: str,
-        parameters: Mapping[str, Any],
-        *,
-        context: Mapping[str, Any] | None = None,
-        render_live: bool = True,
-        parent: str | None = None,
-        hold: bool = False,
-        admit: Admission | None = None,
-        execution_id: str | None = None,
-        known_secrets: Sequence[str] = (),
+        self, ref: str, parameters: Mapping[str, Any], **options: Unpack[RequestOptions]
     ) -> Execution:
         """Validate and render parameters, persist a ``requested`` execution, wake a worker.
 
@@ -87,35 +89,23 @@ class ExecutionIntake(ExecutionDispatch):
         strings the caller knows are secret (a workflow's), masked wherever they land. Raises
         ParameterError / ExecutionError / UnknownActionError before anything is stored.
         """
-        execution = await self.prepare(
-            ref, parameters, context=context, render_live=render_live, parent=parent,
-            hold=hold, admit=admit, execution_id=execution_id, known_secrets=known_secrets,
-        )  # fmt: skip
+        execution = await self.prepare(ref, parameters, **options)
         await self.store.executions.insert(execution)
         logger.info("execution %s %s: %s", execution.id, execution.status, execution.action_ref)
-        if hold:
+        if options.get("hold", False):
             self._observe_created(execution)
         else:
             self.start_soon(execution)  # tells the observers, once (the stream's create event)
         return execution
 
     async def prepare(
-        self,
-        ref: str,
-        parameters: Mapping[str, Any],
-        *,
-        context: Mapping[str, Any] | None = None,
-        render_live: bool = True,
-        parent: str | None = None,
-        hold: bool = False,
-        admit: Admission | None = None,
-        execution_id: str | None = None,
-        known_secrets: Sequence[str] = (),
+        self, ref: str, parameters: Mapping[str, Any], **options: Unpack[RequestOptions]
     ) -> Execution:
         """The execution ``request`` would store, not stored: for a caller that writes it in
         its own transaction (the rules engine) and then calls ``start_soon``."""
         action = self.action(ref)
-        ctx = {"user": "stanley", **(context or {}), "pack": action.pack}
+        render_live = options.get("render_live", True)
+        ctx = {"user": "stanley", **(options.get("context") or {}), "pack": action.pack}
         pack = self.index.packs.get(action.pack)
         with recording_decryptions() as decrypted:  # shown masked like secrets (core.kv)
             resolved = resolve_parameters(
@@ -129,14 +119,15 @@ class ExecutionIntake(ExecutionDispatch):
             )
         # Every parameter holding a secret (a rendered ``cmd`` too) is masked like a secret.
         secrets = [*decrypted, *secret_values(resolved.schema, resolved.all)]
-        secrets += occurring(resolved.all, known_secrets)
+        secrets += occurring(resolved.all, options.get("known_secrets", ()))
         report_secrets(secrets)  # masked in the process log (a refusal may quote one)
         ctx = mark_decrypted(ctx, resolved.all, secrets)
+        admit = options.get("admit")
         if admit is not None:
             await admit(resolved.all, ctx.get(DECRYPTED_PARAMETERS) or [])
         execution = Execution.request(
-            action.ref, action.runner_type, resolved.all, ctx, parent=parent, held=hold,
-            execution_id=execution_id,
+            action.ref, action.runner_type, resolved.all, ctx, parent=options.get("parent"),
+            held=options.get("hold", False), execution_id=options.get("execution_id"),
         )  # fmt: skip
         # Most requests hold no secret: no second copy for them.
         return execution.with_changes(secrets=tuple(secrets)) if secrets else execution
