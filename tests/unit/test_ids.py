@@ -8,6 +8,7 @@ import re
 import time
 
 from core.models.execution import new_id
+from core.models.trigger_instance import execution_id_for
 
 
 def test_ids_look_like_object_ids_and_do_not_repeat() -> None:
@@ -43,3 +44,13 @@ def test_ids_start_with_their_creation_time_so_they_sort_by_it() -> None:
     # As in a MongoDB ObjectId, the first 8 hex digits are the Unix seconds.
     assert int(before) <= int(first[:8], 16) <= int(second[:8], 16) <= int(after)
     assert int(before * 256) <= int(first[:10], 16) <= int(after * 256)
+
+
+def test_a_rules_execution_id_is_derived_and_starts_with_its_instances_time() -> None:
+    instance_id = new_id()
+    first = execution_id_for(instance_id, "pack.a")
+    assert first == execution_id_for(instance_id, "pack.a")  # recovery names the same one
+    assert first != execution_id_for(instance_id, "pack.b")
+    assert re.fullmatch(r"[0-9a-f]{24}", first) and first[:10] == instance_id[:10]
+    # An instance id new_id did not make still gives a 24-hex-digit id.
+    assert re.fullmatch(r"[0-9a-f]{24}", execution_id_for("ti1", "pack.a"))
