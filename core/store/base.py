@@ -179,7 +179,8 @@ class TriggerInstanceRepository(Protocol):
 
         SQLite does it in one transaction: the instance, its enforcements and executions are
         durable together, or none is. MongoDB inserts the instance as it arrived and then
-        settles it, so a crash between leaves it unfinished and recovery evaluates it again.
+        settles it, so a crash between leaves it unfinished and recovery evaluates it again;
+        a settle that fails there leaves it so too, and returns () (stored, nothing to start).
         """
 
     async def delete_before(self, cutoff: datetime) -> int:

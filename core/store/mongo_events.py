@@ -8,6 +8,7 @@ guarantees: one instance per (trigger, dedupe_key), one enforcement per (rule, i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -18,9 +19,11 @@ from pymongo.errors import DuplicateKeyError
 
 from core.models import Execution, RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.models.trigger_instance import FINISHED
-from core.store.base import DuplicateExecution, ExecutionRepository, Fired
+from core.store.base import DuplicateExecution, ExecutionRepository, Fired, StoreError
 from core.store.mongo_keys import escape_keys, unescape_keys
 from core.store.sqlite_kv import stamp
+
+logger = logging.getLogger(__name__)
 
 INSTANCES = "trigger_instances"
 ENFORCEMENTS = "rule_enforcements"
@@ -158,11 +161,20 @@ class MongoTriggerInstances:
     async def insert_settled(
         self, instance: TriggerInstance, fired: Sequence[Fired]
     ) -> tuple[Execution, ...] | None:
-        """No transaction: the instance as it arrived, then the settle's ordered steps."""
+        """No transaction: the instance as it arrived, then the settle's ordered steps. Once
+        the insert succeeded the instance is durable: a settle that fails after it leaves it
+        unfinished for the sweep or ``recover`` (as a crash would), and this reports it stored
+        with nothing to start (raising would tell a webhook sender "not stored, retry", and
+        its retry would be processed next to this one)."""
         received = instance.as_received()
         if not await self.insert(received):
             return None
-        return await self.settle(instance, expected_status=received.status, fired=fired)
+        try:
+            return await self.settle(instance, expected_status=received.status, fired=fired)
+        except StoreError as exc:
+            logger.warning("trigger instance %s stored, its settle left to recovery: %s",
+                           instance.id, exc)  # fmt: skip
+            return ()
 
     async def delete_before(self, cutoff: datetime) -> int:
         old = {"status": {"$in": _FINISHED}, "occurrence_time": {"$lt": stamp(cutoff)}}

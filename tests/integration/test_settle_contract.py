@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from core.models import Execution, RuleEnforcement, TriggerInstance, TriggerInstanceStatus
 from core.models.trigger_instance import execution_id_for
-from core.store import ExecutionQuery, Store
+from core.store import ExecutionQuery, Store, StoreError
 from core.store.base import Fired
+from core.store.mongo import MongoStore
 
 T = TriggerInstanceStatus
 
@@ -130,3 +133,30 @@ async def test_insert_settled_refuses_a_duplicate_and_stores_nothing_of_it(store
 def test_as_received_is_the_instance_as_it_arrived() -> None:
     item = TriggerInstance.new("core.st2.webhook", {"n": 7})
     assert item.transition(T.PROCESSED).as_received() == item
+
+
+async def test_insert_settled_whose_settle_fails_after_the_insert_says_stored(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MongoDB: the instance as it arrived is durable once inserted; a settle failing after it
+    (a network error, a primary stepping down) leaves it ``pending`` for the sweep or
+    ``recover``. insert_settled must then report it stored (a webhook answers 202), not raise:
+    a raise answers 503 "not stored, retry", and the sender's retry would be processed a
+    second time next to the pending instance. (SQLite: one transaction, no such step.)"""
+
+    async def failing_settle(*args: object, **kwargs: object) -> None:
+        raise StoreError("connection reset")
+
+    monkeypatch.setattr(store.trigger_instances, "settle", failing_settle)
+    item = TriggerInstance.new("core.st2.webhook", {"n": 8})
+    result = await store.trigger_instances.insert_settled(
+        item.transition(T.PROCESSED), [fired_for(item, "p.a")]
+    )
+    assert result is not None
+    kept = await store.trigger_instances.get(item.id)
+    assert kept is not None
+    if isinstance(store, MongoStore):
+        assert result == ()  # nothing to start here: the sweep evaluates it again
+        assert [i.id for i in await store.trigger_instances.list_unfinished()] == [item.id]
+    else:
+        assert kept.status is T.PROCESSED
