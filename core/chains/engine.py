@@ -23,18 +23,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from core.chains.definitions import ChainDefinitions
 from core.chains.render import ChainRenderError, base_context, describe, render_values
 from core.chains.render import task_context as render_context
+from core.executions.drivers import ChildDriver, DriverOptions
 from core.executions.notify import NOTIFY_OVERRIDE
-from core.executions.owner import OwnerId
 from core.executions.recovery import owner_is_gone
 from core.executions.run import split_parameters
 from core.executions.service import ExecutionError, ExecutionService
 from core.kv.lookup import kv_context
-from core.kv.service import KeyValueService
 from core.models import COMPLETED, Action, Execution, ExecutionStatus, utcnow
 from core.models.execution import isoformat
 from core.models.status import transition_path
@@ -80,24 +79,16 @@ class _Replay:
     running: Execution | None = None
 
 
-class ChainEngine:
+class ChainEngine(ChildDriver):
     """Runs ``action-chain`` executions; their runner's controller."""
 
-    def __init__(
-        self,
-        service: ExecutionService,
-        *,
-        kv: KeyValueService | None = None,
-        owner: OwnerId | None = None,
-    ) -> None:
-        self.service = service
-        self.store = service.store
-        self.kv = kv
-        self.owner = owner or service.owner
+    log = logger
+    step_failed = "action-chain step failed"
+
+    def __init__(self, service: ExecutionService, **options: Unpack[DriverOptions]) -> None:
+        super().__init__(service, **options)
         self.definitions = ChainDefinitions()
-        self._locks: dict[str, asyncio.Lock] = {}
         self._mine: set[str] = set()  # chains this process drives (their leases renewed)
-        self._tasks: set[asyncio.Task[Any]] = set()
         service.controllers[RUNNER_TYPE] = self
         service.add_change_listener(self.on_child_change, wants=_is_chain_task)
 
@@ -377,26 +368,6 @@ class ChainEngine:
     async def _children(self, chain_id: str) -> list[Execution]:
         return await self.store.executions.list(ExecutionQuery(parent=chain_id, limit=1000))
 
-    def _lock(self, chain_id: str) -> asyncio.Lock:
-        lock = self._locks.get(chain_id)
-        if lock is None:
-            if len(self._locks) > 10_000:
-                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-            lock = self._locks[chain_id] = asyncio.Lock()
-        return lock
-
-    def _spawn(self, work: Any) -> None:
-        task: asyncio.Task[Any] = asyncio.create_task(self._guard(work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _guard(work: Any) -> None:
-        try:
-            await work
-        except Exception:
-            logger.exception("action-chain step failed")
-
     # -- recovery and leases --------------------------------------------------------------
     async def recover(self) -> int:
         """Carry on every unfinished chain whose process is gone; how many were taken up."""
@@ -437,10 +408,6 @@ class ChainEngine:
                     await self.advance(chain_id)
                 except Exception:
                     logger.exception("action-chain poll failed for %s", chain_id)
-
-    async def close(self) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=10)
 
 
 _NO_ACTION = Action(pack="", name="", runner_type=RUNNER_TYPE, pack_path=Path("."))

@@ -30,9 +30,10 @@ cost one step.
 
 from __future__ import annotations
 
-from core.executions.owner import OwnerId
+from typing import Unpack
+
+from core.executions.drivers import DriverOptions
 from core.executions.service import ExecutionService
-from core.kv.service import KeyValueService
 from core.workflows.controls import WorkflowControls
 from core.workflows.live import RUNNER_TYPE, child_execution_id, workflow_inputs
 from core.workflows.recovery import WorkflowRecovery
@@ -48,12 +49,6 @@ class WorkflowEngine(WorkflowControls, WorkflowRecovery):
     inquiries, rerun), ``recovery`` (after a restart).
     """
 
-    def __init__(
-        self,
-        service: ExecutionService,
-        *,
-        kv: KeyValueService | None = None,
-        owner: OwnerId | None = None,
-    ) -> None:
-        super().__init__(service, kv=kv, owner=owner)
+    def __init__(self, service: ExecutionService, **options: Unpack[DriverOptions]) -> None:
+        super().__init__(service, **options)
         service.controllers[RUNNER_TYPE] = self

@@ -8,14 +8,13 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
+from core.executions.drivers import ChildDriver, DriverOptions
 from core.executions.faults import fault_point
-from core.executions.owner import OwnerId
 from core.executions.service import ExecutionError, ExecutionService
 from core.kv.decrypted import recording_decryptions
 from core.kv.lookup import kv_context
-from core.kv.service import KeyValueService
 from core.models import Execution, utcnow
 from core.models.execution import isoformat, parse_ts
 from core.packs import UnknownActionError
@@ -51,24 +50,16 @@ POLL_SECONDS: Final = 2.0
 LEASE: Final = timedelta(seconds=30)
 
 
-class WorkflowShell(WorkflowStatusMirror):
+class WorkflowShell(ChildDriver, WorkflowStatusMirror):
     """The I/O shell around the conductor: start, apply events, step, save, mirror, load."""
 
-    def __init__(
-        self,
-        service: ExecutionService,
-        *,
-        kv: KeyValueService | None = None,
-        owner: OwnerId | None = None,
-    ) -> None:
-        self.service = service
-        self.store = service.store
-        self.kv = kv
-        self.owner = owner or service.owner
+    log = logger
+    step_failed = "workflow step failed"
+
+    def __init__(self, service: ExecutionService, **options: Unpack[DriverOptions]) -> None:
+        super().__init__(service, **options)
         self.definitions = WorkflowDefinitions(service.index)
         self._live: dict[str, LiveWorkflow] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         service.add_change_listener(
             self.on_child_change, wants=self._wants_change, at_once=self._heard_at_once
@@ -412,15 +403,6 @@ class WorkflowShell(WorkflowStatusMirror):
                 await self._step(live, mirror=True)
 
     # -- loading and recovery -------------------------------------------------------------
-    def _lock(self, workflow_id: str) -> asyncio.Lock:
-        lock = self._locks.get(workflow_id)
-        if lock is None:
-            lock = self._locks[workflow_id] = asyncio.Lock()
-            if len(self._locks) > 10_000:
-                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-                self._locks[workflow_id] = lock
-        return lock
-
     async def _load(self, execution: Execution) -> LiveWorkflow | None:
         stored = await self.store.workflows.load(execution.id)
         if stored is None:
@@ -464,19 +446,6 @@ class WorkflowShell(WorkflowStatusMirror):
                 apply_child(live, child)
 
     # -- background -----------------------------------------------------------------------
-    def _spawn(self, work: Any, name: str) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.create_task(self._guard(work), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    @staticmethod
-    async def _guard(work: Any) -> None:
-        try:
-            await work
-        except Exception:
-            logger.exception("workflow step failed")
-
     async def close(self) -> None:
         self._closed = True
         for live in list(self._live.values()):
@@ -484,8 +453,7 @@ class WorkflowShell(WorkflowStatusMirror):
                 timer.cancel()
             for end in live.finishing.values():
                 end.settle(None)  # written by their runners the ordinary way
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=10)
+        await super().close()
 
 
 def _is_workflow_task(execution: Execution) -> bool:
