@@ -41,6 +41,7 @@ _CHUNKED = re.compile(rb"^transfer-encoding:.*chunked", re.M)
 _CHUNKED_END = b"0\r\n\r\n"
 _REFUSED = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _MAX_HEADER_BYTES = 64 * 1024
+_MAX_LENGTH_DIGITS = 18
 _EARLY = 0.01  # seconds
 
 
@@ -177,7 +178,7 @@ class _Guarded(asyncio.Protocol):
         length = _CONTENT_LENGTH.search(block)
         if b"chunked" in block and _CHUNKED.search(block):
             self.state, self.tail = "chunked", b""
-        elif length is not None and (size := int(length.group(1))) > 0:
+        elif length is not None and (size := _length(length.group(1))) > 0:
             self.state, self.remaining = "body", size
             if self.remaining <= len(rest):
                 return rest  # the body came with its headers: nothing left to time
@@ -226,6 +227,14 @@ class _Guarded(asyncio.Protocol):
         )  # fmt: skip
         if self.transport is not None:
             self.transport.close()
+
+
+def _length(digits: bytes) -> int:
+    """A Content-Length's value; a run of digits ``int()`` refuses (over 4,300: a ValueError
+    out of ``data_received``, logged by asyncio as a traceback per request) is "huge":
+    aiohttp's parser refuses it, and until then the body is timed like any other."""
+    significant = digits.lstrip(b"0")
+    return int(significant or b"0") if len(significant) <= _MAX_LENGTH_DIGITS else 10**18
 
 
 def _peer(transport: asyncio.BaseTransport | None) -> str:

@@ -84,6 +84,23 @@ async def test_a_body_that_never_comes_is_cut_off_wherever_its_length_header_is(
     writer.close()
 
 
+@pytest.mark.parametrize("digits", [b"1" * 5000, b"0" * 4999 + b"3"], ids=["huge", "zeros"])
+async def test_a_content_length_of_thousands_of_digits_is_answered_not_a_crash(
+    port: int, digits: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # ``int()`` refuses more than 4,300 digits: raised in the listener's watch, the ValueError
+    # killed the connection from inside ``data_received`` without an answer, and asyncio
+    # logged "Fatal error" with a traceback. Now aiohttp answers (and logs) it as any request
+    # it cannot parse.
+    caplog.set_level(logging.WARNING)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + digits + b"\r\n\r\nabc")
+    answer = await closed_by_server(reader)
+    writer.close()
+    assert answer.split(b" ", 2)[1] in (b"400", b"200")  # aiohttp's answer, whichever it is
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
 async def test_a_silent_connection_is_closed(port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     assert await closed_by_server(reader) == b""
