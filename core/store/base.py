@@ -310,14 +310,20 @@ class ChildCompletion:
 
 
 @dataclass(frozen=True)
-class StepWrite:
-    """What one workflow step writes (``save_step``): its state, from ``expected_version`` (0:
-    created) to the next, as ``head`` and the changed ``records``; the child executions it
-    requests; the task executions that ended (``completed``)."""
+class StateWrite:
+    """A save of a workflow's state: from ``expected_version`` to the next (0 in a step: it is
+    created), its ``head`` and the ``records`` that changed."""
 
     expected_version: int
     head: dict[str, Any]
     records: Sequence[WorkflowRecord]
+
+
+@dataclass(frozen=True)
+class StepWrite(StateWrite):
+    """What one workflow step writes (``save_step``): its state, the child executions it
+    requests, the task executions that ended (``completed``)."""
+
     children: Sequence[Execution]
     completed: Sequence[ChildCompletion] = ()
 
@@ -360,14 +366,7 @@ class WorkflowStateRepository(Protocol):
 
     async def load(self, workflow_id: str) -> StoredWorkflow | None: ...
 
-    async def save(
-        self,
-        workflow_id: str,
-        *,
-        expected_version: int,
-        head: dict[str, Any],
-        records: Sequence[WorkflowRecord],
-    ) -> bool:
+    async def save(self, workflow_id: str, state: StateWrite) -> bool:
         """Save version ``expected_version + 1``; False if the head is not at that version."""
 
     async def save_step(self, workflow_id: str, step: StepWrite) -> StepWritten:

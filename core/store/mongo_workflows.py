@@ -24,6 +24,7 @@ from pymongo.errors import DuplicateKeyError
 from core.store.base import (
     DuplicateExecution,
     ExecutionRepository,
+    StateWrite,
     StepWrite,
     StepWritten,
     StoredWorkflow,
@@ -84,24 +85,17 @@ class MongoWorkflows:
         records = tuple(WorkflowRecord(k, key, json.loads(d)) for (k, key), d in newest.items())
         return StoredWorkflow(workflow_id, version, json.loads(head["head"]), records)
 
-    async def save(
-        self,
-        workflow_id: str,
-        *,
-        expected_version: int,
-        head: dict[str, Any],
-        records: Sequence[WorkflowRecord],
-    ) -> bool:
+    async def save(self, workflow_id: str, state: StateWrite) -> bool:
         nonce = uuid.uuid4().hex
-        version = expected_version + 1
+        expected_version, version = state.expected_version, state.expected_version + 1
         with self._errors():
             current = await self._heads.find_one({"_id": workflow_id}, {"version": 1})
             if current is None or current["version"] != expected_version:
                 return False  # lost already: write nothing
-            await self._write_records(workflow_id, version, nonce, records)
+            await self._write_records(workflow_id, version, nonce, state.records)
             before = await self._heads.find_one_and_update(
                 {"_id": workflow_id, "version": expected_version},
-                {"$set": {"version": version, "nonce": nonce, "head": _json(head)}},
+                {"$set": {"version": version, "nonce": nonce, "head": _json(state.head)}},
                 projection={"nonce": 1},
                 return_document=ReturnDocument.BEFORE,
             )
@@ -126,8 +120,7 @@ class MongoWorkflows:
         if step.expected_version == 0:
             saved = await self.create(workflow_id, step.head, step.records)
         else:
-            saved = await self.save(workflow_id, expected_version=step.expected_version,
-                                    head=step.head, records=step.records)  # fmt: skip
+            saved = await self.save(workflow_id, step)
         if not saved:
             return StepWritten(False, frozenset(ended))
         inserted: set[str] = set()

@@ -31,6 +31,7 @@ from core.observe.secrets import report_secrets
 from core.store.base import (
     ExecutionQuery,
     ExecutionRepository,
+    StateWrite,
     StepWrite,
     StepWritten,
     StoredWorkflow,
@@ -225,18 +226,9 @@ class SealedWorkflows:
         )  # fmt: skip
         return replace(stored, head=head, records=records)
 
-    async def save(
-        self,
-        workflow_id: str,
-        *,
-        expected_version: int,
-        head: dict[str, Any],
-        records: Sequence[WorkflowRecord],
-    ) -> bool:
-        head, sealed = self._seal(workflow_id, head, records)
-        return await self.inner.save(
-            workflow_id, expected_version=expected_version, head=head, records=sealed
-        )
+    async def save(self, workflow_id: str, state: StateWrite) -> bool:
+        head, sealed = self._seal(workflow_id, state.head, state.records)
+        return await self.inner.save(workflow_id, replace(state, head=head, records=sealed))
 
     async def save_step(self, workflow_id: str, step: StepWrite) -> StepWritten:
         head, sealed = self._seal(workflow_id, step.head, step.records)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.store import jsontext
-from core.store.base import StepWrite, StepWritten, StoredWorkflow, WorkflowRecord
+from core.store.base import StateWrite, StepWrite, StepWritten, StoredWorkflow, WorkflowRecord
 from core.store.sqlite_db import Database, row_count
 from core.store.sqlite_execution_rows import INSERT, REPLACE, execution_values
 
@@ -59,16 +59,10 @@ class SqliteWorkflows:
     async def load(self, workflow_id: str) -> StoredWorkflow | None:
         return await self._db.read(_load, workflow_id)
 
-    async def save(
-        self,
-        workflow_id: str,
-        *,
-        expected_version: int,
-        head: dict[str, Any],
-        records: Sequence[WorkflowRecord],
-    ) -> bool:
-        rows = _rows(workflow_id, expected_version + 1, records)
-        return await self._db.write(_save, workflow_id, expected_version, _json(head), rows)
+    async def save(self, workflow_id: str, state: StateWrite) -> bool:
+        rows = _rows(workflow_id, state.expected_version + 1, state.records)
+        expected, head = state.expected_version, _json(state.head)
+        return await self._db.write(_save, workflow_id, expected, head, rows)
 
     async def save_step(self, workflow_id: str, step: StepWrite) -> StepWritten:
         rows = _rows(workflow_id, step.expected_version + 1, step.records)

@@ -8,7 +8,7 @@ import asyncio
 from core.kv.crypto import generate_key
 from core.models import Execution, ExecutionStatus
 from core.store import ExecutionQuery, Store
-from core.store.base import ChildCompletion, StepWrite, StepWritten, WorkflowRecord
+from core.store.base import ChildCompletion, StateWrite, StepWrite, StepWritten, WorkflowRecord
 from core.store.sealing import SECRETS
 
 from .conftest import StoreFactory
@@ -28,11 +28,11 @@ async def test_create_then_incremental_saves_keep_the_newest_record_per_key(stor
     repo = store.workflows
     assert await repo.create("wf1", {"status": "running"}, [rec("ctx", "0", value={"a": 1})])
     assert not await repo.create("wf1", {"status": "other"}, [])
-    assert await repo.save("wf1", expected_version=1, head={"status": "running", "n": 1},
-                           records=[rec("entry", "0", status="running")])  # fmt: skip
-    assert await repo.save("wf1", expected_version=2, head={"status": "succeeded"},
+    assert await repo.save("wf1", StateWrite(expected_version=1, head={"status": "running", "n": 1},
+                           records=[rec("entry", "0", status="running")]))  # fmt: skip
+    assert await repo.save("wf1", StateWrite(expected_version=2, head={"status": "succeeded"},
                            records=[rec("entry", "0", status="succeeded"),
-                                    rec("entry", "1", status="running")])  # fmt: skip
+                                    rec("entry", "1", status="running")]))  # fmt: skip
     loaded = await repo.load("wf1")
     assert loaded is not None and loaded.version == 3
     assert loaded.head == {"status": "succeeded"}
@@ -47,9 +47,11 @@ async def test_create_then_incremental_saves_keep_the_newest_record_per_key(stor
 async def test_a_stale_version_loses_and_its_records_are_never_read(store: Store) -> None:
     repo = store.workflows
     await repo.create("wf", {"v": 1}, [])
-    assert await repo.save("wf", expected_version=1, head={"v": 2}, records=[rec("e", "0", by="a")])
-    assert not await repo.save("wf", expected_version=1, head={"v": "lost"},
-                               records=[rec("e", "0", by="b"), rec("e", "9", by="b")])  # fmt: skip
+    assert await repo.save(
+        "wf", StateWrite(expected_version=1, head={"v": 2}, records=[rec("e", "0", by="a")])
+    )
+    assert not await repo.save("wf", StateWrite(expected_version=1, head={"v": "lost"},
+                               records=[rec("e", "0", by="b"), rec("e", "9", by="b")]))  # fmt: skip
     loaded = await repo.load("wf")
     assert loaded is not None and loaded.version == 2 and loaded.head == {"v": 2}
     assert as_dict(loaded.records) == {("e", "0"): {"by": "a"}}
@@ -59,7 +61,7 @@ async def test_concurrent_saves_at_one_version_have_exactly_one_winner(store: St
     repo = store.workflows
     await repo.create("wf", {}, [])
     outcomes = await asyncio.gather(*(
-        repo.save("wf", expected_version=1, head={"w": n}, records=[rec("e", "0", w=n)])
+        repo.save("wf", StateWrite(expected_version=1, head={"w": n}, records=[rec("e", "0", w=n)]))
         for n in range(8)
     ))  # fmt: skip
     assert outcomes.count(True) == 1
@@ -81,8 +83,8 @@ async def test_compact_drops_only_superseded_records(store: Store) -> None:
     repo = store.workflows
     await repo.create("wf", {}, [rec("e", "0", s="a"), rec("e", "1", s="a")])
     for version in range(1, 5):
-        await repo.save("wf", expected_version=version, head={"n": version},
-                        records=[rec("e", "0", s=f"v{version}")])  # fmt: skip
+        await repo.save("wf", StateWrite(expected_version=version, head={"n": version},
+                        records=[rec("e", "0", s=f"v{version}")]))  # fmt: skip
     before = await repo.load("wf")
     assert await repo.compact("wf") == 4
     after = await repo.load("wf")
@@ -106,7 +108,7 @@ async def test_state_survives_reopening(make_store: StoreFactory) -> None:
     first = make_store()
     await first.open()
     await first.workflows.create("wf", {"s": 1}, [rec("ctx", "0", value=1)])
-    await first.workflows.save("wf", expected_version=1, head={"s": 2}, records=[])
+    await first.workflows.save("wf", StateWrite(expected_version=1, head={"s": 2}, records=[]))
     await first.close()
     second = make_store()
     await second.open()
@@ -124,8 +126,8 @@ async def test_sealed_state_hides_secrets_at_rest_and_loads_them_back(store: Sto
     head = {"conductor": {"status": "running"}, SECRETS: [secret]}
     assert await repo.create("wf", head, [rec("ctx", "0", value={"pw": secret}),
                                           rec("ctx", "1", value={"plain": "ok"})])  # fmt: skip
-    assert await repo.save("wf", expected_version=1, head=head,
-                           records=[rec("entry", "0", result=f"echo {secret}")])  # fmt: skip
+    assert await repo.save("wf", StateWrite(expected_version=1, head=head,
+                           records=[rec("entry", "0", result=f"echo {secret}")]))  # fmt: skip
     raw = await repo.inner.load("wf")  # type: ignore[attr-defined]
     assert raw is not None and secret not in repr(raw)
     assert as_dict(raw.records)[("ctx", "1")] == {"value": {"plain": "ok"}}  # left as it was
