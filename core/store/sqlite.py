@@ -31,7 +31,7 @@ from core.store.sqlite_db import (
     row_count,
 )
 from core.store.sqlite_events import SqliteRuleEnforcements, SqliteTriggerInstances, load_instance
-from core.store.sqlite_execution_rows import COLUMNS, INSERT, REPLACE, execution_values, stamp
+from core.store.sqlite_execution_rows import COLUMNS, INSERT, execution_values, replace_row, stamp
 from core.store.sqlite_kv import SqliteKeyValues
 from core.store.sqlite_leases import SqliteLeases, SqliteOutbox
 from core.store.sqlite_rule_states import SqliteRuleStates
@@ -107,7 +107,6 @@ def _rewrite_header(conn: sqlite3.Connection) -> None:
 
 _COLUMNS = COLUMNS
 _INSERT = INSERT
-_REPLACE = REPLACE
 _GET = "SELECT doc FROM executions WHERE id = ?"
 _NEWEST_FIRST = " ORDER BY start_timestamp DESC, id DESC"
 _OLDEST_FIRST = " ORDER BY start_timestamp, id"
@@ -165,7 +164,7 @@ class SqliteExecutions:
 
     async def replace(self, execution: Execution, *, expected_status: ExecutionStatus) -> bool:
         args = (*execution_values(execution), execution.id, str(expected_status))
-        return await self._db.write(row_count, _REPLACE, args) == 1
+        return await self._db.write(replace_row, args) == 1
 
     async def claim(self, owner: str, lease_until: datetime, now: datetime) -> Execution | None:
         lease = (owner, stamp(lease_until), owner, isoformat(lease_until), stamp(now))

@@ -17,7 +17,7 @@ from typing import Any
 from core.store import jsontext
 from core.store.base import StateWrite, StepWrite, StepWritten, StoredWorkflow, WorkflowRecord
 from core.store.sqlite_db import Database, row_count
-from core.store.sqlite_execution_rows import INSERT, REPLACE, execution_values
+from core.store.sqlite_execution_rows import INSERT, execution_values, replace_row
 
 _HEAD = "SELECT version, head FROM workflow_heads WHERE id = ?"
 _RECORDS = (
@@ -114,7 +114,7 @@ def _step(
     ends: list[tuple[Any, ...]],
     inserts: list[tuple[Any, ...]],
 ) -> StepWritten:
-    completed = frozenset(str(end[-2]) for end in ends if conn.execute(REPLACE, end).rowcount)
+    completed = frozenset(str(end[-2]) for end in ends if replace_row(conn, end))
     if len(completed) < len(ends):
         return StepWritten(False, completed)  # a task's end lost its CAS: the state waits
     saved = (
