@@ -11,8 +11,9 @@ durable; a crash before it leaves nothing stored and nothing acknowledged (nothi
 claim loop after a restart.
 
 An instance stored ``pending`` — by a process that does not serve (``store_only``: the CLI's
-actiontrigger) or, on MongoDB, by a crash between the two steps — is evaluated later by a
-serving process's sweep or by ``recover`` at its start, and settled with one CAS (``settle``).
+actiontrigger) or, on MongoDB, by a crash or a failed write between the two steps — is evaluated
+later by a serving process's sweep or by ``recover`` at its start, and settled with one CAS
+(``settle``).
 The store keeps one enforcement per (rule, instance) and execution ids derive from (instance,
 rule), so a second evaluation never fires a rule twice.
 """
@@ -127,7 +128,8 @@ class TriggerDispatcher:
         # False in short-lived processes: ``dispatch`` only stores the instance ``pending``
         # and a ``squall serve`` sweep processes it.
         self.process_here = process
-        self._active: set[str] = set()  # instance ids with a processing task here
+        # Instance ids being processed here (a sweep's task, or an arrival being stored).
+        self._active: set[str] = set()
 
     # -- intake ---------------------------------------------------------------------------
     async def dispatch(
@@ -141,7 +143,9 @@ class TriggerDispatcher:
         trace_tag: str | None = None,
         trace: TraceContext | None = None,
     ) -> TriggerInstance | None:
-        """Persist a ``pending`` instance, then process it in the background.
+        """Evaluate the instance and store it settled with what its rules did (a serving
+        process; see the module docstring), or store it ``pending`` for a serving process's
+        sweep (``store_only``); returns once it is stored.
 
         The instance joins ``trace`` (an injecting execution's), else the newest trace tagged
         ``trace_tag`` (st2: one tag, one trace), else starts a trace of its own.
@@ -180,7 +184,12 @@ class TriggerDispatcher:
             logger.exception("trigger instance %s could not be processed", instance.id)
             settled, outcome = instance.transition(T.PROCESSING_FAILED), "failed"
         fault_point(f"trigger instance evaluated {instance.id}")
-        stored = await self.store.trigger_instances.insert_settled(settled, fired)
+        # MongoDB stores it ``pending`` before settling it: not this process's sweep's then.
+        self._active.add(instance.id)
+        try:
+            stored = await self.store.trigger_instances.insert_settled(settled, fired)
+        finally:
+            self._active.discard(instance.id)
         if stored is None:
             _log_duplicate(instance)
             return None
