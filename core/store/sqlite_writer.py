@@ -17,15 +17,19 @@ A batch whose BEGIN finds the write lock taken (another process writes, or the c
 ``RESTART`` holds it) waits on the loop without blocking it: it is retried from a timer, and the
 writes submitted meanwhile join it in order, until the lock is free (then it commits on the loop
 as usual) or ``busy_timeout`` has passed (then its writes fail with SQLite's "database is
-locked", as a BEGIN that waited that long would). The same when the writer thread is using the
-connection (a bulk write); past ``busy_timeout`` that batch goes to the thread. Handing such
+locked", as a BEGIN that waited that long would). The same while another thread uses the
+connection (the writer thread's bulk write, the checkpointer's ``start_wal``); past
+``busy_timeout`` that batch goes to the writer thread. Handing such
 batches to the thread instead cost the webhook path dearly: the thread, busy for the RESTART and
 then fighting the loop for the GIL, made every later batch queue behind it (at 2,500 events/s,
 ~half the writes went to the thread; the writer thread's CPU 4 → 45-70 µs per event).
 
 Auto-checkpointing is off because a checkpoint inside a commit stalled the loop 6-8 ms; a
 second thread with its own connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` periodically, and
-``RESTART`` when a steady stream of writes has kept the WAL from ever being reset.
+``RESTART`` when a steady stream of writes has kept the WAL from ever being reset. Once a
+checkpoint has copied the whole WAL, that thread also makes the write that starts it over (on
+the writer's connection, holding it like the writer thread does): that write fsyncs the WAL's
+new header, and otherwise it was the loop's next COMMIT.
 """
 
 from __future__ import annotations
