@@ -28,7 +28,7 @@ from typing import Any, Final, Unpack
 from core.chains.definitions import ChainDefinitions
 from core.chains.render import ChainRenderError, base_context, describe, render_values
 from core.chains.render import task_context as render_context
-from core.executions.drivers import ChildDriver, DriverOptions
+from core.executions.drivers import INHERITED_CONTEXT, ChildDriver, DriverOptions
 from core.executions.notify import NOTIFY_OVERRIDE
 from core.executions.recovery import owner_is_gone
 from core.executions.run import split_parameters
@@ -231,9 +231,8 @@ class ChainEngine(ChildDriver):
         node = replay.node
         assert node is not None
         child_id = chain_child_id(execution.id, replay.step)
-        inherited = ("user", "api_user", "chat")
         context: dict[str, Any] = {
-            k: execution.context[k] for k in inherited if k in execution.context
+            k: execution.context[k] for k in INHERITED_CONTEXT if k in execution.context
         }
         context["parent"] = {
             "execution_id": execution.id,

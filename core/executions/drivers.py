@@ -7,11 +7,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import Any, ClassVar, TypedDict, Unpack
+from typing import Any, ClassVar, Final, TypedDict, Unpack
 
 from core.executions.owner import OwnerId
 from core.executions.service import ExecutionService
 from core.kv.service import KeyValueService
+
+# What a child execution inherits from its parent's context: who, where in chat, and its trace
+# (st2 files a chain's or a workflow's children under the trace of the run that started them).
+INHERITED_CONTEXT: Final = (
+    "user",
+    "api_user",
+    "chat",
+    "action_alias_ref",
+    "source_channel",
+    "trace_context",
+)
 
 # Locks of idle parents are dropped past this many (a long-running process meets many).
 _LOCKS_MAX = 10_000

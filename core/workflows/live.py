@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from core.executions.drivers import INHERITED_CONTEXT
 from core.kv.decrypted import recording_decryptions
 from core.models import Action, Execution, ExecutionStatus
 from core.workflows.conductor import Conductor, TaskRequest, WorkflowStatusError
@@ -45,17 +46,6 @@ EXECUTION_STATUS: Final[Mapping[str, ExecutionStatus]] = {
     "canceled": S.CANCELED, "succeeded": S.SUCCEEDED, "failed": S.FAILED, "timeout": S.TIMEOUT,
     "abandoned": S.ABANDONED,
 }  # fmt: skip
-
-
-# What a task's execution inherits from its workflow's context (who, and where in chat).
-INHERITED_CONTEXT: Final = (
-    "user",
-    "api_user",
-    "chat",
-    "action_alias_ref",
-    "source_channel",
-    "trace_context",
-)
 
 
 # A request recorded in the workflow execution's status → (what to ask the conductor, the

@@ -83,6 +83,26 @@ async def test_publish_on_failure_vars_and_earlier_results(engine: Engine) -> No
     assert "error" not in result
 
 
+async def test_tasks_inherit_the_chains_trace_and_chat_place(engine: Engine) -> None:
+    """As a workflow's tasks do (and st2 files a chain's children under its trace): the trace
+    context, who asked and where in chat the chain was started."""
+    place = {"adapter": "console", "channel": "ops"}
+    requested = await engine.executions.request(
+        "chains.flow", {"who": "cy"},
+        context={"user": "alice", "source_channel": "ops", "chat": place,
+                 "action_alias_ref": "chains.run_flow"},
+    )  # fmt: skip
+    done = await engine.executions.wait(requested.id, timeout=WAIT)
+    kids = await children(engine, done.id)
+    assert kids
+    for kid in kids:
+        assert kid.context["trace_context"] == done.context["trace_context"]
+        assert kid.context["source_channel"] == "ops"
+        assert kid.context["chat"] == place
+        assert kid.context["action_alias_ref"] == "chains.run_flow"
+        assert kid.context["user"] == "alice"
+
+
 async def test_notify_per_task_the_chains_otherwise_and_skip_notify(engine: Engine) -> None:
     done = await run(engine, "chains.flow", who="bob")
     greet, fail_step, recover = await children(engine, done.id)
