@@ -33,8 +33,8 @@ async def started_over(path: Path, since: int) -> int:
 
 async def test_the_checkpointer_starts_the_wal_over_not_the_loops_commit(tmp_path: Path) -> None:
     path = tmp_path / "wal.db"
-    # Rounds 0.25 s apart: the checks right after one see the next round's effects only later.
-    store = SqliteStore(path, SqliteOptions(checkpoint_interval=0.25))
+    # Rounds 0.5 s apart: the checks right after one are done long before the next round.
+    store = SqliteStore(path, SqliteOptions(checkpoint_interval=0.5))
     await store.open()
     probe = sqlite3.connect(path, isolation_level=None)
     try:
@@ -51,7 +51,7 @@ async def test_the_checkpointer_starts_the_wal_over_not_the_loops_commit(tmp_pat
         # header is in the file a moment before its commit ends: let that commit end first.
         await asyncio.sleep(0.05)
         (before,) = probe.execute("PRAGMA data_version").fetchone()
-        await asyncio.sleep(0.6)  # two rounds
+        await asyncio.sleep(1.1)  # two rounds
         assert probe.execute("PRAGMA data_version").fetchone() == (before,)
         assert wal_generation(path) == generation
     finally:

@@ -134,7 +134,7 @@ async def test_a_lock_held_past_busy_timeout_fails_the_waiting_writes(tmp_path: 
             finally:
                 ticker.cancel()
             assert loop.time() - started >= 0.2
-            assert ticks >= 10
+            assert ticks >= 5  # ~20 if the machine is idle
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()
