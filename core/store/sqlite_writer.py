@@ -259,14 +259,18 @@ class Writer:
         return self._run(batch)
 
     def _run(self, batch: list[_Job]) -> list[_Outcome]:
-        """The jobs of ``batch`` inside the transaction just begun, then COMMIT."""
-        outcomes: list[_Outcome] = []
+        """The jobs of ``batch`` inside the transaction just begun, then COMMIT.
+
+        Each job is all or nothing: one that raises may have run some of its statements (an
+        instance inserted, its enforcement refused), so the batch goes back to its savepoint
+        and runs again without it; its error is its outcome. Jobs report what they expect
+        (a duplicate, a lost compare-and-set) by their value, so this costs nothing but one
+        SAVEPOINT per batch unless a job hits a bug or an error of its own."""
+        refused: dict[int, _Outcome] = {}
         try:
-            for job in batch:
-                outcomes.append(_attempt(job, self._conn))
-                if not self._conn.in_transaction:
-                    # SQLITE_FULL/IOERR/… rolled the whole batch back, not just this job.
-                    raise outcomes[-1].value
+            self._conn.execute("SAVEPOINT batch")
+            while (outcomes := self._attempt_all(batch, refused)) is None:
+                self._conn.execute("ROLLBACK TO batch")
             self._conn.execute("COMMIT")
         except Exception as exc:
             # A failed ROLLBACK must not kill the thread: every later write would hang.
@@ -274,6 +278,23 @@ class Writer:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
             return [_Outcome(False, exc)] * len(batch)
+        return outcomes
+
+    def _attempt_all(
+        self, batch: list[_Job], refused: dict[int, _Outcome]
+    ) -> list[_Outcome] | None:
+        """Every job's outcome, the ``refused`` ones skipped; None when one raised (it joins
+        ``refused``, and what ran before it must be undone and run again)."""
+        outcomes: list[_Outcome] = []
+        for n, job in enumerate(batch):
+            outcome = refused.get(n) or _attempt(job, self._conn)
+            if not self._conn.in_transaction:
+                # SQLITE_FULL/IOERR/… rolled the whole batch back, not just this job.
+                raise outcome.value
+            if not outcome.ok and n not in refused:
+                refused[n] = outcome
+                return None
+            outcomes.append(outcome)
         return outcomes
 
     @staticmethod

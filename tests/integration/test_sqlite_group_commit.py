@@ -174,3 +174,38 @@ async def test_garbage_collection_deletes_never_run_on_the_loop(tmp_path: Path) 
         await store.rule_enforcements.delete_before(later)
         deletes = threads_of(seen, lambda sql: sql.startswith("DELETE"))
         assert deletes and threading.get_ident() not in deletes
+
+
+def _insert_then(conn: sqlite3.Connection, value: str, fail: bool) -> str:
+    conn.execute("INSERT INTO scratch (value) VALUES (?)", (value,))
+    if fail:
+        raise RuntimeError(f"{value}: a bug after the job's first statement")
+    return value
+
+
+async def test_a_job_that_raises_midway_leaves_nothing_and_the_others_commit(
+    tmp_path: Path,
+) -> None:
+    """One writer job is one unit (``insert_settled``: the instance, its enforcements, its
+    executions): if it raises after its first statement, none of it is committed with the rest
+    of its batch, which commits as if it had never run."""
+    async with traced(tmp_path / "a.db", SqliteOptions()) as (store, seen):
+        db = store._db
+        await db.write(lambda conn: conn.execute("CREATE TABLE scratch (value TEXT)"))
+        seen.clear()
+        results = await asyncio.gather(
+            db.write(_insert_then, "a", False),
+            db.write(_insert_then, "b", True),
+            db.write(_insert_then, "c", False),
+            db.write(_insert_then, "d", True),
+            db.write(_insert_then, "e", False),
+            return_exceptions=True,
+        )
+        assert results[0::2] == ["a", "c", "e"]
+        assert [str(r) for r in results[1::2]] == [
+            "b: a bug after the job's first statement",
+            "d: a bug after the job's first statement",
+        ]
+        rows = await db.read(lambda conn: conn.execute("SELECT value FROM scratch").fetchall())
+        assert sorted(v for (v,) in rows) == ["a", "c", "e"]
+        assert sum(1 for sql, _ in seen if commits(sql)) == 1  # still one transaction
