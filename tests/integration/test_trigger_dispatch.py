@@ -32,11 +32,11 @@ def webhook(body: dict[str, Any]) -> dict[str, Any]:
     return {"headers": {}, "headers_lower": {}, "body": body}
 
 
-def settings_for(directory: Path) -> Settings:
+def settings_for(directory: Path, store_url: str = "sqlite:///var/squall.db") -> Settings:
     config = directory / "squall.yaml"
     config.write_text(
         "store:\n"
-        "  url: sqlite:///var/squall.db\n"
+        f"  url: {store_url}\n"
         "packs:\n"
         f"  paths: ['{FIXTURES / 'dispatch'}']\n"
         "http:\n"

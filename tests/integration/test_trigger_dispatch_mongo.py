@@ -14,10 +14,9 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from bot.app import Engine, open_engine
-from bot.settings import load_settings
 from core.models.trigger_instance import TriggerInstanceStatus
 from core.store.mongo_events import MongoTriggerInstances
-from tests.conftest import FIXTURES
+from tests.integration.test_trigger_dispatch import settings_for
 
 T = TriggerInstanceStatus
 WEBHOOK = "core.st2.webhook"
@@ -26,21 +25,10 @@ WEBHOOK = "core.st2.webhook"
 @pytest.fixture
 async def engine(tmp_path: Path, mongo_url: str) -> AsyncIterator[Engine]:
     database = f"squall_test_{uuid.uuid4().hex[:12]}"
-    config = tmp_path / "squall.yaml"
-    config.write_text(
-        "store:\n"
-        f"  url: {mongo_url.rstrip('/')}/{database}\n"
-        "packs:\n"
-        f"  paths: ['{FIXTURES / 'dispatch'}']\n"
-        "http:\n"
-        "  enabled: false\n"
-        "executions:\n"
-        "  max_concurrency: 2\n"
-        "  shutdown_grace_seconds: 0.2\n"
-    )
+    settings = settings_for(tmp_path, f"{mongo_url.rstrip('/')}/{database}")
     client: Any = AsyncIOMotorClient(mongo_url)
     try:
-        async with open_engine(load_settings(config)) as opened:
+        async with open_engine(settings) as opened:
             assert opened.settings.store.url.startswith("mongodb://")
             yield opened
     finally:
