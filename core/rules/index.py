@@ -7,6 +7,7 @@ finding candidates is independent of how many other rules are loaded.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -51,24 +52,21 @@ def trigger_key(trigger_ref: str, parameters: Mapping[str, Any] | None) -> Trigg
     each value's type: True == 1 and 1.0 == 1, but their JSON differs."""
     memo = (trigger_ref, *sorted((k, type(v), v) for k, v in (parameters or {}).items()))
     try:
-        found = _KEYS.get(memo)
-    except TypeError:  # a list or mapping among the values
+        return _remembered_key(memo)
+    except TypeError:  # a list or mapping among the values: not hashable
         return _canonical_key(trigger_ref, parameters)
-    if found is None:
-        if len(_KEYS) >= _KEYS_REMEMBERED:
-            _KEYS.clear()
-        found = _KEYS[memo] = _canonical_key(trigger_ref, parameters)
-    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_key(memo: tuple[Any, ...]) -> TriggerKey:
+    trigger_ref, *items = memo
+    return _canonical_key(trigger_ref, {key: value for key, _, value in items})
 
 
 def _canonical_key(trigger_ref: str, parameters: Mapping[str, Any] | None) -> TriggerKey:
     normalized = normalize_parameters(trigger_ref, parameters or {})
     canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
     return trigger_ref, canonical
-
-
-_KEYS: dict[tuple[Any, ...], TriggerKey] = {}
-_KEYS_REMEMBERED = 4096
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from core.store.sqlite_db import Database, fetch_all, row_count
 from core.store.sqlite_execution_rows import INSERT as _EXECUTION_INSERT
 from core.store.sqlite_execution_rows import execution_values, trace_columns
 from core.store.sqlite_kv import stamp
+from core.store.sqlite_statements import insert_new
 
 _T = TriggerInstanceStatus
 # A fired rule as rows: its enforcement's, and its execution's when it requested one.
@@ -67,7 +68,7 @@ class SqliteTriggerInstances:
 
     async def insert(self, instance: TriggerInstance) -> bool:
         row = (instance.id, *_instance_values(instance))
-        return await self._db.write(_insert, _INSTANCE_INSERT, row)
+        return await self._db.write(insert_new, _INSTANCE_INSERT, row)
 
     async def get(self, instance_id: str) -> TriggerInstance | None:
         sql = "SELECT doc FROM trigger_instances WHERE id = ?"
@@ -129,7 +130,7 @@ class SqliteTriggerInstances:
         fired: Sequence[Fired],
     ) -> tuple[Execution, ...] | None:
         status = str(instance.status)
-        cas = (status, status, _dump(instance.log_doc()), instance.id, str(expected_status))
+        cas = (status, status, dumps(instance.log_doc()), instance.id, str(expected_status))
         stored = await self._db.write(_settle, cas, self._fired_rows(fired))
         return None if stored is None else _stored(fired, stored)
 
@@ -156,7 +157,7 @@ class SqliteRuleEnforcements:
         self._db = db
 
     async def insert(self, enforcement: RuleEnforcement) -> bool:
-        return await self._db.write(_insert, _ENFORCEMENT_INSERT, _enforcement_row(enforcement))
+        return await self._db.write(insert_new, _ENFORCEMENT_INSERT, _enforcement_row(enforcement))
 
     async def get(self, enforcement_id: str) -> RuleEnforcement | None:
         sql = "SELECT doc FROM rule_enforcements WHERE id = ?"
@@ -204,7 +205,7 @@ def _insert_settled(
 ) -> set[str] | None:
     """One job, so one transaction: the new instance (a duplicate: nothing is written), then
     what its rules did."""
-    if not _insert(conn, _INSTANCE_INSERT, instance):
+    if not insert_new(conn, _INSTANCE_INSERT, instance):
         return None
     return _insert_fired(conn, rows)
 
@@ -213,9 +214,9 @@ def _insert_fired(conn: sqlite3.Connection, rows: Sequence[_FiredRows]) -> set[s
     """Each rule's enforcement and, if that is new, its execution; the ids stored."""
     stored: set[str] = set()
     for enforcement, execution in rows:
-        if not _insert(conn, _ENFORCEMENT_INSERT, enforcement) or execution is None:
+        if not insert_new(conn, _ENFORCEMENT_INSERT, enforcement) or execution is None:
             continue  # enforced before (by an older version, which stored it on its own)
-        if _insert(conn, _EXECUTION_INSERT, execution):
+        if insert_new(conn, _EXECUTION_INSERT, execution):
             stored.add(str(execution[0]))
     return stored
 
@@ -231,16 +232,8 @@ def _enforcement_row(enforcement: RuleEnforcement) -> tuple[Any, ...]:
         enforcement.trigger_instance_id,
         enforcement.execution_id,
         stamp(enforcement.enforced_at),
-        _dump(enforcement.to_doc()),
+        dumps(enforcement.to_doc()),
     )
-
-
-def _insert(conn: sqlite3.Connection, sql: str, row: Sequence[Any]) -> bool:
-    try:
-        conn.execute(sql, row)
-    except sqlite3.IntegrityError:
-        return False  # a duplicate: SQLite undid this statement only, not the writer's batch
-    return True
 
 
 def _where(*filters: tuple[str, str | None]) -> tuple[str, list[Any]]:
@@ -277,13 +270,9 @@ def _instance_values(instance: TriggerInstance) -> tuple[Any, ...]:
         str(instance.status),
         stamp(instance.occurrence_time),
         instance.dedupe_key,
-        _dump(doc),
+        dumps(doc),
         *trace_columns(doc.get(TRACE_CONTEXT)),
     )
-
-
-def _dump(doc: dict[str, Any] | list[Any]) -> str:
-    return dumps(doc)
 
 
 def _load_instance(text: str) -> TriggerInstance:

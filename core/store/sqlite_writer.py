@@ -9,9 +9,8 @@ Otherwise it goes to the writer thread, which fsyncs (``synchronous=FULL``) and 
 off the loop. Why on the loop when it can: on the thread, every SQLite call hands the GIL back
 and forth with the loop, and each batch costs the thread a wakeup and the loop another
 (bench/webhooks.py, back to back: POST → completed p50 at 100/s 1.6-3.0 → 1.5 ms, and the
-writer thread's wakeups gone: 1.75 → 1.48 ms CPU per event at that rate). ~100 µs per insert
-(the row plus six B-trees); the numbers against writing every write on the loop, one by one,
-are in ``bench/store.py``.
+writer thread's wakeups gone: 1.75 → 1.48 ms CPU per event at that rate). The numbers
+against writing every write on the loop, one by one, are in ``bench/store.py``.
 
 A batch whose BEGIN finds the write lock taken (another process writes, or the checkpointer's
 ``RESTART`` holds it) waits on the loop without blocking it: it is retried from a timer, and the

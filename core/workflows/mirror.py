@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from typing import Any
 
 from core.executions.service import ExecutionError, ExecutionService
@@ -27,15 +28,16 @@ from core.workflows.live import (
 logger = logging.getLogger(__name__)
 
 
-class WorkflowStatusMirror:
+class WorkflowStatusMirror(ABC):
     """Keeps a workflow execution's status and its conductor's in step (under its lock)."""
 
     service: ExecutionService
     store: Store
     _live: dict[str, LiveWorkflow]
 
+    @abstractmethod
     async def _step(self, live: LiveWorkflow, *, mirror: bool = False) -> None:
-        raise NotImplementedError  # WorkflowShell's: start what can start, save, mirror
+        """WorkflowShell's: start what can start, save, mirror."""
 
     async def _mirror(self, live: LiveWorkflow) -> None:
         # A step often runs in the task of the child whose end it applies: its lines are the
