@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / ".venv-mongo" / "bin" / "secantusd-py"
 START_TIMEOUT = 30.0
@@ -48,12 +50,6 @@ def remove_stale_scratch() -> None:
 
 class MongoServerError(RuntimeError):
     """The test MongoDB server could not be started."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _die_with_parent() -> None:

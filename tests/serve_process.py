@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,12 +16,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from tests.conftest import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_serve(config: Path, *options: str) -> subprocess.Popen[str]:

@@ -11,7 +11,8 @@ import pytest
 
 from bot.cli.main import main
 from tests.conftest import ROOT, write_config
-from tests.serve_process import Output, free_port, start_serve, stop
+from tests.ports import free_port
+from tests.serve_process import Output, start_serve, stop
 
 
 def actions(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:

@@ -16,7 +16,8 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import ROOT, wait_status, write_config
-from tests.serve_process import Output, free_port, start_serve, stop, type_line
+from tests.ports import free_port
+from tests.serve_process import Output, start_serve, stop, type_line
 
 
 def test_console_runs_core_echo_and_quits(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FIXTURES
 from tests.functional.test_serve_webhook_keys import squall, wait_for
-from tests.serve_process import free_port, running_serve
+from tests.ports import free_port
+from tests.serve_process import running_serve
 
 
 def write_config(root: Path, port: int) -> Path:

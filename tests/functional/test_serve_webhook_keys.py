@@ -18,7 +18,8 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.packs import make_pack
-from tests.serve_process import free_port, running_serve
+from tests.ports import free_port
+from tests.serve_process import running_serve
 
 REFRESH_SECONDS = 0.2
 # Generous: the bound is refresh_seconds, the rest is slack for a loaded CI machine.

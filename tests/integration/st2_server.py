@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.conftest import FIXTURES, ROOT
-from tests.serve_process import free_port, terminate, wait_ready
+from tests.ports import free_port
+from tests.serve_process import terminate, wait_ready
 
 ST2 = ROOT / ".venv-st2" / "bin" / "st2"
 ALICE_PASSWORD = "correct-horse-battery"

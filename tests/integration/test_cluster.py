@@ -44,7 +44,8 @@ from pymongo import MongoClient
 
 from bot.cli.main import main
 from tests.conftest import FIXTURES, SITE_ALIASES, group_alive
-from tests.serve_process import Output, free_port, start_serve, terminate
+from tests.ports import free_port
+from tests.serve_process import Output, start_serve, terminate
 
 LEASE, RENEW = 2.0, 0.5
 EVENTS = 1000

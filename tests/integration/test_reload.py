@@ -21,7 +21,8 @@ from bot.app import open_engine
 from bot.reload import ContentReloads, snapshot, watch_forever, watched_paths
 from bot.settings import load_settings
 from tests.conftest import ROOT
-from tests.serve_process import Output, free_port, start_serve, stop
+from tests.ports import free_port
+from tests.serve_process import Output, start_serve, stop
 
 RULE = """\
 name: greet

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, ROOT, cli, cli_json, process_alive
-from tests.integration.test_webhook_kill9 import free_port
+from tests.ports import free_port
 
 WAIT = 60.0
 HELLO = FIXTURES / "packs" / "good" / "hello-st2"

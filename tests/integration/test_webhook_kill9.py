@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, group_alive
+from tests.ports import free_port
 
 PACK = {
     "pack.yaml": "ref: site\nname: site\ndescription: kill -9 test\nversion: 0.1.0\n"
@@ -51,12 +51,6 @@ webhooks:
   hooks:
 """
 FINISHED = ("succeeded", "abandoned", "failed", "canceled", "timeout")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
